@@ -1,0 +1,79 @@
+# Churn scoring pipeline: train -> package -> deploy -> score (batch and streaming), locally or on AWS.
+# Every target is a thin wrapper over a CLI of the churn_pipeline package or over terraform.
+# `make` (or `make help`) lists the targets; each one documents itself with a `## ...` line above it.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SETUP_STAMP := $(VENV)/.setup-complete
+# Where local runs write (data, models, outputs, logs); `make clean` removes it.
+WORK ?= .work
+
+ROWS ?= 20000
+SEED ?= 1729
+OUT ?= $(WORK)/data/churn-synthetic.csv
+DATA ?=
+MODEL_DIR ?= $(WORK)/model
+MIN_AUC ?= 0.80
+TRAIN_ON ?= local
+PYTEST_ARGS ?= --durations=15
+
+.PHONY: help setup test demo data train java-check lint clean
+
+## List the targets with a line each
+help:
+	@awk 'BEGIN {FS = ":.*"} /^## / {doc = substr($$0, 4); next} /^[a-zA-Z0-9_.-]+:/ {if (doc) printf "  %-22s %s\n", $$1, doc; doc = ""; next} {doc = ""}' $(MAKEFILE_LIST)
+
+## Create .venv and install the package with every extra, pinned by requirements.lock
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "error: Python 3.11+ is required, $(PYTHON) is " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[spark,train,sagemaker,local,dev]"
+	@touch $@
+
+## Check that Java 17+ is installed (Spark needs it)
+java-check:
+	@scripts/check-java.sh
+
+## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
+demo: setup java-check
+	$(PY) -m churn_pipeline.demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
+		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
+
+## Run the whole test suite (sets itself up on a fresh clone)
+test: setup java-check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## Lint the Python code with ruff
+lint: setup
+	$(VENV)/bin/ruff check src jobs model_training scripts tests
+	$(VENV)/bin/ruff format --check src jobs model_training scripts tests
+
+## Write synthetic churn data: make data ROWS=N OUT=path.csv [SEED=1729]
+data: setup
+	$(VENV)/bin/churn-data --rows $(ROWS) --out $(OUT) --seed $(SEED)
+
+## Train the model: make train [DATA=csv] [MODEL_DIR=dir] [MIN_AUC=0.80] [TRAIN_ON=local|sagemaker]
+train: setup
+ifeq ($(TRAIN_ON),sagemaker)
+	$(PY) -m churn_pipeline.sagemaker_launch --data "$(DATA)" --min-auc $(MIN_AUC)
+else
+	@if [ -z "$(DATA)" ]; then $(MAKE) data ROWS=$(ROWS) OUT=$(OUT) SEED=$(SEED); fi
+	$(PY) model_training/train.py --data "$(or $(DATA),$(OUT))" --model-dir "$(MODEL_DIR)" --min-auc $(MIN_AUC)
+endif
+
+## Remove what local runs made (the .work directory, caches); keeps .venv
+clean:
+	rm -rf $(WORK) .pytest_cache spark-warehouse metastore_db derby.log
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# Targets of the batch, streaming, deployment and demo parts live beside this file, one fragment each.
+include $(sort $(wildcard mk/*.mk))
