@@ -1,0 +1,129 @@
+"""CLI of the batch job on a local (or spark-submit) SparkSession; used by `make batch`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from churn_pipeline.batch.job import BatchConfig, run, summary_json
+from churn_pipeline.features import ContractError
+from churn_pipeline.spark_scoring import DEFAULT_PAYLOAD_BYTES, ScoringConfig
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m churn_pipeline.batch",
+        description="Score churn CSV with Spark: in-process model (embedded) or a SageMaker endpoint (endpoint).",
+    )
+    parser.add_argument("--input", required=True, help="CSV file, directory or glob (local path or s3://)")
+    parser.add_argument("--output", required=True, help="dataset of scored rows")
+    parser.add_argument("--rejects", help="dataset of rejected lines (default: <output>-rejects)")
+    parser.add_argument(
+        "--failed", help="dataset of rows the endpoint could not score (default: <output>-failed)"
+    )
+    parser.add_argument("--mode", choices=["embedded", "endpoint", "none"], default="embedded",
+                        help="'none' runs the same job without scoring (benchmark baseline)")  # fmt: skip
+    parser.add_argument(
+        "--model-uri", required=True, help="directory or s3:// prefix with model.tar.gz + feature_spec.json"
+    )
+    parser.add_argument("--endpoint-name", help="SageMaker endpoint (mode endpoint)")
+    parser.add_argument(
+        "--threshold", type=float, default=0.5, help="churn_prediction = probability >= threshold"
+    )
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    parser.add_argument("--batch-id", help="partition this run owns (default: from the input path)")
+    parser.add_argument("--payload-bytes", type=int, default=DEFAULT_PAYLOAD_BYTES)
+    parser.add_argument("--max-rows-per-request", type=int, default=2000)
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="endpoint requests in flight per partition"
+    )
+    parser.add_argument(
+        "--max-attempts", type=int, default=6, help="own attempts per payload (botocore retries inside)"
+    )
+    parser.add_argument(
+        "--botocore-attempts", type=int, default=3, help="botocore standard-mode attempts per call"
+    )
+    parser.add_argument("--backoff-seconds", type=float, default=0.2, help="base of the exponential backoff")
+    parser.add_argument("--progress-seconds", type=float, default=10.0)
+    parser.add_argument("--master", default="local[*]", help="Spark master when no session exists")
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--summary-json", help="also write the summary as JSON to this file")
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> BatchConfig:
+    scoring = None
+    if args.mode != "none":
+        scoring = ScoringConfig(
+            mode=args.mode,
+            model_uri=args.model_uri,
+            endpoint_name=args.endpoint_name or None,
+            threshold=args.threshold,
+            payload_bytes=args.payload_bytes,
+            max_rows_per_request=args.max_rows_per_request,
+            concurrency=args.concurrency,
+            max_attempts=args.max_attempts,
+            backoff_base_seconds=args.backoff_seconds,
+            botocore_attempts=args.botocore_attempts,
+        )
+    output = args.output.rstrip("/")
+    return BatchConfig(
+        input_path=args.input,
+        output_path=output,
+        rejects_path=args.rejects or f"{output}-rejects",
+        failed_path=args.failed or f"{output}-failed",
+        scoring=scoring,
+        output_format=args.format,
+        batch_id=args.batch_id,
+        progress_seconds=args.progress_seconds,
+    )
+
+
+def spark_session(master: str, driver_memory: str):
+    # Python workers must run this interpreter (the one with the package), not whatever `python3` is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(master)
+        .appName("churn-batch-scoring")
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    existing = SparkSession.getActiveSession()
+    spark = existing or spark_session(args.master, args.driver_memory)
+    try:
+        summary = run(spark, config)
+    except (ContractError, FileNotFoundError, AnalysisException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if existing is None:
+            spark.stop()
+    text = summary_json(summary)
+    print(text)
+    if args.summary_json:
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(text + "\n")
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
