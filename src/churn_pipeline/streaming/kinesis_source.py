@@ -1,0 +1,307 @@
+"""A Kinesis Data Streams source for Spark Structured Streaming, written with PySpark's Python data source API.
+
+It reads through boto3, so AWS_ENDPOINT_URL points it at any Kinesis-compatible API (moto locally).
+
+Offsets are per shard and live in Spark's checkpoint (the offset log), so a restart resumes where the last
+planned batch ended and a batch is replayed from exactly the same (start, end] range:
+
+    {"shards": {"shardId-000000000000": {"pos": "AFTER", "seq": "4955...", "done": false}, ...}}
+
+`pos` is where reading starts: TRIM_HORIZON, AT_TIMESTAMP (with `ts`, epoch seconds) or AFTER (after `seq`,
+the last sequence number delivered). `done` marks a closed shard read to its end. The driver plans a batch
+by reading ahead on every readable shard to find the last sequence number available (bounded by
+`max_records_per_shard`); each Spark task then reads one shard from its start position up to and including
+that sequence number, so the same offsets always give the same records.
+
+Resharding: a shard is readable only once every parent it lists is `done` (or has aged out of the stream), so
+all records of a parent are delivered before any record of its children, and a child is read from
+TRIM_HORIZON: nothing is read twice or skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+log = logging.getLogger(__name__)
+
+SOURCE_NAME = "churn_kinesis"
+SOURCE_SCHEMA = (
+    "data binary, stream_name string, shard_id string, sequence_number string, "
+    "partition_key string, approximate_arrival_timestamp timestamp"
+)
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+GET_RECORDS_LIMIT = 10_000  # the Kinesis maximum per call
+
+
+class KinesisSourceError(RuntimeError):
+    """The stream cannot be read as configured (absent stream, bad option, records gone before being read)."""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    stream_name: str
+    starting_position: str = "TRIM_HORIZON"
+    starting_timestamp: float | None = None  # epoch seconds, for AT_TIMESTAMP
+    max_records_per_shard: int = 10_000
+    region: str | None = None
+
+    @classmethod
+    def from_options(cls, options: dict) -> SourceOptions:
+        opts = {str(k).lower(): v for k, v in dict(options).items()}
+        name = opts.get("streamname") or opts.get("stream_name")
+        if not name:
+            raise KinesisSourceError("option 'streamName' is required (the Kinesis stream to read)")
+        position = str(opts.get("startingposition", "TRIM_HORIZON")).upper()
+        if position not in STARTING_POSITIONS:
+            raise KinesisSourceError(
+                f"startingPosition must be one of {STARTING_POSITIONS}, got {position!r}"
+            )
+        timestamp = opts.get("startingtimestamp")
+        if position == "AT_TIMESTAMP":
+            if timestamp in (None, ""):
+                raise KinesisSourceError("startingPosition AT_TIMESTAMP needs option 'startingTimestamp'")
+            timestamp = parse_timestamp(str(timestamp))
+        return cls(
+            stream_name=name,
+            starting_position=position,
+            starting_timestamp=timestamp if position == "AT_TIMESTAMP" else None,
+            max_records_per_shard=int(opts.get("maxrecordspershard", 10_000)),
+            region=opts.get("region") or None,
+        )
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds from a number or an ISO-8601 time (UTC when no offset is given)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise KinesisSourceError(f"startingTimestamp {text!r} is neither epoch seconds nor ISO-8601") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def kinesis_client(region: str | None = None):
+    # Adaptive retries ride out throttling (ProvisionedThroughputExceeded) without failing the batch.
+    return boto3.client(
+        "kinesis", region_name=region, config=BotoConfig(retries={"max_attempts": 10, "mode": "adaptive"})
+    )
+
+
+def list_shards(client, stream_name: str) -> list[dict]:
+    """Every shard of the stream, open and closed (within retention), following pagination."""
+    shards: list[dict] = []
+    kwargs: dict = {"StreamName": stream_name}
+    while True:
+        try:
+            page = client.list_shards(**kwargs)
+        except client.exceptions.ResourceNotFoundException as exc:
+            raise KinesisSourceError(f"Kinesis stream {stream_name!r} does not exist") from exc
+        shards.extend(page.get("Shards", []))
+        token = page.get("NextToken")
+        if not token:
+            return shards
+        kwargs = {"NextToken": token}
+
+
+def shard_iterator(client, stream_name: str, shard_id: str, state: dict) -> str:
+    kwargs: dict = {"StreamName": stream_name, "ShardId": shard_id}
+    if state["pos"] == "AFTER":
+        kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=state["seq"])
+    elif state["pos"] == "AT_TIMESTAMP":
+        kwargs.update(
+            ShardIteratorType="AT_TIMESTAMP", Timestamp=dt.datetime.fromtimestamp(state["ts"], dt.UTC)
+        )
+    else:
+        kwargs.update(ShardIteratorType="TRIM_HORIZON")
+    return client.get_shard_iterator(**kwargs)["ShardIterator"]
+
+
+def _ending_sequence(shard: dict) -> int | None:
+    ending = shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber")
+    return None if ending is None else int(ending)
+
+
+def scan_shard(
+    client, stream_name: str, shard: dict, state: dict, limit: int
+) -> tuple[str | None, int, bool]:
+    """Read ahead from `state` to find the last sequence number available now (at most `limit` records).
+
+    Returns (last sequence number or None, records seen, whether the shard is closed and read to its end).
+    """
+    iterator = shard_iterator(client, stream_name, shard["ShardId"], state)
+    ending = _ending_sequence(shard)
+    last: str | None = state.get("seq") if state["pos"] == "AFTER" else None
+    seen = 0
+    while iterator is not None and seen < limit:
+        response = client.get_records(ShardIterator=iterator, Limit=min(GET_RECORDS_LIMIT, limit - seen))
+        records = response.get("Records", [])
+        if records:
+            seen += len(records)
+            last = records[-1]["SequenceNumber"]
+        iterator = response.get("NextShardIterator")
+        if not records and response.get("MillisBehindLatest", 0) == 0:
+            break
+    # Kinesis ends a closed shard with a null iterator; emulators may instead report the closing sequence
+    # number, so a closed shard whose last record has been delivered is done as well.
+    drained = iterator is None or (ending is not None and int(last or 0) >= ending and seen < limit)
+    return last, seen, drained
+
+
+def read_shard_range(client, stream_name: str, shard_id: str, start: dict, end_seq: str) -> Iterator[dict]:
+    """Yield the records of one shard after `start` up to and including sequence number `end_seq`."""
+    iterator = shard_iterator(client, stream_name, shard_id, start)
+    end = int(end_seq)
+    empty_polls = 0
+    while iterator is not None:
+        response = client.get_records(ShardIterator=iterator, Limit=GET_RECORDS_LIMIT)
+        records = response.get("Records", [])
+        for record in records:
+            if int(record["SequenceNumber"]) > end:
+                return
+            yield record
+            if int(record["SequenceNumber"]) == end:
+                return
+        iterator = response.get("NextShardIterator")
+        # Kinesis may return empty pages before the end of a planned range; give up only when it is at the tip.
+        empty_polls = empty_polls + 1 if not records else 0
+        if not records and response.get("MillisBehindLatest", 0) == 0 and empty_polls > 3:
+            break
+    raise KinesisSourceError(
+        f"shard {shard_id} of {stream_name!r} ended before sequence number {end_seq} planned for this batch "
+        "(records expired from the stream's retention before they were read?)"
+    )
+
+
+def _parents(shard: dict) -> list[str]:
+    return [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p]
+
+
+def plan_next_offset(client, options: SourceOptions, current: dict) -> dict:
+    """The end offset of the next batch: every readable shard read ahead, parents before children."""
+    shards = {s["ShardId"]: s for s in list_shards(client, options.stream_name)}
+    states = {sid: dict(state) for sid, state in current["shards"].items()}
+    for sid, shard in shards.items():
+        if sid not in states:
+            # A shard created after the query started (a split or merge child): all its data is new.
+            states[sid] = {"pos": "TRIM_HORIZON", "seq": None, "done": False}
+            log.info(
+                "new shard %s (parents %s) joins the stream %s", sid, _parents(shard), options.stream_name
+            )
+    for sid, state in states.items():
+        if sid not in shards and not state["done"]:
+            log.warning("shard %s left the stream (retention expired) before it was read to its end", sid)
+            state["done"] = True
+
+    progressed = True
+    scanned: set[str] = set()
+    # Repeat until no new shard becomes readable: a parent finished in this pass unlocks its children.
+    while progressed:
+        progressed = False
+        for sid in sorted(shards):
+            state = states[sid]
+            if state["done"] or sid in scanned:
+                continue
+            if any(not states.get(p, {"done": True})["done"] for p in _parents(shards[sid])):
+                continue
+            scanned.add(sid)
+            last, _seen, drained = scan_shard(
+                client, options.stream_name, shards[sid], state, options.max_records_per_shard
+            )
+            if last is not None and last != state.get("seq"):
+                state.update(pos="AFTER", seq=last)
+                state.pop("ts", None)
+            if drained:
+                state["done"] = True
+                progressed = True
+    return {"shards": {sid: states[sid] for sid in sorted(states)}}
+
+
+def initial_offset(client, options: SourceOptions) -> dict:
+    shards = list_shards(client, options.stream_name)
+    if options.starting_position == "TRIM_HORIZON":
+        start = {"pos": "TRIM_HORIZON", "seq": None, "done": False}
+    else:
+        # LATEST is pinned to the start time as AT_TIMESTAMP, so the first batch can be replayed exactly.
+        ts = options.starting_timestamp if options.starting_position == "AT_TIMESTAMP" else time.time()
+        start = {"pos": "AT_TIMESTAMP", "seq": None, "ts": ts, "done": False}
+    return {"shards": {s["ShardId"]: dict(start) for s in sorted(shards, key=lambda s: s["ShardId"])}}
+
+
+@dataclass(frozen=True)
+class ShardRange:
+    """One Spark task: a shard read after `start` up to and including `end_seq`."""
+
+    shard_id: str
+    start: dict
+    end_seq: str
+
+
+def plan_partitions(start: dict, end: dict) -> list[ShardRange]:
+    ranges = []
+    for sid, end_state in end["shards"].items():
+        begin = start["shards"].get(sid, {"pos": "TRIM_HORIZON", "seq": None, "done": False})
+        if end_state.get("pos") == "AFTER" and end_state.get("seq") != begin.get("seq"):
+            ranges.append(ShardRange(sid, begin, end_state["seq"]))
+    return ranges
+
+
+def record_batches(stream_name: str, shard_id: str, records: Iterator[dict], size: int = 2000):
+    """The records as Arrow record batches of SOURCE_SCHEMA (much cheaper for Spark than one tuple per row)."""
+    import pyarrow as pa
+
+    schema = pa.schema(
+        [
+            ("data", pa.binary()),
+            ("stream_name", pa.string()),
+            ("shard_id", pa.string()),
+            ("sequence_number", pa.string()),
+            ("partition_key", pa.string()),
+            ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")),
+        ]
+    )
+    chunk: list[dict] = []
+
+    def flush():
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array([bytes(r["Data"]) for r in chunk], pa.binary()),
+                pa.array([stream_name] * len(chunk), pa.string()),
+                pa.array([shard_id] * len(chunk), pa.string()),
+                pa.array([r["SequenceNumber"] for r in chunk], pa.string()),
+                pa.array([r.get("PartitionKey") for r in chunk], pa.string()),
+                pa.array([r["ApproximateArrivalTimestamp"] for r in chunk], pa.timestamp("us", tz="UTC")),
+            ],
+            schema=schema,
+        )
+
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield flush()
+            chunk = []
+    if chunk:
+        yield flush()
+
+
+def register(spark) -> None:
+    """Register the source with a SparkSession: spark.readStream.format("churn_kinesis")."""
+    from churn_pipeline.streaming.spark_source import KinesisDataSource
+
+    spark.dataSource.register(KinesisDataSource)
+
+
+def dumps(offset: dict) -> str:
+    return json.dumps(offset, sort_keys=True)

@@ -1,0 +1,79 @@
+"""The Spark side of the Kinesis source: PySpark's Python streaming data source API (Spark 4).
+
+    spark.dataSource.register(KinesisDataSource)
+    spark.readStream.format("churn_kinesis").option("streamName", "churn").load()
+
+Options: streamName (required), startingPosition TRIM_HORIZON | LATEST | AT_TIMESTAMP, startingTimestamp
+(epoch seconds or ISO-8601, for AT_TIMESTAMP), maxRecordsPerShard (per micro-batch), region.
+The offset logic is in `kinesis_source`; this module only adapts it to Spark's reader interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+
+from churn_pipeline.streaming import kinesis_source as ks
+
+
+class ShardPartition(InputPartition):
+    def __init__(self, shard_range: ks.ShardRange, options: ks.SourceOptions):
+        super().__init__(shard_range.shard_id)
+        self.shard_range = shard_range
+        self.options = options
+
+
+class KinesisStreamReader(DataSourceStreamReader):
+    def __init__(self, options: ks.SourceOptions):
+        self.options = options
+        self._client = None
+        # Where the next batch starts: the initial offset on a new query, or the end of the last batch Spark
+        # planned or committed when it restarts from a checkpoint (Spark tells us through partitions/commit).
+        self._position: dict | None = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = ks.kinesis_client(self.options.region)
+        return self._client
+
+    def initialOffset(self) -> dict:
+        return ks.initial_offset(self.client, self.options)
+
+    def latestOffset(self) -> dict:
+        if self._position is None:
+            self._position = self.initialOffset()
+        self._position = ks.plan_next_offset(self.client, self.options, self._position)
+        return self._position
+
+    def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
+        if self._position is None:
+            self._position = end
+        return [ShardPartition(r, self.options) for r in ks.plan_partitions(start, end)]
+
+    def read(self, partition: ShardPartition) -> Iterator:
+        client = ks.kinesis_client(partition.options.region)
+        name = partition.options.stream_name
+        r = partition.shard_range
+        records = ks.read_shard_range(client, name, r.shard_id, r.start, r.end_seq)
+        yield from ks.record_batches(name, r.shard_id, records)
+
+    def commit(self, end: dict) -> None:
+        if self._position is None:
+            self._position = end
+
+    def stop(self) -> None:
+        self._client = None
+
+
+class KinesisDataSource(DataSource):
+    @classmethod
+    def name(cls) -> str:
+        return ks.SOURCE_NAME
+
+    def schema(self) -> str:
+        return ks.SOURCE_SCHEMA
+
+    def streamReader(self, schema) -> DataSourceStreamReader:
+        return KinesisStreamReader(ks.SourceOptions.from_options(self.options))
