@@ -1,0 +1,49 @@
+resource "aws_athena_workgroup" "this" {
+  name          = var.name
+  description   = "Churn scoring queries; results encrypted with the project key."
+  force_destroy = var.force_destroy
+
+  configuration {
+    # Clients cannot override the result location or turn encryption off.
+    enforce_workgroup_configuration    = true
+    publish_cloudwatch_metrics_enabled = true
+    bytes_scanned_cutoff_per_query     = var.bytes_scanned_cutoff_per_query
+
+    result_configuration {
+      output_location = "s3://${var.results_bucket}/athena/"
+      encryption_configuration {
+        encryption_option = "SSE_KMS"
+        kms_key_arn       = var.kms_key_arn
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+locals {
+  # queries/*.sql are templates shared with the local demo (churn_pipeline.analytics_queries), which runs the
+  # very same SQL on DuckDB; the first line of each is "-- <description>".
+  query_tables = {
+    database          = var.database_name
+    batch_table       = "batch_predictions"
+    stream_table      = "stream_predictions"
+    dead_letter_table = "stream_dead_letter"
+  }
+  named_queries = {
+    for file in fileset("${path.module}/queries", "*.sql") : trimsuffix(file, ".sql") => {
+      query       = templatefile("${path.module}/queries/${file}", local.query_tables)
+      description = trimspace(trimprefix(split("\n", file("${path.module}/queries/${file}"))[0], "--"))
+    }
+  }
+}
+
+resource "aws_athena_named_query" "this" {
+  for_each = var.create_named_queries ? local.named_queries : {}
+
+  name        = each.key
+  description = each.value.description
+  workgroup   = aws_athena_workgroup.this.id
+  database    = var.database_name
+  query       = each.value.query
+}

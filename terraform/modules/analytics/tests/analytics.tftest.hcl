@@ -1,0 +1,60 @@
+mock_provider "aws" {}
+
+variables {
+  name           = "churn-test-churn"
+  results_bucket = "churn-test-results-123456789012"
+  kms_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  database_name  = "churn_test_churn"
+}
+
+run "encrypted_enforced_workgroup_with_saved_queries" {
+  command = plan
+
+  assert {
+    condition     = aws_athena_workgroup.this.configuration[0].enforce_workgroup_configuration
+    error_message = "clients may not override the workgroup settings"
+  }
+
+  assert {
+    condition     = aws_athena_workgroup.this.configuration[0].result_configuration[0].encryption_configuration[0].encryption_option == "SSE_KMS"
+    error_message = "query results are encrypted with KMS"
+  }
+
+  assert {
+    condition     = aws_athena_workgroup.this.configuration[0].result_configuration[0].output_location == "s3://churn-test-results-123456789012/athena/"
+    error_message = "results go under athena/ of the results bucket"
+  }
+
+  assert {
+    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_state", "latest_predictions", "dead_letter_summary"])
+    error_message = "the three saved queries exist"
+  }
+
+  assert {
+    condition     = strcontains(aws_athena_named_query.this["dead_letter_summary"].query, "FROM \"churn_test_churn\".\"stream_dead_letter\"") && aws_athena_named_query.this["dead_letter_summary"].description == "Dead-lettered streaming records per error code, with the first and last arrival."
+    error_message = "the dead-letter summary reads the dead-letter table of this database"
+  }
+}
+
+run "saved_queries_can_be_left_out" {
+  command = plan
+
+  variables {
+    create_named_queries = false
+  }
+
+  assert {
+    condition     = length(aws_athena_named_query.this) == 0
+    error_message = "create_named_queries = false creates none"
+  }
+}
+
+run "rejects_a_scan_cutoff_below_athena_minimum" {
+  command = plan
+
+  variables {
+    bytes_scanned_cutoff_per_query = 1000
+  }
+
+  expect_failures = [var.bytes_scanned_cutoff_per_query]
+}

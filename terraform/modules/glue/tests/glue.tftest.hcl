@@ -1,0 +1,143 @@
+mock_provider "aws" {}
+
+variables {
+  name_prefix   = "churn-test"
+  database_name = "churn_test_churn"
+  buckets = {
+    data      = "churn-test-data-123456789012"
+    artifacts = "churn-test-artifacts-123456789012"
+    results   = "churn-test-results-123456789012"
+  }
+  kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  role_arn      = "arn:aws:iam::123456789012:role/churn-test-glue-jobs"
+  stream        = { name = "churn-test-customer-churn", arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
+  endpoint_name = "churn-test-churn"
+  artifacts = {
+    batch_script_key      = "code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
+    stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+    model_prefix          = "models/00112233445566778899aabbccddeeff/"
+    batch_python_modules  = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
+    stream_python_modules = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
+  }
+}
+
+run "jobs_scripts_arguments_and_encryption" {
+  command = plan
+
+  assert {
+    condition     = aws_glue_job.this["batch"].command[0].script_location == "s3://churn-test-artifacts-123456789012/code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
+    error_message = "the batch job runs the uploaded entry script"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].command[0].name == "gluestreaming" && aws_glue_job.this["stream"].glue_version == "5.1"
+    error_message = "the streaming job is a gluestreaming job on Glue 5.1"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["batch"].glue_version == "6.0" && aws_glue_job.this["batch"].timeout == 60
+    error_message = "the batch job runs on Glue 6.0 with a timeout"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].default_arguments["--model_uri"] == "s3://churn-test-artifacts-123456789012/models/00112233445566778899aabbccddeeff/"
+    error_message = "model_uri is the uploaded model prefix"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["batch"].default_arguments["--additional-python-modules"] == "s3://churn-test-artifacts-123456789012/wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"
+    error_message = "the workers install the uploaded wheels"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["batch"].default_arguments["--python-modules-installer-option"] == "--no-index"
+    error_message = "pip on the workers must not reach for PyPI"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["batch"].security_configuration == aws_glue_security_configuration.this.name && aws_glue_job.this["stream"].security_configuration == aws_glue_security_configuration.this.name
+    error_message = "both jobs use the security configuration"
+  }
+
+  assert {
+    condition     = aws_glue_security_configuration.this.encryption_configuration[0].s3_encryption[0].s3_encryption_mode == "SSE-KMS"
+    error_message = "job output is encrypted with KMS"
+  }
+
+  assert {
+    condition     = length(aws_glue_trigger.batch_schedule) == 0
+    error_message = "no schedule unless asked"
+  }
+}
+
+run "streaming_tables_project_their_ingest_partitions" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      for name in ["stream_predictions", "stream_dead_letter"] :
+      aws_glue_catalog_table.results[name].parameters["projection.enabled"] == "true" &&
+      [for k in aws_glue_catalog_table.results[name].partition_keys : k.name] == ["ingest_year", "ingest_month", "ingest_day", "ingest_hour"]
+    ])
+    error_message = "the streaming tables project ingest_year/month/day/hour, in the order the job writes them"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.results["stream_dead_letter"].parameters["storage.location.template"] == "s3://churn-test-results-123456789012/stream/dead-letter/ingest_year=$${ingest_year}/ingest_month=$${ingest_month}/ingest_day=$${ingest_day}/ingest_hour=$${ingest_hour}/"
+    error_message = "the dead-letter table reads where the streaming job writes"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_month.digits"] == "2"
+    error_message = "months are zero-padded as the job writes them"
+  }
+
+  assert {
+    condition     = length(aws_glue_catalog_table.results["batch_predictions"].partition_keys) == 0 && !contains(keys(aws_glue_catalog_table.results["batch_predictions"].parameters), "projection.enabled")
+    error_message = "batch tables read every batch_id folder under their location"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.kinesis_source.name == "kinesis_customer_churn" && aws_glue_catalog_table.kinesis_source.parameters["typeOfData"] == "kinesis"
+    error_message = "the tutorial's Kinesis source table"
+  }
+}
+
+run "schedule_creates_a_trigger" {
+  command = plan
+
+  variables {
+    batch_job = { schedule = "cron(0 2 * * ? *)" }
+  }
+
+  assert {
+    condition     = aws_glue_trigger.batch_schedule[0].schedule == "cron(0 2 * * ? *)"
+    error_message = "a schedule becomes a scheduled trigger"
+  }
+}
+
+run "rejects_unknown_scoring_mode" {
+  command = plan
+
+  variables {
+    scoring = { mode = "remote" }
+  }
+
+  expect_failures = [var.scoring]
+}
+
+run "rejects_a_script_key_that_is_not_content_addressed" {
+  command = plan
+
+  variables {
+    artifacts = {
+      batch_script_key      = "code/latest/glue_batch_scoring.py"
+      stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+      model_prefix          = "models/00112233445566778899aabbccddeeff/"
+      batch_python_modules  = []
+      stream_python_modules = []
+    }
+  }
+
+  expect_failures = [var.artifacts]
+}

@@ -1,0 +1,218 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+data "aws_sagemaker_prebuilt_ecr_image" "xgboost" {
+  repository_name = "sagemaker-xgboost"
+  image_tag       = var.xgboost_image_tag
+}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = data.aws_caller_identity.current.account_id
+  arn_base  = "arn:${local.partition}"
+
+  artifacts = var.bucket_arns["artifacts"]
+  data      = var.bucket_arns["data"]
+  results   = var.bucket_arns["results"]
+
+  endpoint_arn = "${local.arn_base}:sagemaker:${local.region}:${local.account}:endpoint/${lower(var.endpoint_name)}"
+}
+
+# ---------------------------------------------------------------- Glue job role
+# Each role may be assumed only by its service, on behalf of this account.
+data "aws_iam_policy_document" "trust" {
+  for_each = { glue = "glue.amazonaws.com", sagemaker = "sagemaker.amazonaws.com" }
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = [each.value]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
+    }
+  }
+}
+
+resource "aws_iam_role" "glue" {
+  name               = "${var.name_prefix}-glue-jobs"
+  description        = "Batch and streaming scoring jobs: read inputs, stream and artifacts, invoke the endpoint, write results."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue" {
+  statement {
+    sid     = "ReadCodeWheelsAndModels"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.artifacts}/code/*",
+      "${local.artifacts}/wheels/*",
+      "${local.artifacts}/models/*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadBatchInput"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.data}/input/*"]
+  }
+
+  statement {
+    sid     = "ReadWriteCheckpointsAndTemporaryData"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [
+      "${local.data}/checkpoints/*",
+      "${local.data}/tmp/*",
+    ]
+  }
+
+  statement {
+    sid     = "WriteScoresRejectsAndDeadLetters"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [
+      "${local.results}/batch/*",
+      "${local.results}/stream/*",
+    ]
+  }
+
+  statement {
+    sid       = "ListOwnBuckets"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [local.artifacts, local.data, local.results]
+  }
+
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid = "ReadStream"
+    actions = [
+      "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard",
+    ]
+    resources = [var.stream_arn]
+  }
+
+  statement {
+    sid       = "InvokeEndpoint"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+
+  statement {
+    sid = "ReadAndPartitionCatalogTables"
+    actions = [
+      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
+      "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
+    ]
+    resources = [
+      "${local.arn_base}:glue:${local.region}:${local.account}:catalog",
+      "${local.arn_base}:glue:${local.region}:${local.account}:database/${var.glue_database_name}",
+      "${local.arn_base}:glue:${local.region}:${local.account}:table/${var.glue_database_name}/*",
+    ]
+  }
+
+  statement {
+    sid       = "WriteJobLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = ["${local.arn_base}:logs:${local.region}:${local.account}:log-group:/aws-glue/*"]
+  }
+
+  statement {
+    sid     = "PublishJobMetrics"
+    actions = ["cloudwatch:PutMetricData"]
+    # PutMetricData has no resource-level permissions: "*" is the only resource AWS accepts; the namespace
+    # condition narrows it to the job metrics.
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue", "ChurnPipeline"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "glue" {
+  name   = "least-privilege"
+  role   = aws_iam_role.glue.id
+  policy = data.aws_iam_policy_document.glue.json
+}
+
+# ---------------------------------------------------------------- SageMaker execution role
+resource "aws_iam_role" "sagemaker" {
+  name               = "${var.name_prefix}-sagemaker-endpoint"
+  description        = "The churn endpoint: pull the built-in XGBoost image, read the model, write logs."
+  assume_role_policy = data.aws_iam_policy_document.trust["sagemaker"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "ReadModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.artifacts}/models/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.data_capture_enabled ? [1] : []
+    content {
+      sid       = "WriteCapturedData"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.results}/data-capture/*"]
+    }
+  }
+
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid     = "AuthenticateToEcr"
+    actions = ["ecr:GetAuthorizationToken"]
+    # GetAuthorizationToken has no resource-level permissions: "*" is the only resource AWS accepts.
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "PullXgboostImage"
+    actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [
+      "${local.arn_base}:ecr:${local.region}:${data.aws_sagemaker_prebuilt_ecr_image.xgboost.registry_id}:repository/sagemaker-xgboost",
+    ]
+  }
+
+  statement {
+    sid       = "WriteEndpointLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${local.arn_base}:logs:${local.region}:${local.account}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}*"]
+  }
+
+  statement {
+    sid     = "PublishEndpointMetrics"
+    actions = ["cloudwatch:PutMetricData"]
+    # PutMetricData has no resource-level permissions: "*" is the only resource AWS accepts.
+    resources = ["*"]
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "least-privilege"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}

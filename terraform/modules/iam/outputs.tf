@@ -1,0 +1,17 @@
+output "glue_role_arn" {
+  description = "ARN of the role the Glue jobs run as."
+  value       = aws_iam_role.glue.arn
+  # Consumers wait for the permissions, not just the role: Glue and SageMaker check them at creation.
+  depends_on = [aws_iam_role_policy.glue]
+}
+
+output "glue_role_name" {
+  description = "Name of the role the Glue jobs run as."
+  value       = aws_iam_role.glue.name
+}
+
+output "sagemaker_role_arn" {
+  description = "ARN of the SageMaker execution role of the endpoint."
+  value       = aws_iam_role.sagemaker.arn
+  depends_on  = [aws_iam_role_policy.sagemaker]
+}

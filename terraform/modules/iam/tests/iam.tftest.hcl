@@ -1,0 +1,96 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_sagemaker_prebuilt_ecr_image" {
+    defaults = { registry_id = "683313688378" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+variables {
+  name_prefix = "churn-test"
+  bucket_arns = {
+    data      = "arn:aws:s3:::churn-test-data-123456789012"
+    artifacts = "arn:aws:s3:::churn-test-artifacts-123456789012"
+    results   = "arn:aws:s3:::churn-test-results-123456789012"
+  }
+  kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  stream_arn         = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn"
+  endpoint_name      = "churn-test-churn"
+  glue_database_name = "churn_test_churn"
+}
+
+run "least_privilege_statements" {
+  command = plan
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in [data.aws_iam_policy_document.glue, data.aws_iam_policy_document.sagemaker] : [
+        for s in doc.statement : [for a in s.actions : a != "*" && !endswith(a, ":*")]
+      ]
+    ]))
+    error_message = "no statement may allow * or service:* actions"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for doc in [data.aws_iam_policy_document.glue, data.aws_iam_policy_document.sagemaker] : [
+        for s in doc.statement : contains(s.resources, "*") ? contains(["PublishJobMetrics", "PublishEndpointMetrics", "AuthenticateToEcr"], s.sid) : true
+      ]
+    ]))
+    error_message = "resource * only for the actions AWS offers no narrower resource for"
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.glue.statement : s.resources if s.sid == "InvokeEndpoint"
+    ]) == toset(["arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-test-churn"])
+    error_message = "the Glue role may invoke only the pipeline's endpoint"
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.glue.statement : s.resources if s.sid == "ReadStream"
+    ]) == toset([var.stream_arn])
+    error_message = "the Glue role may read only the pipeline's stream"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.sagemaker.statement : s if s.sid == "WriteCapturedData"]) == 0
+    error_message = "without data capture the SageMaker role writes nothing to S3"
+  }
+}
+
+run "data_capture_grants_its_prefix_only" {
+  command = plan
+
+  variables {
+    data_capture_enabled = true
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.sagemaker.statement : s.resources if s.sid == "WriteCapturedData"
+    ]) == toset(["arn:aws:s3:::churn-test-results-123456789012/data-capture/*"])
+    error_message = "data capture may write under results/data-capture/ only"
+  }
+}
+
+run "rejects_missing_bucket_purpose" {
+  command = plan
+
+  variables {
+    bucket_arns = { data = "arn:aws:s3:::a", artifacts = "arn:aws:s3:::b" }
+  }
+
+  expect_failures = [var.bucket_arns]
+}

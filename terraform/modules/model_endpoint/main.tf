@@ -1,0 +1,114 @@
+data "aws_partition" "current" {}
+
+# The image of the built-in algorithm for this region; no API call, the provider knows the registries.
+data "aws_sagemaker_prebuilt_ecr_image" "xgboost" {
+  repository_name = "sagemaker-xgboost"
+  image_tag       = var.xgboost_image_tag
+}
+
+locals {
+  variant_name = "primary"
+  serverless   = var.serverless != null
+  autoscaling  = var.autoscaling != null && !local.serverless
+}
+
+resource "aws_sagemaker_model" "this" {
+  # A new version gets a new name; the old model goes only after the endpoint moved off it.
+  name                     = "${var.name}-${var.model_version}"
+  execution_role_arn       = var.execution_role_arn
+  enable_network_isolation = true
+
+  primary_container {
+    image          = data.aws_sagemaker_prebuilt_ecr_image.xgboost.registry_path
+    model_data_url = "s3://${var.artifacts_bucket}/${var.model_artifact_key}"
+    environment = {
+      MODEL_VERSION = var.model_version
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint_configuration" "this" {
+  # name_prefix + create_before_destroy: the new configuration exists before the endpoint switches to it,
+  # so the endpoint is updated in place instead of destroyed and recreated.
+  name_prefix = "${var.name}-"
+  # SageMaker does not accept a KMS key for serverless endpoints (they have no storage volume).
+  kms_key_arn = local.serverless ? null : var.kms_key_arn
+
+  production_variants {
+    variant_name           = local.variant_name
+    model_name             = aws_sagemaker_model.this.name
+    instance_type          = local.serverless ? null : var.instance_type
+    initial_instance_count = local.serverless ? null : var.initial_instance_count
+
+    dynamic "serverless_config" {
+      for_each = local.serverless ? [var.serverless] : []
+      content {
+        memory_size_in_mb = serverless_config.value.memory_size_in_mb
+        max_concurrency   = serverless_config.value.max_concurrency
+      }
+    }
+  }
+
+  dynamic "data_capture_config" {
+    for_each = var.data_capture == null ? [] : [var.data_capture]
+    content {
+      enable_capture              = true
+      initial_sampling_percentage = data_capture_config.value.initial_sampling_percentage
+      destination_s3_uri          = data_capture_config.value.destination_s3_uri
+      kms_key_id                  = var.kms_key_arn
+      capture_options {
+        capture_mode = "Input"
+      }
+      capture_options {
+        capture_mode = "Output"
+      }
+    }
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_sagemaker_endpoint" "this" {
+  name                 = var.name
+  endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
+  tags                 = var.tags
+}
+
+resource "aws_appautoscaling_target" "this" {
+  count = local.autoscaling ? 1 : 0
+
+  service_namespace  = "sagemaker"
+  resource_id        = "endpoint/${aws_sagemaker_endpoint.this.name}/variant/${local.variant_name}"
+  scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
+  min_capacity       = var.autoscaling.min_capacity
+  max_capacity       = var.autoscaling.max_capacity
+}
+
+resource "aws_appautoscaling_policy" "this" {
+  count = local.autoscaling ? 1 : 0
+
+  name               = "${var.name}-invocations-per-instance"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this[0].service_namespace
+  resource_id        = aws_appautoscaling_target.this[0].resource_id
+  scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.target_invocations_per_instance
+    scale_in_cooldown  = var.autoscaling.scale_in_cooldown_seconds
+    scale_out_cooldown = var.autoscaling.scale_out_cooldown_seconds
+    predefined_metric_specification {
+      predefined_metric_type = "SageMakerVariantInvocationsPerInstance"
+    }
+  }
+}

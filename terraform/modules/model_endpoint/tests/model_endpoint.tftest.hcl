@@ -1,0 +1,104 @@
+mock_provider "aws" {
+  mock_data "aws_sagemaker_prebuilt_ecr_image" {
+    defaults = { registry_path = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5" }
+  }
+}
+
+variables {
+  name               = "churn-test-churn"
+  artifacts_bucket   = "churn-test-artifacts-123456789012"
+  model_artifact_key = "models/0123456789abcdef0123456789abcdef/model.tar.gz"
+  model_version      = "5e5e09d879cc4936"
+  execution_role_arn = "arn:aws:iam::123456789012:role/churn-test-sagemaker-endpoint"
+  kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+}
+
+run "versioned_model_behind_an_encrypted_autoscaled_endpoint" {
+  command = plan
+
+  assert {
+    condition     = aws_sagemaker_model.this.name == "churn-test-churn-5e5e09d879cc4936"
+    error_message = "the model name carries the model version, so a new version is a new model"
+  }
+
+  assert {
+    condition     = aws_sagemaker_model.this.primary_container[0].model_data_url == "s3://churn-test-artifacts-123456789012/models/0123456789abcdef0123456789abcdef/model.tar.gz"
+    error_message = "the model reads the uploaded archive"
+  }
+
+  assert {
+    condition     = aws_sagemaker_model.this.enable_network_isolation
+    error_message = "the container runs without network access"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.name_prefix == "churn-test-churn-" && aws_sagemaker_endpoint_configuration.this.kms_key_arn == var.kms_key_arn
+    error_message = "configurations are name-prefixed (create before destroy) and encrypted"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.name == "churn-test-churn"
+    error_message = "the endpoint keeps its name across model versions"
+  }
+
+  assert {
+    condition     = aws_appautoscaling_policy.this[0].target_tracking_scaling_policy_configuration[0].predefined_metric_specification[0].predefined_metric_type == "SageMakerVariantInvocationsPerInstance"
+    error_message = "autoscaling tracks invocations per instance"
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint_configuration.this.data_capture_config) == 0
+    error_message = "no data capture unless asked"
+  }
+}
+
+run "serverless_has_no_instances_key_or_autoscaling" {
+  command = plan
+
+  variables {
+    serverless = { memory_size_in_mb = 2048, max_concurrency = 5 }
+  }
+
+  assert {
+    condition     = length(aws_appautoscaling_target.this) == 0 && aws_sagemaker_endpoint_configuration.this.kms_key_arn == null
+    error_message = "serverless endpoints take no KMS key and no instance autoscaling"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.production_variants[0].serverless_config[0].memory_size_in_mb == 2048
+    error_message = "the serverless memory size is passed through"
+  }
+}
+
+run "data_capture_when_asked" {
+  command = plan
+
+  variables {
+    data_capture = { destination_s3_uri = "s3://churn-test-results-123456789012/data-capture/" }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.data_capture_config[0].initial_sampling_percentage == 10
+    error_message = "data capture samples 10% by default"
+  }
+}
+
+run "rejects_a_key_that_is_not_content_addressed" {
+  command = plan
+
+  variables {
+    model_artifact_key = "models/latest/model.tar.gz"
+  }
+
+  expect_failures = [var.model_artifact_key]
+}
+
+run "rejects_inverted_capacity_range" {
+  command = plan
+
+  variables {
+    autoscaling = { min_capacity = 3, max_capacity = 1, target_invocations_per_instance = 100 }
+  }
+
+  expect_failures = [var.autoscaling]
+}

@@ -1,0 +1,142 @@
+variable "name" {
+  description = "Name of the SageMaker endpoint; models and endpoint configurations are named after it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$", var.name))
+    error_message = "name must be 1-41 letters, digits or single hyphens (room is left for the model version suffix)."
+  }
+}
+
+variable "artifacts_bucket" {
+  description = "Name of the bucket holding the model archive."
+  type        = string
+}
+
+variable "model_artifact_key" {
+  description = "Content-addressed key of model.tar.gz in the artifacts bucket (written by the packaging step)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^models/[0-9a-f]{16,64}/model\\.tar\\.gz$", var.model_artifact_key))
+    error_message = "model_artifact_key must look like models/<content hash>/model.tar.gz."
+  }
+}
+
+variable "model_version" {
+  description = "Version of the model (content hash from metrics.json); a new version rolls the endpoint to a new configuration."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{8,16}$", var.model_version))
+    error_message = "model_version must be 8-16 lowercase hex characters."
+  }
+}
+
+variable "xgboost_image_tag" {
+  description = "Tag of the SageMaker built-in XGBoost image; must match the xgboost version the model was trained with."
+  type        = string
+  default     = "3.0-5"
+
+  validation {
+    condition     = can(regex("^[0-9]+\\.[0-9]+-[0-9]+$", var.xgboost_image_tag))
+    error_message = "xgboost_image_tag must look like 3.0-5."
+  }
+}
+
+variable "execution_role_arn" {
+  description = "ARN of the role SageMaker assumes to pull the image and read the model."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.execution_role_arn))
+    error_message = "execution_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key that encrypts the instance storage volume and captured data."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "instance_type" {
+  description = "Instance type of the production variant (ignored when serverless is set)."
+  type        = string
+  default     = "ml.m5.large"
+
+  validation {
+    condition     = startswith(var.instance_type, "ml.")
+    error_message = "instance_type must be a SageMaker instance type such as ml.m5.large."
+  }
+}
+
+variable "initial_instance_count" {
+  description = "Instances at creation (ignored when serverless is set); autoscaling moves it between min and max afterwards."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.initial_instance_count >= 1
+    error_message = "initial_instance_count must be at least 1."
+  }
+}
+
+variable "serverless" {
+  description = "Serverless inference instead of instances: memory (MB) and maximum concurrency. Null for instances."
+  type = object({
+    memory_size_in_mb = number
+    max_concurrency   = number
+  })
+  default = null
+
+  validation {
+    condition     = var.serverless == null || contains([1024, 2048, 3072, 4096, 5120, 6144], try(var.serverless.memory_size_in_mb, 0))
+    error_message = "serverless.memory_size_in_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144."
+  }
+}
+
+variable "autoscaling" {
+  description = "Target tracking on invocations per instance: capacity range and target. Null disables it (always for serverless)."
+  type = object({
+    min_capacity                    = number
+    max_capacity                    = number
+    target_invocations_per_instance = number
+    scale_in_cooldown_seconds       = optional(number, 300)
+    scale_out_cooldown_seconds      = optional(number, 60)
+  })
+  default = {
+    min_capacity                    = 1
+    max_capacity                    = 2
+    target_invocations_per_instance = 100
+  }
+
+  validation {
+    condition     = var.autoscaling == null || try(var.autoscaling.min_capacity >= 1 && var.autoscaling.max_capacity >= var.autoscaling.min_capacity, false)
+    error_message = "autoscaling needs 1 <= min_capacity <= max_capacity."
+  }
+}
+
+variable "data_capture" {
+  description = "Capture a sample of requests and responses to S3 (destination s3://bucket/prefix). Null disables it."
+  type = object({
+    destination_s3_uri          = string
+    initial_sampling_percentage = optional(number, 10)
+  })
+  default = null
+
+  validation {
+    condition     = var.data_capture == null || can(regex("^s3://", try(var.data_capture.destination_s3_uri, "")))
+    error_message = "data_capture.destination_s3_uri must start with s3://."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

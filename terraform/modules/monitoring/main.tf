@@ -1,0 +1,176 @@
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+resource "aws_sns_topic" "this" {
+  name              = "${var.name_prefix}-alarms"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "topic" {
+  statement {
+    sid     = "AlarmsAndEventsPublish"
+    actions = ["sns:Publish"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    }
+    resources = [aws_sns_topic.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "this" {
+  arn    = aws_sns_topic.this.arn
+  policy = data.aws_iam_policy_document.topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(var.alarm_emails)
+
+  topic_arn = aws_sns_topic.this.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+locals {
+  period  = 300
+  actions = [aws_sns_topic.this.arn]
+  endpoint_dimensions = {
+    EndpointName = var.endpoint.name
+    VariantName  = var.endpoint.variant
+  }
+
+  # Every alarm of the pipeline: what is watched, how, and from which threshold on it alarms.
+  alarms = merge(
+    {
+      "${var.name_prefix}-endpoint-5xx" = {
+        description = "The churn endpoint answers with server errors."
+        namespace   = "AWS/SageMaker", metric = "Invocation5XXErrors", dimensions = local.endpoint_dimensions
+        statistic   = "Sum", periods = 1, threshold = var.thresholds.endpoint_5xx_errors, operator = "GreaterThanOrEqualToThreshold"
+      }
+      "${var.name_prefix}-endpoint-latency" = {
+        description = "Average model latency of the churn endpoint is above the threshold."
+        namespace   = "AWS/SageMaker", metric = "ModelLatency", dimensions = local.endpoint_dimensions
+        # ModelLatency is reported in microseconds.
+        statistic = "Average", periods = 3, threshold = var.thresholds.model_latency_ms * 1000, operator = "GreaterThanThreshold"
+      }
+      "${var.name_prefix}-stream-iterator-age" = {
+        description = "The streaming job falls behind the Kinesis stream."
+        namespace   = "AWS/Kinesis", metric = "GetRecords.IteratorAgeMilliseconds", dimensions = { StreamName = var.stream_name }
+        statistic   = "Maximum", periods = 2, threshold = var.thresholds.iterator_age_ms, operator = "GreaterThanThreshold"
+      }
+      "${var.name_prefix}-dead-letter-growth" = {
+        description = "The streaming job dead-letters more records than the threshold per period."
+        namespace   = "ChurnPipeline", metric = "DeadLetterRecords", dimensions = { JobName = var.stream_job_name }
+        statistic   = "Sum", periods = 1, threshold = var.thresholds.dead_letters_per_period, operator = "GreaterThanThreshold"
+      }
+    },
+    {
+      for job in var.glue_job_names : "${job}-failed-tasks" => {
+        description = "Tasks of Glue job ${job} failed."
+        namespace   = "Glue", metric = "glue.driver.aggregate.numFailedTasks"
+        dimensions  = { JobName = job, JobRunId = "ALL", Type = "count" }
+        statistic   = "Sum", periods = 1, threshold = 1, operator = "GreaterThanOrEqualToThreshold"
+      }
+    },
+  )
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
+
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = local.period
+  evaluation_periods  = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.operator
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+# A run that fails before any task (bad argument, missing wheel) emits no task metric: the job state event catches it.
+resource "aws_cloudwatch_event_rule" "glue_job_failed" {
+  name        = "${var.name_prefix}-glue-job-failed"
+  description = "A churn scoring job run failed, timed out or stopped with an error."
+  event_pattern = jsonencode({
+    source      = ["aws.glue"]
+    detail-type = ["Glue Job State Change"]
+    detail = {
+      jobName = var.glue_job_names
+      state   = ["FAILED", "TIMEOUT", "ERROR"]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "glue_job_failed" {
+  rule = aws_cloudwatch_event_rule.glue_job_failed.name
+  arn  = aws_sns_topic.this.arn
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = "${var.name_prefix}-churn"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          region = data.aws_region.current.name
+          title  = "Endpoint invocations and errors"
+          stat   = "Sum"
+          period = local.period
+          metrics = [
+            ["AWS/SageMaker", "Invocations", "EndpointName", var.endpoint.name, "VariantName", var.endpoint.variant],
+            [".", "Invocation5XXErrors", ".", ".", ".", "."],
+            [".", "Invocation4XXErrors", ".", ".", ".", "."],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          region  = data.aws_region.current.name
+          title   = "Model latency (microseconds)"
+          stat    = "Average"
+          period  = local.period
+          metrics = [["AWS/SageMaker", "ModelLatency", "EndpointName", var.endpoint.name, "VariantName", var.endpoint.variant]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          region  = data.aws_region.current.name
+          title   = "Stream iterator age (ms)"
+          stat    = "Maximum"
+          period  = local.period
+          metrics = [["AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", var.stream_name]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          region = data.aws_region.current.name
+          title  = "Dead letters and failed Glue tasks"
+          stat   = "Sum"
+          period = local.period
+          metrics = concat(
+            [["ChurnPipeline", "DeadLetterRecords", "JobName", var.stream_job_name]],
+            [for job in var.glue_job_names : ["Glue", "glue.driver.aggregate.numFailedTasks", "JobName", job, "JobRunId", "ALL", "Type", "count"]],
+          )
+        }
+      },
+    ]
+  })
+}

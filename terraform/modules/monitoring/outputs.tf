@@ -1,0 +1,14 @@
+output "topic_arn" {
+  description = "ARN of the SNS topic the alarms notify."
+  value       = aws_sns_topic.this.arn
+}
+
+output "alarm_names" {
+  description = "Names of every CloudWatch alarm of the pipeline."
+  value       = keys(aws_cloudwatch_metric_alarm.this)
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -1,0 +1,118 @@
+data "aws_region" "current" {}
+
+locals {
+  tags          = merge(var.tags, { Project = "churn-pipeline", Environment = var.environment })
+  endpoint_name = "${var.name_prefix}-churn"
+  database_name = replace("${var.name_prefix}_churn", "-", "_")
+}
+
+module "storage" {
+  source = "../storage"
+
+  name_prefix     = var.name_prefix
+  force_destroy   = var.force_destroy
+  tls_only_policy = var.emulator_exceptions.tls_only_bucket_policy
+  # Services that encrypt with the key on our behalf: Glue's encrypted logs, alarms and events publishing to the encrypted topic.
+  key_service_principals = [
+    "logs.${data.aws_region.current.name}.amazonaws.com",
+    "cloudwatch.amazonaws.com",
+    "events.amazonaws.com",
+  ]
+  tags = local.tags
+}
+
+module "stream" {
+  source = "../stream"
+
+  name            = "${var.name_prefix}-customer-churn"
+  capacity_mode   = var.stream.capacity_mode
+  shard_count     = var.stream.shard_count
+  retention_hours = var.stream.retention_hours
+  kms_key_arn     = module.storage.kms_key_arn
+  tags            = local.tags
+}
+
+module "iam" {
+  source = "../iam"
+
+  name_prefix          = var.name_prefix
+  bucket_arns          = module.storage.bucket_arns
+  kms_key_arn          = module.storage.kms_key_arn
+  stream_arn           = module.stream.arn
+  endpoint_name        = local.endpoint_name
+  glue_database_name   = local.database_name
+  xgboost_image_tag    = var.endpoint.xgboost_image_tag
+  data_capture_enabled = var.endpoint.data_capture_enabled
+  tags                 = local.tags
+}
+
+module "model_endpoint" {
+  source = "../model_endpoint"
+
+  name                   = local.endpoint_name
+  artifacts_bucket       = module.storage.bucket_names["artifacts"]
+  model_artifact_key     = var.artifacts.model_artifact_key
+  model_version          = var.artifacts.model_version
+  xgboost_image_tag      = var.endpoint.xgboost_image_tag
+  execution_role_arn     = module.iam.sagemaker_role_arn
+  kms_key_arn            = module.storage.kms_key_arn
+  instance_type          = var.endpoint.instance_type
+  initial_instance_count = var.endpoint.initial_instance_count
+  serverless             = var.endpoint.serverless
+  autoscaling            = var.endpoint.autoscaling
+  data_capture = var.endpoint.data_capture_enabled ? {
+    destination_s3_uri          = "s3://${module.storage.bucket_names["results"]}/data-capture/"
+    initial_sampling_percentage = var.endpoint.data_capture_sampling_pct
+  } : null
+  tags = local.tags
+}
+
+module "glue" {
+  source = "../glue"
+
+  name_prefix   = var.name_prefix
+  database_name = local.database_name
+  buckets       = module.storage.bucket_names
+  kms_key_arn   = module.storage.kms_key_arn
+  role_arn      = module.iam.glue_role_arn
+  stream        = { name = module.stream.name, arn = module.stream.arn }
+  endpoint_name = module.model_endpoint.endpoint_name
+  artifacts = {
+    batch_script_key      = var.artifacts.batch_script_key
+    stream_script_key     = var.artifacts.stream_script_key
+    model_prefix          = var.artifacts.model_prefix
+    batch_python_modules  = var.artifacts.batch_python_modules
+    stream_python_modules = var.artifacts.stream_python_modules
+  }
+  scoring    = var.jobs.scoring
+  batch_job  = var.jobs.batch
+  stream_job = var.jobs.stream
+  tags       = local.tags
+}
+
+module "analytics" {
+  source = "../analytics"
+
+  name                           = "${var.name_prefix}-churn"
+  results_bucket                 = module.storage.bucket_names["results"]
+  kms_key_arn                    = module.storage.kms_key_arn
+  database_name                  = module.glue.database_name
+  create_named_queries           = var.analytics.create_named_queries
+  bytes_scanned_cutoff_per_query = var.analytics.bytes_scanned_cutoff_per_query
+  force_destroy                  = var.force_destroy
+  tags                           = local.tags
+}
+
+module "monitoring" {
+  source = "../monitoring"
+
+  name_prefix     = var.name_prefix
+  kms_key_arn     = module.storage.kms_key_arn
+  alarm_emails    = var.monitoring.alarm_emails
+  endpoint        = { name = module.model_endpoint.endpoint_name, variant = module.model_endpoint.variant_name }
+  glue_job_names  = [module.glue.batch_job_name, module.glue.stream_job_name]
+  stream_job_name = module.glue.stream_job_name
+  stream_name     = module.stream.name
+  thresholds      = var.monitoring.thresholds
+  tags            = local.tags
+}

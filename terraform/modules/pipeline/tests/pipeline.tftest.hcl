@@ -1,0 +1,72 @@
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
+  mock_resource "aws_kinesis_stream" {
+    defaults = { arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/churn-test-role" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-east-1:123456789012:churn-test-alarms" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::churn-test-bucket" }
+  }
+}
+
+variables {
+  environment = "dev"
+  name_prefix = "churn-test"
+  artifacts = {
+    batch_script_key      = "code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
+    stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+    model_artifact_key    = "models/00112233445566778899aabbccddeeff/model.tar.gz"
+    model_prefix          = "models/00112233445566778899aabbccddeeff/"
+    model_version         = "5e5e09d879cc4936"
+    batch_python_modules  = []
+    stream_python_modules = []
+  }
+}
+
+run "one_set_of_names_wires_every_module" {
+  command = apply
+
+  assert {
+    condition     = module.glue.batch_job_name == "churn-test-batch-scoring" && module.model_endpoint.endpoint_name == "churn-test-churn"
+    error_message = "jobs and endpoint are named from name_prefix"
+  }
+
+  assert {
+    condition     = module.model_endpoint.model_name == "churn-test-churn-5e5e09d879cc4936"
+    error_message = "the model is named after the endpoint and the packaged model version"
+  }
+
+  assert {
+    condition     = module.glue.database_name == "churn_test_churn"
+    error_message = "the database name is the prefix with underscores (Athena's rule)"
+  }
+}
+
+run "rejects_unknown_environment" {
+  command = plan
+
+  variables {
+    environment = "staging"
+  }
+
+  expect_failures = [var.environment]
+}

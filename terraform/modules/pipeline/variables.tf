@@ -1,0 +1,134 @@
+variable "environment" {
+  description = "Environment name: local, dev or prod."
+  type        = string
+
+  validation {
+    condition     = contains(["local", "dev", "prod"], var.environment)
+    error_message = "environment must be local, dev or prod."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name, e.g. churn-dev."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 4-22 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "force_destroy" {
+  description = "Let destroy delete non-empty buckets and the Athena history (local and dev only)."
+  type        = bool
+  default     = false
+}
+
+variable "emulator_exceptions" {
+  description = "Features the AWS emulator of the local root cannot model (terraform/README.md); never set outside envs/local."
+  type = object({
+    tls_only_bucket_policy = optional(bool, true)
+  })
+  default = {}
+}
+
+variable "stream" {
+  description = "Kinesis stream capacity and retention."
+  type = object({
+    capacity_mode   = optional(string, "ON_DEMAND")
+    shard_count     = optional(number, 1)
+    retention_hours = optional(number, 24)
+  })
+  default = {}
+}
+
+variable "endpoint" {
+  description = "SageMaker endpoint: instances or serverless, autoscaling, data capture, image tag."
+  type = object({
+    instance_type          = optional(string, "ml.m5.large")
+    initial_instance_count = optional(number, 1)
+    serverless = optional(object({
+      memory_size_in_mb = number
+      max_concurrency   = number
+    }))
+    autoscaling = optional(object({
+      min_capacity                    = number
+      max_capacity                    = number
+      target_invocations_per_instance = number
+      scale_in_cooldown_seconds       = optional(number, 300)
+      scale_out_cooldown_seconds      = optional(number, 60)
+    }))
+    data_capture_enabled      = optional(bool, false)
+    data_capture_sampling_pct = optional(number, 10)
+    xgboost_image_tag         = optional(string, "3.0-5")
+  })
+  default = {}
+}
+
+variable "jobs" {
+  description = "Glue jobs: scoring settings shared by both jobs, then the batch and streaming job settings."
+  type = object({
+    scoring = optional(object({
+      mode          = optional(string, "endpoint")
+      threshold     = optional(number, 0.5)
+      output_format = optional(string, "parquet")
+    }), {})
+    batch = optional(object({
+      glue_version      = optional(string, "6.0")
+      worker_type       = optional(string, "G.1X")
+      number_of_workers = optional(number, 2)
+      timeout_minutes   = optional(number, 60)
+      schedule          = optional(string)
+    }), {})
+    stream = optional(object({
+      glue_version      = optional(string, "5.1")
+      worker_type       = optional(string, "G.1X")
+      number_of_workers = optional(number, 2)
+      window_size       = optional(string, "100 seconds")
+      starting_position = optional(string, "TRIM_HORIZON")
+    }), {})
+  })
+  default = {}
+}
+
+variable "analytics" {
+  description = "Athena settings: saved queries on or off, per-query scan cutoff."
+  type = object({
+    create_named_queries           = optional(bool, true)
+    bytes_scanned_cutoff_per_query = optional(number, 10737418240)
+  })
+  default = {}
+}
+
+variable "monitoring" {
+  description = "Alarm recipients and thresholds."
+  type = object({
+    alarm_emails = optional(list(string), [])
+    thresholds = optional(object({
+      endpoint_5xx_errors     = optional(number, 1)
+      model_latency_ms        = optional(number, 500)
+      iterator_age_ms         = optional(number, 300000)
+      dead_letters_per_period = optional(number, 10)
+    }), {})
+  })
+  default = {}
+}
+
+variable "artifacts" {
+  description = "What the packaging step uploaded (content-addressed keys in the artifacts bucket) and the model version."
+  type = object({
+    batch_script_key      = string
+    stream_script_key     = string
+    model_artifact_key    = string
+    model_prefix          = string
+    model_version         = string
+    batch_python_modules  = list(string)
+    stream_python_modules = list(string)
+  })
+}
+
+variable "tags" {
+  description = "Tags added to every resource (Project and Environment are always added)."
+  type        = map(string)
+  default     = {}
+}
