@@ -1,0 +1,1 @@
+"""Measuring scripts: throughput and latency figures side by side, outside `make test`."""

@@ -1,0 +1,260 @@
+"""Batch throughput, side by side in one process tree on the same data and the same local endpoint.
+
+Four ways to get the same rows through the job, each on one SparkSession:
+- per-row: the tutorial's method, a Python UDF that builds a new boto3 client and sends one request per row
+  (run on a sample: it is slow);
+- endpoint: `run` with mode endpoint (batched text/csv payloads, pooled client, bounded concurrency);
+- embedded: `run` with the model inside the Python workers;
+- no-scoring: `run` with scoring removed (read, validate, write).
+Reported as rows/s and as the ratios of the acceptance criteria: endpoint / per-row (>= 100) and
+embedded wall time / no-scoring wall time (<= 1.25). Wall times are the best of `--repeat` runs, with the
+modes interleaved so that a noisy neighbour or JVM warm-up does not favour one of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+from churn_pipeline import endpoint_server, local_services
+from churn_pipeline.batch.job import BatchConfig, run
+from churn_pipeline.spark_scoring import ScoringConfig
+
+ENDPOINT_NAME = "churn-bench"
+
+
+def per_row_rows_per_second(
+    spark, data: str, model_dir: str, sample: int, endpoint_name: str
+) -> tuple[int, float]:
+    """The tutorial's scoring loop: per row, a new boto3 client and one InvokeEndpoint call."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from churn_pipeline.batch.reader import READ_ERROR_CODE, read_churn_lines
+    from churn_pipeline.features import FeatureSpec, encode
+
+    spec = FeatureSpec.load(Path(model_dir))
+    columns = spec.input_columns
+
+    def invoke_one(*values):
+        import boto3
+        import pandas as pd
+
+        from churn_pipeline.spark_scoring import format_csv
+
+        encoded = encode(pd.DataFrame([values], columns=columns), spec)
+        if not encoded.valid.all():
+            return None
+        client = boto3.client("sagemaker-runtime")  # as in the tutorial: a new client for every row
+        response = client.invoke_endpoint(
+            EndpointName=endpoint_name, ContentType="text/csv", Body=format_csv(encoded.matrix)
+        )
+        return float(response["Body"].read().decode().strip())
+
+    rows = read_churn_lines(spark, data).rows.where(F.col(READ_ERROR_CODE).isNull()).limit(sample)
+    rows = rows.repartition(spark.sparkContext.defaultParallelism).cache()
+    n_rows = rows.count()
+    udf = F.udf(invoke_one, T.DoubleType()).asNondeterministic()
+    started = time.monotonic()
+    scored = (
+        rows.select(udf(*[F.col(f"`{c}`") for c in columns]).alias("p")).where(F.col("p").isNotNull()).count()
+    )
+    elapsed = time.monotonic() - started
+    rows.unpersist()
+    if scored != n_rows:
+        raise RuntimeError(f"per-row method scored {scored} of {n_rows} rows")
+    return n_rows, n_rows / elapsed
+
+
+def _tree_cpu_ticks(root_pid: int) -> dict[int, int]:
+    """utime + stime per live process of the tree under root_pid (itself included), in clock ticks."""
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = int(fields[11]) + int(fields[12])
+    tree = {}
+    for pid, ticks in used.items():
+        ancestor = pid
+        while ancestor not in (0, 1, root_pid) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root_pid:
+            tree[pid] = ticks
+    return tree
+
+
+class TreeCpuMeter:
+    """CPU seconds used by this process and its descendants (JVM, Python workers, endpoint) during a run.
+
+    Wall time on a shared machine swings with the neighbours' load; the CPU time of the job's own process
+    tree does not, so the report shows both. Sampled every `interval` seconds so that a process ending
+    mid-run loses at most one interval of its time.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        self._root = os.getpid()
+        self._interval = interval
+        self._first = _tree_cpu_ticks(self._root)
+        self._last = dict(self._first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._last.update(_tree_cpu_ticks(self._root))
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(_tree_cpu_ticks(self._root))
+        ticks = sum(last - self._first.get(pid, 0) for pid, last in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurrency: int) -> dict:
+    scoring = None
+    if mode != "no-scoring":
+        scoring = ScoringConfig(
+            mode=mode, model_uri=model_dir, endpoint_name=ENDPOINT_NAME, concurrency=concurrency
+        )
+    target = out_dir / mode
+    shutil.rmtree(target, ignore_errors=True)
+    config = BatchConfig(
+        input_path=data,
+        output_path=str(target / "scored"),
+        rejects_path=str(target / "rejects"),
+        failed_path=str(target / "failed"),
+        scoring=scoring,
+        batch_id="bench",
+        progress_seconds=0,
+    )
+    meter = TreeCpuMeter()
+    summary = run(spark, config, log=lambda message: None)
+    cpu_seconds = meter.stop()
+    if summary.failed or summary.scored != summary.rows_read - summary.rejected:
+        raise RuntimeError(f"{mode}: not every row was scored: {summary.describe()}")
+    return {
+        "wall_seconds": summary.wall_seconds,
+        "cpu_seconds": round(cpu_seconds, 2),
+        "rows": summary.rows_read,
+        "rows_per_second": summary.rows_per_second,
+    }
+
+
+def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repeat: int = 2, master: str = "local[*]",
+            concurrency: int = 4, driver_memory: str = "4g", spark=None) -> dict:  # fmt: skip
+    """Start a local endpoint, run every method on one SparkSession, stop the endpoint; returns the figures.
+
+    Pass `spark` to reuse a running session (it is left running); otherwise one is created and stopped.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    port = local_services.free_port()
+    run_dir = work_dir / "endpoint"
+    endpoint_server.start_background(model_dir, port, run_dir)
+    env = {
+        **local_services.LOCAL_AWS_ENV,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": f"http://{local_services.LOOPBACK}:{port}",
+    }
+    own_session = spark is None
+    saved_worker_env = {}
+    try:
+        if own_session:
+            # Set before the JVM starts, so every Python worker's boto3 client reaches the local endpoint.
+            os.environ.update(env)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            from pyspark.sql import SparkSession
+
+            spark = (
+                SparkSession.builder.master(master)
+                .appName("bench-batch-throughput")
+                .config("spark.driver.memory", driver_memory)
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.ui.showConsoleProgress", "false")
+                .getOrCreate()
+            )
+            spark.sparkContext.setLogLevel("ERROR")
+        else:  # a running JVM's workers take their environment from SparkContext.environment
+            saved_worker_env = {k: spark.sparkContext.environment.get(k) for k in env}
+            spark.sparkContext.environment.update(env)
+        sample, per_row = per_row_rows_per_second(spark, data, model_dir, per_row_sample, ENDPOINT_NAME)
+        print(f"per-row method: {sample:,} rows at {per_row:,.1f} rows/s", flush=True)
+        runs: dict[str, list[dict]] = {"no-scoring": [], "embedded": [], "endpoint": []}
+        for round_index in range(repeat):
+            order = (
+                ["no-scoring", "embedded", "endpoint"]
+                if round_index % 2 == 0
+                else ["endpoint", "embedded", "no-scoring"]
+            )
+            for mode in order:
+                figures = run_mode(spark, mode, data, model_dir, work_dir / "out", concurrency)
+                runs[mode].append(figures)
+                print(f"{mode}: {figures['rows']:,} rows in {figures['wall_seconds']:.1f}s, "
+                      f"{figures['cpu_seconds']:.1f} CPU-s ({figures['rows_per_second']:,.0f} rows/s)", flush=True)  # fmt: skip
+    finally:
+        if own_session and spark is not None:
+            spark.stop()
+        for key, value in saved_worker_env.items():
+            if value is None:
+                spark.sparkContext.environment.pop(key, None)
+            else:
+                spark.sparkContext.environment[key] = value
+        endpoint_server.stop_background(run_dir)
+    best = {mode: min(r["wall_seconds"] for r in results) for mode, results in runs.items()}
+    cpu = {mode: min(r["cpu_seconds"] for r in results) for mode, results in runs.items()}
+    rows = runs["embedded"][0]["rows"]
+    report = {
+        "rows": rows,
+        "per_row_sample": sample,
+        "per_row_rows_per_second": round(per_row, 1),
+        "best_wall_seconds": best,
+        "least_cpu_seconds": cpu,
+        "rows_per_second": {mode: round(rows / seconds, 1) for mode, seconds in best.items()},
+        "endpoint_vs_per_row": round(rows / best["endpoint"] / per_row, 1),
+        "embedded_vs_no_scoring_wall_time": round(best["embedded"] / best["no-scoring"], 3),
+        "embedded_vs_no_scoring_cpu_time": round(cpu["embedded"] / cpu["no-scoring"], 3),
+        "load_average": os.getloadavg(),
+        "runs": runs,
+    }
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="churn CSV (make data ROWS=1000000 OUT=...)")
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--work-dir", required=True, help="outputs, endpoint pid/log and report.json go here")
+    parser.add_argument("--per-row-sample", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--driver-memory", default="4g")
+    args = parser.parse_args(argv)
+    work_dir = Path(args.work_dir)
+    report = measure(args.data, args.model_dir, work_dir, args.per_row_sample, args.repeat, args.master,
+                     args.concurrency, args.driver_memory)  # fmt: skip
+    (work_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in report.items() if k != "runs"}, indent=2))
+    print(
+        f"endpoint mode = {report['endpoint_vs_per_row']}x the per-row method (target >= 100); "
+        f"embedded wall time = {report['embedded_vs_no_scoring_wall_time']}x no scoring (target <= 1.25), "
+        f"CPU time {report['embedded_vs_no_scoring_cpu_time']}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

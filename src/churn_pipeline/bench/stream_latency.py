@@ -1,0 +1,163 @@
+"""PutRecords-to-visible latency of the streaming job, at a sustained rate, on this machine.
+
+    python -m churn_pipeline.bench.stream_latency --model-dir .work/model --rate 1000 --seconds 60
+
+Starts moto on loopback (unless AWS_ENDPOINT_URL is already set: then that Kinesis is used), a 4-shard stream,
+and the streaming job as its own process; warms the job up, then produces synthetic records at RATE/s for
+SECONDS while polling the output's commit markers. A record's latency is from the moment its PutRecords call
+was made to the moment a reader finds its row in a committed file. Prints p50/p95/max and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pyarrow.parquet as pq
+
+from churn_pipeline import local_services, synthetic
+from churn_pipeline.streaming import producer, sink
+
+
+class Visibility:
+    """Polls the output's committed files; remembers when each record_id first became visible."""
+
+    def __init__(self, output: Path):
+        self.store = sink.LocalStore(output)
+        self.output = output
+        self.seen_files: set[str] = set()
+        self.visible_at: dict[str, float] = {}
+
+    def poll(self) -> None:
+        now = time.time()
+        for key in sink.committed_files(self.store):
+            if key not in self.seen_files:
+                self.seen_files.add(key)
+                for record_id in pq.read_table(self.output / key, columns=["record_id"])[
+                    "record_id"
+                ].to_pylist():
+                    self.visible_at.setdefault(record_id, now)
+
+
+def measure(
+    model_dir: str, rate: float, seconds: float, work_dir: Path, shards: int = 4, trigger: float = 1.0
+) -> dict:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    moto = None
+    env = dict(os.environ)
+    if not env.get("AWS_ENDPOINT_URL"):
+        port = local_services.free_port()
+        moto = local_services.start_moto(port, work_dir / "moto.log")
+        env.update(local_services.LOCAL_AWS_ENV, AWS_ENDPOINT_URL=f"http://{local_services.LOOPBACK}:{port}")
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    client = boto3.client("kinesis")
+    stream = f"latency-{int(time.time())}"
+    client.create_stream(StreamName=stream, ShardCount=shards)
+    client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+    run = work_dir / stream
+    command = [
+        sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream, "--output", str(run / "scored"),
+        "--checkpoint", str(run / "checkpoint"), "--model-dir", model_dir, "--trigger-seconds", str(trigger),
+    ]  # fmt: skip
+    log_path = run / "job.log"
+    run.mkdir(parents=True, exist_ok=True)
+    n_records = int(rate * seconds)
+    csv = synthetic.write_csv(n_records + 200, run / "input.csv", seed=99)
+    items = list(producer.csv_records(csv, "lat-"))
+    warmup, measured = items[:200], items[200:]
+    with open(log_path, "wb") as log:
+        job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    visibility = Visibility(run / "scored")
+    try:
+        # Warm-up: JVM start, first batch, model load are not part of the steady state being measured.
+        producer.send(client, stream, warmup)
+        deadline = time.monotonic() + 300
+        while len(visibility.visible_at) < len(warmup):
+            if job.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"job did not come up (exit {job.poll()}); log: {log_path}")
+            time.sleep(0.25)
+            visibility.poll()
+
+        sent_at: dict[str, float] = {}
+
+        def on_batch(report, batch):
+            started = time.time() - report.seconds
+            for data, _ in batch:
+                sent_at[json.loads(data)["record_id"]] = started
+
+        thread = threading.Thread(
+            target=producer.send, args=(client, stream, measured, rate), kwargs={"on_batch": on_batch}
+        )
+        produce_started = time.monotonic()
+        thread.start()
+        while thread.is_alive():
+            visibility.poll()
+            time.sleep(0.25)
+        produce_seconds = time.monotonic() - produce_started
+        deadline = time.monotonic() + 120
+        while not all(r in visibility.visible_at for r in sent_at) and time.monotonic() < deadline:
+            visibility.poll()
+            time.sleep(0.25)
+    finally:
+        job.send_signal(signal.SIGTERM)
+        try:
+            job.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
+        if moto is not None:
+            local_services.stop_process(moto)
+    latencies = np.array(
+        [visibility.visible_at[r] - t for r, t in sent_at.items() if r in visibility.visible_at]
+    )
+    missing = len(sent_at) - len(latencies)
+    result = {
+        "rate_target": rate,
+        "rate_achieved": round(len(sent_at) / produce_seconds, 1),
+        "records": len(sent_at),
+        "not_visible_within_120s": missing,
+        "trigger_seconds": trigger,
+        "shards": shards,
+        "p50_seconds": round(float(np.percentile(latencies, 50)), 3),
+        "p95_seconds": round(float(np.percentile(latencies, 95)), 3),
+        "max_seconds": round(float(latencies.max()), 3),
+        "cpu_count": os.cpu_count(),
+        "job_log": str(log_path),
+    }
+    (work_dir / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Measure PutRecords-to-visible latency of the streaming job."
+    )
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--rate", type=float, default=1000.0, help="records per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce at that rate")
+    parser.add_argument("--work-dir", default=".work/bench-stream-latency")
+    parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--trigger-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    result = measure(
+        args.model_dir, args.rate, args.seconds, Path(args.work_dir), args.shards, args.trigger_seconds
+    )
+    print(json.dumps(result, indent=2))
+    print(
+        f"PutRecords -> visible at {result['rate_achieved']:.0f} records/s (target {args.rate:.0f}): "
+        f"p50 {result['p50_seconds']:.2f}s, p95 {result['p95_seconds']:.2f}s, max {result['max_seconds']:.2f}s"
+    )
+    return 0 if result["not_visible_within_120s"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
