@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -238,13 +238,10 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
     offset = len(spec.numeric_columns)
     unknown: dict[str, int] = {}
     for cat in spec.categorical_columns:
-        lookup = {schema.canonical(v): i for i, v in enumerate(cat.vocabulary)}
-        raw = frame[columns[cat.name]]
-        keys = raw.map(lambda v: schema.canonical(normalise_category(v)) if pd.notna(v) else None)
-        positions = keys.map(lookup).to_numpy(dtype=float, na_value=np.nan)
-        known = ~np.isnan(positions)
+        positions = _category_positions(frame[columns[cat.name]], cat.vocabulary)
+        known = positions >= 0
         rows = np.flatnonzero(known)
-        matrix[rows, offset + positions[known].astype(np.int64)] = 1.0
+        matrix[rows, offset + positions[known]] = 1.0
         n_unknown = int((~known).sum())
         if n_unknown:
             unknown[cat.name] = n_unknown
@@ -255,7 +252,7 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
             "unseen category values encoded as all-zero one-hot: %s",
             ", ".join(f"{k}={v} row(s)" for k, v in unknown.items()),
         )
-    valid = np.array([c is None for c in codes], dtype=bool)
+    valid = np.equal(codes, None)
     rejected_index = frame.index[~valid]
     return EncodedBatch(
         matrix=matrix[valid],
@@ -264,6 +261,32 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
         reject_reason=pd.Series(reasons[~valid], index=rejected_index, dtype=object),
         unknown_categories=unknown,
     )
+
+
+def _category_positions(raw: pd.Series, vocabulary: Sequence[str]) -> np.ndarray:
+    """Index of each row's value in `vocabulary` (case and padding ignored), -1 for missing or unseen values.
+
+    Each distinct value is normalised once, not each row: a batch holds a few dozen distinct states and plans,
+    and per-row Python calls were the encoder's hot spot. Values that cannot be hashed (a JSON list, say) are
+    normalised row by row instead; they end up unseen either way.
+    """
+    lookup = {schema.canonical(v): i for i, v in enumerate(vocabulary)}
+
+    def position(value: object) -> int:
+        return -1 if _is_missing(value) else lookup.get(schema.canonical(normalise_category(value)), -1)
+
+    try:
+        as_category = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("category")
+    except TypeError:
+        log.debug("column %r holds unhashable values; normalising it row by row", raw.name)
+        return np.fromiter((position(v) for v in raw), dtype=np.int64, count=len(raw))
+    per_category = np.array([position(v) for v in as_category.cat.categories] + [-1], dtype=np.int64)
+    return per_category[as_category.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
+
+
+def _is_missing(value: object) -> bool:
+    missing = pd.isna(value)
+    return bool(missing) if np.ndim(missing) == 0 else False
 
 
 def _to_float(raw: pd.Series) -> np.ndarray:

@@ -117,9 +117,9 @@ def test_model_from_s3_is_downloaded_by_the_workers_through_aws_endpoint_url(
     assert list(got["Phone"]) == list(rows["Phone"])
 
 
-def test_categories_shortcut_encodes_exactly_as_the_shared_encoder(model_dir, rows):
+def test_arrow_dictionary_columns_encode_exactly_as_text_columns(model_dir, rows):
+    """The UDF hands text as pandas categories (decoded once per distinct value): same matrix as plain text."""
     from churn_pipeline.features import encode
-    from churn_pipeline.spark_scoring import _as_categories
 
     spec = Scorer.from_dir(model_dir).spec
     frame = rows[spec.input_columns].copy()
@@ -127,10 +127,14 @@ def test_categories_shortcut_encodes_exactly_as_the_shared_encoder(model_dir, ro
     frame.loc[frame.index[4], "Int'l Plan"] = "YES"
     frame.loc[frame.index[5], "Area Code"] = "415.0"
     plain = encode(frame, spec)
-    shortcut = encode(_as_categories(frame.copy(), spec), spec)
-    np.testing.assert_array_equal(shortcut.matrix, plain.matrix)
-    np.testing.assert_array_equal(shortcut.valid, plain.valid)
-    assert shortcut.unknown_categories == plain.unknown_categories == {"State": 2, "Area Code": 1}
+    as_categories = frame.astype({c.name: "category" for c in spec.categorical_columns})
+    from_categories = encode(as_categories, spec)
+    np.testing.assert_array_equal(from_categories.matrix, plain.matrix)
+    np.testing.assert_array_equal(from_categories.valid, plain.valid)
+    assert from_categories.unknown_categories == plain.unknown_categories == {"State": 2, "Area Code": 1}
+    # "ks" and "KS " are Kansas, and "415.0" is area code 415: normalised, not unseen.
+    kansas = spec.feature_names.index("State_KS")
+    assert plain.matrix[2, kansas] == plain.matrix[3, kansas] == 1.0
 
 
 def test_pandas_udf_path_for_spark_without_arrow_udfs_gives_the_same_scores(
