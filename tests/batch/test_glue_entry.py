@@ -5,60 +5,17 @@ from __future__ import annotations
 import ast
 import runpy
 import sys
-import textwrap
 
 import duckdb
+import glue_fakes
 import pytest
 
 from .helpers import GOOD_ROW, HEADER, write_lines
 
-FAKE_AWSGLUE = {
-    "__init__.py": "",
-    "utils.py": '''
-        def getResolvedOptions(argv, names):
-            """Glue's contract: every name must be given as --name value; JOB_NAME too."""
-            values = {}
-            for index, arg in enumerate(argv):
-                if arg.startswith("--") and arg[2:] in names:
-                    values[arg[2:]] = argv[index + 1]
-            missing = [n for n in names if n not in values]
-            if missing:
-                raise SystemExit(f"missing job arguments: {missing}")
-            return values
-    ''',
-    "context.py": """
-        from pyspark.sql import SparkSession
-
-        class GlueContext:
-            def __init__(self, spark_context):
-                self.spark_session = SparkSession.builder.getOrCreate()
-    """,
-    "job.py": """
-        EVENTS = []
-
-        class Job:
-            def __init__(self, glue_context):
-                self.glue_context = glue_context
-
-            def init(self, name, args):
-                EVENTS.append(("init", name, dict(args)))
-
-            def commit(self):
-                EVENTS.append(("commit",))
-    """,
-}
-
 
 @pytest.fixture
 def fake_awsglue(tmp_path, monkeypatch):
-    package = tmp_path / "fake" / "awsglue"
-    package.mkdir(parents=True)
-    for name, source in FAKE_AWSGLUE.items():
-        (package / name).write_text(textwrap.dedent(source))
-    monkeypatch.syspath_prepend(str(tmp_path / "fake"))
-    yield
-    for module in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
-        del sys.modules[module]
+    yield from glue_fakes.installed(tmp_path, monkeypatch, glue_fakes.BASE_FILES)
 
 
 def test_required_args_is_a_literal_list_of_the_agreed_names(repo_root):

@@ -12,10 +12,9 @@ import json
 import runpy
 import sys
 
-import batch.test_glue_entry as batch_glue
 import boto3
+import glue_fakes
 import pytest
-from batch.test_glue_entry import fake_awsglue  # noqa: F401 - the fixture, requested after streaming_awsglue
 
 from churn_pipeline.streaming import producer, sink
 
@@ -23,7 +22,7 @@ from .conftest import create_stream
 
 # Argument parsing and Job bookkeeping are faked exactly as for the batch job; only the context differs.
 FAKE_AWSGLUE = {
-    **batch_glue.FAKE_AWSGLUE,
+    **glue_fakes.BASE_FILES,
     "context.py": """
         import time
 
@@ -89,9 +88,8 @@ FAKE_AWSGLUE = {
 
 
 @pytest.fixture
-def streaming_awsglue(monkeypatch):
-    """The batch tests' `fake_awsglue` fixture installs batch_glue.FAKE_AWSGLUE: point it at this module's files."""
-    monkeypatch.setattr(batch_glue, "FAKE_AWSGLUE", FAKE_AWSGLUE)
+def fake_awsglue(tmp_path, monkeypatch):
+    yield from glue_fakes.installed(tmp_path, monkeypatch, FAKE_AWSGLUE)
 
 
 def test_required_args_is_a_literal_list_of_the_agreed_names(repo_root):
@@ -103,7 +101,7 @@ def test_required_args_is_a_literal_list_of_the_agreed_names(repo_root):
     ]  # fmt: skip
 
 
-@pytest.mark.usefixtures("streaming_awsglue", "fake_awsglue")  # in this order
+@pytest.mark.usefixtures("fake_awsglue")
 def test_entry_script_reads_kinesis_and_runs_the_handler_for_each_batch(
     spark,
     moto_server,
