@@ -291,17 +291,14 @@ class Demo:
         return f"moto {self.moto_url}, endpoint {self.endpoint_url}"
 
     def step_deploy(self) -> str:
+        printed_outputs = self.work / "deploy-outputs.json"
         self.run_child(
             "deploy",
             ["-m", "churn_pipeline.deploy.terraform", "deploy", "--env", "local", "--model-dir", str(self.model_dir),
              "--work", str(self.work), "--endpoint-url", self.moto_url, "--dependency-wheels", "no"],
+            stdout=printed_outputs,
         )  # fmt: skip
-        from churn_pipeline.deploy import terraform
-
-        with open(self.logs / "deploy.log", "a") as log:
-            outputs = _quietly(
-                lambda: terraform.outputs(terraform.prepare("local", self.work, self.moto_url)), log
-            )
+        outputs = json.loads(printed_outputs.read_text())
         self.deployed = DeployedNames.from_deployment(outputs, self.env())
         self.outcome.report["deployed"] = self.deployed.__dict__
         return f"stream {self.deployed.stream_name!r}, endpoint {self.deployed.endpoint_name!r}"

@@ -58,8 +58,10 @@ def deployment(moto_server, model_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("deploy-work")
     # One wheel for the whole module: the checkout's sources may change meanwhile, and a new wheel is a new key.
     deployment = {"work": work, "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache")}
-    deploy_cli("deploy", deployment, model_dir)
+    printed = deploy_cli("deploy", deployment, model_dir).stdout
     env_work = work / "terraform" / "local"
+    # stdout is the outputs as JSON and nothing else (Terraform's progress goes to stderr): scripts parse it.
+    assert set(json.loads(printed)) == {"pipeline"}, printed[:2000]
     artifacts = json.loads((env_work / "artifacts.tfvars.json").read_text())["artifacts"]
     deployment.update(env_work=env_work, artifacts=artifacts, model_dir=model_dir)
     yield deployment

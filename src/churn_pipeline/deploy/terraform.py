@@ -12,6 +12,7 @@ running for later plan/destroy (stopped by destroy). dev and prod need AWS crede
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -69,7 +70,11 @@ class Environment:
     def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
         command = ["terraform", f"-chdir={self.root}", *args]
         print("+ " + " ".join(command), file=sys.stderr, flush=True)
-        result = subprocess.run(command, env=self.process_env, text=True, capture_output=capture)
+        if capture:
+            result = subprocess.run(command, env=self.process_env, text=True, capture_output=True)
+        else:
+            # Terraform's progress goes to stderr, so stdout carries only this CLI's result (deploy's JSON).
+            result = subprocess.run(command, env=self.process_env, text=True, stdout=_stderr_fd())
         if result.returncode != 0:
             detail = f":\n{result.stderr}" if capture else " (its output is above)"
             raise DeployError(f"terraform {args[0]} failed in {self.root} (exit {result.returncode}){detail}")
@@ -80,6 +85,15 @@ class Environment:
 
 
 # ---------------------------------------------------------------- credentials and the local AWS
+def _stderr_fd() -> int | None:
+    """This process's stderr as a file descriptor for a child; None (the child inherits stdout) when stderr
+    is not backed by a file, as under a capturing test runner."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, io.UnsupportedOperation):
+        return None
+
+
 def _moto_state_file(work: Path) -> Path:
     return work / "moto.json"
 
