@@ -8,7 +8,8 @@ Four ways to get the same rows through the job, each on one SparkSession:
 - no-scoring: `run` with scoring removed (read, validate, write).
 Reported as rows/s and as the ratios of the acceptance criteria: endpoint / per-row (>= 100) and
 embedded wall time / no-scoring wall time (<= 1.25). Wall times are the best of `--repeat` runs, with the
-modes interleaved so that a noisy neighbour or JVM warm-up does not favour one of them.
+modes interleaved so that a noisy neighbour or JVM warm-up does not favour one of them; every run also records
+its CPU time and the peak memory of the driver JVM and of the Python workers (`churn_pipeline.bench.proc`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
 from churn_pipeline import endpoint_server, local_services
 from churn_pipeline.batch.job import BatchConfig, run
+from churn_pipeline.bench.proc import TreeMeter
 from churn_pipeline.spark_scoring import ScoringConfig
 
 ENDPOINT_NAME = "churn-bench"
@@ -72,59 +73,6 @@ def per_row_rows_per_second(
     return n_rows, n_rows / elapsed
 
 
-def _tree_cpu_ticks(root_pid: int) -> dict[int, int]:
-    """utime + stime per live process of the tree under root_pid (itself included), in clock ticks."""
-    parents: dict[int, int] = {}
-    used: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended while we looked
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        used[pid] = int(fields[11]) + int(fields[12])
-    tree = {}
-    for pid, ticks in used.items():
-        ancestor = pid
-        while ancestor not in (0, 1, root_pid) and ancestor in parents:
-            ancestor = parents[ancestor]
-        if ancestor == root_pid:
-            tree[pid] = ticks
-    return tree
-
-
-class TreeCpuMeter:
-    """CPU seconds used by this process and its descendants (JVM, Python workers, endpoint) during a run.
-
-    Wall time on a shared machine swings with the neighbours' load; the CPU time of the job's own process
-    tree does not, so the report shows both. Sampled every `interval` seconds so that a process ending
-    mid-run loses at most one interval of its time.
-    """
-
-    def __init__(self, interval: float = 0.5):
-        self._root = os.getpid()
-        self._interval = interval
-        self._first = _tree_cpu_ticks(self._root)
-        self._last = dict(self._first)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._last.update(_tree_cpu_ticks(self._root))
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        self._last.update(_tree_cpu_ticks(self._root))
-        ticks = sum(last - self._first.get(pid, 0) for pid, last in self._last.items())
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurrency: int) -> dict:
     scoring = None
     if mode != "no-scoring":
@@ -142,7 +90,7 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
         batch_id="bench",
         progress_seconds=0,
     )
-    meter = TreeCpuMeter()
+    meter = TreeMeter()
     summary = run(spark, config, log=lambda message: None)
     cpu_seconds = meter.stop()
     if summary.failed or summary.scored != summary.rows_read - summary.rejected:
@@ -152,12 +100,17 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
         "cpu_seconds": round(cpu_seconds, 2),
         "rows": summary.rows_read,
         "rows_per_second": summary.rows_per_second,
+        "peak_rss_mb": meter.peak_rss_mb(),
     }
 
 
 def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repeat: int = 2, master: str = "local[*]",
-            concurrency: int = 4, driver_memory: str = "4g", spark=None) -> dict:  # fmt: skip
+            concurrency: int = 4, driver_memory: str = "4g", spark=None,
+            warmup_data: str | None = None) -> dict:  # fmt: skip
     """Start a local endpoint, run every method on one SparkSession, stop the endpoint; returns the figures.
+
+    `warmup_data` (a small CSV): every mode runs once on it first, untimed, so that JIT compilation and worker
+    start-up do not land on whichever mode happens to run first.
 
     Pass `spark` to reuse a running session (it is left running); otherwise one is created and stopped.
     """
@@ -190,10 +143,15 @@ def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repe
         else:  # a running JVM's workers take their environment from SparkContext.environment
             saved_worker_env = {k: spark.sparkContext.environment.get(k) for k in env}
             spark.sparkContext.environment.update(env)
-        sample, per_row = per_row_rows_per_second(spark, data, model_dir, per_row_sample, ENDPOINT_NAME)
-        print(f"per-row method: {sample:,} rows at {per_row:,.1f} rows/s", flush=True)
         runs: dict[str, list[dict]] = {"no-scoring": [], "embedded": [], "endpoint": []}
+        per_row_runs: list[float] = []
+        if warmup_data:
+            for mode in runs:
+                run_mode(spark, mode, warmup_data, model_dir, work_dir / "warmup", concurrency)
         for round_index in range(repeat):
+            sample, per_row = per_row_rows_per_second(spark, data, model_dir, per_row_sample, ENDPOINT_NAME)
+            per_row_runs.append(per_row)
+            print(f"per-row method: {sample:,} rows at {per_row:,.1f} rows/s", flush=True)
             order = (
                 ["no-scoring", "embedded", "endpoint"]
                 if round_index % 2 == 0
@@ -216,10 +174,12 @@ def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repe
     best = {mode: min(r["wall_seconds"] for r in results) for mode, results in runs.items()}
     cpu = {mode: min(r["cpu_seconds"] for r in results) for mode, results in runs.items()}
     rows = runs["embedded"][0]["rows"]
+    per_row = max(per_row_runs)
     report = {
         "rows": rows,
         "per_row_sample": sample,
         "per_row_rows_per_second": round(per_row, 1),
+        "per_row_runs": [round(r, 1) for r in per_row_runs],
         "best_wall_seconds": best,
         "least_cpu_seconds": cpu,
         "rows_per_second": {mode: round(rows / seconds, 1) for mode, seconds in best.items()},

@@ -52,6 +52,18 @@ def measure(
     model_dir: str, rate: float, seconds: float, work_dir: Path, shards: int = 4, trigger: float = 1.0
 ) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
+    # The AWS_* variables below point at this trial's moto; put them back so that the next trial starts its own.
+    saved_environ = dict(os.environ)
+    try:
+        return _measure(model_dir, rate, seconds, work_dir, shards, trigger)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_environ)
+
+
+def _measure(
+    model_dir: str, rate: float, seconds: float, work_dir: Path, shards: int, trigger: float
+) -> dict:
     moto = None
     env = dict(os.environ)
     if not env.get("AWS_ENDPOINT_URL"):
@@ -127,14 +139,16 @@ def measure(
         "not_visible_within_120s": missing,
         "trigger_seconds": trigger,
         "shards": shards,
-        "p50_seconds": round(float(np.percentile(latencies, 50)), 3),
-        "p95_seconds": round(float(np.percentile(latencies, 95)), 3),
-        "max_seconds": round(float(latencies.max()), 3),
+        # None when no record became visible (the job fell over): there is no distribution to report.
+        "p50_seconds": round(float(np.percentile(latencies, 50)), 3) if len(latencies) else None,
+        "p95_seconds": round(float(np.percentile(latencies, 95)), 3) if len(latencies) else None,
+        "max_seconds": round(float(latencies.max()), 3) if len(latencies) else None,
         "cpu_count": os.cpu_count(),
         "job_log": str(log_path),
     }
     (work_dir / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    # Every record's latency, for histograms; kept out of latency.json (one float per record).
+    return {**result, "latencies_seconds": latencies.round(3).tolist()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(
         args.model_dir, args.rate, args.seconds, Path(args.work_dir), args.shards, args.trigger_seconds
     )
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "latencies_seconds"}, indent=2))
     print(
         f"PutRecords -> visible at {result['rate_achieved']:.0f} records/s (target {args.rate:.0f}): "
-        f"p50 {result['p50_seconds']:.2f}s, p95 {result['p95_seconds']:.2f}s, max {result['max_seconds']:.2f}s"
+        f"p50 {result['p50_seconds']}s, p95 {result['p95_seconds']}s, max {result['max_seconds']}s"
     )
     return 0 if result["not_visible_within_120s"] == 0 else 1
 
