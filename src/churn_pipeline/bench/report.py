@@ -1,0 +1,129 @@
+"""The bench results as a Markdown table (printed, and pasted into the README) and as a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# (key in results["paths"], label, figure): the throughput bars, slowest path first.
+THROUGHPUT = (
+    ("tutorial", "tutorial: new client + 1 request per row", "rows_per_second"),
+    ("endpoint", "batch, endpoint mode", "rows_per_second"),
+    ("floor_b", "floor B: batch job without scoring", "rows_per_second"),
+    ("embedded", "batch, embedded mode", "rows_per_second"),
+    ("embedded_scoring_step", "embedded scoring step, no I/O, per core", "rows_per_second_per_core"),
+    ("floor_a", "floor A: raw XGBoost, 1 thread", "rows_per_second_per_core"),
+)
+
+
+def _number(value: float) -> str:
+    """Whole numbers from 100 up, three significant digits below (rows/s span 1 to 10^6 here)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _span(figure: dict) -> str:
+    return f"{_number(figure['median'])} ({_number(figure['min'])} – {_number(figure['max'])})"
+
+
+def _optional(path: dict, key: str) -> str:
+    return _span(path[key]) if key in path else "–"
+
+
+def markdown(results: dict) -> str:
+    settings, machine, paths = results["settings"], results["machine"], results["paths"]
+    lines = [
+        f"{settings['rows']:,} rows, median (min – max) of {settings['repeat']} runs; "
+        f"{machine['cpu_count']} cores ({machine['cpu_model']}), {machine['memory_gb']} GB, "
+        f"load {machine['load_average_before'][0]:.1f} before / {machine['load_average_after'][0]:.1f} after; "
+        f"Python {machine['python']}, pyspark {machine['pyspark']}, xgboost {machine['xgboost']}, "
+        f"{machine['java']}.",
+        "",
+        "| path | rows/s | wall s | peak driver JVM MB | peak Python workers MB |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, label, figure in THROUGHPUT:
+        path = paths[key]
+        lines.append(
+            f"| {label} | {_span(path[figure])} | {_optional(path, 'wall_seconds')} | "
+            f"{_optional(path, 'peak_driver_jvm_rss_mb')} | {_optional(path, 'peak_python_workers_rss_mb')} |"
+        )
+    lines += ["", "| check | value | target | met |", "| --- | --- | --- | --- |"]
+    for ratio in results["ratios"].values():
+        if ratio["value"] is None:
+            lines.append(f"| {ratio['description']} | not measured | {ratio['target']} | – |")
+            continue
+        met = "yes" if ratio["meets_target"] else "**no**"
+        lines.append(f"| {ratio['description']} | {_number(ratio['value'])} | {ratio['target']} | {met} |")
+    lines += _streaming_rows(results["streaming"]) + _scaling_rows(results["scaling"])
+    return "\n".join(lines) + "\n"
+
+
+def _streaming_rows(stream: dict) -> list[str]:
+    if "skipped" in stream:
+        return [f"| streaming | not measured ({stream['skipped']}) | – | – |"]
+    limit, p95 = stream["p95_limit_seconds"], stream["p95_seconds_at_latency_rate"]
+    rates_tried = ", ".join(f"{t['rate_target']:g}" for t in stream["search"])
+    spread = f"p50 {_span(stream['p50_seconds_at_latency_rate'])}, max {_span(stream['max_seconds_at_latency_rate'])}"
+    return [
+        f"| streaming p95 PutRecords → visible at {stream['latency_rate']:g} records/s ({spread}) "
+        f"| {_span(p95)} s | < {limit:g} s | {'yes' if p95['median'] < limit else '**no**'} |",
+        f"| streaming: highest rate with p95 < {limit:g} s (tried {rates_tried}) "
+        f"| {stream['max_sustained_rate']:g} records/s | – | – |",
+    ]
+
+
+def _scaling_rows(scale: dict) -> list[str]:
+    if "skipped" in scale:
+        return [f"| scaling | not measured ({scale['skipped']}) | – | – |"]
+    sizes = ", ".join(f"{r['rows']:,}" for r in scale["runs"])
+    peaks = ", ".join(_number(r["peak_rss_mb"]["total"]) for r in scale["runs"])
+    return [
+        f"| scaling, batch embedded at {sizes} rows (peak MB {peaks}): least-squares slope "
+        f"| {_number(scale['slope_seconds_per_million_rows'])} s per million rows | linear | – |"
+    ]
+
+
+def chart(results: dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (bars, histogram) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    labels, medians, low, high = [], [], [], []
+    for key, label, name in THROUGHPUT:
+        value = results["paths"][key][name]
+        labels.append(label)
+        medians.append(value["median"])
+        low.append(value["median"] - value["min"])
+        high.append(value["max"] - value["median"])
+    positions = range(len(labels))
+    bars.barh(positions, medians, xerr=[low, high], color="#4c72b0", capsize=3)
+    bars.set_yticks(list(positions), labels)
+    bars.set_xscale("log")
+    bars.set_xlabel("rows/s (median of REPEAT, bars: min – max; log scale)")
+    bars.set_title(f"Throughput by path, {results['settings']['rows']:,} rows")
+    for position, value, above in zip(positions, medians, high, strict=True):
+        bars.annotate(f"  {_number(value)}", (value + above, position), va="center", fontsize=8)
+
+    stream = results["streaming"]
+    if "skipped" in stream:
+        histogram.text(0.5, 0.5, f"streaming not measured\n({stream['skipped']})", ha="center", va="center")
+        histogram.set_axis_off()
+    else:
+        _latency_histogram(histogram, stream)
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def _latency_histogram(histogram, stream: dict) -> None:
+    histogram.hist(stream["latencies_seconds"], bins=40, color="#55a868")
+    histogram.axvline(stream["p95_limit_seconds"], color="#c44e52", linestyle="--", label="p95 limit")
+    p95 = stream["p95_seconds_at_latency_rate"]["median"]
+    histogram.axvline(p95, color="black", linestyle=":", label=f"p95 {p95:.2f} s")
+    histogram.set_xlabel("PutRecords → visible in output (s)")
+    histogram.set_ylabel("records")
+    histogram.set_title(f"Streaming latency at {stream['latency_rate']:g} records/s")
+    histogram.legend()

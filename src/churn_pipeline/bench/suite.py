@@ -1,0 +1,542 @@
+"""`make bench`: every scoring path side by side, in one process tree, on the same generated data.
+
+    python -m churn_pipeline.bench --rows 1000000 --repeat 3 --model-dir .work/model
+
+This machine is shared and noisy, so the figures that matter are ratios of paths measured in the same run,
+each path repeated REPEAT times (min / median / max kept, ratios taken between medians):
+
+- floor A: raw XGBoost prediction on the already-encoded float matrix, one thread (rows/s per core);
+- floor B: the batch job with scoring removed (read + validate + write);
+- tutorial: a new boto3 client and one request per row against the local endpoint (on a sample);
+- batch endpoint / batch embedded: the batch job (rows/s, peak memory of driver JVM and Python workers);
+- embedded scoring step: the scoring UDF alone, over rows already cached in memory (rows/s per core);
+- scaling: batch embedded at 1x, 4x, 16x ROWS, each in a fresh process (wall time and peak memory);
+- streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
+  distribution at 1,000 records/s.
+
+Writes `<out-dir>/results.json`, `results.png` and `results.md` (the table of figures, ratios and targets, also
+printed). Either long part can be left out for a quicker look: `--scale-factors ''`, `--stream-rates ''`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churn_pipeline import synthetic
+from churn_pipeline.bench import batch_throughput, report, stream_latency
+from churn_pipeline.bench.proc import TreeMeter
+from churn_pipeline.features import SPEC_FILENAME, FeatureSpec, encode, resolve_columns
+from churn_pipeline.model import Scorer
+
+P95_LIMIT_SECONDS = 10.0
+# A trial "sustains" a rate when the producer really sent at least this share of it.
+SUSTAINED_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class Settings:
+    rows: int
+    repeat: int
+    model_dir: str
+    data_dir: Path
+    work_dir: Path
+    out_dir: Path
+    per_row_sample: int = 2000
+    floor_a_max_rows: int = 200_000  # the first rows of the data file; rows/s does not depend on the count
+    warmup_rows: int = 5000  # an untimed pass of each batch mode first (0: none)
+    scale_factors: tuple[int, ...] = (1, 4, 16)
+    stream_rates: tuple[float, ...] = (1000, 2000, 4000, 8000)
+    stream_seconds: float = 40.0
+    latency_rate: float = 1000.0
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """numerator / denominator, each a dotted path into the results (so a reader can check the quotient)."""
+
+    name: str
+    numerator: str
+    denominator: str
+    target: str  # ">= 100", "<= 1.25", ...
+    description: str
+
+
+RATIOS = (
+    Ratio(
+        "endpoint_vs_tutorial_rows_per_second_ratio",
+        "paths.endpoint.rows_per_second.median",
+        "paths.tutorial.rows_per_second.median",
+        ">= 100",
+        "batch endpoint mode / tutorial method (rows/s)",
+    ),
+    Ratio(
+        "embedded_vs_floor_b_wall_time_ratio",
+        "paths.embedded.wall_seconds.median",
+        "paths.floor_b.wall_seconds.median",
+        "<= 1.25",
+        "batch embedded / floor B (wall time)",
+    ),
+    Ratio(
+        "embedded_scoring_step_vs_floor_a_per_core_ratio",
+        "paths.embedded_scoring_step.rows_per_second_per_core.median",
+        "paths.floor_a.rows_per_second_per_core.median",
+        ">= 0.25",
+        "embedded scoring step, no I/O / floor A (rows/s per core)",
+    ),
+    Ratio(
+        "scaling_peak_memory_max_vs_min_ratio",
+        "scaling.peak_total_rss_mb.max",
+        "scaling.peak_total_rss_mb.min",
+        "<= 1.2",
+        "batch embedded 1x..16x ROWS: peak memory max / min",
+    ),
+    Ratio(
+        "scaling_per_row_time_largest_vs_smallest_ratio",
+        "scaling.seconds_per_million_rows.largest",
+        "scaling.seconds_per_million_rows.smallest",
+        "<= 1.25",
+        "batch embedded: time per row at the largest / smallest size",
+    ),
+)
+
+
+def stats(values: Sequence[float]) -> dict:
+    runs = [float(v) for v in values]
+    return {"min": min(runs), "median": float(np.median(runs)), "max": max(runs), "runs": runs}
+
+
+def lookup(results: dict, dotted: str):
+    value = results
+    for key in dotted.split("."):
+        value = value[key]
+    return value
+
+
+def meets(value: float, target: str) -> bool:
+    operator, bound = target.split()
+    return value >= float(bound) if operator == ">=" else value <= float(bound)
+
+
+# --- data -------------------------------------------------------------------------------------------------
+
+
+def count_data_rows(path: Path) -> int:
+    """Lines after the header, read in large blocks (a 16M-row file is about 1.3 GB)."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(16 * 1024 * 1024):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def ensure_data(rows: int, data_dir: Path, say) -> Path:
+    """`<data_dir>/churn-<rows>.csv` (the file `make bench-batch` uses too), written once, then reused."""
+    path = data_dir / f"churn-{rows}.csv"
+    if path.exists() and count_data_rows(path) == rows:
+        say(f"data: reusing {path}")
+        return path
+    say(f"data: writing {rows:,} rows to {path}")
+    return synthetic.write_csv(rows, path)
+
+
+# --- the paths --------------------------------------------------------------------------------------------
+
+
+def floor_a(data: Path, model_dir: str, max_rows: int, repeat: int) -> dict:
+    """Raw XGBoost prediction on the encoded matrix, one thread: the most any scorer can do per core."""
+    frame = pd.read_csv(data, nrows=max_rows, dtype=str, keep_default_na=False)
+    scorer = Scorer.from_dir(model_dir)
+    scorer.booster.set_param({"nthread": 1})  # per core, whatever the Scorer default becomes
+    matrix = encode(frame, scorer.spec).matrix
+    scorer.predict_matrix(matrix[:1000])  # first call allocates; not part of the steady state
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        scorer.predict_matrix(matrix)
+        runs.append(len(matrix) / (time.perf_counter() - started))
+    return {"rows": len(matrix), "threads": 1, "rows_per_second_per_core": stats(runs)}
+
+
+def task_slots(spark) -> int:
+    """Tasks Spark runs at once: N of local[N] (the cores it uses), else the default parallelism."""
+    master = spark.sparkContext.master
+    if master.startswith("local"):
+        inside = master.partition("[")[2].partition(",")[0].rstrip("]")
+        return os.cpu_count() or 1 if inside == "*" else int(inside or 1)
+    return spark.sparkContext.defaultParallelism
+
+
+def embedded_scoring_step(spark, data: Path, model_dir: str, repeat: int) -> dict:
+    """The scoring UDF alone: rows parsed and cached in memory first, then scored and counted (no writes).
+
+    The tagged frame is not persisted (storage level NONE) and the count filters on the UDF's outcome, so
+    the UDF runs on every row and nothing else but the count does.
+    """
+    from pyspark.sql import functions as F
+
+    from churn_pipeline import spark_scoring
+    from churn_pipeline.batch.reader import READ_ERROR_CODE, read_churn_lines
+
+    spec = FeatureSpec.load(Path(model_dir) / SPEC_FILENAME)
+    cores = task_slots(spark)
+    rows = read_churn_lines(spark, str(data)).rows.where(F.col(READ_ERROR_CODE).isNull())
+    needed = resolve_columns(rows.columns, spec.input_columns)
+    cached = rows.select(*[F.col(f"`{needed[c]}`").alias(c) for c in spec.input_columns])
+    cached = cached.repartition(cores).cache()
+    n_rows = cached.count()
+    config = spark_scoring.ScoringConfig(mode="embedded", model_uri=model_dir, storage_level="NONE")
+
+    def scored_rows(frame):  # the model files are read here, on the driver, before any clock starts
+        tagged = spark_scoring.score(frame, config).tagged
+        return tagged.where(spark_scoring.outcome_column() == spark_scoring.SCORED)
+
+    runs = []
+    try:
+        # Warm-up on a slice of every partition: each Python worker loads the model before the clock starts.
+        scored_rows(cached.sample(fraction=min(1.0, 2000 / max(n_rows, 1)), seed=1)).count()
+        for _ in range(repeat):
+            scored_frame = scored_rows(cached)
+            started = time.perf_counter()
+            scored = scored_frame.count()
+            runs.append(n_rows / (time.perf_counter() - started))
+            if scored != n_rows:
+                raise RuntimeError(f"scoring step scored {scored} of {n_rows} cached rows")
+    finally:
+        cached.unpersist()
+    return {
+        "rows": n_rows,
+        "cores": cores,
+        "rows_per_second": stats(runs),
+        "rows_per_second_per_core": stats([r / cores for r in runs]),
+    }
+
+
+def batch_paths(report: dict) -> dict:
+    """floor B, tutorial, endpoint and embedded from batch_throughput.measure's per-run figures."""
+    paths = {
+        "tutorial": {"rows": report["per_row_sample"], "rows_per_second": stats(report["per_row_runs"])},
+    }
+    for mode, name in (("no-scoring", "floor_b"), ("endpoint", "endpoint"), ("embedded", "embedded")):
+        runs = report["runs"][mode]
+        paths[name] = {
+            "rows": runs[0]["rows"],
+            "wall_seconds": stats([r["wall_seconds"] for r in runs]),
+            "rows_per_second": stats([r["rows"] / r["wall_seconds"] for r in runs]),
+            "cpu_seconds": stats([r["cpu_seconds"] for r in runs]),
+            **{
+                f"peak_{role}_rss_mb": stats([r["peak_rss_mb"][role] for r in runs])
+                for role in ("driver_jvm", "python_workers", "total")
+            },
+        }
+    return paths
+
+
+def scaling(settings: Settings, say) -> dict:
+    """Batch embedded at each factor of ROWS, each in a fresh process so that peak memory starts from zero."""
+    runs = []
+    for factor in settings.scale_factors:
+        rows = settings.rows * factor
+        data = ensure_data(rows, settings.data_dir, say)
+        out = settings.work_dir / "scaling" / f"x{factor}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        command = [
+            sys.executable, "-m", "churn_pipeline.batch", "--input", str(data), "--output", str(out / "scored"),
+            "--mode", "embedded", "--model-uri", settings.model_dir, "--progress-seconds", "0",
+            "--master", settings.master, "--driver-memory", settings.driver_memory,
+            "--batch-id", "bench", "--summary-json", str(out / "summary.json"),
+        ]  # fmt: skip
+        with open(out / "job.log", "wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            meter = TreeMeter(process.pid)
+            exit_code = process.wait()
+            meter.stop()
+        if exit_code != 0:
+            raise RuntimeError(f"scaling run at {factor}x failed (exit {exit_code}); log: {out / 'job.log'}")
+        summary = json.loads((out / "summary.json").read_text())
+        figures = {
+            "factor": factor,
+            "rows": summary["rows_read"],
+            "wall_seconds": summary["wall_seconds"],
+            "seconds_per_million_rows": summary["wall_seconds"] / summary["rows_read"] * 1e6,
+            "peak_rss_mb": meter.peak_rss_mb(),
+        }
+        say(f"scaling {factor}x: {figures['rows']:,} rows in {figures['wall_seconds']:.1f}s, "
+            f"peak {figures['peak_rss_mb']['total']:,.0f} MB")  # fmt: skip
+        runs.append(figures)
+    rows = np.array([r["rows"] for r in runs], dtype=float) / 1e6
+    walls = np.array([r["wall_seconds"] for r in runs])
+    slope, intercept = np.polyfit(rows, walls, 1) if len(runs) > 1 else (walls[0] / rows[0], 0.0)
+    totals = [r["peak_rss_mb"]["total"] for r in runs]
+    return {
+        "runs": runs,
+        "slope_seconds_per_million_rows": float(slope),
+        "intercept_seconds": float(intercept),
+        "seconds_per_million_rows": {
+            "smallest": runs[0]["seconds_per_million_rows"],
+            "largest": runs[-1]["seconds_per_million_rows"],
+        },
+        "peak_total_rss_mb": {"min": min(totals), "max": max(totals)},
+    }
+
+
+def streaming(settings: Settings, say) -> dict:
+    """Rates searched upwards until p95 reaches the limit; then REPEAT trials at the latency rate in all."""
+
+    def trial(rate: float) -> dict:
+        result = stream_latency.measure(
+            settings.model_dir, rate, settings.stream_seconds, settings.work_dir / "stream" / f"rate-{rate:g}"
+        )
+        result["sustained"] = (
+            result["not_visible_within_120s"] == 0
+            and result["p95_seconds"] is not None
+            and result["p95_seconds"] < P95_LIMIT_SECONDS
+            and result["rate_achieved"] >= SUSTAINED_SHARE * rate
+        )
+        spread = ", ".join(f"{q} {result[f'{q}_seconds']}s" for q in ("p50", "p95", "max"))
+        say(
+            f"stream {rate:g}/s: achieved {result['rate_achieved']:g}/s, {spread}, sustained: {result['sustained']}"
+        )
+        return result
+
+    search = []
+    for rate in settings.stream_rates:
+        search.append(trial(rate))
+        if not search[-1]["sustained"]:
+            break
+    at_latency_rate = [t for t in search if t["rate_target"] == settings.latency_rate]
+    while len(at_latency_rate) < settings.repeat:
+        at_latency_rate.append(trial(settings.latency_rate))
+    for result in at_latency_rate:
+        if result["p95_seconds"] is None:
+            raise RuntimeError(
+                f"no record became visible at {settings.latency_rate:g}/s; log: {result['job_log']}"
+            )
+    sustained = [t["rate_target"] for t in search if t["sustained"]]
+    summary_keys = [k for k in search[0] if k != "latencies_seconds"]
+    return {
+        "p95_limit_seconds": P95_LIMIT_SECONDS,
+        "trial_seconds": settings.stream_seconds,
+        "max_sustained_rate": max(sustained) if sustained else 0.0,
+        "search": [{k: t[k] for k in summary_keys} for t in search],
+        "latency_rate": settings.latency_rate,
+        **{
+            f"{figure}_at_latency_rate": stats([t[figure] for t in at_latency_rate])
+            for figure in ("p50_seconds", "p95_seconds", "max_seconds")
+        },
+        # The median trial's records, for the histogram (one trial, not REPEAT pooled).
+        "latencies_seconds": sorted(at_latency_rate, key=lambda t: t["p95_seconds"])[
+            len(at_latency_rate) // 2
+        ]["latencies_seconds"],
+    }
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+
+def _version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in (module, f"{module}-cpu"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def machine_facts() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    total_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    java = (
+        subprocess.run(["java", "-version"], capture_output=True, text=True) if shutil.which("java") else None
+    )
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": models[0] if models else platform.processor(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pyspark": _version("pyspark"),
+        "xgboost": _version("xgboost"),
+        "java": (java.stderr or java.stdout).splitlines()[0]
+        if java and java.returncode == 0
+        else "not found",
+    }
+
+
+class Suite:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def say(self, message: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    def run(self, spark=None) -> dict:
+        """Every path, then the results dict (not yet written). Pass `spark` to reuse a running session.
+
+        A long run that fails part-way leaves what it measured in <work-dir>/results.partial.json.
+        """
+        settings = self.settings
+        started = time.monotonic()
+        results: dict = {
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
+            "machine": {**machine_facts(), "load_average_before": list(os.getloadavg())},
+            "paths": {},
+        }
+        try:
+            self._measure(results, spark)
+        except BaseException:
+            settings.work_dir.mkdir(parents=True, exist_ok=True)
+            partial = settings.work_dir / "results.partial.json"
+            partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
+            self.say(f"failed; what was measured is in {partial}")
+            raise
+        results["machine"]["load_average_after"] = list(os.getloadavg())
+        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+        results["ratios"] = ratios(results)
+        return results
+
+    def _measure(self, results: dict, spark) -> None:
+        settings, paths = self.settings, results["paths"]
+        data = ensure_data(settings.rows, settings.data_dir, self.say)
+        results["data"] = str(data)
+        first_rows = min(settings.rows, settings.floor_a_max_rows)
+        self.say(f"floor A: raw XGBoost, one thread, first {first_rows:,} rows")
+        paths["floor_a"] = floor_a(data, settings.model_dir, settings.floor_a_max_rows, settings.repeat)
+
+        own_session = spark is None
+        if own_session:
+            from churn_pipeline.batch.__main__ import spark_session
+
+            spark = spark_session(settings.master, settings.driver_memory)
+            spark.sparkContext.setLogLevel("ERROR")
+        try:
+            self.say("batch: tutorial method, floor B, endpoint and embedded, interleaved")
+            warmup = None
+            if settings.warmup_rows:
+                warmup = str(
+                    ensure_data(min(settings.rows, settings.warmup_rows), settings.data_dir, self.say)
+                )
+            report = batch_throughput.measure(
+                str(data), settings.model_dir, settings.work_dir / "batch", settings.per_row_sample,
+                settings.repeat, spark=spark, warmup_data=warmup,
+            )  # fmt: skip
+            paths.update(batch_paths(report))
+            self.say("embedded scoring step over cached rows")
+            paths["embedded_scoring_step"] = embedded_scoring_step(
+                spark, data, settings.model_dir, settings.repeat
+            )
+        finally:
+            if own_session:
+                spark.stop()
+        # Either part can be left out (no factors, no rates) for a quicker look; the report then says so.
+        results["scaling"] = {"skipped": "no scale factors given"}
+        if settings.scale_factors:
+            self.say(f"scaling: batch embedded at {', '.join(f'{f}x' for f in settings.scale_factors)}")
+            results["scaling"] = scaling(settings, self.say)
+        results["streaming"] = {"skipped": "no stream rates given"}
+        if settings.stream_rates:
+            self.say(f"streaming: rates {', '.join(f'{r:g}' for r in settings.stream_rates)} records/s")
+            results["streaming"] = streaming(settings, self.say)
+
+
+def ratios(results: dict) -> dict:
+    found = {}
+    for ratio in RATIOS:
+        try:
+            value = lookup(results, ratio.numerator) / lookup(results, ratio.denominator)
+        except KeyError:  # from a part that was left out: not measured
+            value = None
+        found[ratio.name] = {
+            "value": value,
+            "target": ratio.target,
+            "meets_target": None if value is None else meets(value, ratio.target),
+            "numerator": ratio.numerator,
+            "denominator": ratio.denominator,
+            "description": ratio.description,
+        }
+    return found
+
+
+def write_results(results: dict, out_dir: Path) -> dict[str, Path]:
+    """results.json (the histogram's raw latencies left out: one float per record), results.png, results.md."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stream = results["streaming"]
+    stored = {**results, "streaming": {k: v for k, v in stream.items() if k != "latencies_seconds"}}
+    if "latencies_seconds" in stream:
+        counts, edges = np.histogram(stream["latencies_seconds"], bins=40)
+        stored["streaming"]["latency_histogram"] = {
+            "counts": counts.tolist(),
+            "edges_seconds": edges.round(3).tolist(),
+        }
+    paths = {"json": out_dir / "results.json", "png": out_dir / "results.png", "md": out_dir / "results.md"}
+    paths["json"].write_text(json.dumps(stored, indent=2) + "\n")
+    report.chart(results, paths["png"])
+    paths["md"].write_text(report.markdown(results))
+    return paths
+
+
+def _numbers(text: str, kind=float) -> tuple:
+    return tuple(kind(part) for part in text.split(",") if part.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m churn_pipeline.bench",
+        description="Every scoring path side by side, the ratios and their targets: results.json/.png/.md",
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument(
+        "--data-dir", default=".work/data", help="generated data, reused when the size matches"
+    )
+    parser.add_argument(
+        "--work-dir", default=".work/bench", help="outputs, logs, endpoint and job directories"
+    )
+    parser.add_argument("--out-dir", default="bench", help="results.json, results.png and results.md go here")
+    parser.add_argument("--per-row-sample", type=int, default=2000, help="rows the tutorial method scores")
+    parser.add_argument("--floor-a-max-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--warmup-rows", type=int, default=5000, help="untimed pass of each batch mode (0: none)"
+    )
+    parser.add_argument("--scale-factors", default="1,4,16", help="multiples of ROWS for the scaling check")
+    parser.add_argument("--stream-rates", default="1000,2000,4000,8000", help="records/s, tried in order")
+    parser.add_argument("--stream-seconds", type=float, default=40.0, help="production time of each trial")
+    parser.add_argument("--latency-rate", type=float, default=1000.0)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--driver-memory", default="4g")
+    args = parser.parse_args(argv)
+    settings = Settings(
+        rows=args.rows, repeat=args.repeat, model_dir=args.model_dir, data_dir=Path(args.data_dir),
+        work_dir=Path(args.work_dir), out_dir=Path(args.out_dir), per_row_sample=args.per_row_sample,
+        floor_a_max_rows=args.floor_a_max_rows, warmup_rows=args.warmup_rows, scale_factors=_numbers(args.scale_factors, int),
+        stream_rates=_numbers(args.stream_rates), stream_seconds=args.stream_seconds,
+        latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
+    )  # fmt: skip
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
+    results = Suite(settings).run()
+    written = write_results(results, settings.out_dir)
+    print(written["md"].read_text())
+    print(f"wrote {', '.join(str(p) for p in written.values())} in {results['elapsed_seconds']:.0f}s")
+    return 0
