@@ -1,0 +1,151 @@
+"""A tiny run of `make bench`'s suite (the 1,000,000-row measurement runs outside `make test`).
+
+No assertion here depends on how fast anything ran: the figures must be consistent with each other, not good.
+The streaming trials are replaced by recorded results (a real trial starts moto and a streaming job, a minute
+on two cores); everything else runs for real: floor A, the batch paths against a real endpoint and the scoring
+step. The scaling check is left out of the suite run (each size starts its own JVM) and runs on its own below.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from churn_pipeline.bench import stream_latency, suite
+
+ROWS = 1000
+
+
+def fake_trial(model_dir, rate, seconds, work_dir, *args, **kwargs):
+    """A streaming trial's result: latency grows with the rate, and 2000/s misses the 10 s limit."""
+    latencies = np.linspace(0.5, rate / 150, 50)
+    return {
+        "rate_target": rate,
+        "rate_achieved": rate * 0.97,
+        "records": len(latencies),
+        "not_visible_within_120s": 0,
+        "p50_seconds": float(np.percentile(latencies, 50)),
+        "p95_seconds": float(np.percentile(latencies, 95)),
+        "max_seconds": float(latencies.max()),
+        "job_log": str(work_dir / "job.log"),
+        "latencies_seconds": latencies.tolist(),
+    }
+
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(spark, model_dir, tmp_path_factory):
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(stream_latency, "measure", fake_trial)
+    work = tmp_path_factory.mktemp("bench")
+    settings = suite.Settings(
+        rows=ROWS, repeat=2, model_dir=str(model_dir), data_dir=work / "data", work_dir=work / "work",
+        out_dir=work / "out", per_row_sample=4, floor_a_max_rows=500, warmup_rows=0, scale_factors=(),
+        stream_rates=(1000, 2000, 4000), stream_seconds=1, latency_rate=1000, driver_memory="1g",
+    )  # fmt: skip
+    try:
+        found = suite.Suite(settings).run(spark=spark)
+    finally:
+        monkeypatch.undo()
+    written = suite.write_results(found, settings.out_dir)
+    return found, written, settings
+
+
+def test_every_path_is_reported_with_min_median_max(results):
+    found, _, settings = results
+    paths = found["paths"]
+    assert set(paths) == {"floor_a", "floor_b", "tutorial", "endpoint", "embedded", "embedded_scoring_step"}
+    assert paths["tutorial"]["rows"] == 4 and paths["floor_a"]["rows"] == 500
+    assert paths["floor_a"]["threads"] == 1
+    for name in ("floor_b", "endpoint", "embedded"):
+        assert paths[name]["rows"] == ROWS, name
+        assert paths[name]["peak_driver_jvm_rss_mb"]["min"] > 0, name
+    for name in ("endpoint", "embedded"):  # the paths that run Python workers: the meter saw them
+        assert paths[name]["peak_python_workers_rss_mb"]["min"] > 0, name
+    assert paths["embedded_scoring_step"]["rows"] == ROWS
+    figures = [(name, key, value) for name, path in paths.items() for key, value in path.items()]
+    figures = [
+        (name, key, value) for name, key, value in figures if isinstance(value, dict) and "median" in value
+    ]
+    assert len(figures) >= 20
+    for name, key, value in figures:
+        assert len(value["runs"]) == settings.repeat, (name, key)
+        assert value["min"] <= value["median"] <= value["max"], (name, key)
+        assert value["min"] == min(value["runs"]) and value["max"] == max(value["runs"]), (name, key)
+        assert value["min"] > 0, (name, key)
+    per_core = paths["embedded_scoring_step"]
+    assert per_core["rows_per_second_per_core"]["median"] == pytest.approx(
+        per_core["rows_per_second"]["median"] / per_core["cores"]
+    )
+
+
+def test_ratios_are_the_quotients_of_the_figures_they_name(results):
+    found, _, _ = results
+    assert set(found["ratios"]) == {ratio.name for ratio in suite.RATIOS}
+    assert all("ratio" in name for name in found["ratios"])
+    measured = {name: r for name, r in found["ratios"].items() if r["value"] is not None}
+    assert len(measured) == 3  # the three of the batch paths (scaling is left out here)
+    for name, ratio in measured.items():
+        numerator = suite.lookup(found, ratio["numerator"])
+        denominator = suite.lookup(found, ratio["denominator"])
+        assert ratio["value"] == pytest.approx(numerator / denominator), name
+        assert ratio["meets_target"] == suite.meets(ratio["value"], ratio["target"]), name
+    endpoint = found["ratios"]["endpoint_vs_tutorial_rows_per_second_ratio"]
+    assert endpoint["denominator"] == "paths.tutorial.rows_per_second.median"
+
+
+def test_a_part_left_out_is_reported_as_not_measured(results):
+    found, written, _ = results
+    assert found["scaling"] == {"skipped": "no scale factors given"}
+    scaling_ratios = [r for name, r in found["ratios"].items() if name.startswith("scaling_")]
+    assert len(scaling_ratios) == 2
+    assert all(r["value"] is None and r["meets_target"] is None for r in scaling_ratios)
+    assert "| scaling | not measured (no scale factors given) |" in written["md"].read_text()
+
+
+def test_scaling_runs_each_size_in_its_own_process(model_dir, tmp_path):
+    settings = suite.Settings(
+        rows=500, repeat=1, model_dir=str(model_dir), data_dir=tmp_path / "data", work_dir=tmp_path / "work",
+        out_dir=tmp_path / "out", scale_factors=(1, 2), master="local[1]", driver_memory="1g",
+    )  # fmt: skip
+    scale = suite.scaling(settings, say=print)
+    assert [r["rows"] for r in scale["runs"]] == [500, 1000]
+    assert all(r["peak_rss_mb"]["driver_jvm"] > 0 for r in scale["runs"])  # the child's JVM, not ours
+    walls = [r["wall_seconds"] for r in scale["runs"]]
+    expected_slope = (walls[1] - walls[0]) / (500 / 1e6)  # two points: the fit is the line through them
+    assert scale["slope_seconds_per_million_rows"] == pytest.approx(expected_slope)
+    peaks = [r["peak_rss_mb"]["total"] for r in scale["runs"]]
+    assert scale["peak_total_rss_mb"] == {"min": min(peaks), "max": max(peaks)}
+    assert (tmp_path / "data" / "churn-1000.csv").exists()
+    assert suite.count_data_rows(tmp_path / "data" / "churn-1000.csv") == 1000
+
+
+def test_streaming_search_stops_at_the_first_rate_over_the_limit(results):
+    found, _, settings = results
+    stream = found["streaming"]
+    assert [t["rate_target"] for t in stream["search"]] == [1000, 2000]  # 4000 is never tried
+    assert [t["sustained"] for t in stream["search"]] == [True, False]
+    assert stream["max_sustained_rate"] == 1000
+    # REPEAT trials at 1,000 records/s in all, the search's first one included.
+    assert len(stream["p95_seconds_at_latency_rate"]["runs"]) == settings.repeat
+
+
+def test_json_png_and_table_are_written(results):
+    found, written, _ = results
+    stored = json.loads(written["json"].read_text())
+    assert stored["paths"] == found["paths"] and stored["ratios"] == found["ratios"]
+    machine = stored["machine"]
+    for fact in ("cpu_count", "cpu_model", "memory_gb", "python", "pyspark", "xgboost", "java",
+                 "load_average_before", "load_average_after"):  # fmt: skip
+        assert machine[fact] not in (None, "", "not installed"), fact
+    assert sum(stored["streaming"]["latency_histogram"]["counts"]) == 50
+    assert "latencies_seconds" not in stored["streaming"]
+    assert written["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and written["png"].stat().st_size > 10_000
+    table = written["md"].read_text()
+    for ratio in found["ratios"].values():
+        assert ratio["description"] in table and ratio["target"] in table
+    assert "streaming p95 PutRecords → visible at 1000 records/s" in table
