@@ -211,7 +211,7 @@ def _tag_without_scoring(rows: DataFrame, config: BatchConfig) -> _Tagged:
     """The same read, validation, persist and writes, with the model replaced by nothing."""
     code = F.col(reader.READ_ERROR_CODE)
     tagged = rows.withColumn(reader.RAW_LINE, F.when(code.isNotNull(), F.col(reader.RAW_LINE))).persist(
-        spark_scoring.StorageLevel.MEMORY_AND_DISK
+        getattr(spark_scoring.StorageLevel, spark_scoring.BATCH_STORAGE_LEVEL)  # as the scored job's
     )
     data_columns = [F.col(spark_scoring._quote(c)) for c in rows.columns if c not in reader.INTERNAL_COLUMNS]
     scored = tagged.where(code.isNull()).select(

@@ -60,6 +60,8 @@ class StreamJobConfig:
             model_uri=self.model_uri,
             endpoint_name=self.endpoint_name,
             threshold=self.threshold,
+            # A micro-batch is bounded by maxRecordsPerShard x shards: memory is fast and cannot overflow.
+            storage_level="MEMORY_AND_DISK",
         )
 
     def source_options(self) -> dict[str, str]:
