@@ -64,6 +64,11 @@ class Settings:
     latency_rate: float = 1000.0
     master: str = "local[*]"
     driver_memory: str = "4g"
+    # The scaling runs get a fixed, modest heap: a JVM grows toward whatever heap it is allowed, so only a
+    # bounded one shows whether the job itself needs more memory for more rows (its cache spills instead).
+    # 1g is too small for two tasks: the cache fills Spark's storage share while each Parquet writer buffers
+    # a row group outside Spark's memory accounting, and 16M rows ran out of heap.
+    scaling_driver_memory: str = "2g"
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ def scaling(settings: Settings, say) -> dict:
         command = [
             sys.executable, "-m", "churn_pipeline.batch", "--input", str(data), "--output", str(out / "scored"),
             "--mode", "embedded", "--model-uri", settings.model_dir, "--progress-seconds", "0",
-            "--master", settings.master, "--driver-memory", settings.driver_memory,
+            "--master", settings.master, "--driver-memory", settings.scaling_driver_memory,
             "--batch-id", "bench", "--summary-json", str(out / "summary.json"),
         ]  # fmt: skip
         with open(out / "job.log", "wb") as log:
@@ -526,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-rate", type=float, default=1000.0)
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument(
+        "--scaling-driver-memory", default="2g", help="fixed heap of the scaling runs (see Settings)"
+    )
     args = parser.parse_args(argv)
     settings = Settings(
         rows=args.rows, repeat=args.repeat, model_dir=args.model_dir, data_dir=Path(args.data_dir),
@@ -533,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
         floor_a_max_rows=args.floor_a_max_rows, warmup_rows=args.warmup_rows, scale_factors=_numbers(args.scale_factors, int),
         stream_rates=_numbers(args.stream_rates), stream_seconds=args.stream_seconds,
         latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
+        scaling_driver_memory=args.scaling_driver_memory,
     )  # fmt: skip
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
     results = Suite(settings).run()
