@@ -139,7 +139,7 @@ class ScoringResult:
     def counts_by_code(self) -> dict[tuple[str, str | None], int]:
         """Rows per (outcome, error code), in one pass over the persisted frame."""
         grouped = self.tagged.groupBy(
-            F.col(f"{_RESULT}.outcome").alias("outcome"), F.col(f"{_RESULT}.error_code").alias("code")
+            outcome_column().alias("outcome"), F.col(f"{_RESULT}.error_code").alias("code")
         ).count()
         return {(row["outcome"], row["code"]): int(row["count"]) for row in grouped.collect()}
 
@@ -174,7 +174,7 @@ def score(
     udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error))
     if config.arrow_batch_rows is not None:
         df.sparkSession.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
-    outcome = F.col(f"{_RESULT}.outcome")
+    outcome = outcome_column()
     # One argument per column, not one struct: the JVM then builds no nested row per input row.
     tagged = df.withColumn(_RESULT, udf(*inputs))
     for name in keep_for_unscored:
