@@ -22,6 +22,9 @@ MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
 PYTEST_ARGS ?= --durations=15
+# pytest-xdist workers: two overlap one test's waiting (Terraform's provider waits, JVM start-up) with another's
+# computing. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
+TEST_WORKERS ?= 2
 
 .PHONY: help setup test demo data train java-check lint clean
 
@@ -48,9 +51,9 @@ demo: setup java-check
 	$(PY) -m churn_pipeline.demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
 		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
 
-## Run the whole test suite (sets itself up on a fresh clone)
+## Run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]
 test: setup java-check
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 ## Lint the Python code with ruff
 lint: setup

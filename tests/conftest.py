@@ -1,9 +1,13 @@
-"""Session-wide fixtures: one local SparkSession, one trained model, one moto server."""
+"""Session-wide fixtures (one local SparkSession, one trained model, one moto server, the offline Terraform
+environment, the review tools) and how `make test` spreads the tests over its workers."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import pytest
 
 from churn_pipeline import local_services, synthetic
 from churn_pipeline.datasets import read_churn_csv
+from churn_pipeline.deploy.providers import terraform_env
 from churn_pipeline.training import train, write_artifacts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +24,51 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # from PATH. Set before any session starts, for the shared fixture and for jobs the tests start themselves.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "churn.txt"
+# Test packages whose session fixtures are costly to build twice: all their modules run on one worker.
+# plan_review applies the local root to moto once for every module's fixture plans.
+ONE_WORKER_PACKAGES = {"plan_review"}
+
+
+def unit_of_work(nodeid: str) -> str:
+    """The test module (or one-worker package) a test belongs to: `make test`'s workers take whole units."""
+    path = Path(nodeid.split("::")[0])
+    return path.parent.as_posix() if path.parent.name in ONE_WORKER_PACKAGES else path.as_posix()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` by unit_of_work: a module's fixtures are built once and its tests keep their order
+    (tests/infra/test_local_deploy.py destroys last). xdist's own `xdist_group` marks would say the same, but
+    its loadgroup mode does not take effect with pytest 9 (it renames node ids through an attribute pytest no
+    longer reads)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitOfWorkScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    return UnitOfWorkScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Units holding `slow` tests come first, so the workers take them first: one started last would leave
+    the other worker idle while it runs alone. Stable, so the order inside a unit is kept."""
+    slow = {unit_of_work(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: unit_of_work(item.nodeid) not in slow)
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path):
+    """Held by one test worker at a time (an advisory lock on lock_file)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -99,3 +149,37 @@ def moto_server(tmp_path_factory):
             else:
                 os.environ[key] = value
         local_services.stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def tf_env(worker_id: str) -> dict:
+    """Environment for terraform: the generated CLI config (discovered mirror + plugin cache under .work).
+
+    A plugin cache per test worker: Terraform does not support concurrent writers to one cache, and two
+    `terraform init`s filling an empty cache race on its directories ("file exists").
+    """
+    return terraform_env(REPO_ROOT / ".work" / "tests" / worker_id)
+
+
+@pytest.fixture(scope="session")
+def review_tools() -> Path:
+    """checkov and check-jsonschema in their own pinned venv (`make review-tools`), installed by one worker."""
+    with exclusive(REPO_ROOT / ".work" / "review-tools.lock"):
+        result = subprocess.run(
+            ["make", "-C", str(REPO_ROOT), "review-tools"], capture_output=True, text=True
+        )
+    assert result.returncode == 0, f"make review-tools failed:\n{result.stderr}\n{result.stdout[-2000:]}"
+    return REPO_ROOT / ".work" / "review-tools" / "bin"
+
+
+@pytest.fixture(scope="session")
+def checkov_report(review_tools, tmp_path_factory) -> Path:
+    """checkov's JSON report on terraform/, as `make checkov` writes it for the PR summary."""
+    out = tmp_path_factory.mktemp("checkov") / "checkov.json"
+    result = subprocess.run(
+        ["make", "-C", str(REPO_ROOT), "checkov", "CHECKOV_SOFT_FAIL=1", f"CHECKOV_OUT={out}"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"make checkov failed:\n{result.stderr}\n{result.stdout[-2000:]}"
+    return out

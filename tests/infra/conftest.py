@@ -10,8 +10,6 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from churn_pipeline.deploy.providers import terraform_env
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO_ROOT / "terraform"
 MODULE_DIRS = sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())
@@ -43,12 +41,6 @@ def run_terraform(env: dict, directory: Path, *args: str, check: bool = True) ->
     if check and result.returncode != 0:
         pytest.fail(f"terraform {' '.join(args)} in {directory} failed:\n{result.stdout}\n{result.stderr}")
     return result
-
-
-@pytest.fixture(scope="session")
-def tf_env() -> dict:
-    """Environment for terraform: the generated CLI config (discovered mirror + plugin cache under .work)."""
-    return terraform_env(REPO_ROOT / ".work")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,9 @@ from churn_pipeline.training import train, write_artifacts
 from .conftest import REPO_ROOT
 from .test_static import JOB_SCRIPTS, required_args
 
+# One apply (about a minute of it the provider waiting on S3 lifecycle rules), a plan, a new model, a destroy.
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 PREFIX = "churn-local"
 BUCKETS = {purpose: f"{PREFIX}-{purpose}-{ACCOUNT}" for purpose in ("data", "artifacts", "results")}

@@ -18,8 +18,6 @@ from typing import Any
 import hcl2
 import pytest
 
-from churn_pipeline.deploy.providers import terraform_env
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Artifact keys in the shapes the modules validate; the plans only need the names, not the objects.
 ARTIFACTS = {
@@ -51,7 +49,7 @@ def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 class LocalRoot:
     """The local root in a scratch copy of terraform/, on the session's moto server."""
 
-    def __init__(self, workdir: Path, endpoint_url: str):
+    def __init__(self, workdir: Path, endpoint_url: str, tf_env: dict[str, str]):
         self.tree = workdir / "tree"
         shutil.copytree(
             REPO_ROOT / "terraform",
@@ -61,8 +59,7 @@ class LocalRoot:
         self.root = self.tree / "terraform" / "envs" / "local"
         self.workdir = workdir
         self.endpoint_url = endpoint_url
-        # The generated CLI config points at the discovered provider mirror, with a plugin cache under .work.
-        self.env = terraform_env(REPO_ROOT / ".work")
+        self.env = tf_env  # the offline CLI config: discovered provider mirror, this worker's plugin cache
         self.plans: dict[str, Path] = {}
 
     def terraform(self, *args: str, workspace: str = "default") -> str:
@@ -115,11 +112,11 @@ def local_tfvars() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def local_root(tmp_path_factory, moto_server, local_tfvars) -> LocalRoot:
+def local_root(tmp_path_factory, moto_server, local_tfvars, tf_env) -> LocalRoot:
     """The local root applied once with its own terraform.tfvars."""
     if shutil.which("terraform") is None:
         pytest.fail("the terraform CLI is required for the plan review tests (CI installs it)")
-    root = LocalRoot(tmp_path_factory.mktemp("plan-review"), moto_server)
+    root = LocalRoot(tmp_path_factory.mktemp("plan-review"), moto_server, tf_env)
     root.apply(local_tfvars)
     return root
 

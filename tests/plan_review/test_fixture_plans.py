@@ -10,6 +10,9 @@ import pytest
 from churn_pipeline.plan_review.__main__ import summarise
 from churn_pipeline.plan_review.cost import DAYS_PER_MONTH, load_prices
 
+# The fixture plans need an apply of the local root to moto first (conftest.py).
+pytestmark = pytest.mark.slow
+
 STORAGE = "module.pipeline.module.storage"
 GLUE = "module.pipeline.module.glue"
 BUCKETS = {f'{STORAGE}.aws_s3_bucket.this["{name}"]' for name in ("artifacts", "data", "results")}

@@ -26,19 +26,6 @@ def make(*args: str) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="session")
-def review_tools() -> Path:
-    make("review-tools")
-    return REPO_ROOT / ".work" / "review-tools" / "bin"
-
-
-@pytest.fixture(scope="session")
-def checkov_report(review_tools, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("checkov") / "checkov.json"
-    make("checkov", "CHECKOV_SOFT_FAIL=1", f"CHECKOV_OUT={out}")
-    return out
-
-
 def test_checkov_verdict_matches_its_report(checkov_report, fixture_plan):
     raw = json.loads(checkov_report.read_text())
     summary = raw["summary"]
