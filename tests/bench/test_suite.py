@@ -19,7 +19,7 @@ ROWS = 1000
 
 
 def fake_trial(model_dir, rate, seconds, work_dir, *args, **kwargs):
-    """A streaming trial's result: latency grows with the rate, and 2000/s misses the 10 s limit."""
+    """A streaming trial's result: latency grows with the rate; p95 reaches the 10 s limit near 1,580/s."""
     latencies = np.linspace(0.5, rate / 150, 50)
     return {
         "rate_target": rate,
@@ -92,10 +92,23 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
     for name, ratio in measured.items():
         numerator = suite.lookup(found, ratio["numerator"])
         denominator = suite.lookup(found, ratio["denominator"])
-        assert ratio["value"] == pytest.approx(numerator / denominator), name
+        assert ratio["of_medians"] == pytest.approx(numerator / denominator), name
         assert ratio["meets_target"] == suite.meets(ratio["value"], ratio["target"]), name
+    # Paths measured side by side in each round: the median of the rounds' quotients.
+    embedded = found["ratios"]["embedded_vs_floor_b_wall_time_ratio"]
+    paths = found["paths"]
+    walls = zip(
+        paths["embedded"]["wall_seconds"]["runs"], paths["floor_b"]["wall_seconds"]["runs"], strict=True
+    )
+    assert embedded["per_round"] == pytest.approx([e / b for e, b in walls])
+    assert embedded["value"] == pytest.approx(float(np.median(embedded["per_round"])))
+    assert embedded["method"] == "median of per-round quotients"
+    # Floor A is not measured in those rounds: a plain quotient of the medians.
+    step = found["ratios"]["embedded_scoring_step_vs_floor_a_per_core_ratio"]
+    assert step["method"] == "quotient" and step["value"] == step["of_medians"] and "per_round" not in step
     endpoint = found["ratios"]["endpoint_vs_tutorial_rows_per_second_ratio"]
     assert endpoint["denominator"] == "paths.tutorial.rows_per_second.median"
+    assert len(endpoint["per_round"]) == 2
 
 
 def test_a_part_left_out_is_reported_as_not_measured(results):
@@ -111,13 +124,20 @@ def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):
     # One size only: each size starts a JVM of its own, which is most of this test's time.
     settings = suite.Settings(
         rows=500, repeat=1, model_dir=str(model_dir), data_dir=tmp_path / "data", work_dir=tmp_path / "work",
-        out_dir=tmp_path / "out", scale_factors=(1,), master="local[1]", driver_memory="1g",
+        out_dir=tmp_path / "out", scale_factors=(1,), master="local[1]", scaling_driver_memory="1g",
     )  # fmt: skip
     scale = suite.scaling(settings, say=print)
     [run] = scale["runs"]
     assert run["rows"] == 500 and suite.count_data_rows(tmp_path / "data" / "churn-500.csv") == 500
     # The meter is rooted at the child: this is its JVM, not the test session's.
     assert run["peak_rss_mb"]["driver_jvm"] > 0
+    # The child's GC log: the heap was fixed at 1g from the start (-Xms reached the driver JVM).
+    assert run["gc"]["collections"] > 0 and run["gc"]["peak_heap_committed_mb"] == 1024
+    assert 0 < run["gc"]["peak_heap_after_gc_mb"] < 1024
+    assert run["gc"]["pause_share_of_wall"] == pytest.approx(
+        run["gc"]["pause_seconds"] / run["wall_seconds"], abs=1e-4
+    )
+    assert scale["driver_heap"] == "1g"
     assert (tmp_path / "work" / "scaling" / "x1" / "summary.json").exists()
     assert scale["slope_seconds_per_million_rows"] == pytest.approx(run["wall_seconds"] / 500 * 1e6)
     assert scale["peak_total_rss_mb"] == {
@@ -126,12 +146,13 @@ def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):
     }
 
 
-def test_streaming_search_stops_at_the_first_rate_over_the_limit(results):
+def test_streaming_search_stops_at_the_first_rate_over_the_limit_then_bisects(results):
     found, _, settings = results
     stream = found["streaming"]
-    assert [t["rate_target"] for t in stream["search"]] == [1000, 2000]  # 4000 is never tried
-    assert [t["sustained"] for t in stream["search"]] == [True, False]
-    assert stream["max_sustained_rate"] == 1000
+    # 2000/s misses the limit, so 4000 is never tried; two bisection steps between 1000 and 2000 follow.
+    assert [t["rate_target"] for t in stream["search"]] == [1000, 2000, 1500, 1750]
+    assert [t["sustained"] for t in stream["search"]] == [True, False, True, False]
+    assert stream["max_sustained_rate"] == 1500
     # REPEAT trials at 1,000 records/s in all, the search's first one included.
     assert len(stream["p95_seconds_at_latency_rate"]["runs"]) == settings.repeat
 
@@ -151,3 +172,5 @@ def test_json_png_and_table_are_written(results):
     for ratio in found["ratios"].values():
         assert ratio["description"] in table and ratio["target"] in table
     assert "streaming p95 PutRecords → visible at 1000 records/s" in table
+    missed = found["streaming"]["search"][1]  # 2000/s: over the limit, and why is in the table
+    assert f"1000 ok; 2000 no (p95 {missed['p95_seconds']:.3g} s); 1500 ok; 1750 no (" in table

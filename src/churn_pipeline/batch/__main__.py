@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--progress-seconds", type=float, default=10.0)
     parser.add_argument("--master", default="local[*]", help="Spark master when no session exists")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument(
+        "--driver-java-options", default="", help="more JVM options of the driver, e.g. GC logging"
+    )
     parser.add_argument("--summary-json", help="also write the summary as JSON to this file")
     return parser.parse_args(argv)
 
@@ -81,20 +84,22 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     )
 
 
-def spark_session(master: str, driver_memory: str):
+def spark_session(master: str, driver_memory: str, driver_java_options: str = ""):
     # Python workers must run this interpreter (the one with the package), not whatever `python3` is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    return (
+    builder = (
         SparkSession.builder.master(master)
         .appName("churn-batch-scoring")
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
     )
+    if driver_java_options:  # read when the JVM starts: no effect on a session that is already running
+        builder = builder.config("spark.driver.extraJavaOptions", driver_java_options)
+    return builder.getOrCreate()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import SparkSession
 
     existing = SparkSession.getActiveSession()
-    spark = existing or spark_session(args.master, args.driver_memory)
+    spark = existing or spark_session(args.master, args.driver_memory, args.driver_java_options)
     try:
         summary = run(spark, config)
     except (ContractError, FileNotFoundError, AnalysisException) as exc:
