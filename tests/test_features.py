@@ -174,6 +174,26 @@ def test_numbers_and_text_encode_identically(rows, spec):
     np.testing.assert_array_equal(encode(numeric, spec).matrix, encode(rows, spec).matrix)
 
 
+def test_category_columns_encode_like_text_bad_values_included(rows, spec):
+    """The Spark scorer hands text over as pandas categories (each distinct value parsed once)."""
+    text = rows.head(8).copy()
+    text.loc[1, "Day Mins"] = "lots"
+    text.loc[2, "Eve Calls"] = None
+    text.loc[3, "Intl Mins"] = "-2.5"
+    text.loc[4, "Day Calls"] = " "
+    text.loc[5, "State"] = "ZZ"
+    as_text, as_categories = encode(text, spec), encode(text.astype("category"), spec)
+    np.testing.assert_array_equal(as_categories.matrix, as_text.matrix)
+    assert (
+        as_categories.valid.tolist()
+        == as_text.valid.tolist()
+        == [True, False, False, False, False, True, True, True]
+    )
+    assert as_categories.reject_code.to_dict() == as_text.reject_code.to_dict()
+    assert as_categories.reject_reason.to_dict() == as_text.reject_reason.to_dict()
+    assert as_categories.unknown_categories == as_text.unknown_categories == {"State": 1}
+
+
 def test_empty_frame_encodes_to_zero_rows_of_full_width(rows, spec):
     result = encode(rows.head(0), spec)
     assert result.matrix.shape == (0, spec.n_features)
