@@ -8,6 +8,7 @@ import time
 import pytest
 
 from churn_pipeline.streaming import kinesis_source as ks
+from churn_pipeline.streaming.spark_source import KinesisStreamReader
 
 from .conftest import create_stream, put_one_by_one, run_job
 
@@ -129,6 +130,50 @@ def test_resharding_while_reading_drains_parents_first_and_reads_each_record_onc
     assert sorted(read) == sorted(placed), "every record read"
     assert len(read) == len(set(read)), "no record read twice"
     assert_parents_before_children(batches, shards)
+
+
+def reader_rows(reader: KinesisStreamReader, partitions) -> list[tuple[str, str, bytes]]:
+    """What the Spark tasks emit for these partitions: (shard, sequence number, data)."""
+    rows = []
+    for partition in partitions:
+        for batch in reader.read(partition):
+            columns = batch.to_pydict()
+            rows.extend(zip(columns["shard_id"], columns["sequence_number"], columns["data"], strict=True))
+    return rows
+
+
+def test_tasks_carry_the_records_their_batch_was_planned_with(kinesis):
+    stream = create_stream(kinesis, shards=3)
+    placed = put_one_by_one(kinesis, stream, payloads(0, 60))
+    reader = KinesisStreamReader(ks.SourceOptions(stream))
+    start = reader.initialOffset()
+    end = reader.latestOffset()
+    partitions = reader.partitions(start, end)
+    from_stream = read_batch(kinesis, stream, start, end)
+    assert [len(p.shard_range.records) for p in partitions] == [
+        len([q for s, q in placed if s == p.shard_range.shard_id]) for p in partitions
+    ]
+    # The tasks read nothing from Kinesis: with the stream gone, they still emit exactly the planned range.
+    kinesis.delete_stream(StreamName=stream)
+    assert reader_rows(reader, partitions) == from_stream and sorted(
+        (s, q) for s, q, _ in from_stream
+    ) == sorted(placed)
+    # A batch replayed from the offset log (a restart: no planning read in this process) reads the stream.
+    replayed = KinesisStreamReader(ks.SourceOptions(stream)).partitions(start, end)
+    assert replayed and all(p.shard_range.records is None for p in replayed)
+
+
+def test_a_range_too_large_to_carry_is_read_by_its_task(kinesis, monkeypatch):
+    monkeypatch.setattr(ks, "READ_AHEAD_MAX_BYTES", 100)  # a few records' worth of data
+    stream = create_stream(kinesis, shards=1)
+    put_one_by_one(kinesis, stream, payloads(0, 30))
+    reader = KinesisStreamReader(ks.SourceOptions(stream))
+    start = reader.initialOffset()
+    [partition] = reader.partitions(start, reader.latestOffset())
+    assert partition.shard_range.records is None
+    assert [q for _, q, _ in reader_rows(reader, [partition])] == [
+        q for _, q, _ in read_batch(kinesis, stream, start, reader._position)
+    ]
 
 
 def test_latest_and_at_timestamp_starting_positions(kinesis):

@@ -11,7 +11,10 @@ planned batch ended and a batch is replayed from exactly the same (start, end] r
 the last sequence number delivered). `done` marks a closed shard read to its end. The driver plans a batch
 by reading ahead on every readable shard to find the last sequence number available (bounded by
 `max_records_per_shard`); each Spark task then reads one shard from its start position up to and including
-that sequence number, so the same offsets always give the same records.
+that sequence number, so the same offsets always give the same records. The records the planning read fetched
+travel with the task (up to READ_AHEAD_MAX_BYTES per shard and batch), so a record normally crosses the
+network once, not twice (a shard's read throughput is limited); a task without them (a batch replayed after a
+restart, or a larger range) reads its range from the stream.
 
 Resharding: a shard is readable only once every parent it lists is `done` (or has aged out of the stream), so
 all records of a parent are delivered before any record of its children, and a child is read from
@@ -39,6 +42,10 @@ SOURCE_SCHEMA = (
 )
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 GET_RECORDS_LIMIT = 10_000  # the Kinesis maximum per call
+# Data bytes of read-ahead records a task may carry per shard; past that, the task reads its range itself.
+READ_AHEAD_MAX_BYTES = 8 * 1024 * 1024
+# The fields of a GetRecords record that the source emits (record_batches); the rest is not carried.
+_RECORD_FIELDS = ("Data", "SequenceNumber", "PartitionKey", "ApproximateArrivalTimestamp")
 
 
 class KinesisSourceError(RuntimeError):
@@ -134,30 +141,46 @@ def _ending_sequence(shard: dict) -> int | None:
     return None if ending is None else int(ending)
 
 
+@dataclass(frozen=True)
+class ReadAhead:
+    """What the planning read fetched from one shard: every record after `start`, in order, up to the last."""
+
+    start: dict
+    records: tuple[dict, ...]
+
+
 def scan_shard(
-    client, stream_name: str, shard: dict, state: dict, limit: int
-) -> tuple[str | None, int, bool]:
+    client, stream_name: str, shard: dict, state: dict, limit: int, keep_bytes: int = 0
+) -> tuple[str | None, int, bool, list[dict] | None]:
     """Read ahead from `state` to find the last sequence number available now (at most `limit` records).
 
-    Returns (last sequence number or None, records seen, whether the shard is closed and read to its end).
+    Returns (last sequence number or None, records seen, whether the shard is closed and read to its end,
+    the records seen if their data fits in `keep_bytes`, else None).
     """
     iterator = shard_iterator(client, stream_name, shard["ShardId"], state)
     ending = _ending_sequence(shard)
     last: str | None = state.get("seq") if state["pos"] == "AFTER" else None
     seen = 0
+    kept: list[dict] | None = []
+    kept_bytes = 0
     while iterator is not None and seen < limit:
         response = client.get_records(ShardIterator=iterator, Limit=min(GET_RECORDS_LIMIT, limit - seen))
         records = response.get("Records", [])
         if records:
             seen += len(records)
             last = records[-1]["SequenceNumber"]
+            kept_bytes += sum(len(r["Data"]) for r in records)
+            if kept is not None and kept_bytes <= keep_bytes:
+                kept.extend({k: r[k] for k in _RECORD_FIELDS if k in r} for r in records)
+            else:
+                kept = None  # too much to carry: the task reads the range itself
         iterator = response.get("NextShardIterator")
         if not records and response.get("MillisBehindLatest", 0) == 0:
             break
     # Kinesis ends a closed shard with a null iterator; emulators may instead report the closing sequence
     # number, so a closed shard whose last record has been delivered is done as well.
     drained = iterator is None or (ending is not None and int(last or 0) >= ending and seen < limit)
-    return last, seen, drained
+    return last, seen, drained, kept
 
 
 def read_shard_range(client, stream_name: str, shard_id: str, start: dict, end_seq: str) -> Iterator[dict]:
@@ -189,8 +212,13 @@ def _parents(shard: dict) -> list[str]:
     return [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p]
 
 
-def plan_next_offset(client, options: SourceOptions, current: dict) -> dict:
-    """The end offset of the next batch: every readable shard read ahead, parents before children."""
+def plan_next_offset(
+    client, options: SourceOptions, current: dict, read_ahead: dict[str, ReadAhead] | None = None
+) -> dict:
+    """The end offset of the next batch: every readable shard read ahead, parents before children.
+
+    `read_ahead`, when given, receives per shard the records read (for plan_partitions to hand to the tasks).
+    """
     shards = {s["ShardId"]: s for s in list_shards(client, options.stream_name)}
     states = {sid: dict(state) for sid, state in current["shards"].items()}
     for sid, shard in shards.items():
@@ -217,9 +245,13 @@ def plan_next_offset(client, options: SourceOptions, current: dict) -> dict:
             if any(not states.get(p, {"done": True})["done"] for p in _parents(shards[sid])):
                 continue
             scanned.add(sid)
-            last, _seen, drained = scan_shard(
-                client, options.stream_name, shards[sid], state, options.max_records_per_shard
+            keep_bytes = READ_AHEAD_MAX_BYTES if read_ahead is not None else 0
+            start = dict(state)
+            last, _seen, drained, kept = scan_shard(
+                client, options.stream_name, shards[sid], state, options.max_records_per_shard, keep_bytes
             )
+            if read_ahead is not None and kept:
+                read_ahead[sid] = ReadAhead(start, tuple(kept))
             if last is not None and last != state.get("seq"):
                 state.update(pos="AFTER", seq=last)
                 state.pop("ts", None)
@@ -242,19 +274,32 @@ def initial_offset(client, options: SourceOptions) -> dict:
 
 @dataclass(frozen=True)
 class ShardRange:
-    """One Spark task: a shard read after `start` up to and including `end_seq`."""
+    """One Spark task: a shard read after `start` up to and including `end_seq`.
+
+    `records`: that very range, read ahead when the batch was planned (None: the task reads the stream).
+    """
 
     shard_id: str
     start: dict
     end_seq: str
+    records: tuple[dict, ...] | None = None
 
 
-def plan_partitions(start: dict, end: dict) -> list[ShardRange]:
+def plan_partitions(
+    start: dict, end: dict, read_ahead: dict[str, ReadAhead] | None = None
+) -> list[ShardRange]:
     ranges = []
     for sid, end_state in end["shards"].items():
         begin = start["shards"].get(sid, {"pos": "TRIM_HORIZON", "seq": None, "done": False})
         if end_state.get("pos") == "AFTER" and end_state.get("seq") != begin.get("seq"):
-            ranges.append(ShardRange(sid, begin, end_state["seq"]))
+            ahead = (read_ahead or {}).get(sid)
+            # Only records read from this very start up to this very end stand for the range.
+            fits = (
+                ahead is not None
+                and ahead.start == begin
+                and ahead.records[-1]["SequenceNumber"] == end_state["seq"]
+            )
+            ranges.append(ShardRange(sid, begin, end_state["seq"], ahead.records if fits else None))
     return ranges
 
 

@@ -31,6 +31,8 @@ class KinesisStreamReader(DataSourceStreamReader):
         # Where the next batch starts: the initial offset on a new query, or the end of the last batch Spark
         # planned or committed when it restarts from a checkpoint (Spark tells us through partitions/commit).
         self._position: dict | None = None
+        # The records the last planning read fetched, per shard, for the tasks of the batch it planned.
+        self._read_ahead: dict[str, ks.ReadAhead] = {}
 
     @property
     def client(self):
@@ -44,19 +46,23 @@ class KinesisStreamReader(DataSourceStreamReader):
     def latestOffset(self) -> dict:
         if self._position is None:
             self._position = self.initialOffset()
-        self._position = ks.plan_next_offset(self.client, self.options, self._position)
+        self._read_ahead = {}
+        self._position = ks.plan_next_offset(self.client, self.options, self._position, self._read_ahead)
         return self._position
 
     def partitions(self, start: dict, end: dict) -> Sequence[InputPartition]:
         if self._position is None:
             self._position = end
-        return [ShardPartition(r, self.options) for r in ks.plan_partitions(start, end)]
+        return [ShardPartition(r, self.options) for r in ks.plan_partitions(start, end, self._read_ahead)]
 
     def read(self, partition: ShardPartition) -> Iterator:
-        client = ks.kinesis_client(partition.options.region)
         name = partition.options.stream_name
         r = partition.shard_range
-        records = ks.read_shard_range(client, name, r.shard_id, r.start, r.end_seq)
+        if r.records is not None:  # read ahead when the batch was planned: no second trip to the stream
+            records = iter(r.records)
+        else:
+            client = ks.kinesis_client(partition.options.region)
+            records = ks.read_shard_range(client, name, r.shard_id, r.start, r.end_seq)
         yield from ks.record_batches(name, r.shard_id, records)
 
     def commit(self, end: dict) -> None:
