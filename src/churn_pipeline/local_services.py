@@ -76,8 +76,9 @@ def start_moto(port: int, log_path: Path) -> subprocess.Popen:
         )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child process owns the handle
+    # moto's own server, with its Kinesis put made constant-time (see churn_pipeline.moto_server).
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+        [sys.executable, "-m", "churn_pipeline.moto_server", "-H", LOOPBACK, "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **LOCAL_AWS_ENV},

@@ -61,6 +61,8 @@ class Settings:
     scale_factors: tuple[int, ...] = (1, 4, 16)
     stream_rates: tuple[float, ...] = (1000, 2000, 4000, 8000)
     stream_seconds: float = 40.0
+    # Production at the trial's rate before its measured records (see stream_latency: start-up is not steady).
+    stream_warmup_seconds: float = 40.0
     # Trials that halve the gap between the last rate sustained and the first one not (to 50 records/s at most).
     stream_bisect_steps: int = 2
     latency_rate: float = 1000.0
@@ -326,7 +328,11 @@ def streaming(settings: Settings, say) -> dict:
 
     def trial(rate: float) -> dict:
         result = stream_latency.measure(
-            settings.model_dir, rate, settings.stream_seconds, settings.work_dir / "stream" / f"rate-{rate:g}"
+            settings.model_dir,
+            rate,
+            settings.stream_seconds,
+            settings.work_dir / "stream" / f"rate-{rate:g}",
+            warmup_seconds=settings.stream_warmup_seconds,
         )
         result["sustained"] = (
             result["not_visible_within_120s"] == 0
@@ -367,6 +373,7 @@ def streaming(settings: Settings, say) -> dict:
     return {
         "p95_limit_seconds": P95_LIMIT_SECONDS,
         "trial_seconds": settings.stream_seconds,
+        "warmup_seconds": settings.stream_warmup_seconds,
         "max_sustained_rate": max(sustained) if sustained else 0.0,
         "search": [{k: t[k] for k in summary_keys} for t in search],
         "latency_rate": settings.latency_rate,
@@ -572,6 +579,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream-rates", default="1000,2000,4000,8000", help="records/s, tried in order")
     parser.add_argument("--stream-seconds", type=float, default=40.0, help="production time of each trial")
     parser.add_argument(
+        "--stream-warmup-seconds", type=float, default=40.0, help="unmeasured production before each trial"
+    )
+    parser.add_argument(
         "--stream-bisect-steps",
         type=int,
         default=2,
@@ -589,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         work_dir=Path(args.work_dir), out_dir=Path(args.out_dir), per_row_sample=args.per_row_sample,
         floor_a_max_rows=args.floor_a_max_rows, warmup_rows=args.warmup_rows, scale_factors=_numbers(args.scale_factors, int),
         stream_rates=_numbers(args.stream_rates), stream_seconds=args.stream_seconds,
+        stream_warmup_seconds=args.stream_warmup_seconds,
         stream_bisect_steps=args.stream_bisect_steps,
         latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
         scaling_driver_memory=args.scaling_driver_memory,
