@@ -61,7 +61,7 @@ def measure(
     work_dir: Path,
     shards: int = 4,
     trigger: float = 1.0,
-    warmup_seconds: float = 0.0,
+    warmup_seconds: float = 40.0,
 ) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
     # The AWS_* variables below point at this trial's moto; put them back so that the next trial starts its own.
