@@ -213,6 +213,39 @@ def _quote(name: str) -> str:
 
 
 def _scoring_udf(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
+    # Arrow UDFs arrived in Spark 4.1 (Glue 6.0); a job on an older Glue (Spark 3.5) uses the pandas UDF.
+    if hasattr(F, "arrow_udf"):
+        return F.arrow_udf(
+            arrow_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+        ).asNondeterministic()
+    return F.pandas_udf(
+        _pandas_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+    ).asNondeterministic()
+
+
+def arrow_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool = False):
+    """The function the UDF applies to each Arrow batch in a Python worker: pyarrow arrays, one per input
+    column (then the prior error's code and reason), in -> the result StructArray out. Public so that the
+    bench can time it on its own, without Spark's transfer of the rows."""
+    score_frame, columns = _frame_scorer(config, spec, with_prior_error)
+
+    def score_arrow(*arrays):  # pyarrow.Array per column -> pyarrow.StructArray: no Python object per value
+        return score_frame(_features_frame(arrays, columns)).to_arrow()
+
+    return score_arrow
+
+
+def _pandas_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
+    score_frame, columns = _frame_scorer(config, spec, with_prior_error)
+
+    def score_pandas(*series: pd.Series) -> pd.DataFrame:
+        features = pd.concat([s.reset_index(drop=True) for s in series], axis=1, keys=columns)
+        return score_frame(features).to_frame()
+
+    return score_pandas
+
+
+def _frame_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
     columns = list(spec.input_columns) + ([_PRIOR_CODE, _PRIOR_REASON] if with_prior_error else [])
     score_rows = score_embedded if config.mode == "embedded" else score_with_endpoint
 
@@ -229,17 +262,7 @@ def _scoring_udf(config: ScoringConfig, spec: FeatureSpec, with_prior_error: boo
             score_rows(features, config, result, todo)
         return result
 
-    def score_arrow(*arrays):  # pyarrow.Array per column -> pyarrow.StructArray: no Python object per value
-        return score_frame(_features_frame(arrays, columns)).to_arrow()
-
-    def score_pandas(*series: pd.Series) -> pd.DataFrame:
-        features = pd.concat([s.reset_index(drop=True) for s in series], axis=1, keys=columns)
-        return score_frame(features).to_frame()
-
-    # Arrow UDFs arrived in Spark 4.1 (Glue 6.0); a job on an older Glue (Spark 3.5) uses the pandas UDF.
-    if hasattr(F, "arrow_udf"):
-        return F.arrow_udf(score_arrow, RESULT_TYPE).asNondeterministic()
-    return F.pandas_udf(score_pandas, RESULT_TYPE).asNondeterministic()
+    return score_frame, columns
 
 
 def _features_frame(arrays, columns: list[str]) -> pd.DataFrame:

@@ -10,7 +10,9 @@ THROUGHPUT = (
     ("endpoint", "batch, endpoint mode", "rows_per_second"),
     ("floor_b", "floor B: batch job without scoring", "rows_per_second"),
     ("embedded", "batch, embedded mode", "rows_per_second"),
-    ("embedded_scoring_step", "embedded scoring step, no I/O, per core", "rows_per_second_per_core"),
+    ("arrow_round_trip", "Spark → Python → Spark, a UDF doing nothing, per core", "rows_per_second_per_core"),
+    ("embedded_udf_in_spark", "scoring UDF in Spark, cached rows, per core", "rows_per_second_per_core"),
+    ("embedded_scoring_step", "embedded scoring step, no I/O, 1 thread", "rows_per_second_per_core"),
     ("floor_a", "floor A: raw XGBoost, 1 thread", "rows_per_second_per_core"),
 )
 
@@ -49,14 +51,14 @@ def markdown(results: dict) -> str:
     lines += ["", "| check | value | target | met |", "| --- | --- | --- | --- |"]
     for ratio in results["ratios"].values():
         if ratio["value"] is None:
-            lines.append(f"| {ratio['description']} | not measured | {ratio['target']} | – |")
+            lines.append(f"| {ratio['description']} | not measured | {ratio['target'] or '–'} | – |")
             continue
-        met = "yes" if ratio["meets_target"] else "**no**"
+        met = {True: "yes", False: "**no**", None: "–"}[ratio["meets_target"]]
         value = _number(ratio["value"])
         if "per_round" in ratio:
             rounds = ", ".join(_number(r) for r in ratio["per_round"])
             value += f" (median of rounds {rounds}; of medians {_number(ratio['of_medians'])})"
-        lines.append(f"| {ratio['description']} | {value} | {ratio['target']} | {met} |")
+        lines.append(f"| {ratio['description']} | {value} | {ratio['target'] or '–'} | {met} |")
     lines += _streaming_rows(results["streaming"]) + _scaling_rows(results["scaling"])
     return "\n".join(lines) + "\n"
 
