@@ -173,6 +173,20 @@ def test_streaming_search_stops_at_the_first_rate_over_the_limit_then_bisects(re
     assert len(stream["p95_seconds_at_latency_rate"]["runs"]) == settings.repeat
 
 
+def test_streaming_search_goes_below_a_first_rate_that_is_not_sustained(monkeypatch, tmp_path):
+    monkeypatch.setattr(stream_latency, "measure", fake_trial)
+    settings = suite.Settings(
+        rows=ROWS, repeat=2, model_dir="unused", data_dir=tmp_path, work_dir=tmp_path, out_dir=tmp_path,
+        stream_rates=(2000, 4000), stream_seconds=1, latency_rate=1000,
+    )  # fmt: skip
+    stream = suite.streaming(settings, say=print)
+    # 2000/s misses the limit, so the bisection runs between 0 and 2000: 1000 (sustained), then 1500.
+    assert [t["rate_target"] for t in stream["search"]] == [2000, 1000, 1500]
+    assert [t["sustained"] for t in stream["search"]] == [False, True, True]
+    assert stream["max_sustained_rate"] == 1500
+    assert len(stream["p95_seconds_at_latency_rate"]["runs"]) == settings.repeat
+
+
 def test_json_png_and_table_are_written(results):
     found, written, _ = results
     stored = json.loads(written["json"].read_text())

@@ -401,8 +401,8 @@ def scaling(settings: Settings, say) -> dict:
 
 
 def streaming(settings: Settings, say) -> dict:
-    """Rates tried upwards until one is not sustained, then bisected between the last sustained rate and it;
-    then REPEAT trials at the latency rate in all."""
+    """Rates tried upwards until one is not sustained, then bisected between the last sustained rate (or 0, when
+    the first rate is not sustained) and it; then REPEAT trials at the latency rate in all."""
 
     def trial(rate: float) -> dict:
         result = stream_latency.measure(
@@ -430,8 +430,10 @@ def streaming(settings: Settings, say) -> dict:
         search.append(trial(rate))
         if not search[-1]["sustained"]:
             break
-    if len(search) > 1 and not search[-1]["sustained"]:  # every rate before the last one was sustained
-        low, high = search[-2]["rate_target"], search[-1]["rate_target"]
+    if not search[-1]["sustained"]:  # every rate before the last one was sustained
+        # Below the first rate tried when even that one was not sustained: a rate found, not "none".
+        low = search[-2]["rate_target"] if len(search) > 1 else 0.0
+        high = search[-1]["rate_target"]
         for _ in range(settings.stream_bisect_steps):
             rate = round((low + high) / 2 / 50) * 50
             if rate in (low, high):
