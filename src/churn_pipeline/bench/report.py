@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# (key in results["paths"], label, figure): the throughput bars, slowest path first.
+# (key in results["paths"], label, figure): the rows of the table and the bars of the chart, in this order.
 THROUGHPUT = (
     ("tutorial", "tutorial: new client + 1 request per row", "rows_per_second"),
     ("endpoint", "batch, endpoint mode", "rows_per_second"),
