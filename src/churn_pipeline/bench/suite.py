@@ -230,18 +230,27 @@ def in_process_paths(spark, data: Path, model_dir: str, max_rows: int, repeat: i
     }
 
 
-def first_rows_as_arrow(spark, data: Path, spec: FeatureSpec, max_rows: int):
-    """The model's input columns of the file's first valid rows, converted to Arrow by Spark (its types)."""
-    import pyarrow.compute as pc
+def model_inputs(spark, data: Path, spec: FeatureSpec):
+    """Every line of `data` as the batch reader types it: the model's input columns and the reader's error code."""
     from pyspark.sql import functions as F
 
     from churn_pipeline.batch.reader import READ_ERROR_CODE, read_churn_lines
 
     rows = read_churn_lines(spark, str(data)).rows
     needed = resolve_columns(rows.columns, spec.input_columns)
-    columns = [F.col(f"`{needed[c]}`").alias(c) for c in spec.input_columns]
+    return rows.select(
+        *[F.col(f"`{needed[c]}`").alias(c) for c in spec.input_columns], F.col(READ_ERROR_CODE)
+    )
+
+
+def first_rows_as_arrow(spark, data: Path, spec: FeatureSpec, max_rows: int):
+    """The model's input columns of the file's first valid rows, converted to Arrow by Spark (its types)."""
+    import pyarrow.compute as pc
+
+    from churn_pipeline.batch.reader import READ_ERROR_CODE
+
     # max_rows + 1 lines: the header line is one of them (tagged by the reader, dropped below).
-    table = rows.select(*columns, F.col(READ_ERROR_CODE)).limit(max_rows + 1).toArrow()
+    table = model_inputs(spark, data, spec).limit(max_rows + 1).toArrow()
     return table.filter(pc.is_null(table[READ_ERROR_CODE])).drop_columns([READ_ERROR_CODE])
 
 
@@ -266,18 +275,14 @@ def udf_in_spark_paths(spark, data: Path, model_dir: str, repeat: int) -> dict:
     from pyspark.sql import functions as F
 
     from churn_pipeline import spark_scoring
-    from churn_pipeline.batch.reader import READ_ERROR_CODE, read_churn_lines
+    from churn_pipeline.batch.reader import READ_ERROR_CODE
 
     spec = FeatureSpec.load(Path(model_dir) / SPEC_FILENAME)
     cores = task_slots(spark)
-    rows = read_churn_lines(spark, str(data)).rows
-    needed = resolve_columns(rows.columns, spec.input_columns)
-    code = F.col(READ_ERROR_CODE)
     # The reader's code column is cached and filtered on afterwards: a filter on it before the cache makes
     # Spark inline all of the reader's checks into the filter, and the cache then took 130 s, not 23 s.
-    cached = rows.select(*[F.col(f"`{needed[c]}`").alias(c) for c in spec.input_columns], code)
-    cached = cached.repartition(cores).cache()
-    valid = cached.where(code.isNull()).drop(READ_ERROR_CODE)
+    cached = model_inputs(spark, data, spec).repartition(cores).cache()
+    valid = cached.where(F.col(READ_ERROR_CODE).isNull()).drop(READ_ERROR_CODE)
     inputs = [F.col(f"`{c}`") for c in spec.input_columns]
     config = spark_scoring.ScoringConfig(mode="embedded", model_uri=model_dir, storage_level="NONE")
 
