@@ -26,7 +26,7 @@ PYTEST_ARGS ?= --durations=15
 # computing. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 2
 
-.PHONY: help setup test demo data train java-check lint clean
+.PHONY: help setup test demo data train java-check lint clean contract
 
 ## List the targets with a line each
 help:
@@ -59,6 +59,10 @@ test: setup java-check
 lint: setup
 	$(VENV)/bin/ruff check src jobs model_training scripts tests
 	$(VENV)/bin/ruff format --check src jobs model_training scripts tests
+
+## Write terraform/contract.json from churn_pipeline.contract (the names Terraform and the jobs share); commit it
+contract: setup
+	$(VENV)/bin/churn-contract
 
 ## Write synthetic churn data: make data ROWS=N OUT=path.csv [SEED=1729]
 data: setup

@@ -541,14 +541,14 @@ def dead_letter_metric_sum(job_name: str, env: dict[str, str]) -> int:
     """Sum of the DeadLetterRecords metric the streaming job published (what the alarm watches)."""
     from datetime import datetime, timedelta
 
-    from churn_pipeline.streaming.metrics import NAMESPACE
+    from churn_pipeline.contract import metrics
 
     cloudwatch = local_client("cloudwatch", env)
     now = datetime.now(UTC)
     points = cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE,
-        MetricName="DeadLetterRecords",
-        Dimensions=[{"Name": "JobName", "Value": job_name}],
+        Namespace=metrics.NAMESPACE,
+        MetricName=metrics.DEAD_LETTER_RECORDS,
+        Dimensions=[{"Name": metrics.DIMENSION, "Value": job_name}],
         StartTime=now - timedelta(hours=2),
         EndTime=now + timedelta(minutes=5),
         Period=3600,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from churn_pipeline import schema
+from churn_pipeline.contract.codes import MISSING_VALUE, NOT_A_NUMBER, OUT_OF_RANGE
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,6 @@ SPEC_FILENAME = "feature_spec.json"
 DEFAULT_DROPPED = ("Phone", "Day Charge", "Eve Charge", "Night Charge", "Intl Charge", schema.LABEL_COLUMN)
 # Area Code has three values and no order: one-hot, as the tutorial's notebook did.
 DEFAULT_CATEGORICAL = ("State", "Area Code", "Int'l Plan", "VMail Plan")
-
-# Reject codes, stable strings that downstream tables and alarms can group by.
-MISSING_VALUE = "MISSING_VALUE"
-NOT_A_NUMBER = "NOT_A_NUMBER"
-OUT_OF_RANGE = "OUT_OF_RANGE"
 
 
 class ContractError(ValueError):

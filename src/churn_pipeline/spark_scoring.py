@@ -33,31 +33,27 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from churn_pipeline.contract import codes, outputs
 from churn_pipeline.features import SPEC_FILENAME, FeatureSpec, encode, resolve_columns
 from churn_pipeline.model import ARCHIVE_FILENAME, cached_scorer, model_version, read_model_bytes
+from churn_pipeline.scoring.config import ScoringConfig
 
 log = logging.getLogger(__name__)
 
-MODES = ("embedded", "endpoint")
-# InvokeEndpoint rejects bodies over 6 MiB; stay well below so a payload never fails on size alone.
-INVOKE_ENDPOINT_LIMIT_BYTES = 6 * 1024 * 1024
-DEFAULT_PAYLOAD_BYTES = 5 * 1024 * 1024
 ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-BATCH_STORAGE_LEVEL = "DISK_ONLY"  # see ScoringConfig.storage_level
 
 # Outcome of a row, a field of the UDF's result; the three datasets are split on it.
 SCORED = "scored"
 REJECTED = "rejected"
 FAILED = "failed"
-ENDPOINT_FAILED = "ENDPOINT_FAILED"
+ENDPOINT_FAILED = codes.ENDPOINT_FAILED
 
-PROBABILITY = "churn_probability"
-PREDICTION = "churn_prediction"
-VERSION = "model_version"
-SCORED_AT = "scored_at"
-ERROR_CODE = "error_code"
-ERROR_REASON = "error_reason"
-OUTPUT_COLUMNS = (PROBABILITY, PREDICTION, VERSION, SCORED_AT)
+PROBABILITY = outputs.PROBABILITY
+PREDICTION = outputs.PREDICTION
+VERSION = outputs.MODEL_VERSION
+SCORED_AT = outputs.SCORED_AT
+ERROR_CODE = outputs.ERROR_CODE
+ERROR_REASON = outputs.ERROR_REASON
 
 _RESULT = "_churn_scoring"
 _PRIOR_CODE = "_prior_error_code"
@@ -73,52 +69,6 @@ RESULT_TYPE = T.StructType(
 RETRYABLE_ERROR_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceUnavailable", "InternalFailure"}
 )
-
-
-@dataclass(frozen=True)
-class ScoringConfig:
-    mode: str  # "embedded" | "endpoint"
-    model_uri: str  # local dir or s3:// prefix holding model.tar.gz + feature_spec.json
-    endpoint_name: str | None = None
-    threshold: float = 0.5
-    # Endpoint tuning. A payload is at most `payload_bytes` and `max_rows_per_request` rows.
-    payload_bytes: int = DEFAULT_PAYLOAD_BYTES
-    max_rows_per_request: int = 2000
-    concurrency: int = 4  # requests in flight per Python worker (i.e. per running partition)
-    max_attempts: int = (
-        6  # own attempts per payload, each of which botocore may retry `botocore_attempts` times
-    )
-    botocore_attempts: int = 3
-    backoff_base_seconds: float = 0.2
-    backoff_cap_seconds: float = 10.0
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 60.0
-    # A pyspark StorageLevel name, for the frame the outcomes split from. DISK_ONLY by default: as fast as
-    # MEMORY_AND_DISK here (local disk, page cache) and bounded; with MEMORY_AND_DISK a 16M-row batch ran out
-    # of a 1-2 GB heap, the in-memory cache overfilling its share. Small, bounded micro-batches may use memory.
-    storage_level: str = BATCH_STORAGE_LEVEL
-    # Rows per Arrow batch handed to a Python worker (spark.sql.execution.arrow.maxRecordsPerBatch, set on
-    # the session by `score`; None leaves the session's value). Spark's default of 10,000 spends ~30% of the
-    # worker's time on per-batch overhead (pandas frames, one predict call); 50,000 rows of 17 columns is ~7 MB.
-    arrow_batch_rows: int | None = 50_000
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.mode == "endpoint" and not self.endpoint_name:
-            raise ValueError("mode 'endpoint' needs endpoint_name")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be within [0, 1], got {self.threshold}")
-        if not 0 < self.payload_bytes < INVOKE_ENDPOINT_LIMIT_BYTES:
-            raise ValueError(
-                f"payload_bytes must be positive and below InvokeEndpoint's limit of {INVOKE_ENDPOINT_LIMIT_BYTES}"
-            )
-        if not isinstance(getattr(StorageLevel, self.storage_level, None), StorageLevel):
-            raise ValueError(f"storage_level must name a pyspark StorageLevel, got {self.storage_level!r}")
-        if self.arrow_batch_rows is not None and self.arrow_batch_rows < 1:
-            raise ValueError(f"arrow_batch_rows must be at least 1 (or None), got {self.arrow_batch_rows}")
-        if self.max_rows_per_request < 1 or self.concurrency < 1 or self.max_attempts < 1:
-            raise ValueError("max_rows_per_request, concurrency and max_attempts must be at least 1")
 
 
 @dataclass
@@ -160,7 +110,7 @@ def score(
     (e.g. a raw input line) are kept for rejected and failed rows only, so they do not weigh on the cache.
     Raises ContractError (before any work) when a column the model needs is absent.
     """
-    local_dir = local_model_dir(config.model_uri)
+    local_dir = local_model_dir(config.model_uri, config.region)
     spec = FeatureSpec.load(Path(local_dir) / SPEC_FILENAME)
     version = model_version(read_model_bytes(local_dir), spec)
     needed = resolve_columns(df.columns, spec.input_columns)  # model column -> input column
@@ -340,7 +290,7 @@ def _encode_rows(features: pd.DataFrame, spec: FeatureSpec, result: BatchResult,
 def score_embedded(
     features: pd.DataFrame, config: ScoringConfig, result: BatchResult, rows: np.ndarray
 ) -> None:
-    scorer = cached_scorer(local_model_dir(config.model_uri))
+    scorer = cached_scorer(local_model_dir(config.model_uri, config.region))
     encoded, valid = _encode_rows(features, scorer.spec, result, rows)
     result.probability[valid] = scorer.predict_matrix(encoded.matrix)
     result.outcome[valid] = SCORED
@@ -349,7 +299,7 @@ def score_embedded(
 def score_with_endpoint(
     features: pd.DataFrame, config: ScoringConfig, result: BatchResult, rows: np.ndarray
 ) -> None:
-    spec = cached_spec(local_model_dir(config.model_uri))
+    spec = cached_spec(local_model_dir(config.model_uri, config.region))
     encoded, valid = _encode_rows(features, spec, result, rows)
     if len(valid) == 0:
         return
@@ -358,6 +308,7 @@ def score_with_endpoint(
         config.botocore_attempts,
         config.connect_timeout_seconds,
         config.read_timeout_seconds,
+        config.region,
     )
     chunks = list(split_payloads(encoded.matrix, config.payload_bytes, config.max_rows_per_request))
     pool = _worker_pool(config.concurrency)
@@ -456,13 +407,21 @@ def _invoke_with_retries(client, config: ScoringConfig, body: bytes) -> tuple[np
 
 
 @functools.lru_cache(maxsize=4)
-def runtime_client(pool_size: int, botocore_attempts: int, connect_timeout: float, read_timeout: float):
-    """One sagemaker-runtime client per worker; boto3 honours AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME itself."""
+def runtime_client(
+    pool_size: int,
+    botocore_attempts: int,
+    connect_timeout: float,
+    read_timeout: float,
+    region: str | None = None,
+):
+    """One sagemaker-runtime client per worker; boto3 honours AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME itself.
+    The region is the job's (--aws_region): a Glue worker's environment does not promise one."""
     import boto3
     from botocore.config import Config
 
     return boto3.session.Session().client(
         "sagemaker-runtime",
+        region_name=region,
         config=Config(
             retries={"mode": "standard", "total_max_attempts": botocore_attempts},
             max_pool_connections=pool_size,
@@ -486,7 +445,7 @@ _download_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4)
-def local_model_dir(model_uri: str) -> str:
+def local_model_dir(model_uri: str, region: str | None = None) -> str:
     """A local directory with model.tar.gz + feature_spec.json; an s3:// prefix is downloaded once per process."""
     if not model_uri.startswith("s3://"):
         path = Path(model_uri)
@@ -499,7 +458,7 @@ def local_model_dir(model_uri: str) -> str:
     prefix = prefix.strip("/")
     with _download_lock:
         target = Path(tempfile.mkdtemp(prefix="churn-model-"))
-        s3 = boto3.client("s3")
+        s3 = boto3.client("s3", region_name=region)
         for name in (ARCHIVE_FILENAME, SPEC_FILENAME):
             key = f"{prefix}/{name}" if prefix else name
             s3.download_file(bucket, key, str(target / name))

@@ -19,6 +19,7 @@ import pandas as pd
 import xgboost as xgb
 
 from churn_pipeline import datasets
+from churn_pipeline.contract.settings import DEFAULT_THRESHOLD
 from churn_pipeline.features import ContractError, FeatureSpec, build_spec, encode, labels
 from churn_pipeline.metrics import classification_report
 from churn_pipeline.model import MODEL_FILENAME, booster_bytes, model_version, write_archive
@@ -62,7 +63,9 @@ def split_indices(n_rows: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.n
     return order[:cut_train], order[cut_train:cut_validation], order[cut_validation:]
 
 
-def train(frame: pd.DataFrame, hyperparameters: dict | None = None, threshold: float = 0.5) -> TrainResult:
+def train(
+    frame: pd.DataFrame, hyperparameters: dict | None = None, threshold: float = DEFAULT_THRESHOLD
+) -> TrainResult:
     params = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     num_round = int(params.pop("num_round"))
     spec = build_spec(frame)
@@ -155,7 +158,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR"), help="where the artifacts go")
     parser.add_argument("--min-auc", type=float, default=0.80, help="quality gate on validation AUC")
-    parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold for the metrics")
+    parser.add_argument(
+        "--threshold", type=float, default=DEFAULT_THRESHOLD, help="decision threshold for the metrics"
+    )
     for name, default in DEFAULT_HYPERPARAMETERS.items():
         flag = "--" + name.replace("_", "-")
         parser.add_argument(flag, f"--{name}", dest=name, type=type(default), default=None)

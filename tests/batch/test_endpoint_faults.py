@@ -11,7 +11,7 @@ from churn_pipeline import synthetic
 from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.batch.__main__ import main as batch_main
 from churn_pipeline.model import Scorer
-from churn_pipeline.spark_scoring import ScoringConfig
+from churn_pipeline.scoring.config import ScoringConfig
 
 from .helpers import running_endpoint, runtime_env, worker_environment
 

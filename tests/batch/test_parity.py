@@ -10,7 +10,7 @@ import pytest
 from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.datasets import read_churn_csv
 from churn_pipeline.model import Scorer
-from churn_pipeline.spark_scoring import ScoringConfig
+from churn_pipeline.scoring.config import ScoringConfig
 
 from .helpers import running_endpoint, runtime_env, worker_environment
 

@@ -11,9 +11,8 @@ from churn_pipeline import local_services
 from churn_pipeline.datasets import read_churn_csv
 from churn_pipeline.features import ContractError
 from churn_pipeline.model import Scorer
+from churn_pipeline.scoring.config import INVOKE_ENDPOINT_LIMIT_BYTES, ScoringConfig
 from churn_pipeline.spark_scoring import (
-    INVOKE_ENDPOINT_LIMIT_BYTES,
-    ScoringConfig,
     format_csv,
     parse_predictions,
     score,

@@ -55,7 +55,7 @@ def test_each_corpus_record_ends_scored_or_dead_lettered_with_its_reason(spark, 
 def test_handler_on_a_batch_of_only_malformed_records_then_its_replay(spark, tmp_path, model_dir):
     import datetime as dt
 
-    from churn_pipeline.spark_scoring import ScoringConfig
+    from churn_pipeline.scoring.config import ScoringConfig
     from churn_pipeline.streaming import sink
     from churn_pipeline.streaming.handler import BatchHandler
 

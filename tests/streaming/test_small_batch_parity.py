@@ -9,7 +9,7 @@ import pytest
 from churn_pipeline import schema, synthetic
 from churn_pipeline.batch import job as batch_job
 from churn_pipeline.datasets import read_churn_csv
-from churn_pipeline.spark_scoring import ScoringConfig
+from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import producer
 from churn_pipeline.training import train, write_artifacts
 

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
+from churn_pipeline.contract.settings import DEFAULT_THRESHOLD
 from churn_pipeline.features import ContractError
-from churn_pipeline.spark_scoring import DEFAULT_PAYLOAD_BYTES, ScoringConfig
+from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,7 +31,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--endpoint-name", help="SageMaker endpoint (mode endpoint)")
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="churn_prediction = probability >= threshold"
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="churn_prediction = probability >= threshold",
     )
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--batch-id", help="partition this run owns (default: from the input path)")

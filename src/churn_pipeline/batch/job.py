@@ -15,12 +15,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from churn_pipeline import spark_scoring
 from churn_pipeline.batch import reader, writer
-from churn_pipeline.spark_scoring import ScoringConfig
+from churn_pipeline.contract import codes, outputs
+from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
 
 
 @dataclass(frozen=True)
@@ -120,16 +122,18 @@ def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
             counts = result.counts_by_code()
             say(f"writing rejects to {config.rejects_path} and failed rows to {config.failed_path}")
             rejects = result.rejected.where(
-                ~F.col(spark_scoring.ERROR_CODE).isin(*reader.SKIPPED_CODES)
-            ).select(
+                ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
+            ).select(  # contract.outputs.BATCH_REJECTS
                 F.col(reader.SOURCE_FILE).alias("source_file"),
                 F.col(reader.RAW_LINE).alias("raw_line"),
                 spark_scoring.ERROR_CODE,
                 spark_scoring.ERROR_REASON,
             )
             writer.replace_partition(spark, rejects, config.rejects_path, batch_id, config.output_format)
-            failed_rows = result.failed.withColumnsRenamed(
-                {reader.SOURCE_FILE: "source_file", reader.RAW_LINE: "raw_line"}
+            failed_rows = _source_fields_last(
+                result.failed.withColumnsRenamed(
+                    {reader.SOURCE_FILE: "source_file", reader.RAW_LINE: "raw_line"}
+                )
             )
             writer.replace_partition(spark, failed_rows, config.failed_path, batch_id, config.output_format)
             failure_reasons = (
@@ -143,12 +147,12 @@ def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
         if progress:
             progress.stop()
 
-    header_lines = counts.get((spark_scoring.REJECTED, reader.HEADER_LINE), 0)
-    blank_lines = counts.get((spark_scoring.REJECTED, reader.BLANK_LINE), 0)
+    header_lines = counts.get((spark_scoring.REJECTED, codes.HEADER_LINE), 0)
+    blank_lines = counts.get((spark_scoring.REJECTED, codes.BLANK_LINE), 0)
     reject_codes = {
         code: n
         for (outcome, code), n in counts.items()
-        if outcome == spark_scoring.REJECTED and code not in reader.SKIPPED_CODES
+        if outcome == spark_scoring.REJECTED and code not in codes.SKIPPED_LINES
     }
     summary = BatchSummary(
         mode=mode,
@@ -169,6 +173,13 @@ def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
     )
     say(summary.describe())
     return summary
+
+
+def _source_fields_last(failed: DataFrame) -> DataFrame:
+    """The failed rows in the column order of their dataset (contract.outputs.BATCH_FAILED): the row's own
+    columns, then where it came from, then the error."""
+    tail = [f.name for f in outputs.SOURCE_FIELDS] + [outputs.ERROR_REASON]
+    return failed.select(*[spark_scoring._quote(c) for c in failed.columns if c not in tail], *tail)
 
 
 def counts_of(counts: dict[tuple[str, str | None], int], outcome: str) -> int:
@@ -211,7 +222,7 @@ def _tag_without_scoring(rows: DataFrame, config: BatchConfig) -> _Tagged:
     """The same read, validation, persist and writes, with the model replaced by nothing."""
     code = F.col(reader.READ_ERROR_CODE)
     tagged = rows.withColumn(reader.RAW_LINE, F.when(code.isNotNull(), F.col(reader.RAW_LINE))).persist(
-        getattr(spark_scoring.StorageLevel, spark_scoring.BATCH_STORAGE_LEVEL)  # as the scored job's
+        getattr(StorageLevel, BATCH_STORAGE_LEVEL)  # as the scored job's
     )
     data_columns = [F.col(spark_scoring._quote(c)) for c in rows.columns if c not in reader.INTERNAL_COLUMNS]
     scored = tagged.where(code.isNull()).select(

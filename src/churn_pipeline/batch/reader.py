@@ -18,7 +18,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from churn_pipeline import schema
-from churn_pipeline.features import NOT_A_NUMBER, ContractError
+from churn_pipeline.contract.codes import BLANK_LINE, HEADER_LINE, NOT_A_NUMBER, WRONG_FIELD_COUNT
+from churn_pipeline.features import ContractError
 
 RAW_LINE = "_raw_line"
 SOURCE_FILE = "_source_file"
@@ -26,12 +27,6 @@ READ_ERROR_CODE = "_read_error_code"
 READ_ERROR_REASON = "_read_error_reason"
 INTERNAL_COLUMNS = (RAW_LINE, SOURCE_FILE, READ_ERROR_CODE, READ_ERROR_REASON)
 
-# Reader codes beside the feature contract's MISSING_VALUE / NOT_A_NUMBER / OUT_OF_RANGE.
-WRONG_FIELD_COUNT = "WRONG_FIELD_COUNT"
-# Not rows: counted in the summary, never written to rejects.
-HEADER_LINE = "HEADER_LINE"
-BLANK_LINE = "BLANK_LINE"
-SKIPPED_CODES = (HEADER_LINE, BLANK_LINE)
 
 _SPARK_TYPES = {"int": "int", "double": "double"}
 # A quoted field, with "" as an escaped quote: removed before counting the separators of a line.

@@ -15,8 +15,10 @@ import re
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from churn_pipeline.contract import settings
+
 PARTITION_COLUMN = "batch_id"
-FORMATS = ("parquet", "csv")
+FORMATS = settings.OUTPUT_FORMATS
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 

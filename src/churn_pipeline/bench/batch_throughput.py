@@ -25,7 +25,7 @@ from pathlib import Path
 from churn_pipeline import endpoint_server, local_services
 from churn_pipeline.batch.job import BatchConfig, run
 from churn_pipeline.bench.proc import TreeMeter
-from churn_pipeline.spark_scoring import ScoringConfig
+from churn_pipeline.scoring.config import ScoringConfig
 
 ENDPOINT_NAME = "churn-bench"
 

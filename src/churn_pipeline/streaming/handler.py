@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from churn_pipeline import spark_scoring
+from churn_pipeline.contract import outputs
 from churn_pipeline.streaming import records, sink
 
 log = logging.getLogger("churn_pipeline.streaming")
@@ -35,20 +36,6 @@ SOURCE_COLUMNS = (DATA, SHARD_ID, SEQUENCE_NUMBER, PARTITION_KEY, ARRIVAL)
 ARRIVAL_MICROS = "_arrival_micros"
 PARSE_ERROR_CODE = "_parse_error_code"
 PARSE_ERROR_REASON = "_parse_error_reason"
-
-# Columns of the output dataset besides the record's own fields and the scores.
-KINESIS_COLUMNS = ("record_id", "kinesis_shard_id", "kinesis_sequence_number", "kinesis_arrival_time")
-DEAD_LETTER_COLUMNS = (
-    "raw_payload",
-    "error_code",
-    "error_reason",
-    "record_id",
-    "kinesis_shard_id",
-    "kinesis_sequence_number",
-    "kinesis_partition_key",
-    "kinesis_arrival_time",
-    "dead_lettered_at",
-)
 
 _SPARK_TYPES = {"int": T.IntegerType(), "double": T.DoubleType(), "string": T.StringType()}
 _ARROW_TYPES = {"int": pa.int32(), "double": pa.float64(), "string": pa.string()}
@@ -129,8 +116,8 @@ class BatchHandler:
         on_batch: Callable[[BatchStats], None] | None = None,
     ):
         self.scoring = scoring
-        self.output = sink.store_for(output_path)
-        self.dead_letter = sink.store_for(dead_letter_path)
+        self.output = sink.store_for(output_path, scoring.region)
+        self.dead_letter = sink.store_for(dead_letter_path, scoring.region)
         self._query_id = query_id
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
@@ -269,12 +256,11 @@ def _timestamps(micros: pd.Series) -> pa.Array:
 
 
 def _partitions(micros: pd.Series) -> dict[str, list[str]]:
+    """The ingest_* partition values (year, month, day, hour of arrival, UTC) of each row."""
     when = pd.to_datetime(micros.astype("int64"), unit="us", utc=True)
+    formats = ("%Y", "%m", "%d", "%H")
     return {
-        "ingest_year": when.dt.strftime("%Y").tolist(),
-        "ingest_month": when.dt.strftime("%m").tolist(),
-        "ingest_day": when.dt.strftime("%d").tolist(),
-        "ingest_hour": when.dt.strftime("%H").tolist(),
+        name: when.dt.strftime(f).tolist() for name, f in zip(sink.PARTITION_COLUMNS, formats, strict=True)
     }
 
 
@@ -298,13 +284,13 @@ def output_table(scored: pd.DataFrame) -> pa.Table:
     columns[spark_scoring.PREDICTION] = pa.array(scored[spark_scoring.PREDICTION].astype(int), pa.int32())
     columns[spark_scoring.VERSION] = _text(scored[spark_scoring.VERSION])
     columns[spark_scoring.SCORED_AT] = _timestamps(scored[spark_scoring.SCORED_AT])
-    columns["record_id"] = _text(scored[records.RECORD_ID])
+    columns[outputs.RECORD_ID] = _text(scored[records.RECORD_ID])
     columns["kinesis_shard_id"] = _text(scored[SHARD_ID])
     columns["kinesis_sequence_number"] = _text(scored[SEQUENCE_NUMBER])
     columns["kinesis_arrival_time"] = _timestamps(scored[ARRIVAL_MICROS])
     for name, values in _partitions(scored[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
-    return pa.table(columns)
+    return _as_dataset(columns, outputs.STREAM_PREDICTIONS)
 
 
 def dead_letter_table(dead: pd.DataFrame) -> pa.Table:
@@ -322,16 +308,44 @@ def dead_letter_table(dead: pd.DataFrame) -> pa.Table:
     }
     for name, values in _partitions(dead[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
-    return pa.table(columns)
+    return _as_dataset(columns, outputs.STREAM_DEAD_LETTER)
 
 
-def read_query_id(checkpoint_path: str) -> str:
+def _as_dataset(columns: dict[str, pa.Array], dataset: outputs.Dataset) -> pa.Table:
+    """The table in the dataset's contract order and types (what its catalog table declares): a column
+    missing here, or one of another type, fails the batch before anything is written."""
+    schema = outputs.arrow_schema(dataset, with_partitions=True)
+    return pa.table([columns[f.name] for f in schema], schema=schema)
+
+
+def read_query_id(checkpoint_path: str, region: str | None = None) -> str:
     """The id Spark keeps in the checkpoint's `metadata` file: stable across restarts of the same query."""
-    store = sink.store_for(checkpoint_path)
+    store = sink.store_for(checkpoint_path, region)
     body = store.get("metadata")
     if body is None:
         raise FileNotFoundError(f"no Spark metadata file in checkpoint {checkpoint_path!r}")
     return json.loads(body.decode().splitlines()[0])["id"]
+
+
+class CheckpointQueryId:
+    """The query id for BatchHandler, read from the checkpoint once per run, at the first micro-batch.
+
+    Spark writes the checkpoint's `metadata` file once, when the query is first started, and never rewrites
+    it; reading it again for every micro-batch would be a GET per batch and would tie every batch to that one
+    object (which a lifecycle rule on checkpoints/ once expired after 30 days, stopping the stream).
+    """
+
+    def __init__(self, checkpoint_path: str, region: str | None = None):
+        self.checkpoint_path = checkpoint_path
+        self.region = region
+        self.reads = 0
+        self._id: str | None = None
+
+    def __call__(self) -> str:
+        if self._id is None:
+            self.reads += 1
+            self._id = read_query_id(self.checkpoint_path, self.region)
+        return self._id
 
 
 def local_path(location: str) -> Path | None:

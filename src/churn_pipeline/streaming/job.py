@@ -23,9 +23,11 @@ from pathlib import Path
 from pyspark.errors import StreamingQueryException
 
 from churn_pipeline import spark_scoring
+from churn_pipeline.contract import settings
+from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import kinesis_source as ks
 from churn_pipeline.streaming import records
-from churn_pipeline.streaming.handler import BatchHandler, BatchStats, read_query_id
+from churn_pipeline.streaming.handler import BatchHandler, BatchStats, CheckpointQueryId
 from churn_pipeline.streaming.metrics import CloudWatchBatchMetrics
 
 log = logging.getLogger("churn_pipeline.streaming")
@@ -44,7 +46,7 @@ class StreamJobConfig:
     model_uri: str
     mode: str = "embedded"
     endpoint_name: str | None = None
-    threshold: float = 0.5
+    threshold: float = settings.DEFAULT_THRESHOLD
     trigger_seconds: float = 2.0  # the tutorial's Glue window was 100 s; any value works
     starting_position: str = "TRIM_HORIZON"
     starting_timestamp: str | None = None
@@ -54,12 +56,13 @@ class StreamJobConfig:
     region: str | None = None
     metrics_job_name: str | None = None  # publish per-batch CloudWatch metrics under this JobName
 
-    def scoring(self) -> spark_scoring.ScoringConfig:
-        return spark_scoring.ScoringConfig(
+    def scoring(self) -> ScoringConfig:
+        return ScoringConfig(
             mode=self.mode,
             model_uri=self.model_uri,
             endpoint_name=self.endpoint_name,
             threshold=self.threshold,
+            region=self.region,
             # A micro-batch is bounded by maxRecordsPerShard x shards: memory is fast and cannot overflow.
             storage_level="MEMORY_AND_DISK",
         )
@@ -98,7 +101,7 @@ def check_dependencies(config: StreamJobConfig) -> None:
         summary["OpenShardCount"],
     )
     try:
-        model_dir = spark_scoring.local_model_dir(config.model_uri)
+        model_dir = spark_scoring.local_model_dir(config.model_uri, config.region)
     except (OSError, BotoCoreError, ClientError) as exc:
         raise StartupError(f"model {config.model_uri!r} cannot be loaded: {exc}") from exc
     if config.mode == "endpoint":
@@ -111,6 +114,7 @@ def check_dependencies(config: StreamJobConfig) -> None:
         # A fresh client: the scorer's cached one may point at an endpoint URL this process no longer uses.
         runtime = boto3.client(
             "sagemaker-runtime",
+            region_name=config.region,
             config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30),
         )
         try:
@@ -186,7 +190,11 @@ def run(config: StreamJobConfig, spark=None, install_signal_handlers: bool = Tru
     # Idle time counts from the query's first trigger and from the end of each batch, never during one.
     idle_since: list[float | None] = [None]
 
-    publish = CloudWatchBatchMetrics(config.metrics_job_name) if config.metrics_job_name else None
+    publish = (
+        CloudWatchBatchMetrics(config.metrics_job_name, region=config.region)
+        if config.metrics_job_name
+        else None
+    )
 
     def remember(stats: BatchStats) -> None:
         history.append(stats)
@@ -197,7 +205,7 @@ def run(config: StreamJobConfig, spark=None, install_signal_handlers: bool = Tru
         config.scoring(),
         config.output_path,
         config.dead_letter_path,
-        query_id=lambda: read_query_id(config.checkpoint_path),
+        query_id=CheckpointQueryId(config.checkpoint_path, config.region),
         max_payload_bytes=config.max_payload_bytes,
         on_batch=remember,
     )
@@ -266,10 +274,10 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
     parser.add_argument("--output", required=True, help="output dataset (local dir or s3://bucket/prefix)")
     parser.add_argument("--dead-letter", help="dead-letter dataset (default: OUTPUT + '-dead-letter')")
     parser.add_argument("--checkpoint", required=True, help="Spark checkpoint location (local dir or s3://)")
-    parser.add_argument("--mode", choices=spark_scoring.MODES, default="embedded")
+    parser.add_argument("--mode", choices=settings.SCORING_MODES, default="embedded")
     parser.add_argument("--model-dir", "--model-uri", dest="model_uri", default=".work/model")
     parser.add_argument("--endpoint-name", default=None)
-    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--threshold", type=float, default=settings.DEFAULT_THRESHOLD)
     parser.add_argument("--trigger-seconds", type=float, default=2.0)
     parser.add_argument("--starting-position", choices=ks.STARTING_POSITIONS, default="TRIM_HORIZON")
     parser.add_argument(

@@ -1,26 +1,29 @@
-"""Per-batch CloudWatch metrics of the streaming job (namespace ChurnPipeline, dimension JobName).
+"""Per-batch CloudWatch metrics of the streaming job (names: churn_pipeline.contract.metrics).
 
 The monitoring module alarms on DeadLetterRecords growth; this is what publishes it, after every committed
 micro-batch, on Glue and locally alike (moto's CloudWatch through AWS_ENDPOINT_URL). Kept compatible with
-Python 3.10 and Spark 3.5 (Glue runs this module).
+Python 3.10 and Spark 3.5 (Glue runs this module). A put that fails is logged as an error and counted
+(`failures`); it never stops the stream, whose batch is committed.
 """
 
 from __future__ import annotations
 
 import logging
 
+from churn_pipeline.contract import metrics
 from churn_pipeline.streaming.handler import BatchStats
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "ChurnPipeline"
+NAMESPACE = metrics.NAMESPACE
 
 
 class CloudWatchBatchMetrics:
     """on_batch callback of BatchHandler: RecordsIn, ScoredRecords, DeadLetterRecords, BatchLatencySeconds."""
 
-    def __init__(self, job_name: str, client=None):
+    def __init__(self, job_name: str, client=None, region: str | None = None):
         self.job_name = job_name
+        self.region = region  # the job's region (--aws_region); a Glue worker's environment may name none
         self._client = client
         self.failures = 0  # publish errors, logged; they never stop the stream
 
@@ -29,15 +32,15 @@ class CloudWatchBatchMetrics:
         if self._client is None:
             import boto3
 
-            self._client = boto3.client("cloudwatch")
+            self._client = boto3.client("cloudwatch", region_name=self.region)
         return self._client
 
     def metric_data(self, stats: BatchStats) -> list[dict]:
-        dimensions = [{"Name": "JobName", "Value": self.job_name}]
+        dimensions = [{"Name": metrics.DIMENSION, "Value": self.job_name}]
         counts = {
-            "RecordsIn": stats.records_in,
-            "ScoredRecords": stats.scored,
-            "DeadLetterRecords": stats.dead_lettered,
+            metrics.RECORDS_IN: stats.records_in,
+            metrics.SCORED_RECORDS: stats.scored,
+            metrics.DEAD_LETTER_RECORDS: stats.dead_lettered,
         }
         data = [
             {"MetricName": k, "Dimensions": dimensions, "Value": float(v), "Unit": "Count"}
@@ -45,7 +48,7 @@ class CloudWatchBatchMetrics:
         ]
         data.append(
             {
-                "MetricName": "BatchLatencySeconds",
+                "MetricName": metrics.BATCH_LATENCY_SECONDS,
                 "Dimensions": dimensions,
                 "Value": stats.batch_seconds,
                 "Unit": "Seconds",

@@ -15,19 +15,22 @@ import math
 from dataclasses import dataclass
 
 from churn_pipeline import schema
+from churn_pipeline.contract import outputs
 
-# Dead-letter codes decided here; the contract's own codes (MISSING_VALUE, NOT_A_NUMBER, OUT_OF_RANGE) follow.
-INVALID_UTF8 = "INVALID_UTF8"
-PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-EMPTY_PAYLOAD = "EMPTY_PAYLOAD"
-NOT_JSON = "NOT_JSON"
-NOT_AN_OBJECT = "NOT_AN_OBJECT"
-DUPLICATE_FIELD = "DUPLICATE_FIELD"
-MISTYPED_FIELD = "MISTYPED_FIELD"
-NOT_A_NUMBER = "NOT_A_NUMBER"  # the contract's code, used as the batch reader uses it for unparsable numbers
+# Dead-letter codes decided here; the feature contract's own (MISSING_VALUE, OUT_OF_RANGE) follow in the scorer.
+from churn_pipeline.contract.codes import (
+    DUPLICATE_FIELD,
+    EMPTY_PAYLOAD,
+    INVALID_UTF8,
+    MISTYPED_FIELD,
+    NOT_A_NUMBER,
+    NOT_AN_OBJECT,
+    NOT_JSON,
+    PAYLOAD_TOO_LARGE,
+)
 
-RECORD_ID = "record_id"
-EVENT_TIME = "event_time"
+RECORD_ID = outputs.RECORD_ID
+EVENT_TIME = outputs.EVENT_TIME
 # A churn record is about 500 bytes; anything far larger is a producer bug, kept whole in the dead letter.
 DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024
 

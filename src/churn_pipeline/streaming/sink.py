@@ -29,9 +29,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from churn_pipeline.contract import outputs
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-PARTITION_COLUMNS = ("ingest_year", "ingest_month", "ingest_day", "ingest_hour")
+PARTITION_COLUMNS = tuple(f.name for f in outputs.INGEST_PARTITIONS)
 MANIFESTS = "_manifests"
 COMMITS = "_commits"
 
@@ -97,12 +99,12 @@ class LocalStore(ObjectStore):
 
 
 class S3Store(ObjectStore):
-    def __init__(self, bucket: str, prefix: str, client=None):
+    def __init__(self, bucket: str, prefix: str, client=None, region: str | None = None):
         import boto3
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.client = client or boto3.client("s3")
+        self.client = client or boto3.client("s3", region_name=region)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -132,10 +134,11 @@ class S3Store(ObjectStore):
         return f"s3://{self.bucket}/{self._key(key)}"
 
 
-def store_for(location: str) -> ObjectStore:
+def store_for(location: str, region: str | None = None) -> ObjectStore:
+    """A local directory or an s3:// prefix (its client in `region`; None: boto3's default resolution)."""
     if location.startswith(("s3://", "s3a://")):
         bucket, _, prefix = location.split("://", 1)[1].partition("/")
-        return S3Store(bucket, prefix)
+        return S3Store(bucket, prefix, region=region)
     return LocalStore(location)
 
 

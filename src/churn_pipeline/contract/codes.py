@@ -1,0 +1,62 @@
+"""Every reject, dead-letter and failure code the jobs write: stable strings tables and alarms group by.
+
+Each code is defined here once; the stage that decides it imports it. `CODES` describes every one (the docs
+and Terraform's contract file list them from it).
+"""
+
+from __future__ import annotations
+
+# The feature contract (features.encode): a row whose values the model cannot take. Batch and streaming alike.
+MISSING_VALUE = "MISSING_VALUE"
+NOT_A_NUMBER = "NOT_A_NUMBER"  # also the batch reader's and the JSON parser's code for an unparsable number
+OUT_OF_RANGE = "OUT_OF_RANGE"
+
+# The batch CSV reader (batch.reader).
+WRONG_FIELD_COUNT = "WRONG_FIELD_COUNT"
+# Lines that are not rows: counted in the batch summary, never written to rejects.
+HEADER_LINE = "HEADER_LINE"
+BLANK_LINE = "BLANK_LINE"
+
+# The streaming JSON parser (streaming.records): the record is dead-lettered whole.
+INVALID_UTF8 = "INVALID_UTF8"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+EMPTY_PAYLOAD = "EMPTY_PAYLOAD"
+NOT_JSON = "NOT_JSON"
+NOT_AN_OBJECT = "NOT_AN_OBJECT"
+DUPLICATE_FIELD = "DUPLICATE_FIELD"
+MISTYPED_FIELD = "MISTYPED_FIELD"
+
+# Scoring failed for a valid row (the endpoint did not answer after retries): batch "failed", stream dead letter.
+ENDPOINT_FAILED = "ENDPOINT_FAILED"
+
+CODES: dict[str, str] = {
+    MISSING_VALUE: "a numeric field the model needs is missing, null or blank",
+    NOT_A_NUMBER: "a numeric field is not a (finite, whole where required) number",
+    OUT_OF_RANGE: "a numeric field is below the contract's minimum (usage figures are never negative)",
+    WRONG_FIELD_COUNT: "a CSV line has more or fewer fields than the header",
+    HEADER_LINE: "a CSV header line (one per file): counted, not written",
+    BLANK_LINE: "a blank CSV line: counted, not written",
+    INVALID_UTF8: "a Kinesis record is not UTF-8",
+    PAYLOAD_TOO_LARGE: "a Kinesis record is larger than the job's payload limit",
+    EMPTY_PAYLOAD: "a Kinesis record is empty or white space",
+    NOT_JSON: "a Kinesis record is not valid JSON",
+    NOT_AN_OBJECT: "a Kinesis record is JSON but not an object",
+    DUPLICATE_FIELD: "a Kinesis record gives a field twice",
+    MISTYPED_FIELD: "a Kinesis record gives a field as the wrong JSON type",
+    ENDPOINT_FAILED: "the SageMaker endpoint did not score the row after every retry",
+}
+
+CONTRACT_REJECTS = (MISSING_VALUE, NOT_A_NUMBER, OUT_OF_RANGE)
+SKIPPED_LINES = (HEADER_LINE, BLANK_LINE)
+BATCH_REJECTS = (WRONG_FIELD_COUNT, *CONTRACT_REJECTS)
+RECORD_DEAD_LETTERS = (
+    INVALID_UTF8,
+    PAYLOAD_TOO_LARGE,
+    EMPTY_PAYLOAD,
+    NOT_JSON,
+    NOT_AN_OBJECT,
+    DUPLICATE_FIELD,
+    MISTYPED_FIELD,
+    *CONTRACT_REJECTS,
+    ENDPOINT_FAILED,
+)

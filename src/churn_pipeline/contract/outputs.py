@@ -1,0 +1,147 @@
+"""The schema of every dataset the jobs write: columns in file order, types, Hive partition keys, location.
+
+The writers build their files from these lists (so a file's schema is this one), and Terraform's Glue catalog
+tables take their columns, partition keys and locations from the contract file generated from them: a table
+cannot drift from its writer. Types are the Glue catalog's (Hive) names; `arrow_type` maps them for pyarrow.
+Column names keep the writer's spelling (the tutorial's header, e.g. "Account Length"); the catalog stores
+them lower-cased (`catalog_columns`), as Glue does with any name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from churn_pipeline import schema
+
+STRING, INT, DOUBLE, TIMESTAMP, BINARY = "string", "int", "double", "timestamp", "binary"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    table: str  # Glue catalog table name
+    bucket: str  # purpose of the bucket (data, artifacts, results)
+    prefix: str  # where the job writes it in that bucket, ending in "/"
+    columns: tuple[Field, ...]  # in each data file, in this order
+    partition_keys: tuple[Field, ...] = ()  # Hive folders key=value/ under the prefix (not in the files)
+    description: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.columns)
+
+    def catalog_columns(self) -> list[dict[str, str]]:
+        return [{"name": schema.canonical(f.name), "type": f.type} for f in self.columns]
+
+
+RAW_FIELDS = tuple(Field(c.name, c.kind) for c in schema.RAW_COLUMNS)
+PROBABILITY = "churn_probability"
+PREDICTION = "churn_prediction"
+MODEL_VERSION = "model_version"
+SCORED_AT = "scored_at"
+ERROR_CODE = "error_code"
+ERROR_REASON = "error_reason"
+SCORE_FIELDS = (
+    Field(PROBABILITY, DOUBLE),
+    Field(PREDICTION, INT),
+    Field(MODEL_VERSION, STRING),
+    Field(SCORED_AT, TIMESTAMP),
+)
+# What a batch row that was not scored keeps: where it came from and its line as read.
+SOURCE_FIELDS = (Field("source_file", STRING), Field("raw_line", STRING))
+RECORD_ID = "record_id"
+EVENT_TIME = "event_time"
+# What a producer puts on the stream as JSON: the tutorial's record plus an id and its event time (the
+# kinesis_customer_churn catalog table describes it).
+STREAM_RECORD_FIELDS = RAW_FIELDS + (Field(RECORD_ID, STRING), Field(EVENT_TIME, STRING))
+KINESIS_FIELDS = (
+    Field(RECORD_ID, STRING),
+    Field("kinesis_shard_id", STRING),
+    Field("kinesis_sequence_number", STRING),
+    Field("kinesis_arrival_time", TIMESTAMP),
+)
+# The streaming datasets are partitioned by the record's arrival hour (UTC), never by wall clock.
+INGEST_PARTITIONS = tuple(
+    Field(name, STRING) for name in ("ingest_year", "ingest_month", "ingest_day", "ingest_hour")
+)
+# The batch job writes one batch_id=<id> folder per run under each of its prefixes (batch.writer).
+BATCH_PARTITION = "batch_id"
+
+BATCH_PREDICTIONS = Dataset(
+    "batch_predictions",
+    "results",
+    "batch/predictions/",
+    RAW_FIELDS + SCORE_FIELDS,
+    description="Scored customer records of the batch job (one batch_id=<run> folder per run).",
+)
+BATCH_REJECTS = Dataset(
+    "batch_rejects",
+    "results",
+    "batch/rejects/",
+    SOURCE_FIELDS + (Field(ERROR_CODE, STRING), Field(ERROR_REASON, STRING)),
+    description="CSV lines the batch job rejected, as read, with the reason (codes: contract.codes).",
+)
+BATCH_FAILED = Dataset(
+    "batch_failed",
+    "results",
+    "batch/failed/",
+    RAW_FIELDS + SOURCE_FIELDS + (Field(ERROR_REASON, STRING),),
+    description="Valid batch rows the endpoint could not score after every retry, with the last error.",
+)
+STREAM_PREDICTIONS = Dataset(
+    "stream_predictions",
+    "results",
+    "stream/predictions/",
+    RAW_FIELDS + (Field(EVENT_TIME, STRING),) + SCORE_FIELDS + KINESIS_FIELDS,
+    INGEST_PARTITIONS,
+    description="Scored customer records of the streaming job, partitioned by arrival hour.",
+)
+STREAM_DEAD_LETTER = Dataset(
+    "stream_dead_letter",
+    "results",
+    "stream/dead-letter/",
+    (
+        Field("raw_payload", BINARY),
+        Field(ERROR_CODE, STRING),
+        Field(ERROR_REASON, STRING),
+        *KINESIS_FIELDS[:3],
+        Field("kinesis_partition_key", STRING),
+        KINESIS_FIELDS[3],
+        Field("dead_lettered_at", TIMESTAMP),
+    ),
+    INGEST_PARTITIONS,
+    description="Kinesis records the streaming job could not score, kept whole with the reason.",
+)
+
+DATASETS: tuple[Dataset, ...] = (
+    BATCH_PREDICTIONS,
+    BATCH_REJECTS,
+    BATCH_FAILED,
+    STREAM_PREDICTIONS,
+    STREAM_DEAD_LETTER,
+)
+
+
+def arrow_type(kind: str):
+    """The pyarrow type a writer uses for a column of this catalog type."""
+    import pyarrow as pa
+
+    return {
+        STRING: pa.string(),
+        INT: pa.int32(),
+        DOUBLE: pa.float64(),
+        TIMESTAMP: pa.timestamp("us", tz="UTC"),
+        BINARY: pa.binary(),
+    }[kind]
+
+
+def arrow_schema(dataset: Dataset, with_partitions: bool = False):
+    import pyarrow as pa
+
+    fields = dataset.columns + (dataset.partition_keys if with_partitions else ())
+    return pa.schema([pa.field(f.name, arrow_type(f.type)) for f in fields])

@@ -1,0 +1,2 @@
+"""Scoring: its configuration (`config`); the Spark plan, the Arrow wiring and the endpoint client are still
+in `churn_pipeline.spark_scoring` until the package split moves them here."""
