@@ -1,123 +1,80 @@
 locals {
   s3 = { for purpose, bucket in var.buckets : purpose => "s3://${bucket}" }
 
-  # The tutorial's record, as the Glue catalog names it (lower-cased raw names; churn_pipeline.schema.RAW_COLUMNS).
-  raw_columns = [
-    { name = "state", type = "string" },
-    { name = "account length", type = "int" },
-    { name = "area code", type = "int" },
-    { name = "phone", type = "string" },
-    { name = "int'l plan", type = "string" },
-    { name = "vmail plan", type = "string" },
-    { name = "vmail message", type = "int" },
-    { name = "day mins", type = "double" },
-    { name = "day calls", type = "int" },
-    { name = "day charge", type = "double" },
-    { name = "eve mins", type = "double" },
-    { name = "eve calls", type = "int" },
-    { name = "eve charge", type = "double" },
-    { name = "night mins", type = "double" },
-    { name = "night calls", type = "int" },
-    { name = "night charge", type = "double" },
-    { name = "intl mins", type = "double" },
-    { name = "intl calls", type = "int" },
-    { name = "intl charge", type = "double" },
-    { name = "custserv calls", type = "int" },
-    { name = "churn?", type = "string" },
-  ]
+  # The names, schemas and defaults the jobs' Python code defines (churn_pipeline.contract), generated into
+  # terraform/contract.json by `make contract`: the catalog tables, argument values and validations read it.
+  contract = jsondecode(file("${path.module}/../../contract.json"))
+  datasets = local.contract.datasets
 
-  # What the scoring writes beside the record (churn_pipeline.spark_scoring.OUTPUT_COLUMNS).
-  score_columns = [
-    { name = "churn_probability", type = "double" },
-    { name = "churn_prediction", type = "int" },
-    { name = "model_version", type = "string" },
-    { name = "scored_at", type = "timestamp" },
-  ]
+  # Settings left unset take the contract's defaults (the same ones the jobs document).
+  scoring = {
+    mode          = coalesce(var.scoring.mode, local.contract.settings.scoring_mode.default)
+    threshold     = coalesce(var.scoring.threshold, local.contract.settings.threshold.default)
+    output_format = coalesce(var.scoring.output_format, local.contract.settings.output_format.default)
+  }
+  stream_settings = {
+    window_size       = coalesce(var.stream_job.window_size, local.contract.settings.window_size.default)
+    starting_position = coalesce(var.stream_job.starting_position, local.contract.settings.starting_position.default)
+  }
 
-  # Kinesis metadata the streaming job keeps per record (churn_pipeline.streaming.handler).
-  kinesis_columns = [
-    { name = "record_id", type = "string" },
-    { name = "kinesis_shard_id", type = "string" },
-    { name = "kinesis_sequence_number", type = "string" },
-    { name = "kinesis_arrival_time", type = "timestamp" },
-  ]
+  # Partition projection of the streaming datasets' ingest_* folders (arrival hour, UTC), so Athena sees a new
+  # hour without crawlers. The year is a date projection ending at NOW: an integer range to a far year would
+  # make a query without a year predicate enumerate decades of empty partitions.
+  # https://docs.aws.amazon.com/athena/latest/ug/partition-projection-supported-types.html
+  ingest_projection = {
+    ingest_year = {
+      "type"          = "date"
+      "format"        = "yyyy"
+      "range"         = "${var.partition_projection_start_year},NOW"
+      "interval"      = "1"
+      "interval.unit" = "YEARS"
+    }
+    ingest_month = { "type" = "integer", "range" = "1,12", "digits" = "2" }
+    ingest_day   = { "type" = "integer", "range" = "1,31", "digits" = "2" }
+    ingest_hour  = { "type" = "integer", "range" = "0,23", "digits" = "2" }
+  }
 
-  # The streaming datasets are Hive-partitioned by arrival hour; integer projection enumerates the
-  # partitions, so Athena sees a new hour without crawlers or MSCK REPAIR.
-  ingest_partitions = [
-    { name = "ingest_year", range = "${var.partition_projection_start_year},2100", digits = "4" },
-    { name = "ingest_month", range = "1,12", digits = "2" },
-    { name = "ingest_day", range = "1,31", digits = "2" },
-    { name = "ingest_hour", range = "0,23", digits = "2" },
-  ]
-
-  # Parquet tables. The batch job writes one batch_id=<id> folder per run (free-form ids no projection can
-  # enumerate), so its tables are not partitioned in the catalog: Athena reads every folder under the location,
-  # a new run included, without crawlers.
+  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys. The batch
+  # job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its tables are
+  # not partitioned in the catalog: Athena reads every folder under the location, a new run included.
   result_tables = {
-    batch_predictions = {
-      location   = "${local.s3.results}/batch/predictions/"
-      columns    = concat(local.raw_columns, local.score_columns)
-      partitions = []
-    }
-    batch_rejects = {
-      location = "${local.s3.results}/batch/rejects/"
-      columns = concat(local.raw_columns, [
-        { name = "error_code", type = "string" },
-        { name = "error_reason", type = "string" },
-      ])
-      partitions = []
-    }
-    stream_predictions = {
-      location   = "${local.s3.results}/stream/predictions/"
-      columns    = concat(local.raw_columns, [{ name = "event_time", type = "string" }], local.score_columns, local.kinesis_columns)
-      partitions = local.ingest_partitions
-    }
-    stream_dead_letter = {
-      location = "${local.s3.results}/stream/dead-letter/"
-      columns = [
-        { name = "raw_payload", type = "binary" },
-        { name = "error_code", type = "string" },
-        { name = "error_reason", type = "string" },
-        { name = "record_id", type = "string" },
-        { name = "kinesis_shard_id", type = "string" },
-        { name = "kinesis_sequence_number", type = "string" },
-        { name = "kinesis_partition_key", type = "string" },
-        { name = "kinesis_arrival_time", type = "timestamp" },
-        { name = "dead_lettered_at", type = "timestamp" },
-      ]
-      partitions = local.ingest_partitions
+    for name, dataset in local.datasets : name => {
+      location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
+      description = dataset.description
+      columns     = dataset.columns
+      partitions  = [for key in dataset.partition_keys : merge(key, { projection = local.ingest_projection[key.name] })]
     }
   }
 
   model_uri = "${local.s3.artifacts}/${var.artifacts.model_prefix}"
 
-  # Every argument jobs/glue_batch_scoring.py resolves (its REQUIRED_ARGS, less JOB_NAME which Glue supplies).
-  batch_job_arguments = {
-    "--input_path"    = "${local.s3.data}/input/"
-    "--output_path"   = "${local.s3.results}/batch/predictions/"
-    "--rejects_path"  = "${local.s3.results}/batch/rejects/"
-    "--failed_path"   = "${local.s3.results}/batch/failed/"
+  # The scoring arguments both jobs read (churn_pipeline.scoring.config.GLUE_ARGUMENTS).
+  scoring_arguments = {
     "--model_uri"     = local.model_uri
-    "--mode"          = var.scoring.mode
+    "--scoring_mode"  = local.scoring.mode
     "--endpoint_name" = var.endpoint_name
-    "--threshold"     = tostring(var.scoring.threshold)
-    "--output_format" = var.scoring.output_format
+    "--threshold"     = tostring(local.scoring.threshold)
+    "--aws_region"    = var.region
   }
 
-  # Every argument jobs/glue_stream_scoring.py resolves (its REQUIRED_ARGS, less JOB_NAME).
-  stream_job_arguments = {
+  # Every argument jobs/glue_batch_scoring.py resolves (churn_pipeline.batch.glue.JOB_ARGUMENTS).
+  batch_job_arguments = merge(local.scoring_arguments, {
+    "--input_path"    = "${local.s3.data}/input/"
+    "--output_path"   = local.result_tables.batch_predictions.location
+    "--rejects_path"  = local.result_tables.batch_rejects.location
+    "--failed_path"   = local.result_tables.batch_failed.location
+    "--output_format" = local.scoring.output_format
+  })
+
+  # Every argument jobs/glue_stream_scoring.py resolves (churn_pipeline.streaming.glue.JOB_ARGUMENTS).
+  stream_job_arguments = merge(local.scoring_arguments, {
     "--stream_arn"        = var.stream.arn
-    "--starting_position" = var.stream_job.starting_position
+    "--starting_position" = local.stream_settings.starting_position
     "--checkpoint_path"   = "${local.s3.data}/checkpoints/stream-scoring/"
-    "--output_path"       = "${local.s3.results}/stream/predictions/"
-    "--dead_letter_path"  = "${local.s3.results}/stream/dead-letter/"
-    "--model_uri"         = local.model_uri
-    "--mode"              = var.scoring.mode
-    "--endpoint_name"     = var.endpoint_name
-    "--threshold"         = tostring(var.scoring.threshold)
-    "--window_size"       = var.stream_job.window_size
-  }
+    "--output_path"       = local.result_tables.stream_predictions.location
+    "--dead_letter_path"  = local.result_tables.stream_dead_letter.location
+    "--window_size"       = local.stream_settings.window_size
+  })
 
   # Glue's own parameters, the same for both jobs.
   glue_runtime_arguments = {
@@ -162,9 +119,9 @@ resource "aws_glue_catalog_table" "kinesis_source" {
       serialization_library = "org.openx.data.jsonserde.JsonSerDe"
     }
 
-    # The producer adds record_id and event_time to the tutorial's fields.
+    # The tutorial's fields plus the producer's record_id and event_time (churn_pipeline.contract.outputs).
     dynamic "columns" {
-      for_each = concat(local.raw_columns, [{ name = "record_id", type = "string" }, { name = "event_time", type = "string" }])
+      for_each = local.contract.stream_record_columns
       content {
         name = columns.value.name
         type = columns.value.type
@@ -178,25 +135,24 @@ resource "aws_glue_catalog_table" "results" {
 
   name          = each.key
   database_name = aws_glue_catalog_database.this.name
+  description   = each.value.description
   table_type    = "EXTERNAL_TABLE"
 
+  # No has_encrypted_data: it marks client-side-encrypted data, and Athena then refuses to read it as plain
+  # objects; these are SSE-KMS objects, which S3 decrypts for any reader allowed to use the key.
+  # https://docs.aws.amazon.com/athena/latest/ug/creating-tables-based-on-encrypted-datasets-in-s3.html
   parameters = merge(
     {
       classification        = "parquet"
       EXTERNAL              = "TRUE"
       "parquet.compression" = "SNAPPY"
-      has_encrypted_data    = "true"
     },
     length(each.value.partitions) == 0 ? {} : merge(
       {
         "projection.enabled"        = "true"
         "storage.location.template" = "${each.value.location}${join("/", [for p in each.value.partitions : "${p.name}=$${${p.name}}"])}/"
       },
-      merge([for p in each.value.partitions : {
-        "projection.${p.name}.type"   = "integer"
-        "projection.${p.name}.range"  = p.range
-        "projection.${p.name}.digits" = p.digits
-      }]...),
+      merge([for p in each.value.partitions : { for property, value in p.projection : "projection.${p.name}.${property}" => value }]...),
     ),
   )
 
@@ -204,7 +160,7 @@ resource "aws_glue_catalog_table" "results" {
     for_each = each.value.partitions
     content {
       name = partition_keys.value.name
-      type = "string"
+      type = partition_keys.value.type
     }
   }
 

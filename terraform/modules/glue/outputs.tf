@@ -4,7 +4,7 @@ output "database_name" {
 }
 
 output "table_names" {
-  description = "Catalog tables: the Kinesis source and the result tables (batch_predictions, batch_rejects, stream_predictions, stream_dead_letter)."
+  description = "Catalog tables: the Kinesis source and the result tables (one per dataset of churn_pipeline.contract.outputs)."
   value       = concat([aws_glue_catalog_table.kinesis_source.name], [for table in aws_glue_catalog_table.results : table.name])
 }
 

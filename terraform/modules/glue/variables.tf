@@ -55,6 +55,16 @@ variable "stream" {
   })
 }
 
+variable "region" {
+  description = "Region of the jobs' AWS clients on the workers (job argument --aws_region): a Glue worker's environment does not promise one."
+  type        = string
+
+  validation {
+    condition     = can(regex(local.contract.aws_region_pattern, var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
 variable "endpoint_name" {
   description = "SageMaker endpoint the jobs invoke in endpoint mode."
   type        = string
@@ -92,27 +102,29 @@ variable "artifacts" {
 }
 
 variable "scoring" {
-  description = "Settings the jobs share: where scoring happens (endpoint or in-process local model) and the churn threshold."
+  description = "Settings the jobs share: scoring mode (embedded or endpoint), churn threshold, batch output format. Unset: the contract's defaults (terraform/contract.json)."
   type = object({
-    mode          = optional(string, "endpoint")
-    threshold     = optional(number, 0.5)
-    output_format = optional(string, "parquet")
+    mode          = optional(string)
+    threshold     = optional(number)
+    output_format = optional(string)
   })
   default = {}
 
+  # Allowed values, patterns and messages come from the contract the job code checks its arguments with
+  # (churn_pipeline.contract.settings): Terraform accepts a value exactly when the job does.
   validation {
-    condition     = contains(["endpoint", "local"], var.scoring.mode)
-    error_message = "scoring.mode must be endpoint or local."
+    condition     = var.scoring.mode == null || contains(local.contract.scoring_modes, coalesce(var.scoring.mode, "-"))
+    error_message = "${local.contract.settings.scoring_mode.tfvars_key} (job argument --scoring_mode) must be ${local.contract.settings.scoring_mode.allowed}, got ${jsonencode(var.scoring.mode)}."
   }
 
   validation {
-    condition     = var.scoring.threshold > 0 && var.scoring.threshold < 1
-    error_message = "scoring.threshold must be strictly between 0 and 1."
+    condition     = var.scoring.threshold == null || (coalesce(var.scoring.threshold, 0.5) > local.contract.threshold_bounds[0] && coalesce(var.scoring.threshold, 0.5) < local.contract.threshold_bounds[1])
+    error_message = "${local.contract.settings.threshold.tfvars_key} (job argument --threshold) must be ${local.contract.settings.threshold.allowed}, got ${jsonencode(var.scoring.threshold)}."
   }
 
   validation {
-    condition     = var.scoring.output_format == "parquet"
-    error_message = "scoring.output_format must be parquet: the catalog tables read Parquet."
+    condition     = var.scoring.output_format == null || contains(local.contract.output_formats, coalesce(var.scoring.output_format, "-"))
+    error_message = "${local.contract.settings.output_format.tfvars_key} (job argument --output_format) must be ${local.contract.settings.output_format.allowed}, got ${jsonencode(var.scoring.output_format)}: the catalog tables read Parquet."
   }
 }
 
@@ -139,24 +151,24 @@ variable "batch_job" {
 }
 
 variable "stream_job" {
-  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position."
+  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position. Window and position unset: the contract's defaults."
   type = object({
     glue_version      = optional(string, "5.1")
     worker_type       = optional(string, "G.1X")
     number_of_workers = optional(number, 2)
-    window_size       = optional(string, "100 seconds")
-    starting_position = optional(string, "TRIM_HORIZON")
+    window_size       = optional(string)
+    starting_position = optional(string)
   })
   default = {}
 
   validation {
-    condition     = contains(["TRIM_HORIZON", "LATEST"], var.stream_job.starting_position)
-    error_message = "stream_job.starting_position must be TRIM_HORIZON or LATEST."
+    condition     = var.stream_job.starting_position == null || contains(local.contract.starting_positions, coalesce(var.stream_job.starting_position, "-")) || can(regex(local.contract.starting_timestamp_pattern, coalesce(var.stream_job.starting_position, "-")))
+    error_message = "${local.contract.settings.starting_position.tfvars_key} (job argument --starting_position) must be ${local.contract.settings.starting_position.allowed}, got ${jsonencode(var.stream_job.starting_position)}."
   }
 
   validation {
-    condition     = can(regex("^[0-9]+ (second|seconds|minute|minutes)$", var.stream_job.window_size))
-    error_message = "stream_job.window_size must look like \"100 seconds\"."
+    condition     = var.stream_job.window_size == null || can(regex(local.contract.window_size_pattern, coalesce(var.stream_job.window_size, "-")))
+    error_message = "${local.contract.settings.window_size.tfvars_key} (job argument --window_size) must be ${local.contract.settings.window_size.allowed}, got ${jsonencode(var.stream_job.window_size)}."
   }
 }
 

@@ -8,6 +8,9 @@ data "aws_sagemaker_prebuilt_ecr_image" "xgboost" {
 }
 
 locals {
+  # The streaming job's own metric namespace (churn_pipeline.contract.metrics, via terraform/contract.json).
+  metrics_namespace = jsondecode(file("${path.module}/../../contract.json")).metrics.namespace
+
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.name
   account   = data.aws_caller_identity.current.account_id
@@ -136,7 +139,7 @@ data "aws_iam_policy_document" "glue" {
     condition {
       test     = "StringEquals"
       variable = "cloudwatch:namespace"
-      values   = ["Glue", "ChurnPipeline"]
+      values   = ["Glue", local.metrics_namespace]
     }
   }
 }

@@ -68,10 +68,11 @@ variable "endpoint" {
 variable "jobs" {
   description = "Glue jobs: scoring settings shared by both jobs, then the batch and streaming job settings."
   type = object({
+    # Unset: the contract's defaults (terraform/contract.json); modules/glue validates them.
     scoring = optional(object({
-      mode          = optional(string, "endpoint")
-      threshold     = optional(number, 0.5)
-      output_format = optional(string, "parquet")
+      mode          = optional(string)
+      threshold     = optional(number)
+      output_format = optional(string)
     }), {})
     batch = optional(object({
       glue_version      = optional(string, "6.0")
@@ -84,8 +85,8 @@ variable "jobs" {
       glue_version      = optional(string, "5.1")
       worker_type       = optional(string, "G.1X")
       number_of_workers = optional(number, 2)
-      window_size       = optional(string, "100 seconds")
-      starting_position = optional(string, "TRIM_HORIZON")
+      window_size       = optional(string)
+      starting_position = optional(string)
     }), {})
   })
   default = {}

@@ -5,7 +5,8 @@ output "kms_key_arn" {
 
 output "bucket_names" {
   description = "Bucket name per purpose: data, artifacts, results."
-  value       = { for purpose, bucket in aws_s3_bucket.this : purpose => bucket.id }
+  # The configured name (known at plan time, unlike the computed id), so a plan shows the Glue jobs' paths.
+  value = { for purpose, bucket in aws_s3_bucket.this : purpose => bucket.bucket }
 }
 
 output "bucket_arns" {

@@ -5,5 +5,5 @@ output "name" {
 
 output "arn" {
   description = "ARN of the stream (the streaming job's stream_arn argument)."
-  value       = aws_kinesis_stream.this.arn
+  value       = local.arn
 }

@@ -11,6 +11,7 @@ variables {
   kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   role_arn      = "arn:aws:iam::123456789012:role/churn-test-glue-jobs"
   stream        = { name = "churn-test-customer-churn", arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
+  region        = "us-east-1"
   endpoint_name = "churn-test-churn"
   artifacts = {
     batch_script_key      = "code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
@@ -101,6 +102,47 @@ run "streaming_tables_project_their_ingest_partitions" {
     condition     = aws_glue_catalog_table.kinesis_source.name == "kinesis_customer_churn" && aws_glue_catalog_table.kinesis_source.parameters["typeOfData"] == "kinesis"
     error_message = "the tutorial's Kinesis source table"
   }
+
+  assert {
+    condition = alltrue([
+      for name, dataset in jsondecode(file("../../contract.json")).datasets :
+      [for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : { name = c.name, type = c.type }] == dataset.columns
+    ])
+    error_message = "every result table has its writer's columns (churn_pipeline.contract.outputs), in order"
+  }
+
+  assert {
+    condition     = [for c in aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns : c.name] == ["source_file", "raw_line", "error_code", "error_reason"]
+    error_message = "batch_rejects keeps the rejected line as read, not the 21 raw columns"
+  }
+
+  assert {
+    condition     = alltrue([for table in aws_glue_catalog_table.results : !contains(keys(table.parameters), "has_encrypted_data")])
+    error_message = "SSE-KMS data is not client-side encrypted: no has_encrypted_data"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_year.type"] == "date" && aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_year.range"] == "2025,NOW"
+    error_message = "the year projection ends now, not in a far year"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["batch"].default_arguments["--scoring_mode"] == "endpoint" && aws_glue_job.this["stream"].default_arguments["--window_size"] == "100 seconds" && aws_glue_job.this["stream"].default_arguments["--aws_region"] == "us-east-1"
+    error_message = "unset settings take the contract's defaults; the region is passed to the workers"
+  }
+}
+
+run "accepts_every_scoring_mode_of_the_contract" {
+  command = plan
+
+  variables {
+    scoring = { mode = "embedded", threshold = 0.7 }
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].default_arguments["--scoring_mode"] == "embedded" && aws_glue_job.this["batch"].default_arguments["--threshold"] == "0.7"
+    error_message = "the README's embedded mode is deployed as set"
+  }
 }
 
 run "schedule_creates_a_trigger" {
@@ -120,10 +162,20 @@ run "rejects_unknown_scoring_mode" {
   command = plan
 
   variables {
-    scoring = { mode = "remote" }
+    scoring = { mode = "local" }
   }
 
   expect_failures = [var.scoring]
+}
+
+run "rejects_a_window_the_job_cannot_parse" {
+  command = plan
+
+  variables {
+    stream_job = { window_size = "100" }
+  }
+
+  expect_failures = [var.stream_job]
 }
 
 run "rejects_a_script_key_that_is_not_content_addressed" {

@@ -1,4 +1,14 @@
-mock_provider "aws" {}
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
 
 variables {
   name        = "churn-test-customer-churn"
@@ -16,6 +26,11 @@ run "on_demand_encrypted_by_default" {
   assert {
     condition     = aws_kinesis_stream.this.encryption_type == "KMS" && aws_kinesis_stream.this.kms_key_id == var.kms_key_arn
     error_message = "the stream must be encrypted with the given key"
+  }
+
+  assert {
+    condition     = output.arn == "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn"
+    error_message = "the ARN is known at plan time, as Kinesis forms it"
   }
 }
 
