@@ -10,13 +10,31 @@ locals {
   variant_name = "primary"
   serverless   = var.serverless != null
   autoscaling  = var.autoscaling != null && !local.serverless
+  # Serverless Inference does not support network isolation or data capture (nor VPC configuration, multiple
+  # variants, Model Monitor, ...): "Serverless Inference" -> "Feature exclusions",
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions
+  # so a serverless endpoint gets neither; an instance-backed one keeps both.
+  network_isolation = !local.serverless
+  data_capture      = local.serverless ? null : var.data_capture
+}
+
+# Asking for data capture on a serverless endpoint is not an error (the pipeline's data_capture_enabled setting
+# is independent of serverless), but it captures nothing: say so at plan time.
+check "serverless_endpoints_capture_no_data" {
+  assert {
+    condition     = !(local.serverless && var.data_capture != null)
+    error_message = "data_capture is ignored: SageMaker Serverless Inference does not support data capture (Feature exclusions, https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html)."
+  }
 }
 
 resource "aws_sagemaker_model" "this" {
-  # A new version gets a new name; the old model goes only after the endpoint moved off it.
-  name                     = "${var.name}-${var.model_version}"
+  # checkov:skip=CKV_AWS_370:Network isolation is on for every instance-backed endpoint (tests/model_endpoint.tftest.hcl asserts it); only a serverless endpoint runs without it, because Serverless Inference does not support network isolation.
+  # A new version gets a new name; the old model goes only after the endpoint moved off it. A serverless model
+  # differs (no network isolation, which forces a new model) and is named apart (-sl), so switching between
+  # serverless and instances never creates a model under the name of the one it replaces.
+  name                     = "${var.name}-${var.model_version}${local.serverless ? "-sl" : ""}"
   execution_role_arn       = var.execution_role_arn
-  enable_network_isolation = true
+  enable_network_isolation = local.network_isolation
 
   primary_container {
     image          = data.aws_sagemaker_prebuilt_ecr_image.xgboost.registry_path
@@ -56,7 +74,7 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
   }
 
   dynamic "data_capture_config" {
-    for_each = var.data_capture == null ? [] : [var.data_capture]
+    for_each = local.data_capture == null ? [] : [local.data_capture]
     content {
       enable_capture              = true
       initial_sampling_percentage = data_capture_config.value.initial_sampling_percentage

@@ -87,7 +87,7 @@ variable "initial_instance_count" {
 }
 
 variable "serverless" {
-  description = "Serverless inference instead of instances: memory (MB) and maximum concurrency. Null for instances."
+  description = "Serverless inference instead of instances: memory (MB) and maximum concurrency. Null for instances. A serverless endpoint has no KMS key, autoscaling, network isolation or data capture (SageMaker's feature exclusions for Serverless Inference)."
   type = object({
     memory_size_in_mb = number
     max_concurrency   = number
@@ -122,7 +122,7 @@ variable "autoscaling" {
 }
 
 variable "data_capture" {
-  description = "Capture a sample of requests and responses to S3 (destination s3://bucket/prefix). Null disables it."
+  description = "Capture a sample of requests and responses to S3 (destination s3://bucket/prefix). Null disables it. Ignored, with a plan-time warning, when serverless is set (Serverless Inference does not support data capture)."
   type = object({
     destination_s3_uri          = string
     initial_sampling_percentage = optional(number, 10)

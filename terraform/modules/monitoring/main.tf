@@ -1,4 +1,5 @@
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 resource "aws_sns_topic" "this" {
@@ -8,19 +9,36 @@ resource "aws_sns_topic" "this" {
 }
 
 data "aws_iam_policy_document" "topic" {
+  # CloudWatch alarms of this account and region only, scoped with aws:SourceArn as in "Allow any CloudWatch alarm
+  # to publish to a topic in a different account":
+  # https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html#sns-allow-cloudwatch-alarm-to-publish-to-topic-in-another-account
   statement {
-    sid     = "AlarmsAndEventsPublish"
+    sid     = "CloudWatchAlarmsPublish"
     actions = ["sns:Publish"]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
     resources = [aws_sns_topic.this.arn]
     condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:*"]
     }
+  }
+
+  # EventBridge (the Glue job-failure rule) without a condition: the EventBridge guide's statement for SNS targets
+  # has none and notes that Condition blocks cannot be used in SNS topic policies for EventBridge, so an
+  # aws:SourceAccount condition here would drop every job-failure notification:
+  # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+  statement {
+    sid     = "EventBridgeRulesPublish"
+    actions = ["sns:Publish"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    resources = [aws_sns_topic.this.arn]
   }
 }
 
@@ -38,6 +56,9 @@ resource "aws_sns_topic_subscription" "email" {
 }
 
 locals {
+  # The streaming job's metric names (churn_pipeline.contract.metrics, via terraform/contract.json).
+  metrics = jsondecode(file("${path.module}/../../contract.json")).metrics
+
   period  = 300
   actions = [aws_sns_topic.this.arn]
   endpoint_dimensions = {
@@ -66,7 +87,7 @@ locals {
       }
       "${var.name_prefix}-dead-letter-growth" = {
         description = "The streaming job dead-letters more records than the threshold per period."
-        namespace   = "ChurnPipeline", metric = "DeadLetterRecords", dimensions = { JobName = var.stream_job_name }
+        namespace   = local.metrics.namespace, metric = local.metrics.dead_letter_records, dimensions = { (local.metrics.dimension) = var.stream_job_name }
         statistic   = "Sum", periods = 1, threshold = var.thresholds.dead_letters_per_period, operator = "GreaterThanThreshold"
       }
     },
@@ -166,7 +187,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           stat   = "Sum"
           period = local.period
           metrics = concat(
-            [["ChurnPipeline", "DeadLetterRecords", "JobName", var.stream_job_name]],
+            [[local.metrics.namespace, local.metrics.dead_letter_records, local.metrics.dimension, var.stream_job_name]],
             [for job in var.glue_job_names : ["Glue", "glue.driver.aggregate.numFailedTasks", "JobName", job, "JobRunId", "ALL", "Type", "count"]],
           )
         }

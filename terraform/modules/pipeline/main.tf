@@ -12,12 +12,17 @@ module "storage" {
   name_prefix     = var.name_prefix
   force_destroy   = var.force_destroy
   tls_only_policy = var.emulator_exceptions.tls_only_bucket_policy
-  # Services that encrypt with the key on our behalf: Glue's encrypted logs, alarms and events publishing to the encrypted topic.
-  key_service_principals = [
-    "logs.${data.aws_region.current.name}.amazonaws.com",
-    "cloudwatch.amazonaws.com",
-    "events.amazonaws.com",
-  ]
+  # Services that use the key on our behalf, one documented statement each (storage/main.tf):
+  key_service_access = {
+    # The Glue jobs' security configuration encrypts their CloudWatch logs with the key. Every log group name
+    # Glue documents for jobs starts with /aws-glue/ (/aws-glue/jobs/output, /aws-glue/jobs/error, and with a
+    # security configuration /aws-glue/jobs/<configuration>-role/<role>/...), and the Glue role may write logs only
+    # under /aws-glue/ (iam module). terraform/README.md, "First deployment checklist", says how to confirm it.
+    log_groups = ["/aws-glue/*"]
+    # The alarm topic (monitoring) is encrypted with the key; alarms and the Glue job-failure rule publish to it.
+    alarms_to_sns = true
+    events_to_sns = true
+  }
   tags = local.tags
 }
 
@@ -75,6 +80,7 @@ module "glue" {
   buckets       = module.storage.bucket_names
   kms_key_arn   = module.storage.kms_key_arn
   role_arn      = module.iam.glue_role_arn
+  region        = data.aws_region.current.name
   stream        = { name = module.stream.name, arn = module.stream.arn }
   endpoint_name = module.model_endpoint.endpoint_name
   artifacts = {

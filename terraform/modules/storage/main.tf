@@ -9,11 +9,15 @@ locals {
   bucket_names = {
     for purpose in ["data", "artifacts", "results"] : purpose => "${var.name_prefix}-${purpose}-${local.account_id}"
   }
-  # Prefixes whose objects are disposable after a while, per bucket.
+  # Prefixes whose objects are disposable after a while, per bucket. Live streaming checkpoints (checkpoints/)
+  # never expire: Spark writes a query's checkpoint `metadata` file once, when the query first starts, and reads
+  # it on every restart, so expiring it by age would break a stream that has simply run long enough. A checkpoint
+  # is retired explicitly, by moving it under checkpoints-retired/ (terraform/README.md, "Retiring a streaming
+  # checkpoint"), and expires from there.
   expiring_prefixes = {
     data = {
-      "checkpoints/" = var.checkpoint_expiration_days
-      "tmp/"         = var.temporary_expiration_days
+      "checkpoints-retired/" = var.retired_checkpoint_expiration_days
+      "tmp/"                 = var.temporary_expiration_days
     }
     artifacts = {}
     results = {
@@ -44,21 +48,79 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # Services that use the key on our behalf, each in the form its own documentation gives (no generic
+  # statement: a condition one service honours can silently break another).
+
+  # CloudWatch Logs, for the log groups Glue writes through its security configuration (SSE-KMS CloudWatch
+  # encryption). Principal, actions and the encryption-context condition as documented in "Encrypt log data in
+  # CloudWatch Logs using AWS Key Management Service":
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+  # The condition names the log groups (ARN patterns of this account and region), so the key encrypts no other
+  # log group. (kms:Describe* requests carry no encryption context, so this condition does not grant them; the
+  # documented statement is conditioned the same way.)
   dynamic "statement" {
-    for_each = length(var.key_service_principals) > 0 ? [1] : []
+    for_each = length(var.key_service_access.log_groups) > 0 ? [1] : []
     content {
-      sid     = "ServicesEncryptOnOurBehalf"
-      actions = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+      sid     = "CloudWatchLogsEncryptsTheseLogGroups"
+      actions = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
       # In a key policy "*" means this key itself.
       resources = ["*"]
       principals {
         type        = "Service"
-        identifiers = var.key_service_principals
+        identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
       }
       condition {
-        test     = "StringEquals"
-        variable = "aws:SourceAccount"
-        values   = [local.account_id]
+        test     = "ArnLike"
+        variable = "kms:EncryptionContext:aws:logs:arn"
+        values = [
+          for group in var.key_service_access.log_groups :
+          "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${local.account_id}:log-group:${group}"
+        ]
+      }
+    }
+  }
+
+  # CloudWatch alarms publishing to an SNS topic encrypted with this key. Principal and actions as documented in
+  # "Enable compatibility between event sources from AWS services and encrypted topics", which gives the
+  # statement without a condition:
+  # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+  # Which alarms may publish is decided by the topic policy (monitoring module: aws:SourceArn of this account's
+  # alarms).
+  dynamic "statement" {
+    for_each = var.key_service_access.alarms_to_sns ? [1] : []
+    content {
+      sid     = "CloudWatchAlarmsPublishToEncryptedTopics"
+      actions = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      # In a key policy "*" means this key itself.
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+    }
+  }
+
+  # EventBridge rules delivering to an SNS topic encrypted with this key: kms:Decrypt and kms:GenerateDataKey for
+  # events.amazonaws.com, WITHOUT a condition. AWS documents the grant unconditioned (the SNS page above, whose
+  # statement is the one for every AWS service publishing to an encrypted topic; the knowledge-center article on
+  # EventBridge-to-SNS delivery asks for these key permissions:
+  # https://repost.aws/knowledge-center/sns-not-getting-eventbridge-notification), and the AWS Modern Data
+  # Architecture Accelerator notes that aws:SourceAccount / aws:SourceArn are not supported in a KMS key policy for
+  # EventBridge delivery: the KMS request carries no such key, so a condition on them makes every delivery fail
+  # silently (FailedInvocations on the rule, nothing on the topic):
+  # https://aws.github.io/modern-data-architecture-accelerator/typedocs/functions/_aws-mdaa_cloudwatch-constructs.grantCloudWatchAlarmsTopicAccess.html
+  # (The conditions in "Authorizing EventBridge to use a customer managed key" are for encrypting an event bus,
+  # which this pipeline does not do.)
+  dynamic "statement" {
+    for_each = var.key_service_access.events_to_sns ? [1] : []
+    content {
+      sid     = "EventBridgeDeliversToEncryptedTopics"
+      actions = ["kms:Decrypt", "kms:GenerateDataKey"]
+      # In a key policy "*" means this key itself.
+      resources = ["*"]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
       }
     }
   }
@@ -164,6 +226,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
   bucket = each.value.id
 
+  # Old versions expire everywhere, checkpoints/ included: Spark never overwrites a checkpoint file in place
+  # (metadata is written once, offsets/commits/state files are new objects per batch), so a noncurrent version
+  # there is a deleted or replaced file no running query reads.
   rule {
     id     = "expire-noncurrent-versions"
     status = "Enabled"

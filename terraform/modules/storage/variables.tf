@@ -25,14 +25,14 @@ variable "kms_deletion_window_days" {
   }
 }
 
-variable "checkpoint_expiration_days" {
-  description = "Days after which objects under checkpoints/ in the data bucket expire (streaming checkpoints of stopped jobs)."
+variable "retired_checkpoint_expiration_days" {
+  description = "Days after which objects under checkpoints-retired/ in the data bucket expire: streaming checkpoints an operator retired (moved there) after deploying a new checkpoint_path. Live checkpoints under checkpoints/ never expire."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.checkpoint_expiration_days >= 1
-    error_message = "checkpoint_expiration_days must be at least 1."
+    condition     = var.retired_checkpoint_expiration_days >= 1 && floor(var.retired_checkpoint_expiration_days) == var.retired_checkpoint_expiration_days
+    error_message = "retired_checkpoint_expiration_days must be a whole number of days, at least 1."
   }
 }
 
@@ -64,10 +64,21 @@ variable "tls_only_policy" {
   default     = true
 }
 
-variable "key_service_principals" {
-  description = "Service principals (e.g. logs.<region>.amazonaws.com) allowed to use the key for the resources they encrypt on our behalf."
-  type        = list(string)
-  default     = []
+variable "key_service_access" {
+  description = "AWS services allowed to use the key on our behalf, each granted as its documentation gives: log_groups, names or wildcard patterns of this account's and region's CloudWatch Logs log groups the key may encrypt (e.g. /aws-glue/*); alarms_to_sns, CloudWatch alarms publish to SNS topics encrypted with the key; events_to_sns, EventBridge rules deliver to SNS topics encrypted with the key."
+  type = object({
+    log_groups    = optional(list(string), [])
+    alarms_to_sns = optional(bool, false)
+    events_to_sns = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    # Log group names: 1-512 of a-z A-Z 0-9 _ - / . # (CloudWatch Logs), plus * for a pattern.
+    condition     = alltrue([for group in var.key_service_access.log_groups : can(regex("^[A-Za-z0-9_./#*-]{1,512}$", group))])
+    error_message = "key_service_access.log_groups must be log group names or patterns (letters, digits, _ - / . # and *), not ARNs."
+  }
 }
 
 variable "tags" {

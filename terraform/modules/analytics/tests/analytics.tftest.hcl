@@ -31,8 +31,19 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
   }
 
   assert {
-    condition     = strcontains(aws_athena_named_query.this["dead_letter_summary"].query, "FROM \"churn_test_churn\".\"stream_dead_letter\"") && aws_athena_named_query.this["dead_letter_summary"].description == "Dead-lettered streaming records per error code, with the first and last arrival."
+    condition     = strcontains(aws_athena_named_query.this["dead_letter_summary"].query, "FROM \"churn_test_churn\".\"stream_dead_letter\"") && aws_athena_named_query.this["dead_letter_summary"].description == "Dead-lettered streaming records of the last 7 days (UTC arrival) per error code, with first and last arrival."
     error_message = "the dead-letter summary reads the dead-letter table of this database"
+  }
+
+  # The streaming tables are partitioned by arrival hour (projection): a saved query on them must constrain the
+  # partition columns, or it reads every partition ever written.
+  assert {
+    condition = alltrue([
+      for name in ["latest_predictions", "dead_letter_summary"] :
+      strcontains(aws_athena_named_query.this[name].query, "WHERE CAST(ingest_year AS varchar) >= CAST(year(current_date - INTERVAL '7' DAY) AS varchar)")
+      && strcontains(aws_athena_named_query.this[name].query, "CAST(ingest_year AS integer) * 10000 + CAST(ingest_month AS integer) * 100 + CAST(ingest_day AS integer)")
+    ])
+    error_message = "the saved queries on the streaming tables prune to the partitions of the last 7 days"
   }
 }
 

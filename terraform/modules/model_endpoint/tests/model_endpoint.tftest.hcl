@@ -68,6 +68,59 @@ run "serverless_has_no_instances_key_or_autoscaling" {
     condition     = aws_sagemaker_endpoint_configuration.this.production_variants[0].serverless_config[0].memory_size_in_mb == 2048
     error_message = "the serverless memory size is passed through"
   }
+
+  assert {
+    condition     = !aws_sagemaker_model.this.enable_network_isolation
+    error_message = "Serverless Inference does not support network isolation: the serverless model must not ask for it"
+  }
+
+  assert {
+    condition     = aws_sagemaker_model.this.name == "churn-test-churn-5e5e09d879cc4936-sl"
+    error_message = "the serverless model is named apart from the instance-backed model of the same version"
+  }
+}
+
+# Serverless Inference excludes network isolation and data capture
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions):
+# with data capture asked for, a serverless plan still has neither, and the check warns.
+run "serverless_drops_data_capture_and_network_isolation" {
+  command = plan
+
+  variables {
+    serverless   = { memory_size_in_mb = 2048, max_concurrency = 5 }
+    data_capture = { destination_s3_uri = "s3://churn-test-results-123456789012/data-capture/" }
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint_configuration.this.data_capture_config) == 0
+    error_message = "a serverless endpoint configuration has no data_capture_config"
+  }
+
+  assert {
+    condition     = !aws_sagemaker_model.this.enable_network_isolation
+    error_message = "a serverless model has no network isolation"
+  }
+
+  expect_failures = [check.serverless_endpoints_capture_no_data]
+}
+
+# The same settings on instances keep both.
+run "instances_keep_data_capture_and_network_isolation" {
+  command = plan
+
+  variables {
+    data_capture = { destination_s3_uri = "s3://churn-test-results-123456789012/data-capture/" }
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint_configuration.this.data_capture_config) == 1 && aws_sagemaker_endpoint_configuration.this.data_capture_config[0].destination_s3_uri == "s3://churn-test-results-123456789012/data-capture/"
+    error_message = "an instance-backed endpoint configuration captures data when asked"
+  }
+
+  assert {
+    condition     = aws_sagemaker_model.this.enable_network_isolation && aws_sagemaker_model.this.name == "churn-test-churn-5e5e09d879cc4936"
+    error_message = "an instance-backed model runs with network isolation under <name>-<version>"
+  }
 }
 
 run "data_capture_when_asked" {

@@ -5,6 +5,15 @@ mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
 }
 
 variables {
@@ -47,6 +56,34 @@ run "alarms_on_every_failure_mode" {
   assert {
     condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.glue_job_failed.event_pattern).detail.jobName) == jsonencode(var.glue_job_names)
     error_message = "job state changes of both jobs reach the topic"
+  }
+}
+
+run "topic_policy_is_the_documented_one_per_publisher" {
+  command = plan
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.topic.statement : s.sid] == ["CloudWatchAlarmsPublish", "EventBridgeRulesPublish"]
+    error_message = "one statement per publishing service"
+  }
+
+  assert {
+    condition = jsonencode(one([
+      for s in data.aws_iam_policy_document.topic.statement : s.condition if s.sid == "CloudWatchAlarmsPublish"
+      ])) == jsonencode([{
+      test     = "ArnLike"
+      values   = ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"]
+      variable = "aws:SourceArn"
+    }]) && one([for s in data.aws_iam_policy_document.topic.statement : s.principals if s.sid == "CloudWatchAlarmsPublish"]) == toset([{ type = "Service", identifiers = toset(["cloudwatch.amazonaws.com"]) }])
+    error_message = "CloudWatch may publish for this account's and region's alarms only (aws:SourceArn)"
+  }
+
+  # EventBridge's guide: no Condition blocks in SNS topic policies for EventBridge.
+  assert {
+    condition = length(one([
+      for s in data.aws_iam_policy_document.topic.statement : s.condition if s.sid == "EventBridgeRulesPublish"
+    ])) == 0 && one([for s in data.aws_iam_policy_document.topic.statement : s.principals if s.sid == "EventBridgeRulesPublish"]) == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }]) && one([for s in data.aws_iam_policy_document.topic.statement : s.actions if s.sid == "EventBridgeRulesPublish"]) == toset(["sns:Publish"])
+    error_message = "EventBridge publishes to the topic with sns:Publish and no condition"
   }
 }
 

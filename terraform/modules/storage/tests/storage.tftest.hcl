@@ -5,6 +5,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws" }
   }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -56,9 +59,151 @@ run "three_private_encrypted_versioned_buckets" {
   assert {
     condition = toset([
       for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r.id
-    ]) == toset(["expire-noncurrent-versions", "expire-checkpoints", "expire-tmp"])
-    error_message = "the data bucket expires checkpoints/ and tmp/ besides old versions"
+    ]) == toset(["expire-noncurrent-versions", "expire-checkpoints-retired", "expire-tmp"])
+    error_message = "the data bucket expires retired checkpoints and tmp/ besides old versions"
   }
+
+  assert {
+    condition = {
+      for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r.filter[0].prefix => try(r.expiration[0].days, null)
+      } == {
+      "" = null, "checkpoints-retired/" = 30, "tmp/" = 7
+    }
+    error_message = "retired checkpoints expire after 30 days and tmp/ after 7 by default; nothing else in the data bucket expires by age"
+  }
+
+  assert {
+    # Spark writes a live checkpoint's metadata file once and reads it on every restart: no age-based expiry may
+    # reach checkpoints/ (a prefix filter "" only expires noncurrent versions).
+    condition = alltrue([
+      for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule :
+      length(r.expiration) == 0 || !startswith("checkpoints/stream-scoring/metadata", r.filter[0].prefix)
+    ])
+    error_message = "no expiration rule may match live checkpoints under checkpoints/"
+  }
+}
+
+run "retired_checkpoint_retention_is_a_setting" {
+  command = plan
+
+  variables {
+    retired_checkpoint_expiration_days = 90
+  }
+
+  assert {
+    condition     = one([for r in aws_s3_bucket_lifecycle_configuration.this["data"].rule : r.expiration[0].days if r.id == "expire-checkpoints-retired"]) == 90
+    error_message = "retired_checkpoint_expiration_days sets the retention of checkpoints-retired/"
+  }
+}
+
+run "no_service_may_use_the_key_unless_asked" {
+  command = plan
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.key.statement : s.sid] == ["AccountAdministersAndUsesKeyThroughIam"]
+    error_message = "by default the key policy only delegates to the account's IAM policies"
+  }
+}
+
+run "each_service_gets_its_documented_key_statement" {
+  command = plan
+
+  variables {
+    key_service_access = {
+      log_groups    = ["/aws-glue/*"]
+      alarms_to_sns = true
+      events_to_sns = true
+    }
+  }
+
+  assert {
+    condition = [for s in data.aws_iam_policy_document.key.statement : s.sid] == [
+      "AccountAdministersAndUsesKeyThroughIam",
+      "CloudWatchLogsEncryptsTheseLogGroups",
+      "CloudWatchAlarmsPublishToEncryptedTopics",
+      "EventBridgeDeliversToEncryptedTopics",
+    ]
+    error_message = "one statement per service, no generic service statement"
+  }
+
+  # CloudWatch Logs: regional principal, the documented actions, bound to our log groups by encryption context.
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.key.statement : s
+      if s.sid == "CloudWatchLogsEncryptsTheseLogGroups"
+      ]).principals == toset([{ type = "Service", identifiers = toset(["logs.eu-west-1.amazonaws.com"]) }]) && toset(one([
+        for s in data.aws_iam_policy_document.key.statement : s.actions
+        if s.sid == "CloudWatchLogsEncryptsTheseLogGroups"
+    ])) == toset(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"])
+    error_message = "CloudWatch Logs is granted as logs.<region>.amazonaws.com with the documented actions"
+  }
+
+  assert {
+    condition = jsonencode(one([
+      for s in data.aws_iam_policy_document.key.statement : s.condition
+      if s.sid == "CloudWatchLogsEncryptsTheseLogGroups"
+      ])) == jsonencode([{
+      test     = "ArnLike"
+      values   = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/*"]
+      variable = "kms:EncryptionContext:aws:logs:arn"
+    }])
+    error_message = "the logs statement is conditioned on the encryption context naming this account's and region's Glue log groups"
+  }
+
+  # EventBridge: Decrypt + GenerateDataKey and no condition at all (aws:SourceAccount would drop every delivery).
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.key.statement : s
+      if s.sid == "EventBridgeDeliversToEncryptedTopics"
+      ]).principals == toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }]) && toset(one([
+        for s in data.aws_iam_policy_document.key.statement : s.actions
+        if s.sid == "EventBridgeDeliversToEncryptedTopics"
+    ])) == toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    error_message = "EventBridge is granted kms:Decrypt and kms:GenerateDataKey"
+  }
+
+  assert {
+    condition = length(one([
+      for s in data.aws_iam_policy_document.key.statement : s.condition
+      if s.sid == "EventBridgeDeliversToEncryptedTopics"
+    ])) == 0
+    error_message = "the EventBridge statement must carry no condition"
+  }
+
+  # CloudWatch alarms: Decrypt + GenerateDataKey*, unconditioned as the SNS guide documents it.
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.key.statement : s
+      if s.sid == "CloudWatchAlarmsPublishToEncryptedTopics"
+      ]).principals == toset([{ type = "Service", identifiers = toset(["cloudwatch.amazonaws.com"]) }]) && toset(one([
+        for s in data.aws_iam_policy_document.key.statement : s.actions
+        if s.sid == "CloudWatchAlarmsPublishToEncryptedTopics"
+        ])) == toset(["kms:Decrypt", "kms:GenerateDataKey*"]) && length(one([
+        for s in data.aws_iam_policy_document.key.statement : s.condition
+        if s.sid == "CloudWatchAlarmsPublishToEncryptedTopics"
+    ])) == 0
+    error_message = "CloudWatch alarms are granted kms:Decrypt and kms:GenerateDataKey* as documented"
+  }
+}
+
+run "rejects_a_log_group_arn_where_a_name_is_expected" {
+  command = plan
+
+  variables {
+    key_service_access = { log_groups = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws-glue/*"] }
+  }
+
+  expect_failures = [var.key_service_access]
+}
+
+run "rejects_a_fractional_retention" {
+  command = plan
+
+  variables {
+    retired_checkpoint_expiration_days = 0.5
+  }
+
+  expect_failures = [var.retired_checkpoint_expiration_days]
 }
 
 run "tls_policy_off_only_when_asked" {
