@@ -28,6 +28,7 @@ from pathlib import Path
 
 from churn_pipeline import local_services
 from churn_pipeline.analytics_queries import load_named_queries
+from churn_pipeline.contract import settings
 from churn_pipeline.streaming import sink
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -643,8 +644,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1729)
     parser.add_argument("--moto-port", type=int, default=5000)
     parser.add_argument("--endpoint-port", type=int, default=8080)
-    parser.add_argument("--batch-mode", choices=["embedded", "endpoint"], default="embedded")
-    parser.add_argument("--stream-mode", choices=["embedded", "endpoint"], default="endpoint")
+    parser.add_argument("--batch-mode", choices=settings.SCORING_MODES, default="embedded")
+    parser.add_argument("--stream-mode", choices=settings.SCORING_MODES, default="endpoint")
     parser.add_argument("--trigger-seconds", type=float, default=2.0)
     parser.add_argument("--stream-timeout", type=float, default=600.0)
     args = parser.parse_args(argv)

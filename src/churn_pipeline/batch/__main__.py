@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
-from churn_pipeline.contract.settings import DEFAULT_THRESHOLD
+from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, OUTPUT_FORMATS, SCORING_MODES
 from churn_pipeline.features import ContractError
 from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
 
@@ -24,7 +24,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--failed", help="dataset of rows the endpoint could not score (default: <output>-failed)"
     )
-    parser.add_argument("--mode", choices=["embedded", "endpoint", "none"], default="embedded",
+    parser.add_argument("--mode", choices=[*SCORING_MODES, "none"], default="embedded",
                         help="'none' runs the same job without scoring (benchmark baseline)")  # fmt: skip
     parser.add_argument(
         "--model-uri", required=True, help="directory or s3:// prefix with model.tar.gz + feature_spec.json"
@@ -36,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_THRESHOLD,
         help="churn_prediction = probability >= threshold",
     )
-    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet")
     parser.add_argument("--batch-id", help="partition this run owns (default: from the input path)")
     parser.add_argument("--payload-bytes", type=int, default=DEFAULT_PAYLOAD_BYTES)
     parser.add_argument("--max-rows-per-request", type=int, default=2000)

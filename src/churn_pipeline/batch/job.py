@@ -124,15 +124,15 @@ def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
             rejects = result.rejected.where(
                 ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
             ).select(  # contract.outputs.BATCH_REJECTS
-                F.col(reader.SOURCE_FILE).alias("source_file"),
-                F.col(reader.RAW_LINE).alias("raw_line"),
+                F.col(reader.SOURCE_FILE).alias(outputs.SOURCE_FILE),
+                F.col(reader.RAW_LINE).alias(outputs.RAW_LINE),
                 spark_scoring.ERROR_CODE,
                 spark_scoring.ERROR_REASON,
             )
             writer.replace_partition(spark, rejects, config.rejects_path, batch_id, config.output_format)
             failed_rows = _source_fields_last(
                 result.failed.withColumnsRenamed(
-                    {reader.SOURCE_FILE: "source_file", reader.RAW_LINE: "raw_line"}
+                    {reader.SOURCE_FILE: outputs.SOURCE_FILE, reader.RAW_LINE: outputs.RAW_LINE}
                 )
             )
             writer.replace_partition(spark, failed_rows, config.failed_path, batch_id, config.output_format)

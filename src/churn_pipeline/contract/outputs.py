@@ -53,18 +53,26 @@ SCORE_FIELDS = (
     Field(SCORED_AT, TIMESTAMP),
 )
 # What a batch row that was not scored keeps: where it came from and its line as read.
-SOURCE_FIELDS = (Field("source_file", STRING), Field("raw_line", STRING))
+SOURCE_FILE = "source_file"
+RAW_LINE = "raw_line"
+SOURCE_FIELDS = (Field(SOURCE_FILE, STRING), Field(RAW_LINE, STRING))
 RECORD_ID = "record_id"
 EVENT_TIME = "event_time"
 # What a producer puts on the stream as JSON: the tutorial's record plus an id and its event time (the
 # kinesis_customer_churn catalog table describes it).
 STREAM_RECORD_FIELDS = RAW_FIELDS + (Field(RECORD_ID, STRING), Field(EVENT_TIME, STRING))
+KINESIS_SHARD_ID = "kinesis_shard_id"
+KINESIS_SEQUENCE_NUMBER = "kinesis_sequence_number"
+KINESIS_PARTITION_KEY = "kinesis_partition_key"
+KINESIS_ARRIVAL_TIME = "kinesis_arrival_time"
 KINESIS_FIELDS = (
     Field(RECORD_ID, STRING),
-    Field("kinesis_shard_id", STRING),
-    Field("kinesis_sequence_number", STRING),
-    Field("kinesis_arrival_time", TIMESTAMP),
+    Field(KINESIS_SHARD_ID, STRING),
+    Field(KINESIS_SEQUENCE_NUMBER, STRING),
+    Field(KINESIS_ARRIVAL_TIME, TIMESTAMP),
 )
+RAW_PAYLOAD = "raw_payload"
+DEAD_LETTERED_AT = "dead_lettered_at"
 # The streaming datasets are partitioned by the record's arrival hour (UTC), never by wall clock.
 INGEST_PARTITIONS = tuple(
     Field(name, STRING) for name in ("ingest_year", "ingest_month", "ingest_day", "ingest_hour")
@@ -106,13 +114,13 @@ STREAM_DEAD_LETTER = Dataset(
     "results",
     "stream/dead-letter/",
     (
-        Field("raw_payload", BINARY),
+        Field(RAW_PAYLOAD, BINARY),
         Field(ERROR_CODE, STRING),
         Field(ERROR_REASON, STRING),
         *KINESIS_FIELDS[:3],
-        Field("kinesis_partition_key", STRING),
+        Field(KINESIS_PARTITION_KEY, STRING),
         KINESIS_FIELDS[3],
-        Field("dead_lettered_at", TIMESTAMP),
+        Field(DEAD_LETTERED_AT, TIMESTAMP),
     ),
     INGEST_PARTITIONS,
     description="Kinesis records the streaming job could not score, kept whole with the reason.",

@@ -285,9 +285,9 @@ def output_table(scored: pd.DataFrame) -> pa.Table:
     columns[spark_scoring.VERSION] = _text(scored[spark_scoring.VERSION])
     columns[spark_scoring.SCORED_AT] = _timestamps(scored[spark_scoring.SCORED_AT])
     columns[outputs.RECORD_ID] = _text(scored[records.RECORD_ID])
-    columns["kinesis_shard_id"] = _text(scored[SHARD_ID])
-    columns["kinesis_sequence_number"] = _text(scored[SEQUENCE_NUMBER])
-    columns["kinesis_arrival_time"] = _timestamps(scored[ARRIVAL_MICROS])
+    columns[outputs.KINESIS_SHARD_ID] = _text(scored[SHARD_ID])
+    columns[outputs.KINESIS_SEQUENCE_NUMBER] = _text(scored[SEQUENCE_NUMBER])
+    columns[outputs.KINESIS_ARRIVAL_TIME] = _timestamps(scored[ARRIVAL_MICROS])
     for name, values in _partitions(scored[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
     return _as_dataset(columns, outputs.STREAM_PREDICTIONS)
@@ -296,15 +296,15 @@ def output_table(scored: pd.DataFrame) -> pa.Table:
 def dead_letter_table(dead: pd.DataFrame) -> pa.Table:
     now = int(time.time() * 1e6)
     columns: dict[str, pa.Array] = {
-        "raw_payload": pa.array([bytes(v) for v in dead[DATA]], pa.binary()),
-        "error_code": _text(dead["error_code"]),
-        "error_reason": _text(dead["error_reason"]),
-        "record_id": _text(dead[records.RECORD_ID]),
-        "kinesis_shard_id": _text(dead[SHARD_ID]),
-        "kinesis_sequence_number": _text(dead[SEQUENCE_NUMBER]),
-        "kinesis_partition_key": _text(dead[PARTITION_KEY]),
-        "kinesis_arrival_time": _timestamps(dead[ARRIVAL_MICROS]),
-        "dead_lettered_at": pa.array([now] * len(dead), pa.timestamp("us", tz="UTC")),
+        outputs.RAW_PAYLOAD: pa.array([bytes(v) for v in dead[DATA]], pa.binary()),
+        outputs.ERROR_CODE: _text(dead[outputs.ERROR_CODE]),
+        outputs.ERROR_REASON: _text(dead[outputs.ERROR_REASON]),
+        outputs.RECORD_ID: _text(dead[records.RECORD_ID]),
+        outputs.KINESIS_SHARD_ID: _text(dead[SHARD_ID]),
+        outputs.KINESIS_SEQUENCE_NUMBER: _text(dead[SEQUENCE_NUMBER]),
+        outputs.KINESIS_PARTITION_KEY: _text(dead[PARTITION_KEY]),
+        outputs.KINESIS_ARRIVAL_TIME: _timestamps(dead[ARRIVAL_MICROS]),
+        outputs.DEAD_LETTERED_AT: pa.array([now] * len(dead), pa.timestamp("us", tz="UTC")),
     }
     for name, values in _partitions(dead[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
