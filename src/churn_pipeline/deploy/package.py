@@ -11,6 +11,7 @@ Terraform variables (no upload); `upload()` puts the files into the bucket once 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -101,9 +102,18 @@ def build_job_wheel(repo_root: Path, cache_dir: Path) -> Path:
         str(staging),
         str(repo_root),
     ]
-    result = subprocess.run(
-        command, env={**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH}, capture_output=True, text=True
-    )
+    # setuptools builds in the source tree's build/ directory: two builds at once (two deploys, two test
+    # workers) collide there ("File exists"), so they take turns.
+    lock_path = repo_root / "build" / ".job-wheel.lock"
+    lock_path.parent.mkdir(exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            command,
+            env={**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH},
+            capture_output=True,
+            text=True,
+        )
     if result.returncode != 0:
         raise PackagingError(f"building the job wheel failed ({' '.join(command)}):\n{result.stderr}")
     staging.rename(out)
