@@ -1,11 +1,22 @@
 """A thin fake of the `awsglue` library, which exists only inside AWS Glue: the few calls the entry scripts make.
 
-Argument resolution and Job bookkeeping behave as Glue documents them; each job's tests supply the
-GlueContext it needs. Installed into a temporary directory on sys.path for one test, removed afterwards.
+Each piece behaves as AWS's own awsglue library does (awslabs/aws-glue-libs, branch glue-5.1):
+- `getResolvedOptions` (awsglue/utils.py): argparse over sys.argv[1:], every asked name a required
+  `--name value`, unknown arguments (Glue's own, such as --TempDir or --job-language) ignored;
+- `GlueContext.forEachBatch` (awsglue/context.py): requires windowSize and checkpointLocation, hands
+  windowSize to Spark's processingTime trigger, persists each micro-batch and calls the batch function only
+  for a non-empty one;
+- `create_data_frame.from_options(connection_type="kinesis")`: Glue's Kinesis connector, played by this
+  package's Python Kinesis source over moto, with the connector's column names.
+What Glue gives for free and local Spark cannot do is the S3 file system of the checkpoint (EMRFS): the fake
+keeps Spark's checkpoint in a local directory and mirrors it, file for file, to the deployed s3:// location
+before every micro-batch and at the end, so the job reads its checkpoint's `metadata` where Glue would put it.
+Installed into a temporary directory on sys.path for one test, removed afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping
@@ -15,18 +26,26 @@ import pytest
 
 BASE_FILES = {
     "__init__.py": "",
-    "utils.py": '''
+    "utils.py": """
+        import argparse
+
+
+        class GlueArgumentError(Exception):
+            pass
+
+
+        class _Parser(argparse.ArgumentParser):
+            def error(self, message):
+                raise GlueArgumentError(message)
+
+
         def getResolvedOptions(argv, names):
-            """Glue's contract: every name must be given as --name value; JOB_NAME too."""
-            values = {}
-            for index, arg in enumerate(argv):
-                if arg.startswith("--") and arg[2:] in names:
-                    values[arg[2:]] = argv[index + 1]
-            missing = [n for n in names if n not in values]
-            if missing:
-                raise SystemExit(f"missing job arguments: {missing}")
-            return values
-    ''',
+            parser = _Parser()
+            for name in names:
+                parser.add_argument("--" + name, required=True)
+            parsed, _glue_own = parser.parse_known_args(argv[1:])
+            return vars(parsed)
+    """,
     "context.py": """
         from pyspark.sql import SparkSession
 
@@ -49,14 +68,139 @@ BASE_FILES = {
     """,
 }
 
+# The streaming job's GlueContext: Kinesis source and forEachBatch. FAKE_GLUE_CHECKPOINTS names the local
+# directory that stands in for S3 under each checkpoint location.
+STREAM_FILES = {
+    **BASE_FILES,
+    "context.py": """
+        import hashlib
+        import os
+        import time
+        from pathlib import Path
+
+        import boto3
+        from pyspark import StorageLevel
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
+
+        from churn_pipeline.streaming import kinesis_source
+        from churn_pipeline.streaming.job import forward_aws_environment
+
+        CALLS = []
+        # Glue's connector positions -> the Python source's
+        POSITIONS = {"trim_horizon": "TRIM_HORIZON", "latest": "LATEST", "earliest": "TRIM_HORIZON"}
+
+
+        class _DataFrameFactory:
+            def __init__(self, spark):
+                self.spark = spark
+
+            def from_options(self, connection_type, connection_options, transformation_ctx=None):
+                CALLS.append(("from_options", connection_type, dict(connection_options)))
+                forward_aws_environment(self.spark)
+                kinesis_source.register(self.spark)
+                _arn, _aws, _service, region, _account, resource = connection_options["streamARN"].split(":")
+                frame = (
+                    self.spark.readStream.format(kinesis_source.SOURCE_NAME)
+                    .option("streamName", resource.split("/", 1)[1])
+                    .option("region", region)
+                    .option("startingPosition", POSITIONS[connection_options["startingPosition"]])
+                    .load()
+                )
+                # Glue's connector names (no shard id); __src_timestamp from addRecordTimestamp.
+                return frame.select(
+                    F.col("data"), F.col("stream_name").alias("streamName"),
+                    F.col("partition_key").alias("partitionKey"),
+                    F.col("sequence_number").alias("sequenceNumber"),
+                    F.col("approximate_arrival_timestamp").alias("__src_timestamp"),
+                )
+
+
+        class _Checkpoint:
+            # Spark's checkpoint in a local directory, mirrored file for file to its s3:// location (EMRFS's part).
+            def __init__(self, location):
+                self.location = location
+                root = Path(os.environ["FAKE_GLUE_CHECKPOINTS"])
+                self.local = root / hashlib.sha1(location.encode()).hexdigest()[:16]
+                self.bucket, _, prefix = location.split("://", 1)[1].partition("/")
+                self.prefix = prefix.strip("/")
+                self.s3 = boto3.client("s3")
+
+            def mirror(self):
+                for path in sorted(p for p in self.local.rglob("*") if p.is_file() and not p.name.endswith(".crc")):
+                    key = f"{self.prefix}/{path.relative_to(self.local).as_posix()}"
+                    self.s3.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes())
+
+
+        class GlueContext:
+            def __init__(self, spark_context):
+                self.spark_session = SparkSession.builder.getOrCreate()
+                self.create_data_frame = _DataFrameFactory(self.spark_session)
+
+            def forEachBatch(self, frame, batch_function, options):
+                if "windowSize" not in options:
+                    raise Exception("Missing windowSize argument")
+                if "checkpointLocation" not in options:
+                    raise Exception("Missing checkpointLocation argument")
+                CALLS.append(("forEachBatch", dict(options)))
+                checkpoint = _Checkpoint(options["checkpointLocation"])
+
+                def persisted(data_frame, batch_id):
+                    checkpoint.mirror()
+                    data_frame.persist(StorageLevel.MEMORY_AND_DISK)
+                    if data_frame.count() > 0:
+                        CALLS.append(("batch", batch_id))
+                        batch_function(data_frame, batch_id)
+                    data_frame.unpersist()
+
+                query = (
+                    frame.writeStream.foreachBatch(persisted)
+                    .trigger(processingTime=options["windowSize"])
+                    .option("checkpointLocation", str(checkpoint.local))
+                    .start()
+                )
+                # Glue runs until stopped; the fake stops once a trigger finds nothing new after some rows.
+                seen = 0
+                while query.isActive:
+                    progress = query.recentProgress
+                    rows = sum(p["numInputRows"] for p in progress)
+                    if rows and rows == seen and progress and progress[-1]["numInputRows"] == 0:
+                        break
+                    seen = rows
+                    time.sleep(2)
+                query.stop()
+                checkpoint.mirror()
+                if query.exception():
+                    raise query.exception()
+    """,
+}
+
 
 def installed(directory: Path, monkeypatch: pytest.MonkeyPatch, files: Mapping[str, str]) -> Iterator[None]:
     """Write the fake package under `directory`, put it on sys.path, and forget its modules afterwards."""
     package = directory / "fake" / "awsglue"
-    package.mkdir(parents=True)
+    package.mkdir(parents=True, exist_ok=True)
     for name, source in files.items():
         (package / name).write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(directory / "fake"))
+    monkeypatch.setenv("FAKE_GLUE_CHECKPOINTS", str(directory / "checkpoints"))
     yield
     for module in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:
         del sys.modules[module]
+
+
+@contextlib.contextmanager
+def fake_awsglue(
+    directory: Path, monkeypatch: pytest.MonkeyPatch, files: Mapping[str, str]
+) -> Iterator[None]:
+    """`installed` for a with-block: each block imports a fresh fake (its CALLS and EVENTS start empty)."""
+    yield from installed(directory, monkeypatch, files)
+
+
+def glue_argv(script: str, job_name: str, default_arguments: Mapping[str, str]) -> list[str]:
+    """sys.argv of a Glue job run: the script, then every DefaultArguments entry as `--name value` (Glue's own
+    ones too, which getResolvedOptions ignores), then --JOB_NAME, which Glue adds for every run."""
+    argv = [script]
+    for name, value in default_arguments.items():
+        argv += [name, value]
+    return [*argv, "--JOB_NAME", job_name]

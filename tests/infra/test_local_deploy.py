@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
 import pytest
 
 from churn_pipeline import synthetic
+from churn_pipeline.contract import outputs
 from churn_pipeline.datasets import read_churn_csv
 from churn_pipeline.deploy import package as packaging
 from churn_pipeline.training import train, write_artifacts
 
 from .conftest import REPO_ROOT
-from .test_static import JOB_SCRIPTS, required_args
+from .test_static import JOB_SCRIPTS, is_glue_own, required_args
 
 # One apply (about a minute of it the provider waiting on S3 lifecycle rules), a plan, a new model, a destroy.
 pytestmark = pytest.mark.slow
@@ -96,9 +99,12 @@ def test_buckets_are_encrypted_versioned_private(deployment):
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
         }  # fmt: skip
     rules = s3.get_bucket_lifecycle_configuration(Bucket=BUCKETS["data"])["Rules"]
+    # Live checkpoints (checkpoints/) never expire; retired ones (checkpoints-retired/) do.
     assert {r["ID"]: r.get("Expiration") for r in rules} == {
-        "expire-noncurrent-versions": None, "expire-checkpoints": {"Days": 30}, "expire-tmp": {"Days": 7},
-    }  # fmt: skip
+        "expire-noncurrent-versions": None,
+        "expire-checkpoints-retired": {"Days": 30},
+        "expire-tmp": {"Days": 7},
+    }
     assert client("kms").get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
 
 
@@ -128,17 +134,24 @@ def test_stream_is_active_and_encrypted(deployment):
     )
 
 
+def deployed_arguments(job: str) -> dict[str, str]:
+    """DefaultArguments of a deployed Glue job, as Terraform wrote them (read back from moto)."""
+    return client("glue").get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]["DefaultArguments"]
+
+
 def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
     glue, artifacts = client("glue"), deployment["artifacts"]
     model_uri = f"s3://{BUCKETS['artifacts']}/{artifacts['model_prefix']}"
+    scoring = {"model_uri": model_uri, "scoring_mode": "endpoint", "endpoint_name": ENDPOINT, "threshold": "0.5",
+               "aws_region": "us-east-1"}  # fmt: skip
     expected = {
         "batch": {
             "input_path": f"s3://{BUCKETS['data']}/input/",
             "output_path": f"s3://{BUCKETS['results']}/batch/predictions/",
             "rejects_path": f"s3://{BUCKETS['results']}/batch/rejects/",
             "failed_path": f"s3://{BUCKETS['results']}/batch/failed/",
-            "model_uri": model_uri, "mode": "endpoint", "endpoint_name": ENDPOINT, "threshold": "0.5",
             "output_format": "parquet",
+            **scoring,
         },
         "stream": {
             "stream_arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{PREFIX}-customer-churn",
@@ -146,16 +159,14 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             "checkpoint_path": f"s3://{BUCKETS['data']}/checkpoints/stream-scoring/",
             "output_path": f"s3://{BUCKETS['results']}/stream/predictions/",
             "dead_letter_path": f"s3://{BUCKETS['results']}/stream/dead-letter/",
-            "model_uri": model_uri, "mode": "endpoint", "endpoint_name": ENDPOINT, "threshold": "0.5",
             "window_size": "100 seconds",
+            **scoring,
         },
     }  # fmt: skip
     for job, script in JOB_SCRIPTS.items():
         found = glue.get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]
         job_args = {
-            k.removeprefix("--"): v
-            for k, v in found["DefaultArguments"].items()
-            if k[2:].islower() and "-" not in k[2:]
+            k.removeprefix("--"): v for k, v in found["DefaultArguments"].items() if not is_glue_own(k)
         }
         assert job_args == expected[job]
         assert set(job_args) == set(required_args(script)) - {"JOB_NAME"}
@@ -172,13 +183,7 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
 
 def test_catalog_tables_exist_with_partition_projection(deployment):
     tables = {t["Name"]: t for t in client("glue").get_tables(DatabaseName=DATABASE)["TableList"]}
-    assert set(tables) == {
-        "kinesis_customer_churn",
-        "batch_predictions",
-        "batch_rejects",
-        "stream_predictions",
-        "stream_dead_letter",
-    }
+    assert set(tables) == {"kinesis_customer_churn", *(d.table for d in outputs.DATASETS)}
     assert tables["kinesis_customer_churn"]["Parameters"]["streamARN"].endswith(
         f":stream/{PREFIX}-customer-churn"
     )
@@ -190,7 +195,7 @@ def test_catalog_tables_exist_with_partition_projection(deployment):
             "ingest_day",
             "ingest_hour",
         ]
-    for name in ("batch_predictions", "batch_rejects"):
+    for name in ("batch_predictions", "batch_rejects", "batch_failed"):
         assert tables[name]["StorageDescriptor"]["Location"].startswith(f"s3://{BUCKETS['results']}/batch/")
         assert not tables[name].get("PartitionKeys")
 
@@ -225,6 +230,199 @@ def test_analytics_and_monitoring_exist(deployment):
         f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency", f"{PREFIX}-stream-iterator-age",
         f"{PREFIX}-dead-letter-growth", f"{PREFIX}-batch-scoring-failed-tasks", f"{PREFIX}-stream-scoring-failed-tasks",
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------- the jobs, run with what was deployed
+# The entry scripts run with the DefaultArguments Terraform gave the deployed Glue jobs (read back from moto),
+# against the deployed stream and buckets, the uploaded model and a local endpoint serving the deployed
+# endpoint name. Only awsglue is a fake (tests/glue_fakes.py).
+def download_prefix(bucket: str, prefix: str, target: Path) -> Path:
+    """Copy an S3 prefix of moto to a local directory, key for key, to read it as the datasets' readers do."""
+    s3 = client("s3")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            path = target / obj["Key"][len(prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(path))
+    return target
+
+
+def catalog_schema(table: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(columns, partition keys) of a deployed catalog table, as (name, type)."""
+    found = client("glue").get_table(DatabaseName=DATABASE, Name=table)["Table"]
+    columns = [(c["Name"], c["Type"]) for c in found["StorageDescriptor"]["Columns"]]
+    return columns, [(k["Name"], k["Type"]) for k in found.get("PartitionKeys", [])]
+
+
+def file_schema(directory: Path) -> list[tuple[str, str]]:
+    """(lower-cased name, catalog type) of every column of the Parquet files under a directory: one schema."""
+    import pyarrow.parquet as pq
+
+    hive = {
+        "string": "string",
+        "large_string": "string",
+        "int32": "int",
+        "double": "double",
+        "timestamp[us, tz=UTC]": "timestamp",
+        "timestamp[us]": "timestamp",
+        "timestamp[ns]": "timestamp",
+        "binary": "binary",
+    }  # fmt: skip  (Spark writes INT96, read as ns)
+    schemas = {
+        tuple((f.name.lower(), hive[str(f.type)]) for f in pq.read_schema(path))
+        for path in directory.rglob("*.parquet")
+    }
+    assert len(schemas) == 1, f"files under {directory} disagree on their schema: {schemas}"
+    return list(schemas.pop())
+
+
+@pytest.fixture
+def deployed_endpoint(deployment, tmp_path, monkeypatch):
+    """The local model server answering for the deployed endpoint name only (any other name: 400)."""
+    from churn_pipeline import endpoint_server, local_services
+
+    port = local_services.free_port()
+    endpoint_server.start_background(
+        deployment["model_dir"], port, tmp_path / "endpoint", endpoint_name=ENDPOINT
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://{local_services.LOOPBACK}:{port}")
+    yield
+    endpoint_server.stop_background(tmp_path / "endpoint")
+
+
+@pytest.mark.usefixtures("deployed_endpoint")
+def test_streaming_entry_script_scores_a_micro_batch_with_the_deployed_arguments(
+    deployment, spark, synthetic_csv, tmp_path, monkeypatch
+):
+    import glue_fakes
+
+    from churn_pipeline.streaming import producer, sink
+
+    arguments = deployed_arguments("stream")
+    stream_name = arguments["--stream_arn"].rsplit("/", 1)[1]
+    records = list(producer.csv_records(synthetic_csv, "seam-"))[:30] + [(b"{not json", "bad")]
+    producer.send(client("kinesis"), stream_name, records)
+    # A Glue worker's environment names no region: every client must take the job's --aws_region.
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    job_name = f"{PREFIX}-stream-scoring"
+    monkeypatch.setattr(sys, "argv", glue_fakes.glue_argv("glue_stream_scoring.py", job_name, arguments))
+
+    def run_entry_script() -> list[tuple]:
+        with glue_fakes.fake_awsglue(tmp_path / "glue", monkeypatch, glue_fakes.STREAM_FILES):
+            runpy.run_path(str(REPO_ROOT / "jobs" / "glue_stream_scoring.py"), run_name="__main__")
+            from awsglue.context import CALLS
+
+            return list(CALLS)
+
+    calls = run_entry_script()
+    assert calls[0][:2] == ("from_options", "kinesis") and calls[0][2]["startingPosition"] == "trim_horizon"
+    assert calls[1] == (
+        "forEachBatch",
+        {"windowSize": "100 seconds", "checkpointLocation": arguments["--checkpoint_path"]},
+    )
+    batches = [c[1] for c in calls if c[0] == "batch"]
+    assert batches, calls
+
+    results, data = BUCKETS["results"], BUCKETS["data"]
+    scored = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored")))
+    dead = sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead")))
+    assert sorted(scored["record_id"]) == sorted(json.loads(d)["record_id"] for d, _ in records[:30])
+    assert scored["churn_probability"].between(0, 1).all()
+    assert [bytes(p) for p in dead["raw_payload"]] == [b"{not json"] and list(dead["error_code"]) == [
+        "NOT_JSON"
+    ]
+    # The query id of the commit markers is the one Spark wrote in the checkpoint's metadata, in the data bucket.
+    metadata = client("s3").get_object(Bucket=data, Key="checkpoints/stream-scoring/metadata")["Body"].read()
+    query_id = json.loads(metadata.decode().splitlines()[0])["id"]
+    markers = client("s3").list_objects_v2(Bucket=results, Prefix=f"stream/predictions/{sink.COMMITS}/")
+    assert {o["Key"].split("/")[3] for o in markers["Contents"]} == {query_id}
+    # The files and the catalog tables agree (names, types, partition keys).
+    for table, folder in (("stream_predictions", "scored"), ("stream_dead_letter", "dead")):
+        columns, partitions = catalog_schema(table)
+        assert file_schema(tmp_path / folder) == columns, table
+        assert partitions == [(f.name, f.type) for f in outputs.INGEST_PARTITIONS]
+
+    # The dead-letter alarm's metric was published, in the job's region, under the job's name.
+    def dead_letters_published() -> float:
+        stats = client("cloudwatch").get_metric_statistics(
+            Namespace="ChurnPipeline", MetricName="DeadLetterRecords",
+            Dimensions=[{"Name": "JobName", "Value": job_name}], StartTime=time.time() - 3600,
+            EndTime=time.time() + 60, Period=60, Statistics=["Sum"],
+        )  # fmt: skip
+        return sum(point["Sum"] for point in stats["Datapoints"])
+
+    assert dead_letters_published() == 1.0
+
+    # The same micro-batch delivered again (the job stopped after its sink committed, before Spark did): it is
+    # replayed with the same id and offsets, and neither dataset nor the metric counts it twice.
+    local_checkpoint = next((tmp_path / "glue" / "checkpoints").iterdir())
+    for name in (str(batches[-1]), f".{batches[-1]}.crc"):  # the commit and its checksum file
+        (local_checkpoint / "commits" / name).unlink()
+    replay = run_entry_script()
+    assert [c[1] for c in replay if c[0] == "batch"][0] == batches[-1]
+    again = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored-2")))
+    assert sorted(again["record_id"]) == sorted(scored["record_id"])
+    assert (
+        len(sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead-2"))))
+        == 1
+    )
+    assert dead_letters_published() == 1.0
+
+
+@pytest.mark.usefixtures("deployed_endpoint")
+def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can_here(
+    deployment, spark, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    import glue_fakes
+
+    from churn_pipeline.batch.glue import config_from_glue_args
+    from churn_pipeline.batch.job import run
+    from churn_pipeline.streaming.job import forward_aws_environment
+
+    arguments = deployed_arguments("batch")
+    monkeypatch.setattr(
+        sys, "argv", glue_fakes.glue_argv("glue_batch_scoring.py", f"{PREFIX}-batch-scoring", arguments)
+    )
+    with glue_fakes.fake_awsglue(tmp_path / "glue", monkeypatch, glue_fakes.BASE_FILES):
+        # Everything up to Spark's first read of s3://: on Glue, EMRFS serves it; local Spark has no S3
+        # file system (terraform/README.md, first deployment checklist).
+        with pytest.raises(Exception, match='No FileSystem for scheme "s3"'):
+            runpy.run_path(str(REPO_ROOT / "jobs" / "glue_batch_scoring.py"), run_name="__main__")
+        from awsglue.job import EVENTS
+
+        assert [e[0] for e in EVENTS] == ["init"] and EVENTS[0][2]["scoring_mode"] == "endpoint"
+
+    # The rest with the deployed scoring (model from the artifacts bucket, the deployed endpoint name, the
+    # threshold, the region), the paths swapped for local ones.
+    from batch.helpers import GOOD_ROW, HEADER, write_lines
+
+    deployed = config_from_glue_args({k.removeprefix("--"): v for k, v in arguments.items()})
+    source = write_lines(tmp_path / "in.csv", [HEADER, GOOD_ROW, GOOD_ROW.replace(",265.1,", ",-1,"), "KS,1"])
+    out = tmp_path / "out"
+    local = dataclasses.replace(
+        deployed, input_path=str(source), output_path=str(out / "scored"), rejects_path=str(out / "rejects"),
+        failed_path=str(out / "failed"),
+    )  # fmt: skip
+    forward_aws_environment(spark)  # Spark's Python workers reach the local endpoint as this process does
+    summary = run(spark, local)
+    assert (summary.scored, summary.rejected, summary.failed) == (1, 2, 0), summary.failure_reasons
+    # A name the endpoint does not serve: the row fails (kept, with the endpoint's answer), not scored.
+    unknown = dataclasses.replace(
+        local, scoring=dataclasses.replace(deployed.scoring, endpoint_name="not-deployed", max_attempts=1),
+        batch_id="unknown-endpoint",
+    )  # fmt: skip
+    assert run(spark, unknown).failed == 1
+    for table, folder in (
+        ("batch_predictions", "scored"),
+        ("batch_rejects", "rejects"),
+        ("batch_failed", "failed"),
+    ):
+        columns, partitions = catalog_schema(table)
+        assert file_schema(out / folder) == columns, table
+        assert partitions == []
 
 
 def test_a_second_plan_changes_only_what_the_emulator_cannot_hold(deployment):

@@ -2,44 +2,35 @@
 
 from __future__ import annotations
 
-import ast
 import re
 
-import pytest
-
+from churn_pipeline.batch import glue as batch_glue
 from churn_pipeline.deploy import package as packaging
-from churn_pipeline.schema import RAW_COLUMNS, canonical
+from churn_pipeline.streaming import glue as stream_glue
 
 from .conftest import JOBS_DIR, MODULE_DIRS, ROOT_DIRS, TERRAFORM, blocks, load_hcl
 
 STORAGE = TERRAFORM / "modules" / "storage"
 GLUE = TERRAFORM / "modules" / "glue"
 
-# What the jobs resolve with getResolvedOptions, while an entry script is not on main yet (then its file is read).
-EXPECTED_REQUIRED_ARGS = {
-    "glue_batch_scoring.py": [
-        "JOB_NAME", "input_path", "output_path", "rejects_path", "failed_path", "model_uri", "mode",
-        "endpoint_name", "threshold", "output_format",
-    ],
-    "glue_stream_scoring.py": [
-        "JOB_NAME", "stream_arn", "starting_position", "checkpoint_path", "output_path", "dead_letter_path",
-        "model_uri", "mode", "endpoint_name", "threshold", "window_size",
-    ],
-}  # fmt: skip
 JOB_SCRIPTS = {"batch": "glue_batch_scoring.py", "stream": "glue_stream_scoring.py"}
+# What each entry script resolves with getResolvedOptions (Glue itself passes JOB_NAME).
+JOB_ARGUMENTS = {
+    "glue_batch_scoring.py": batch_glue.JOB_ARGUMENTS,
+    "glue_stream_scoring.py": stream_glue.JOB_ARGUMENTS,
+}
 
 
 def required_args(script: str) -> list[str]:
-    """REQUIRED_ARGS of an entry script, read with ast (the module-level list literal)."""
-    path = JOBS_DIR / script
-    if not path.exists():
-        return EXPECTED_REQUIRED_ARGS[script]
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(
-            getattr(t, "id", None) == "REQUIRED_ARGS" for t in node.targets
-        ):
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"{path} has no module-level REQUIRED_ARGS list literal")
+    """The names an entry script asks getResolvedOptions for: JOB_NAME and its package's JOB_ARGUMENTS."""
+    source = (JOBS_DIR / script).read_text()
+    assert 'getResolvedOptions(sys.argv, ["JOB_NAME", *JOB_ARGUMENTS])' in source, script
+    return ["JOB_NAME", *JOB_ARGUMENTS[script]]
+
+
+def is_glue_own(name: str) -> bool:
+    """A DefaultArguments key Glue itself consumes (--TempDir, --job-language, --enable-metrics, ...)."""
+    return name == "--TempDir" or "-" in name.removeprefix("--")
 
 
 def all_tf_dirs():
@@ -137,16 +128,6 @@ def test_no_full_access_managed_policy():
 
 
 # ---------------------------------------------------------------- Glue jobs vs entry scripts
-@pytest.mark.parametrize("job", ["batch", "stream"])
-def test_job_arguments_are_what_the_entry_script_resolves(job):
-    arguments = glue_locals()[f"{job}_job_arguments"]
-    script_args = set(required_args(JOB_SCRIPTS[job])) - {"JOB_NAME"}  # Glue itself passes JOB_NAME
-    assert {key.removeprefix("--") for key in arguments} == script_args
-    jobs = {n: b for t, n, b in blocks(GLUE, "resource") if t == "aws_glue_job"}
-    assert list(jobs) == ["this"] and "each.value.arguments" in jobs["this"]["default_arguments"]
-    assert f"local.{job}_job_arguments" in str(glue_locals()["jobs"][job]["arguments"])
-
-
 def test_every_entry_script_exists():
     missing = [script for script in JOB_SCRIPTS.values() if not (JOBS_DIR / script).exists()]
     assert not missing, f"the Glue jobs point at entry scripts not in jobs/: {missing}"
@@ -186,16 +167,6 @@ def test_script_locations_are_keys_the_packaging_step_uploads(model_dir, tmp_pat
     }  # fmt: skip
 
 
-def test_kinesis_table_columns_are_the_raw_record():
-    table = next(
-        b for t, n, b in blocks(GLUE, "resource") if t == "aws_glue_catalog_table" and n == "kinesis_source"
-    )
-    assert table["name"] == "kinesis_customer_churn"
-    types = {"string": "string", "int": "int", "double": "double"}
-    expected = [{"name": canonical(c.name), "type": types[c.kind]} for c in RAW_COLUMNS]
-    assert glue_locals()["raw_columns"] == expected
-
-
 # ---------------------------------------------------------------- environments
 def test_every_environment_sets_the_same_settings():
     shapes = {}
@@ -233,3 +204,91 @@ def test_only_the_local_root_talks_to_an_emulator():
         else:
             assert "endpoints" not in provider and "skip_credentials_validation" not in provider
         assert "access_key" not in provider and "secret_key" not in provider
+
+
+# ---------------------------------------------------------------- saved queries (Athena) on DuckDB
+def _write_partitioned(con, root, when, name: str, select: str) -> None:
+    partition = (
+        root / f"ingest_year={when:%Y}/ingest_month={when:%m}/ingest_day={when:%d}/ingest_hour={when:%H}"
+    )
+    partition.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY (SELECT {select}) TO '{partition / name}.parquet' (FORMAT parquet)")
+
+
+def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
+    """The analytics module's queries, rendered as the demo renders them, on hive-partitioned data in DuckDB:
+    they run unchanged, and rows that arrived before the 7-day window (in older partitions) are left out."""
+    import datetime
+
+    import duckdb
+
+    from churn_pipeline.analytics_queries import load_named_queries
+
+    con = duckdb.connect()
+    now = datetime.datetime.now(datetime.UTC)
+    for name, age_days in (("recent", 0), ("last_week", 6), ("stale", 10), ("last_year", 400)):
+        when = now - datetime.timedelta(days=age_days)
+        arrival = f"TIMESTAMPTZ '{when.isoformat()}' AS kinesis_arrival_time"
+        _write_partitioned(
+            con, tmp_path / "stream", when, name,
+            f"'{name}' AS record_id, 'CA' AS state, 0.5 AS churn_probability, true AS churn_prediction, "
+            f"'v1' AS model_version, {arrival}, now() AS scored_at",
+        )  # fmt: skip
+        _write_partitioned(con, tmp_path / "dead", when, name, f"'{name}' AS error_code, {arrival}")
+    (tmp_path / "batch").mkdir()
+    con.execute(
+        f"COPY (SELECT 'CA' AS state, true AS churn_prediction, 0.5 AS churn_probability) "
+        f"TO '{tmp_path / 'batch' / 'b.parquet'}' (FORMAT parquet)"
+    )
+    con.execute('CREATE SCHEMA "db"')
+    con.execute(f"""CREATE VIEW "db"."b" AS SELECT * FROM read_parquet('{tmp_path}/batch/*.parquet')""")
+    for view, folder in (("s", "stream"), ("d", "dead")):
+        pattern = f"{tmp_path}/{folder}/ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"
+        con.execute(
+            f"""CREATE VIEW "db"."{view}" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"""
+        )
+
+    queries = {q.name: q for q in load_named_queries("db", {"batch": "b", "stream": "s", "dead_letter": "d"})}
+    assert set(queries) == {"churn_rate_by_state", "latest_predictions", "dead_letter_summary"}
+    for name in ("latest_predictions", "dead_letter_summary"):
+        assert "ingest_year" in queries[name].sql and "ingest_day" in queries[name].sql, name
+    latest = [row[0] for row in con.execute(queries["latest_predictions"].sql).fetchall()]
+    assert latest == ["recent", "last_week"]
+    summary = {row[0]: row[1] for row in con.execute(queries["dead_letter_summary"].sql).fetchall()}
+    assert summary == {"recent": 1, "last_week": 1}
+    assert con.execute(queries["churn_rate_by_state"].sql).fetchall() == [("CA", 1, 1.0, 0.5)]
+
+
+# ---------------------------------------------------------------- service principals
+def _statements_for(principal: str):
+    for directory, name, body in _policy_documents():
+        statements = [*body.get("statement", [])]
+        for dynamic in body.get(
+            "dynamic", []
+        ):  # python-hcl2: [{"statement": {"for_each": ..., "content": [...]}}]
+            if "statement" in dynamic:
+                statements += dynamic["statement"]["content"]
+        for statement in statements:
+            identifiers = [i for p in statement.get("principals", []) for i in p.get("identifiers", [])]
+            if principal in identifiers:
+                yield f"{directory.name}/{name}/{statement.get('sid')}", statement
+
+
+def test_eventbridge_is_granted_without_conditions():
+    """EventBridge deliveries to an encrypted SNS topic fail silently when the key or topic policy conditions
+    events.amazonaws.com (e.g. on aws:SourceAccount): AWS documents both grants without a condition."""
+    found = dict(_statements_for("events.amazonaws.com"))
+    assert set(found) == {
+        "storage/key/EventBridgeDeliversToEncryptedTopics",
+        "monitoring/topic/EventBridgeRulesPublish",
+    }
+    assert all("condition" not in statement for statement in found.values()), found
+
+
+def test_cloudwatch_logs_may_use_the_key_for_named_log_groups_only():
+    [(where, statement)] = [
+        (where, s) for where, s in _statements_for("logs.${data.aws_region.current.name}.amazonaws.com")
+    ]
+    assert where == "storage/key/CloudWatchLogsEncryptsTheseLogGroups"
+    [condition] = statement["condition"]
+    assert condition["test"] == "ArnLike" and condition["variable"] == "kms:EncryptionContext:aws:logs:arn"

@@ -1,0 +1,297 @@
+"""dev's and prod's Glue jobs and catalog tables as `terraform plan -json` of their own roots gives them, read
+by the jobs' own code: the arguments go through each entry script's path (getResolvedOptions, then the
+package's readers) into the job's config, Kinesis source options and forEachBatch options.
+
+The roots are planned as they are (their module call, their terraform.tfvars) with one override file: a local
+backend instead of S3, and STS at the session's moto server for the account id. Nothing is applied.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import glue_fakes
+import pytest
+
+from churn_pipeline import local_services
+from churn_pipeline.batch import glue as batch_glue
+from churn_pipeline.contract import outputs, settings
+from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.spark_scoring import runtime_client
+from churn_pipeline.streaming import glue as stream_glue
+
+from .conftest import REPO_ROOT, load_hcl
+from .test_static import is_glue_own
+
+ENVIRONMENTS = ("dev", "prod")
+GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
+TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
+ARTIFACTS = {
+    "batch_script_key": "code/0123456789abcdef/glue_batch_scoring.py",
+    "stream_script_key": "code/0123456789abcdef/glue_stream_scoring.py",
+    "model_artifact_key": "models/0123456789abcdef/model.tar.gz",
+    "model_prefix": "models/0123456789abcdef/",
+    "model_version": "0123456789abcdef",
+    "batch_python_modules": [],
+    "stream_python_modules": [],
+}
+OVERRIDE = """
+terraform {{
+  backend "local" {{}}
+}}
+
+provider "aws" {{
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  endpoints {{
+    sts = "{url}"
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def planned(moto_server, tf_env, tmp_path_factory) -> dict[str, dict]:
+    """{env: {address: planned values}} of every resource of `terraform plan` of envs/dev and envs/prod."""
+    tree = tmp_path_factory.mktemp("env-plans")
+    shutil.copytree(
+        REPO_ROOT / "terraform", tree / "terraform", ignore=shutil.ignore_patterns(".terraform", "*.tfstate*")
+    )
+    (tree / "artifacts.tfvars.json").write_text(json.dumps({"artifacts": ARTIFACTS}))
+    # moto's fake credentials: the session's Terraform environment may predate the moto server.
+    process_env = {**tf_env, **local_services.LOCAL_AWS_ENV}
+
+    def terraform(root, *args):
+        result = subprocess.run(
+            ["terraform", f"-chdir={root}", *args, "-no-color"],
+            env=process_env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, (
+            f"terraform {args[0]} in {root}:\n{result.stderr}\n{result.stdout[-3000:]}"
+        )
+        return result.stdout
+
+    plans = {}
+    for env in ENVIRONMENTS:
+        root = tree / "terraform" / "envs" / env
+        (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_server))
+        terraform(root, "init", "-input=false")
+        terraform(
+            root,
+            "plan",
+            "-input=false",
+            "-lock=false",
+            "-out=tfplan",
+            f"-var-file={tree / 'artifacts.tfvars.json'}",
+        )
+        shown = json.loads(terraform(root, "show", "-json", "tfplan"))
+        plans[env] = {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
+    return plans
+
+
+def tfvars(env: str) -> dict:
+    return load_hcl(REPO_ROOT / "terraform" / "envs" / env / "terraform.tfvars")
+
+
+def resolved(tmp_path, monkeypatch, job: str, default_arguments: dict, names: tuple[str, ...]) -> dict:
+    """What the entry script's getResolvedOptions returns for a run of the job as deployed."""
+    argv = glue_fakes.glue_argv(f"glue_{job}_scoring.py", f"churn-{job}", default_arguments)
+    with glue_fakes.fake_awsglue(tmp_path, monkeypatch, glue_fakes.BASE_FILES):
+        from awsglue.utils import getResolvedOptions
+
+        return getResolvedOptions(argv, ["JOB_NAME", *names])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_deployed_argument_is_one_the_entry_script_reads(planned, env):
+    for job, module in (("batch", batch_glue), ("stream", stream_glue)):
+        arguments = planned[env][GLUE_JOB.format(job)]["default_arguments"]
+        assert {k.removeprefix("--") for k in arguments if not is_glue_own(k)} == set(module.JOB_ARGUMENTS), (
+            job
+        )
+        # Glue reserves --mode (and --conf, --debug, --endpoint, --JOB_NAME) for itself:
+        # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
+        assert not {"--mode", "--conf", "--debug", "--endpoint", "--JOB_NAME"} & set(arguments), job
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_batch_job_reads_its_planned_arguments_into_its_config(planned, env, tmp_path, monkeypatch):
+    arguments = planned[env][GLUE_JOB.format("batch")]["default_arguments"]
+    config = batch_glue.config_from_glue_args(
+        resolved(tmp_path, monkeypatch, "batch", arguments, batch_glue.JOB_ARGUMENTS)
+    )
+    scoring = tfvars(env)["settings"]["jobs"]["scoring"]
+    assert (config.scoring.mode, config.scoring.threshold, config.output_format) == (
+        scoring["mode"], scoring["threshold"], scoring["output_format"]
+    )  # fmt: skip
+    assert (
+        config.scoring.region == tfvars(env)["region"]
+        and config.scoring.endpoint_name == f"churn-{env}-churn"
+    )
+    tables = {d.table: planned[env][TABLE.format(d.table)] for d in outputs.DATASETS}
+    assert (config.output_path, config.rejects_path, config.failed_path) == tuple(
+        tables[name]["storage_descriptor"][0]["location"]
+        for name in ("batch_predictions", "batch_rejects", "batch_failed")
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_trigger(
+    planned, env, tmp_path, monkeypatch
+):
+    arguments = planned[env][GLUE_JOB.format("stream")]["default_arguments"]
+    args = resolved(tmp_path, monkeypatch, "stream", arguments, stream_glue.JOB_ARGUMENTS)
+    stream = tfvars(env)["settings"]["jobs"]["stream"]
+    region = tfvars(env)["region"]
+    # What the Kinesis connector and forEachBatch are given: the window as Spark's trigger takes it.
+    source = stream_glue.kinesis_connection_options(args)
+    assert source["startingPosition"] == stream["starting_position"].lower()
+    assert source["streamARN"] == f"arn:aws:kinesis:{region}:123456789012:stream/churn-{env}-customer-churn"
+    options = stream_glue.for_each_batch_options(args)
+    assert options == {
+        "windowSize": f"{settings.window_seconds(stream['window_size'])} seconds",
+        "checkpointLocation": f"s3://churn-{env}-data-123456789012/checkpoints/stream-scoring/",
+    }
+    # A Glue worker's environment names no region: every client the handler makes takes the job's.
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    handler = stream_glue.handler_from_args(args)
+    assert handler.scoring == ScoringConfig(
+        mode=tfvars(env)["settings"]["jobs"]["scoring"]["mode"], model_uri=arguments["--model_uri"],
+        endpoint_name=f"churn-{env}-churn", threshold=0.5, region=region, storage_level="MEMORY_AND_DISK",
+    )  # fmt: skip
+    clients = {
+        "output": handler.output.client,
+        "dead letter": handler.dead_letter.client,
+        "metrics": handler.on_batch.client,
+        "scoring": runtime_client(1, 1, 1.0, 1.0, handler.scoring.region),
+    }
+    assert {name: c.meta.region_name for name, c in clients.items()} == dict.fromkeys(clients, region)
+    tables = {
+        name: planned[env][TABLE.format(name)]["storage_descriptor"][0]["location"]
+        for name in ("stream_predictions", "stream_dead_letter")
+    }
+    assert (handler.output.uri(""), handler.dead_letter.uri("")) == (
+        tables["stream_predictions"].rstrip("/") + "/", tables["stream_dead_letter"].rstrip("/") + "/"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_catalog_table_has_its_writer_s_schema(planned, env):
+    for dataset in outputs.DATASETS:
+        table = planned[env][TABLE.format(dataset.table)]
+        columns = [(c["name"], c["type"]) for c in table["storage_descriptor"][0]["columns"]]
+        assert columns == [(c["name"], c["type"]) for c in dataset.catalog_columns()], dataset.table
+        assert [(k["name"], k["type"]) for k in table.get("partition_keys") or []] == [
+            (f.name, f.type) for f in dataset.partition_keys
+        ], dataset.table
+        assert "has_encrypted_data" not in table["parameters"], dataset.table
+
+
+# ---------------------------------------------------------------- settings: Terraform accepts what the jobs accept
+# Every job setting of the README's configuration table, set to each allowed value and to refused ones.
+ROUND_TRIP_VALUES = {
+    settings.SCORING_MODE: [*settings.SCORING_MODES, "local", "EMBEDDED"],
+    settings.THRESHOLD: [0.01, 0.5, 0.99, 0, 1, 1.5],
+    settings.OUTPUT_FORMAT: [*settings.DEPLOYED_OUTPUT_FORMATS, "csv"],
+    settings.WINDOW_SIZE: ["100 seconds", "1 second", "2 minutes", "100", "0 seconds", "1 hour"],
+    settings.STARTING_POSITION: [
+        *settings.STARTING_POSITIONS, "2026-01-31T00:00:00Z", "2026-01-31T08:00:00-04:00", "EARLIEST",
+        "trim_horizon", "yesterday",
+    ],
+}  # fmt: skip
+CASES = [(setting, value) for setting, values in ROUND_TRIP_VALUES.items() for value in values]
+
+
+def hcl(value) -> str:
+    return json.dumps(value)
+
+
+def terraform_verdicts(tf_env, tree) -> dict[str, tuple[bool, str]]:
+    """{run name: (accepted, error text)} of a `terraform plan` of modules/pipeline per case (mock provider)."""
+    module = tree / "terraform" / "modules" / "pipeline"
+    existing = (REPO_ROOT / "terraform/modules/pipeline/tests/pipeline.tftest.hcl").read_text()
+    header = existing[: existing.index("\nrun ")]  # its mock_provider and variables blocks
+    tests = module / "tests"
+    for old in tests.glob("*.tftest.hcl"):
+        old.unlink()
+    # One file per case: after a refused value Terraform skips the rest of a file's runs.
+    for index, (setting, value) in enumerate(CASES):
+        group, name = setting.tfvars_key.removeprefix("settings.jobs.").split(".")
+        (tests / f"case_{index}.tftest.hcl").write_text(
+            f'{header}\nrun "case_{index}" {{\n  command = plan\n  variables {{\n'
+            f"    jobs = {{ {group} = {{ {name} = {hcl(value)} }} }}\n  }}\n}}\n"
+        )
+    subprocess.run(
+        ["terraform", f"-chdir={module}", "init", "-backend=false", "-input=false"],
+        env=tf_env,
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        ["terraform", f"-chdir={module}", "test", "-json"], env=tf_env, capture_output=True, text=True
+    )
+    verdicts: dict[str, list] = {}
+    for line in result.stdout.splitlines():
+        message = json.loads(line)
+        run = message.get("@testrun")
+        if not run:
+            continue
+        entry = verdicts.setdefault(run, [None, ""])
+        if message["type"] == "test_run" and message["test_run"].get("status"):
+            status = message["test_run"]["status"]
+            assert status in ("pass", "fail", "error"), f"{run} was not evaluated: {status}"
+            entry[0] = status == "pass"
+        if message["type"] == "diagnostic":
+            entry[1] += f"{message['diagnostic']['summary']}: {message['diagnostic'].get('detail', '')}\n"
+    return {run: (accepted, text) for run, (accepted, text) in verdicts.items()}
+
+
+def job_verdict(planned, setting, value) -> tuple[bool, str]:
+    """Whether the Glue jobs' own readers accept the value as Terraform would deploy it (dev's arguments else)."""
+    as_deployed = str(value)  # Terraform's tostring(): 0.5 -> "0.5", "100 seconds" as is
+    try:
+        for job in ("batch", "stream"):
+            args = {
+                k.removeprefix("--"): v
+                for k, v in planned["dev"][GLUE_JOB.format(job)]["default_arguments"].items()
+            }
+            if setting.argument not in args:
+                continue
+            args = {**args, setting.argument: as_deployed, "JOB_NAME": f"churn-{job}"}
+            if job == "batch":
+                batch_glue.config_from_glue_args(args)
+            else:
+                stream_glue.handler_from_args(args)
+                stream_glue.kinesis_connection_options(args)
+                stream_glue.for_each_batch_options(args)
+    except ValueError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def test_terraform_accepts_a_setting_exactly_when_the_jobs_do_and_both_say_what_is_allowed(
+    planned, tf_env, tmp_path_factory
+):
+    tree = tmp_path_factory.mktemp("round-trip")
+    shutil.copytree(
+        REPO_ROOT / "terraform", tree / "terraform", ignore=shutil.ignore_patterns(".terraform", "*.tfstate*")
+    )
+    terraform = terraform_verdicts(tf_env, tree)
+    assert len(terraform) == len(CASES), terraform
+    table = []
+    for index, (setting, value) in enumerate(CASES):
+        tf_accepts, tf_error = terraform[f"case_{index}"]
+        job_accepts, job_error = job_verdict(planned, setting, value)
+        table.append((setting.tfvars_key, value, tf_accepts, job_accepts))
+        assert tf_accepts == job_accepts, (setting.tfvars_key, value, tf_error, job_error)
+        for error in [] if tf_accepts else [tf_error, job_error]:
+            assert setting.tfvars_key in error and setting.allowed in " ".join(error.split()), (value, error)
+    print("\n".join(f"{key} = {value!r}: terraform {tf}, jobs {job}" for key, value, tf, job in table))
+    # Both verdicts occur for every setting: the cases test acceptance and refusal.
+    for setting in ROUND_TRIP_VALUES:
+        assert {row[2] for row in table if row[0] == setting.tfvars_key} == {True, False}, setting.tfvars_key
