@@ -160,9 +160,10 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     handler = stream_glue.handler_from_args(args)
+    scoring = tfvars(env)["settings"]["jobs"]["scoring"]
     assert handler.scoring == ScoringConfig(
-        mode=tfvars(env)["settings"]["jobs"]["scoring"]["mode"], model_uri=arguments["--model_uri"],
-        endpoint_name=f"churn-{env}-churn", threshold=0.5, region=region, storage_level="MEMORY_AND_DISK",
+        mode=scoring["mode"], model_uri=arguments["--model_uri"], endpoint_name=f"churn-{env}-churn",
+        threshold=scoring["threshold"], region=region, storage_level="MEMORY_AND_DISK",
     )  # fmt: skip
     clients = {
         "output": handler.output.client,

@@ -338,12 +338,10 @@ class CheckpointQueryId:
     def __init__(self, checkpoint_path: str, region: str | None = None):
         self.checkpoint_path = checkpoint_path
         self.region = region
-        self.reads = 0
         self._id: str | None = None
 
     def __call__(self) -> str:
         if self._id is None:
-            self.reads += 1
             self._id = read_query_id(self.checkpoint_path, self.region)
         return self._id
 
