@@ -7,11 +7,13 @@ import re
 
 import pytest
 
+from churn_pipeline.contract import outputs
 from churn_pipeline.plan_review.__main__ import summarise
 from churn_pipeline.plan_review.cost import DAYS_PER_MONTH, load_prices
 
 # The fixture plans need an apply of the local root to moto first (conftest.py).
 pytestmark = pytest.mark.slow
+
 
 STORAGE = "module.pipeline.module.storage"
 GLUE = "module.pipeline.module.glue"
@@ -19,7 +21,7 @@ BUCKETS = {f'{STORAGE}.aws_s3_bucket.this["{name}"]' for name in ("artifacts", "
 STREAM = "module.pipeline.module.stream.aws_kinesis_stream.this"
 CATALOG = {f"{GLUE}.aws_glue_catalog_database.this", f"{GLUE}.aws_glue_catalog_table.kinesis_source"} | {
     f'{GLUE}.aws_glue_catalog_table.results["{name}"]'
-    for name in ("batch_predictions", "batch_rejects", "stream_dead_letter", "stream_predictions")
+    for name in (d.table for d in outputs.DATASETS)  # one result table per dataset the jobs write
 }
 ENDPOINT = "module.pipeline.module.model_endpoint.aws_sagemaker_endpoint.this"
 ENDPOINT_CONFIG = "module.pipeline.module.model_endpoint.aws_sagemaker_endpoint_configuration.this"
