@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import glue_fakes
 import pytest
@@ -75,21 +76,21 @@ def planned(moto_server, tf_env, tmp_path_factory) -> dict[str, dict]:
         )
         return result.stdout
 
-    plans = {}
-    for env in ENVIRONMENTS:
-        root = tree / "terraform" / "envs" / env
+    # Inits one after the other (concurrent writers race in an empty plugin cache), then both plans at once:
+    # each mostly waits on the provider.
+    roots = {env: tree / "terraform" / "envs" / env for env in ENVIRONMENTS}
+    for root in roots.values():
         (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_server))
         terraform(root, "init", "-input=false")
-        terraform(
-            root,
-            "plan",
-            "-input=false",
-            "-lock=false",
-            "-out=tfplan",
-            f"-var-file={tree / 'artifacts.tfvars.json'}",
-        )
-        shown = json.loads(terraform(root, "show", "-json", "tfplan"))
-        plans[env] = {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
+
+    def plan(env: str) -> dict:
+        var_file = f"-var-file={tree / 'artifacts.tfvars.json'}"
+        terraform(roots[env], "plan", "-input=false", "-lock=false", "-out=tfplan", var_file)
+        shown = json.loads(terraform(roots[env], "show", "-json", "tfplan"))
+        return {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
+
+    with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
+        plans = dict(zip(ENVIRONMENTS, pool.map(plan, ENVIRONMENTS), strict=True))
     return plans
 
 
@@ -205,6 +206,7 @@ ROUND_TRIP_VALUES = {
         "trim_horizon", "yesterday",
     ],
 }  # fmt: skip
+GLUE_VARIABLES = {"scoring": "scoring", "stream": "stream_job"}
 CASES = [(setting, value) for setting, values in ROUND_TRIP_VALUES.items() for value in values]
 
 
@@ -213,9 +215,13 @@ def hcl(value) -> str:
 
 
 def terraform_verdicts(tf_env, tree) -> dict[str, tuple[bool, str]]:
-    """{run name: (accepted, error text)} of a `terraform plan` of modules/pipeline per case (mock provider)."""
-    module = tree / "terraform" / "modules" / "pipeline"
-    existing = (REPO_ROOT / "terraform/modules/pipeline/tests/pipeline.tftest.hcl").read_text()
+    """{run name: (accepted, error text)} of a `terraform plan` of modules/glue per case (mock provider).
+
+    modules/glue holds the validations; modules/pipeline hands it settings.jobs.scoring and .stream unchanged
+    (same types), and planning the glue module alone takes a second a case instead of four.
+    """
+    module = tree / "terraform" / "modules" / "glue"
+    existing = (REPO_ROOT / "terraform/modules/glue/tests/glue.tftest.hcl").read_text()
     header = existing[: existing.index("\nrun ")]  # its mock_provider and variables blocks
     tests = module / "tests"
     for old in tests.glob("*.tftest.hcl"):
@@ -223,9 +229,10 @@ def terraform_verdicts(tf_env, tree) -> dict[str, tuple[bool, str]]:
     # One file per case: after a refused value Terraform skips the rest of a file's runs.
     for index, (setting, value) in enumerate(CASES):
         group, name = setting.tfvars_key.removeprefix("settings.jobs.").split(".")
+        variable = GLUE_VARIABLES[group]  # what modules/pipeline passes settings.jobs.<group> as
         (tests / f"case_{index}.tftest.hcl").write_text(
             f'{header}\nrun "case_{index}" {{\n  command = plan\n  variables {{\n'
-            f"    jobs = {{ {group} = {{ {name} = {hcl(value)} }} }}\n  }}\n}}\n"
+            f"    {variable} = {{ {name} = {hcl(value)} }}\n  }}\n}}\n"
         )
     subprocess.run(
         ["terraform", f"-chdir={module}", "init", "-backend=false", "-input=false"],
