@@ -10,6 +10,8 @@ MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The console scripts of the package ([project.scripts] in pyproject.toml); every target calls one of them.
+BIN := $(VENV)/bin
 SETUP_STAMP := $(VENV)/.setup-complete
 # Where local runs write (data, models, outputs, logs); `make clean` removes it.
 WORK ?= .work
@@ -26,7 +28,7 @@ PYTEST_ARGS ?= --durations=15
 # computing. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 2
 
-.PHONY: help setup test demo data train java-check lint clean contract
+.PHONY: help setup test demo data train model java-check lint clean contract
 
 ## List the targets with a line each
 help:
@@ -48,34 +50,42 @@ java-check:
 
 ## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
 demo: setup java-check
-	$(PY) -m churn_pipeline.demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
+	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
 		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
 
 ## Run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]
 test: setup java-check
 	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
-## Lint the Python code with ruff
+## Lint the Python code with ruff and type-check the runtime package with mypy
 lint: setup
 	$(VENV)/bin/ruff check src jobs model_training scripts tests
 	$(VENV)/bin/ruff format --check src jobs model_training scripts tests
+	$(VENV)/bin/mypy
 
 ## Write terraform/contract.json from churn_pipeline.contract (the names Terraform and the jobs share); commit it
 contract: setup
-	$(VENV)/bin/churn-contract
+	$(BIN)/churn-contract
 
 ## Write synthetic churn data: make data ROWS=N OUT=path.csv [SEED=1729]
 data: setup
-	$(VENV)/bin/churn-data --rows $(ROWS) --out $(OUT) --seed $(SEED)
+	$(BIN)/churn-data --rows $(ROWS) --out $(OUT) --seed $(SEED)
 
 ## Train the model: make train [DATA=csv] [MODEL_DIR=dir] [MIN_AUC=0.80] [TRAIN_ON=local|sagemaker]
 train: setup
 ifeq ($(TRAIN_ON),sagemaker)
-	$(PY) -m churn_pipeline.sagemaker_launch --data "$(DATA)" --min-auc $(MIN_AUC)
+	$(BIN)/churn-train-sagemaker --data "$(DATA)" --min-auc $(MIN_AUC)
 else
 	@if [ -z "$(DATA)" ]; then $(MAKE) data ROWS=$(ROWS) OUT=$(OUT) SEED=$(SEED); fi
-	$(PY) model_training/train.py --data "$(or $(DATA),$(OUT))" --model-dir "$(MODEL_DIR)" --min-auc $(MIN_AUC)
+	$(BIN)/churn-train --data "$(or $(DATA),$(OUT))" --model-dir "$(MODEL_DIR)" --min-auc $(MIN_AUC)
 endif
+
+# What a trained MODEL_DIR holds (churn_pipeline.model.ModelDir.ARCHIVE; tests/test_makefile.py compares them).
+MODEL_ARCHIVE = $(MODEL_DIR)/model.tar.gz
+
+## Train a model into MODEL_DIR unless it holds one already (what the other targets depend on)
+model: setup
+	@if [ ! -f "$(MODEL_ARCHIVE)" ]; then $(MAKE) train MODEL_DIR="$(MODEL_DIR)"; fi
 
 ## Remove what local runs made (the .work directory, caches); keeps .venv
 clean:

@@ -20,24 +20,24 @@ BENCH_PER_ROW_SAMPLE ?= 2000
 ## Score a CSV: make batch INPUT=<csv|dir> OUTPUT=<dir> MODE=embedded|endpoint [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [FORMAT=parquet|csv]
 batch: setup
 	$(if $(ENDPOINT_URL),AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=$(ENDPOINT_URL) AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}) \
-	$(PY) -m churn_pipeline.batch --input "$(INPUT)" --output "$(OUTPUT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
+	$(BIN)/churn-batch --input "$(INPUT)" --output "$(OUTPUT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
 		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD) --format $(FORMAT)
 
 ## Serve MODEL_DIR as a local SageMaker-compatible endpoint in the foreground: make endpoint [MODEL_DIR=] [PORT=8080]
 endpoint: setup
-	$(PY) -m churn_pipeline.endpoint_server serve --model-dir "$(MODEL_DIR)" --port $(PORT) $(FAULTS)
+	$(BIN)/churn-endpoint serve --model-dir "$(MODEL_DIR)" --port $(PORT) $(FAULTS)
 
 ## Start the local endpoint in the background (pid + log in ENDPOINT_RUN_DIR): make endpoint-start [PORT=] [FAULTS="--throttle-ratio 0.2"]
 endpoint-start: setup
-	$(PY) -m churn_pipeline.endpoint_server start --model-dir "$(MODEL_DIR)" --port $(PORT) --run-dir "$(ENDPOINT_RUN_DIR)" $(FAULTS)
+	$(BIN)/churn-endpoint start --model-dir "$(MODEL_DIR)" --port $(PORT) --run-dir "$(ENDPOINT_RUN_DIR)" $(FAULTS)
 
 ## Stop the background local endpoint of ENDPOINT_RUN_DIR
 endpoint-stop: setup
-	$(PY) -m churn_pipeline.endpoint_server stop --run-dir "$(ENDPOINT_RUN_DIR)"
+	$(BIN)/churn-endpoint stop --run-dir "$(ENDPOINT_RUN_DIR)"
 
 ## Measure batch throughput side by side: per-row calls vs endpoint vs embedded vs no scoring [BENCH_ROWS=1000000]
 bench-batch: setup
 	@if [ ! -f "$(BENCH_DATA)" ]; then $(MAKE) data ROWS=$(BENCH_ROWS) OUT=$(BENCH_DATA); fi
-	@if [ ! -f "$(MODEL_DIR)/model.tar.gz" ]; then $(MAKE) train MODEL_DIR=$(MODEL_DIR); fi
-	$(PY) -m churn_pipeline.bench.batch_throughput --data "$(BENCH_DATA)" --model-dir "$(MODEL_DIR)" \
+	@$(MAKE) model MODEL_DIR="$(MODEL_DIR)"
+	$(BIN)/churn-bench-batch --data "$(BENCH_DATA)" --model-dir "$(MODEL_DIR)" \
 		--work-dir "$(WORK)/bench-batch" --per-row-sample $(BENCH_PER_ROW_SAMPLE)

@@ -1,4 +1,4 @@
-# Infrastructure: Terraform modules and environment roots (terraform/), deployed by churn_pipeline.deploy.
+# Infrastructure: Terraform modules and environment roots (terraform/), deployed by churn_tools.deploy.
 # ENV=local runs against moto server: AWS_ENDPOINT_URL from `make local-up`, or one the deploy starts and
 # `make destroy ENV=local` stops. dev/prod need AWS credentials and TF_STATE_BUCKET (terraform/README.md).
 ENV ?= local
@@ -8,7 +8,7 @@ TF_PROVIDER_MIRROR ?=
 DEPENDENCY_WHEELS ?= auto
 TF_DIRS := $(sort $(wildcard terraform/modules/*) $(wildcard terraform/envs/*))
 TF_MODULES := $(sort $(wildcard terraform/modules/*))
-DEPLOY := $(PY) -m churn_pipeline.deploy.terraform --env $(ENV) --model-dir "$(MODEL_DIR)" --work "$(WORK)" \
+DEPLOY := $(BIN)/churn-deploy --env $(ENV) --model-dir "$(MODEL_DIR)" --work "$(WORK)" \
 	--dependency-wheels $(DEPENDENCY_WHEELS) $(if $(TF_PROVIDER_MIRROR),--provider-mirror "$(TF_PROVIDER_MIRROR)")
 # Every terraform call below runs with the generated CLI config (offline provider mirror + plugin cache).
 TF := TF_CLI_CONFIG_FILE="$(abspath $(WORK))/terraform/terraformrc" TF_IN_AUTOMATION=1 terraform
@@ -17,16 +17,16 @@ TF := TF_CLI_CONFIG_FILE="$(abspath $(WORK))/terraform/terraformrc" TF_IN_AUTOMA
 
 ## Find the Terraform AWS provider mirror and write the CLI config: make tf-providers [TF_PROVIDER_MIRROR=dir]
 tf-providers: setup
-	$(PY) -m churn_pipeline.deploy.providers --work "$(WORK)" $(if $(TF_PROVIDER_MIRROR),--mirror "$(TF_PROVIDER_MIRROR)")
+	$(BIN)/churn-providers --work "$(WORK)" $(if $(TF_PROVIDER_MIRROR),--mirror "$(TF_PROVIDER_MIRROR)")
 
 ## Train only if MODEL_DIR holds no model yet (deploy and plan reuse an existing one)
 model-artifacts: setup
-	@if [ ! -f "$(MODEL_DIR)/model.tar.gz" ]; then $(MAKE) train MODEL_DIR="$(MODEL_DIR)"; fi
+	@$(MAKE) model MODEL_DIR="$(MODEL_DIR)"
 
 ## Package and plan an environment; saves the plan and prints the review summary (risks, cost): make plan ENV=...
 plan: model-artifacts tf-providers
 	$(DEPLOY) plan
-	$(PY) -m churn_pipeline.plan_review "$(ENV)=$(WORK)/terraform/$(ENV)/tfplan.json" \
+	$(BIN)/churn-plan-review "$(ENV)=$(WORK)/terraform/$(ENV)/tfplan.json" \
 		| tee "$(WORK)/terraform/$(ENV)/plan-review.md"
 
 ## Train (or reuse MODEL_DIR), package, upload, terraform apply: make deploy ENV=local|dev|prod

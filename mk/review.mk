@@ -1,7 +1,7 @@
 # Plan reviews (docs/plan-review.md): Markdown summary of a saved plan, checkov, workflow validation.
 # checkov and check-jsonschema live in their own venv: their dependency pins clash with the project's.
 REVIEW_TOOLS ?= $(WORK)/review-tools
-REVIEW_TOOLS_LOCK := src/churn_pipeline/plan_review/tools-requirements.lock
+REVIEW_TOOLS_LOCK := src/churn_tools/plan_review/tools-requirements.lock
 PLAN_JSON ?=
 CHECKOV_JSON ?=
 CHECKOV_OUT ?= $(WORK)/review/checkov.json
@@ -23,7 +23,7 @@ $(REVIEW_TOOLS)/.installed: $(REVIEW_TOOLS_LOCK)
 ## Print the Markdown review of a plan: make plan-summary PLAN_JSON=<terraform show -json> [CHECKOV_JSON=report]
 plan-summary: setup
 	@if [ -z "$(PLAN_JSON)" ]; then echo "error: give PLAN_JSON=<output of terraform show -json planfile>" >&2; exit 2; fi
-	@$(PY) -m churn_pipeline.plan_review "$(PLAN_JSON)" --batch-run-minutes $(BATCH_RUN_MINUTES) \
+	@$(BIN)/churn-plan-review "$(PLAN_JSON)" --batch-run-minutes $(BATCH_RUN_MINUTES) \
 		$(if $(CHECKOV_JSON),--checkov "$(CHECKOV_JSON)")
 
 ## Run checkov on terraform/ and write its JSON report: make checkov [CHECKOV_OUT=path] [CHECKOV_SOFT_FAIL=1]

@@ -24,28 +24,28 @@ LATENCY_SECONDS ?= 60
 
 ## Start moto (AWS API) + the local endpoint in the background, create STREAM; prints the env vars to export
 local-up: setup
-	@if [ ! -f "$(MODEL_DIR)/model.tar.gz" ]; then $(MAKE) train MODEL_DIR=$(MODEL_DIR); fi
-	$(PY) -m churn_pipeline.local_stack up --run-dir "$(RUN_DIR)" --model-dir "$(MODEL_DIR)" --moto-port $(MOTO_PORT) \
+	@$(MAKE) model MODEL_DIR="$(MODEL_DIR)"
+	$(BIN)/churn-local up --run-dir "$(RUN_DIR)" --model-dir "$(MODEL_DIR)" --moto-port $(MOTO_PORT) \
 		--endpoint-port $(PORT) --stream "$(STREAM)" --shards $(STREAM_SHARDS)
 
 ## Stop what local-up started (fails if a process cannot be stopped)
 local-down: setup
-	$(PY) -m churn_pipeline.local_stack down --run-dir "$(RUN_DIR)"
+	$(BIN)/churn-local down --run-dir "$(RUN_DIR)"
 
 ## Replay a churn CSV into Kinesis as JSON records: make produce DATA=<csv> STREAM=<name> [RATE=records/s]
 produce: setup
 	@if [ -z "$(DATA)" ]; then echo "error: DATA=<csv> is required" >&2; exit 2; fi
-	$(PY) -m churn_pipeline.streaming.producer --data "$(DATA)" --stream "$(STREAM)" $(if $(RATE),--rate $(RATE))
+	$(BIN)/churn-produce --data "$(DATA)" --stream "$(STREAM)" $(if $(RATE),--rate $(RATE))
 
 ## Run the streaming job: make stream STREAM=<name> OUTPUT=<dir> CHECKPOINT=<dir> [MODE=embedded|endpoint] [STOP_WHEN_IDLE=s]
 stream: setup java-check
-	$(PY) -m churn_pipeline.streaming.job --stream "$(STREAM)" --output "$(STREAM_OUTPUT)" \
+	$(BIN)/churn-stream --stream "$(STREAM)" --output "$(STREAM_OUTPUT)" \
 		--dead-letter "$(DEAD_LETTER)" --checkpoint "$(CHECKPOINT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
 		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD) --trigger-seconds $(TRIGGER_SECONDS) \
 		--starting-position $(STARTING_POSITION) $(if $(STOP_WHEN_IDLE),--stop-when-idle $(STOP_WHEN_IDLE))
 
 ## Measure PutRecords-to-visible latency (p50/p95/max) at LATENCY_RATE records/s for LATENCY_SECONDS, locally
 bench-stream-latency: setup java-check
-	@if [ ! -f "$(MODEL_DIR)/model.tar.gz" ]; then $(MAKE) train MODEL_DIR=$(MODEL_DIR); fi
-	$(PY) -m churn_pipeline.bench.stream_latency --model-dir "$(MODEL_DIR)" --rate $(LATENCY_RATE) \
+	@$(MAKE) model MODEL_DIR="$(MODEL_DIR)"
+	$(BIN)/churn-bench-stream --model-dir "$(MODEL_DIR)" --rate $(LATENCY_RATE) \
 		--seconds $(LATENCY_SECONDS) --work-dir "$(WORK)/bench-stream-latency"

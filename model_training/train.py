@@ -2,7 +2,7 @@
 
 import sys
 
-from churn_pipeline.training import main
+from churn_pipeline.training.train import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from churn_pipeline import local_services, synthetic
-from churn_pipeline.datasets import read_churn_csv
-from churn_pipeline.deploy.providers import terraform_env
-from churn_pipeline.training import train, write_artifacts
+from churn_pipeline.training.datasets import read_churn_csv
+from churn_pipeline.training.train import train, write_artifacts
+from churn_tools import synthetic
+from churn_tools.deploy.providers import terraform_env
+from churn_tools.local import services as local_services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,18 +114,14 @@ def spark():
     """One local SparkSession for the whole run (starting the JVM dominates small tests)."""
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.fail("Java 17+ is required for the Spark tests: install a JDK or set JAVA_HOME")
-    from pyspark.sql import SparkSession
+    from churn_pipeline.spark_session import local_session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("churn-pipeline-tests")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
+    session = local_session(
+        "churn-pipeline-tests",
+        "local[2]",
+        driver_memory="2g",
+        shuffle_partitions=4,
+        extra_conf={"spark.default.parallelism": "4"},
     )
     yield session
     session.stop()
@@ -183,3 +180,12 @@ def checkov_report(review_tools, tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, f"make checkov failed:\n{result.stderr}\n{result.stdout[-2000:]}"
     return out
+
+
+@pytest.fixture(scope="session")
+def endpoint_url(model_dir, tmp_path_factory):
+    """One fault-free endpoint serving the session's model."""
+    from endpoint_helpers import running_endpoint
+
+    with running_endpoint(model_dir, tmp_path_factory.mktemp("endpoint")) as url:
+        yield url

@@ -59,3 +59,33 @@ def test_old_java_is_refused(repo_root, tmp_path):
     result = subprocess.run(["scripts/check-java.sh"], cwd=repo_root, env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "found '11.0.2'" in result.stderr
+
+
+def test_the_model_archive_the_makefile_looks_for_is_the_model_directorys(repo_root):
+    from churn_pipeline.model import ModelDir
+
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-pn", "MODEL_DIR=/m", "help"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assigned = re.search(r"^MODEL_ARCHIVE = (.+)$", result.stdout, re.M)
+    assert assigned, "the Makefile defines MODEL_ARCHIVE"
+    assert assigned.group(1).replace("$(MODEL_DIR)", "/m") == f"/m/{ModelDir.ARCHIVE}"
+
+
+def test_the_makefile_calls_console_scripts_not_module_paths(repo_root):
+    """Every CLI of the package is a [project.scripts] entry, and the Makefile calls those."""
+    import tomllib
+
+    with open(repo_root / "pyproject.toml", "rb") as handle:
+        scripts = tomllib.load(handle)["project"]["scripts"]
+    texts = {
+        p.name: p.read_text() for p in [repo_root / "Makefile", *sorted((repo_root / "mk").glob("*.mk"))]
+    }
+    calls_module = {name: re.findall(r"\$\(PY\) -m (churn_\w+(?:\.\w+)*)", t) for name, t in texts.items()}
+    assert not any(calls_module.values()), calls_module
+    called = set().union(*(re.findall(r"\$\(BIN\)/(churn-[\w-]+)", t) for t in texts.values()))
+    assert called <= set(scripts), called - set(scripts)

@@ -1,5 +1,8 @@
-"""The model artifact: the SageMaker-compatible archive, its version, and a scorer that applies it.
+"""The model directory (`ModelDir`), its version, and a scorer that applies it.
 
+A model directory holds `model.tar.gz` (the SageMaker-compatible archive), `feature_spec.json` (the input
+contract) and `metrics.json` (the model version and its evaluation). `ModelDir` is the one place that knows
+those names: training writes through it, scoring, deploy and the local tools read through it.
 `model.tar.gz` holds exactly one file, `xgboost-model`, because the built-in XGBoost container loads
 every file of the archive as a member of an ensemble.
 """
@@ -10,7 +13,12 @@ import functools
 import gzip
 import hashlib
 import io
+import json
+import logging
+import os
 import tarfile
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +26,17 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from churn_pipeline.features import SPEC_FILENAME, EncodedBatch, FeatureSpec, encode
+from churn_pipeline.contract.features import SPEC_FILENAME, EncodedBatch, FeatureSpec, encode
 
 MODEL_FILENAME = "xgboost-model"
 ARCHIVE_FILENAME = "model.tar.gz"
+METRICS_FILENAME = "metrics.json"
+
+log = logging.getLogger(__name__)
+
+
+class ModelDirError(FileNotFoundError):
+    """A model directory lacks a file it must hold; the message names the files and how to make them."""
 
 
 def model_version(model_bytes: bytes, spec: FeatureSpec) -> str:
@@ -62,6 +77,8 @@ def read_model_bytes(model_dir: str | Path) -> bytes:
             if names != [MODEL_FILENAME]:
                 raise ValueError(f"{archive} must hold exactly one file {MODEL_FILENAME!r}, it holds {names}")
             member = tar.extractfile(MODEL_FILENAME)
+            if member is None:
+                raise ValueError(f"{archive}: {MODEL_FILENAME!r} is not a regular file")
             return member.read()
     bare = model_dir / MODEL_FILENAME
     if bare.exists():
@@ -87,7 +104,7 @@ class Scorer:
     def from_dir(cls, model_dir: str | Path) -> Scorer:
         model_dir = Path(model_dir)
         raw = read_model_bytes(model_dir)
-        spec = FeatureSpec.load(model_dir / SPEC_FILENAME)
+        spec = FeatureSpec.load(model_dir / ModelDir.SPEC)
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))
         booster.set_param({"nthread": 1})  # one per Python worker: Spark already runs a worker per core
@@ -111,3 +128,115 @@ class Scorer:
 def cached_scorer(model_dir: str) -> Scorer:
     """One Scorer per process and model directory: Spark's Python workers are reused across tasks."""
     return Scorer.from_dir(model_dir)
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """A model directory: model.tar.gz + feature_spec.json + metrics.json (plus evaluation.png from training)."""
+
+    path: Path
+
+    ARCHIVE = ARCHIVE_FILENAME
+    SPEC = SPEC_FILENAME
+    METRICS = METRICS_FILENAME
+    # What scoring needs (the endpoint and the jobs): the archive and the input contract.
+    SCORING_FILES = (ARCHIVE_FILENAME, SPEC_FILENAME)
+    # What a deploy needs: those, and the version recorded in metrics.json.
+    DEPLOY_FILES = (ARCHIVE_FILENAME, SPEC_FILENAME, METRICS_FILENAME)
+
+    def __init__(self, path: str | Path):
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def archive(self) -> Path:
+        return self.path / self.ARCHIVE
+
+    @property
+    def spec_path(self) -> Path:
+        return self.path / self.SPEC
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / self.METRICS
+
+    def missing(self, names: tuple[str, ...] = DEPLOY_FILES) -> list[str]:
+        return [name for name in names if not (self.path / name).is_file()]
+
+    def require(self, names: tuple[str, ...] = DEPLOY_FILES) -> ModelDir:
+        missing = self.missing(names)
+        if missing:
+            raise ModelDirError(
+                f"model directory {self.path} lacks {', '.join(missing)}: "
+                f"run `make train MODEL_DIR={self.path}` first"
+            )
+        return self
+
+    # ---------------------------------------------------------------- write (training)
+    def write(self, model_bytes: bytes, spec: FeatureSpec, metrics: dict) -> Path:
+        """The archive, the spec and the metrics; returns the archive's path."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        archive = write_archive(model_bytes, self.path)
+        self.write_side_files(spec, metrics)
+        return archive
+
+    def write_side_files(self, spec: FeatureSpec, metrics: dict) -> None:
+        """feature_spec.json + metrics.json (in a SageMaker job they go to SM_OUTPUT_DATA_DIR, not the archive)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        spec.save(self.spec_path)
+        self.write_metrics(metrics)
+
+    def write_metrics(self, metrics: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.metrics_path.write_text(json.dumps(metrics, indent=2) + "\n")
+
+    # ---------------------------------------------------------------- read
+    def model_bytes(self) -> bytes:
+        return read_model_bytes(self.path)
+
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec.load(self.spec_path)
+
+    def metrics(self) -> dict:
+        return json.loads(self.metrics_path.read_text())
+
+    def recorded_version(self) -> str:
+        """The version training recorded in metrics.json (what deploy keys the endpoint on)."""
+        version = self.metrics().get("model_version")
+        if not version:
+            raise ModelDirError(f"{self.metrics_path} has no model_version")
+        return str(version)
+
+    def version(self) -> str:
+        """The version computed from the artifacts themselves (what the jobs write beside each score)."""
+        return model_version(self.model_bytes(), self.spec())
+
+    def scorer(self) -> Scorer:
+        return Scorer.from_dir(self.path)
+
+    # ---------------------------------------------------------------- fetch (jobs, endpoint)
+    @classmethod
+    def fetch(cls, uri: str, region: str | None = None) -> ModelDir:
+        """A local directory as it is, or an s3:// prefix downloaded once per process (cached by uri)."""
+        return cls(_fetched(uri, region))
+
+
+_download_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _fetched(uri: str, region: str | None) -> str:
+    if not uri.startswith("s3://"):
+        ModelDir(uri).require((SPEC_FILENAME,))
+        return uri
+    import boto3
+
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    prefix = prefix.strip("/")
+    with _download_lock:
+        target = Path(tempfile.mkdtemp(prefix="churn-model-"))
+        s3 = boto3.client("s3", region_name=region)
+        for name in ModelDir.SCORING_FILES:
+            key = f"{prefix}/{name}" if prefix else name
+            s3.download_file(bucket, key, str(target / name))
+    log.info("downloaded %s to %s (pid %d)", uri, target, os.getpid())
+    return str(target)

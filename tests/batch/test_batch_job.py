@@ -9,10 +9,10 @@ import pytest
 
 from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.batch.reader import BLANK_LINE, HEADER_LINE
-from churn_pipeline.datasets import read_churn_csv
-from churn_pipeline.features import ContractError
+from churn_pipeline.contract.features import ContractError
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.training.datasets import read_churn_csv
 
 from .helpers import GOOD_ROW, HEADER, write_lines
 

@@ -6,13 +6,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from endpoint_helpers import running_endpoint, runtime_env, worker_environment
 
 from churn_pipeline.batch import BatchConfig, run
-from churn_pipeline.datasets import read_churn_csv
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
-
-from .helpers import running_endpoint, runtime_env, worker_environment
+from churn_pipeline.training.datasets import read_churn_csv
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import glue_fakes
 import pytest
 
-from churn_pipeline import local_services
 from churn_pipeline.batch import glue as batch_glue
 from churn_pipeline.contract import outputs, settings
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.spark_scoring import runtime_client
+from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
+from churn_tools.local import services as local_services
 
 from .conftest import REPO_ROOT, load_hcl
 from .test_static import is_glue_own

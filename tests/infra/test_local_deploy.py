@@ -14,11 +14,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from churn_pipeline import synthetic
 from churn_pipeline.contract import outputs
-from churn_pipeline.datasets import read_churn_csv
-from churn_pipeline.deploy import package as packaging
-from churn_pipeline.training import train, write_artifacts
+from churn_pipeline.training.datasets import read_churn_csv
+from churn_pipeline.training.train import train, write_artifacts
+from churn_tools import synthetic
+from churn_tools.deploy import package as packaging
 
 from .conftest import REPO_ROOT
 from .test_static import JOB_SCRIPTS, is_glue_own, required_args
@@ -46,7 +46,7 @@ EMULATOR_DRIFT = {
 def deploy_cli(command: str, deployment: dict, model_dir: Path) -> subprocess.CompletedProcess:
     work, job_wheel = deployment["work"], deployment["job_wheel"]
     result = subprocess.run(
-        [sys.executable, "-m", "churn_pipeline.deploy.terraform", command, "--env", "local",
+        [sys.executable, "-m", "churn_tools.deploy.terraform", command, "--env", "local",
          "--model-dir", str(model_dir), "--work", str(work), "--job-wheel", str(job_wheel)],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True,
     )  # fmt: skip
@@ -279,7 +279,8 @@ def file_schema(directory: Path) -> list[tuple[str, str]]:
 @pytest.fixture
 def deployed_endpoint(deployment, tmp_path, monkeypatch):
     """The local model server answering for the deployed endpoint name only (any other name: 400)."""
-    from churn_pipeline import endpoint_server, local_services
+    from churn_tools.local import endpoint_server
+    from churn_tools.local import services as local_services
 
     port = local_services.free_port()
     endpoint_server.start_background(
@@ -296,7 +297,8 @@ def test_streaming_entry_script_scores_a_micro_batch_with_the_deployed_arguments
 ):
     import glue_fakes
 
-    from churn_pipeline.streaming import producer, sink
+    from churn_pipeline.streaming import sink
+    from churn_tools.local import producer
 
     arguments = deployed_arguments("stream")
     stream_name = arguments["--stream_arn"].rsplit("/", 1)[1]

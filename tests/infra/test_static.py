@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from churn_pipeline.batch import glue as batch_glue
-from churn_pipeline.deploy import package as packaging
 from churn_pipeline.streaming import glue as stream_glue
+from churn_tools.deploy import package as packaging
 
 from .conftest import JOBS_DIR, MODULE_DIRS, ROOT_DIRS, TERRAFORM, blocks, load_hcl
 
@@ -222,7 +222,7 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
 
     import duckdb
 
-    from churn_pipeline.analytics_queries import load_named_queries
+    from churn_tools.analytics import load_named_queries
 
     con = duckdb.connect()
     now = datetime.datetime.now(datetime.UTC)

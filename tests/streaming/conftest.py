@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from churn_pipeline import local_services
+from churn_tools.local import services as local_services
 
 HERE = Path(__file__).resolve().parent
 

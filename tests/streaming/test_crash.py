@@ -21,8 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from churn_pipeline import synthetic
-from churn_pipeline.streaming import producer, sink
+from churn_pipeline.streaming import sink
+from churn_tools import synthetic
+from churn_tools.local import producer
 
 from .conftest import create_stream, wait_until
 

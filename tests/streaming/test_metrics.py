@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import boto3
 from botocore.config import Config
 
-from churn_pipeline import local_services
+from churn_pipeline.streaming.cloudwatch import NAMESPACE, CloudWatchBatchMetrics
 from churn_pipeline.streaming.handler import BatchStats
-from churn_pipeline.streaming.metrics import NAMESPACE, CloudWatchBatchMetrics
+from churn_tools.local import services as local_services
 
 
 def _sums(job_name: str) -> dict[str, float]:
@@ -51,7 +51,7 @@ def test_a_publish_failure_is_logged_and_does_not_stop_the_stream(caplog):
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=1),
     )
     publish = CloudWatchBatchMetrics("metrics-test-job", client=unreachable)
-    with caplog.at_level(logging.ERROR, logger="churn_pipeline.streaming.metrics"):
+    with caplog.at_level(logging.ERROR, logger="churn_pipeline.streaming.cloudwatch"):
         publish(BatchStats(4, records_in=1, scored=1))
     assert publish.failures == 1
     assert "batch 4: could not publish CloudWatch metrics" in caplog.text

@@ -12,8 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from churn_pipeline import local_services, synthetic
-from churn_pipeline.streaming import job, producer, sink
+from churn_pipeline.streaming import job, sink
+from churn_tools import synthetic
+from churn_tools.local import producer
+from churn_tools.local import services as local_services
 
 from .conftest import create_stream, run_job, wait_until
 
@@ -131,7 +133,7 @@ def test_sigterm_finishes_the_batch_in_progress_then_exits_0(moto_server, tmp_pa
 def test_local_stack_up_endpoint_mode_down(spark, tmp_path, model_dir, synthetic_csv, monkeypatch):
     run_dir = tmp_path / "run"
     moto_port, endpoint_port = local_services.free_port(), local_services.free_port()
-    up = [sys.executable, "-m", "churn_pipeline.local_stack", "up", "--run-dir", str(run_dir), "--model-dir", str(model_dir),
+    up = [sys.executable, "-m", "churn_tools.local.stack", "up", "--run-dir", str(run_dir), "--model-dir", str(model_dir),
           "--moto-port", str(moto_port), "--endpoint-port", str(endpoint_port), "--stream", "churn-local", "--shards", "2"]  # fmt: skip
     started = subprocess.run(up, capture_output=True, text=True, timeout=120)
     try:
@@ -163,11 +165,11 @@ def test_local_stack_up_endpoint_mode_down(spark, tmp_path, model_dir, synthetic
             merged["churn_probability_endpoint"] - merged["churn_probability_embedded"]
         ).abs().max() <= 1e-6
     finally:
-        stopped = subprocess.run([sys.executable, "-m", "churn_pipeline.local_stack", "down", "--run-dir", str(run_dir)],
+        stopped = subprocess.run([sys.executable, "-m", "churn_tools.local.stack", "down", "--run-dir", str(run_dir)],
                                  capture_output=True, text=True, timeout=60)  # fmt: skip
     assert stopped.returncode == 0, stopped.stderr
     assert "stopped moto server" in stopped.stdout and "stopped local endpoint" in stopped.stdout
     assert not local_services.port_in_use(moto_port) and not local_services.port_in_use(endpoint_port)
-    again = subprocess.run([sys.executable, "-m", "churn_pipeline.local_stack", "down", "--run-dir", str(run_dir)],
+    again = subprocess.run([sys.executable, "-m", "churn_tools.local.stack", "down", "--run-dir", str(run_dir)],
                            capture_output=True, text=True, timeout=60)  # fmt: skip
     assert again.returncode == 0 and "no moto server recorded" in again.stdout

@@ -6,12 +6,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from churn_pipeline import schema, synthetic
 from churn_pipeline.batch import job as batch_job
-from churn_pipeline.datasets import read_churn_csv
+from churn_pipeline.contract import schema
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.streaming import producer
-from churn_pipeline.training import train, write_artifacts
+from churn_pipeline.training.datasets import read_churn_csv
+from churn_pipeline.training.train import train, write_artifacts
+from churn_tools import synthetic
+from churn_tools.local import producer
 
 from .conftest import create_stream, run_job
 

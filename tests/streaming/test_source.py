@@ -215,7 +215,7 @@ def test_bad_options_and_missing_stream_give_clear_errors(kinesis):
 
 
 def test_restart_resumes_from_the_checkpoint(spark, kinesis, tmp_path, model_dir, synthetic_csv):
-    from churn_pipeline.streaming import producer
+    from churn_tools.local import producer
 
     stream = create_stream(kinesis, shards=2)
     rows = list(producer.csv_records(synthetic_csv, "restart-"))[:60]

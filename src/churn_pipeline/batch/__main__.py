@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
+from churn_pipeline.contract.features import ContractError
 from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, OUTPUT_FORMATS, SCORING_MODES
-from churn_pipeline.features import ContractError
 from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
+from churn_pipeline.spark_session import local_session
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,21 +89,7 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
 
 
 def spark_session(master: str, driver_memory: str, driver_java_options: str = ""):
-    # Python workers must run this interpreter (the one with the package), not whatever `python3` is on PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    builder = (
-        SparkSession.builder.master(master)
-        .appName("churn-batch-scoring")
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.showConsoleProgress", "false")
-    )
-    if driver_java_options:  # read when the JVM starts: no effect on a session that is already running
-        builder = builder.config("spark.driver.extraJavaOptions", driver_java_options)
-    return builder.getOrCreate()
+    return local_session("churn-batch-scoring", master, driver_memory, driver_java_options)
 
 
 def main(argv: list[str] | None = None) -> int:

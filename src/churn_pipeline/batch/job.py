@@ -13,15 +13,16 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline import spark_scoring
 from churn_pipeline.batch import reader, writer
 from churn_pipeline.contract import codes, outputs
+from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
 
 
@@ -103,9 +104,11 @@ class BatchSummary:
             raise RuntimeError(self.describe())
 
 
-def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
+def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | None = None) -> BatchSummary:
     """Read, score and write one batch; returns the summary (also printed through `log`)."""
-    say = log or (lambda message: print(f"[batch] {message}", file=sys.stderr, flush=True))
+    say: Callable[[str], None] = log or (
+        lambda message: print(f"[batch] {message}", file=sys.stderr, flush=True)
+    )
     started = time.monotonic()
     batch_id = config.resolved_batch_id
     mode = config.scoring.mode if config.scoring else "no-scoring"
@@ -149,11 +152,12 @@ def run(spark: SparkSession, config: BatchConfig, log=None) -> BatchSummary:
 
     header_lines = counts.get((spark_scoring.REJECTED, codes.HEADER_LINE), 0)
     blank_lines = counts.get((spark_scoring.REJECTED, codes.BLANK_LINE), 0)
-    reject_codes = {
-        code: n
-        for (outcome, code), n in counts.items()
-        if outcome == spark_scoring.REJECTED and code not in codes.SKIPPED_LINES
-    }
+    reject_codes: dict[str, int] = {}
+    for (outcome, code), n in counts.items():
+        if outcome == spark_scoring.REJECTED and code not in codes.SKIPPED_LINES:
+            if code is None:  # every reject carries the reader's or the feature contract's code
+                raise RuntimeError(f"{n} rejected row(s) without an error code: a bug in the scorer")
+            reject_codes[code] = n
     summary = BatchSummary(
         mode=mode,
         batch_id=batch_id,
@@ -194,8 +198,8 @@ class _Tagged:
     rejected: DataFrame
     failed: DataFrame
     model_version: str | None
-    counts_by_code: object
-    release: object
+    counts_by_code: Callable[[], dict[tuple[str, str | None], int]]
+    release: Callable[[], object]
 
 
 def _tag(rows: DataFrame, config: BatchConfig) -> _Tagged:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline import schema
+from churn_pipeline.contract import schema
 from churn_pipeline.contract.codes import BLANK_LINE, HEADER_LINE, NOT_A_NUMBER, WRONG_FIELD_COUNT
-from churn_pipeline.features import ContractError
+from churn_pipeline.contract.features import ContractError
 
 RAW_LINE = "_raw_line"
 SOURCE_FILE = "_source_file"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from churn_pipeline import schema
+from churn_pipeline.contract import schema
 
 STRING, INT, DOUBLE, TIMESTAMP, BINARY = "string", "int", "double", "timestamp", "binary"
 

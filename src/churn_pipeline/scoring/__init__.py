@@ -1,2 +1,2 @@
 """Scoring: its configuration (`config`); the Spark plan, the Arrow wiring and the endpoint client are still
-in `churn_pipeline.spark_scoring` until the package split moves them here."""
+in `churn_pipeline.scoring.spark` until the package split moves them here."""

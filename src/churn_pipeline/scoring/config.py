@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pyspark import StorageLevel
 
 from churn_pipeline.contract import settings
+from churn_pipeline.scoring.endpoint_protocol import MAX_BODY_BYTES as INVOKE_ENDPOINT_LIMIT_BYTES
 
 # InvokeEndpoint rejects bodies over 6 MiB; stay well below so a payload never fails on size alone.
-INVOKE_ENDPOINT_LIMIT_BYTES = 6 * 1024 * 1024
 DEFAULT_PAYLOAD_BYTES = 5 * 1024 * 1024
 BATCH_STORAGE_LEVEL = "DISK_ONLY"  # see ScoringConfig.storage_level
 # The scoring arguments of both Glue jobs (the paths and the rest are each job's own).

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from churn_pipeline.contract import settings
 from churn_pipeline.scoring import config as scoring_config
 from churn_pipeline.streaming import handler as h
-from churn_pipeline.streaming.metrics import CloudWatchBatchMetrics
+from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
 
 # The job's own arguments (besides JOB_NAME, which Glue gives every job), as Terraform deploys them.
 JOB_ARGUMENTS = (

@@ -20,8 +20,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churn_pipeline import spark_scoring
-from churn_pipeline.contract import outputs
+from churn_pipeline.contract import codes, outputs
+from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records, sink
 
 log = logging.getLogger("churn_pipeline.streaming")
@@ -53,7 +53,9 @@ _VALID_SCHEMA = T.StructType(
 
 def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
     """Parse every record of a pandas batch; one output row per input row, in order."""
-    out = {name: [] for name in (*records.PARSED_FIELDS, PARSE_ERROR_CODE, PARSE_ERROR_REASON)}
+    out: dict[str, list[object]] = {
+        name: [] for name in (*records.PARSED_FIELDS, PARSE_ERROR_CODE, PARSE_ERROR_REASON)
+    }
     for data, shard, seq in zip(frame[DATA], frame[SHARD_ID], frame[SEQUENCE_NUMBER], strict=True):
         parsed = records.parse_record(bytes(data), max_payload_bytes)
         values = parsed.values or dict.fromkeys(records.PARSED_FIELDS)
@@ -65,8 +67,8 @@ def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
         out[PARSE_ERROR_CODE].append(parsed.error_code)
         out[PARSE_ERROR_REASON].append(parsed.error_reason)
     result = frame[[DATA, SHARD_ID, SEQUENCE_NUMBER, PARTITION_KEY, ARRIVAL_MICROS]].reset_index(drop=True)
-    for name, values in out.items():
-        result[name] = pd.Series(values, dtype=object)
+    for name, column in out.items():
+        result[name] = pd.Series(column, dtype=object)
     return result
 
 
@@ -178,7 +180,7 @@ class BatchHandler:
         result = spark_scoring.score(valid, self.scoring)
         try:
             # One collect for the three outcomes: one Spark job instead of one per outcome.
-            failed = result.failed.withColumn(spark_scoring.ERROR_CODE, F.lit(spark_scoring.ENDPOINT_FAILED))
+            failed = result.failed.withColumn(spark_scoring.ERROR_CODE, F.lit(codes.ENDPOINT_FAILED))
             everything = _aligned(result.scored, valid.columns, SCORED)
             for frame in (result.rejected, failed):
                 everything = everything.unionByName(_aligned(frame, valid.columns, DEAD))

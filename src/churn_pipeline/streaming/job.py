@@ -22,13 +22,15 @@ from pathlib import Path
 
 from pyspark.errors import StreamingQueryException
 
-from churn_pipeline import spark_scoring
 from churn_pipeline.contract import settings
+from churn_pipeline.model import ModelDir
+from churn_pipeline.scoring import endpoint_client
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.spark_session import local_session
 from churn_pipeline.streaming import kinesis_source as ks
 from churn_pipeline.streaming import records
+from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
 from churn_pipeline.streaming.handler import BatchHandler, BatchStats, CheckpointQueryId
-from churn_pipeline.streaming.metrics import CloudWatchBatchMetrics
 
 log = logging.getLogger("churn_pipeline.streaming")
 
@@ -101,26 +103,14 @@ def check_dependencies(config: StreamJobConfig) -> None:
         summary["OpenShardCount"],
     )
     try:
-        model_dir = spark_scoring.local_model_dir(config.model_uri, config.region)
+        model_dir = ModelDir.fetch(config.model_uri, config.region)
+        n_features = model_dir.spec().n_features
     except (OSError, BotoCoreError, ClientError) as exc:
         raise StartupError(f"model {config.model_uri!r} cannot be loaded: {exc}") from exc
     if config.mode == "endpoint":
-        import boto3
-        import numpy as np
-        from botocore.config import Config as BotoConfig
-
-        spec = spark_scoring.cached_spec(model_dir)
-        probe = spark_scoring.format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
-        # A fresh client: the scorer's cached one may point at an endpoint URL this process no longer uses.
-        runtime = boto3.client(
-            "sagemaker-runtime",
-            region_name=config.region,
-            config=BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=30),
-        )
+        assert config.endpoint_name, "the config refuses endpoint mode without an endpoint name"
         try:
-            runtime.invoke_endpoint(EndpointName=config.endpoint_name, ContentType="text/csv", Body=probe)[
-                "Body"
-            ].read()
+            endpoint_client.probe(config.endpoint_name, config.region, n_features)
         except (BotoCoreError, ClientError) as exc:
             where = os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "the SageMaker runtime")
             raise StartupError(
@@ -129,20 +119,7 @@ def check_dependencies(config: StreamJobConfig) -> None:
 
 
 def local_spark():
-    from pyspark.sql import SparkSession
-
-    # Spark's Python workers must import this package: run them with this interpreter.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[2]"))
-        .appName("churn-stream-scoring")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")  # progress bars would break the per-batch log lines
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
+    return local_session("churn-stream-scoring", shuffle_partitions=4)
 
 
 # What the Python processes Spark starts (source, UDF workers) need to reach the same AWS endpoints as this one.

@@ -264,7 +264,7 @@ def plan_next_offset(
 def initial_offset(client, options: SourceOptions) -> dict:
     shards = list_shards(client, options.stream_name)
     if options.starting_position == "TRIM_HORIZON":
-        start = {"pos": "TRIM_HORIZON", "seq": None, "done": False}
+        start: dict[str, object] = {"pos": "TRIM_HORIZON", "seq": None, "done": False}
     else:
         # LATEST is pinned to the start time as AT_TIMESTAMP, so the first batch can be replayed exactly.
         ts = options.starting_timestamp if options.starting_position == "AT_TIMESTAMP" else time.time()
@@ -299,7 +299,7 @@ def plan_partitions(
                 and ahead.start == begin
                 and ahead.records[-1]["SequenceNumber"] == end_state["seq"]
             )
-            ranges.append(ShardRange(sid, begin, end_state["seq"], ahead.records if fits else None))
+            ranges.append(ShardRange(sid, begin, end_state["seq"], ahead.records if fits and ahead else None))
     return ranges
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from churn_pipeline import schema
-from churn_pipeline.contract import outputs
+from churn_pipeline.contract import outputs, schema
 
 # Dead-letter codes decided here; the feature contract's own (MISSING_VALUE, OUT_OF_RANGE) follow in the scorer.
 from churn_pipeline.contract.codes import (
@@ -78,7 +78,7 @@ def as_text(value: object) -> str:
 _INT32 = (-(2**31), 2**31 - 1)
 
 
-def typed_value(value: object, kind: str) -> tuple[object, str | None]:
+def typed_value(value: Any, kind: str) -> tuple[object, str | None]:
     """(value of the column's type, None) or (None, problem) for a JSON number or text in a numeric field."""
     if kind == "double":
         try:

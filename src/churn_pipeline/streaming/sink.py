@@ -189,7 +189,7 @@ def write_batch(
     """Write one batch's rows with the protocol above; idempotent for a replay of the same batch."""
     name = _batch_name(query_id, batch_id)
     if is_committed(store, query_id, batch_id):
-        marker = json.loads(store.get(f"{COMMITS}/{name}"))
+        marker = _read_json(store, f"{COMMITS}/{name}")
         return BatchWrite(marker["files"], marker["rows"], skipped=True)
     parts = partition_tables(table)
     files = {data_key(key, query_id, batch_id): part for key, part in parts.items()}
@@ -216,7 +216,7 @@ def committed_files(store: ObjectStore) -> list[str]:
     files: list[str] = []
     for key in store.list(COMMITS):
         if key.endswith(".json"):
-            files.extend(json.loads(store.get(key))["files"])
+            files.extend(_read_json(store, key)["files"])
     return sorted(files)
 
 
@@ -243,3 +243,13 @@ def read_committed(location: str, columns: Iterable[str] | None = None):
     con.execute(duckdb_view_sql(location, "committed"))
     select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
     return con.execute(f"SELECT {select} FROM committed").df()
+
+
+def _read_json(store: ObjectStore, key: str) -> dict:
+    """A marker or manifest that a listing or an existence check has just shown; gone means a concurrent writer."""
+    body = store.get(key)
+    if body is None:
+        raise FileNotFoundError(
+            f"{key} vanished between its listing and its read: is another job writing here?"
+        )
+    return json.loads(body)

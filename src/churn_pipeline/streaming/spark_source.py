@@ -55,7 +55,8 @@ class KinesisStreamReader(DataSourceStreamReader):
             self._position = end
         return [ShardPartition(r, self.options) for r in ks.plan_partitions(start, end, self._read_ahead)]
 
-    def read(self, partition: ShardPartition) -> Iterator:
+    def read(self, partition: InputPartition) -> Iterator:
+        assert isinstance(partition, ShardPartition), partition
         name = partition.options.stream_name
         r = partition.shard_range
         if r.records is not None:  # read ahead when the batch was planned: no second trip to the stream

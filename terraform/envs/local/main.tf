@@ -1,5 +1,5 @@
 # The local environment: the same modules, applied to moto server (an AWS API emulator on loopback).
-# Credentials come from the environment (fake ones, set by churn_pipeline.deploy for ENV=local).
+# Credentials come from the environment (fake ones, set by churn_tools.deploy for ENV=local).
 terraform {
   required_version = ">= 1.10"
 

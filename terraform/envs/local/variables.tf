@@ -9,6 +9,6 @@ variable "settings" {
 }
 
 variable "artifacts" {
-  description = "Keys of the uploaded artifacts and the model version; written by `make deploy` / `make plan` (churn_pipeline.deploy)."
+  description = "Keys of the uploaded artifacts and the model version; written by `make deploy` / `make plan` (churn_tools.deploy)."
   type        = any
 }

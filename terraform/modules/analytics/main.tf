@@ -22,8 +22,9 @@ resource "aws_athena_workgroup" "this" {
 }
 
 locals {
-  # queries/*.sql are templates shared with the local demo (churn_pipeline.analytics_queries), which runs the
-  # very same SQL on DuckDB; the first line of each is "-- <description>".
+  # The named queries are templates defined once in the package (churn_tools.analytics, package data) and
+  # copied into terraform/contract.json by `make contract`; the local demo runs the very same SQL on DuckDB.
+  named_query_templates = jsondecode(file("${path.module}/../../contract.json")).named_queries
   query_tables = {
     database          = var.database_name
     batch_table       = "batch_predictions"
@@ -31,9 +32,9 @@ locals {
     dead_letter_table = "stream_dead_letter"
   }
   named_queries = {
-    for file in fileset("${path.module}/queries", "*.sql") : trimsuffix(file, ".sql") => {
-      query       = templatefile("${path.module}/queries/${file}", local.query_tables)
-      description = trimspace(trimprefix(split("\n", file("${path.module}/queries/${file}"))[0], "--"))
+    for name, query in local.named_query_templates : name => {
+      query       = templatestring(query.template, local.query_tables)
+      description = query.description
     }
   }
 }

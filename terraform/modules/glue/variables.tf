@@ -71,7 +71,7 @@ variable "endpoint_name" {
 }
 
 variable "artifacts" {
-  description = "Content-addressed keys in the artifacts bucket, written by the packaging step (churn_pipeline.deploy.package)."
+  description = "Content-addressed keys in the artifacts bucket, written by the packaging step (churn_tools.deploy.package)."
   type = object({
     batch_script_key  = string
     stream_script_key = string

@@ -1,0 +1,166 @@
+"""THE Spark scorer shared by the batch job and the streaming job: one DataFrame in, scored / rejected / failed out.
+
+Rows cross into Python (Arrow, scalar pandas UDF) carrying only the columns the model needs; every other
+column stays in the JVM and is re-joined to its row by Spark itself, so pass-through columns (record ids,
+kinesis_* metadata, the raw CSV line) survive untouched. Inside the Python worker the shared
+`features.encode` validates and encodes the rows, so a reject means the same thing in every job. Then
+either the model scores them in-process (mode "embedded", loaded once per Python worker) or the rows go
+as `text/csv` payloads to a SageMaker endpoint (mode "endpoint").
+
+The UDF is marked non-deterministic and its result is persisted before the three outcomes are split off,
+so Spark never evaluates it twice for a row: the endpoint is called once per row, the model run once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from churn_pipeline.contract import outputs
+from churn_pipeline.contract.features import FeatureSpec, resolve_columns
+from churn_pipeline.model import ModelDir
+from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.scoring.worker import (
+    FAILED,
+    PRIOR_CODE,
+    PRIOR_REASON,
+    REJECTED,
+    SCORED,
+    arrow_batch_scorer,
+    pandas_batch_scorer,
+)
+
+log = logging.getLogger(__name__)
+
+ARROW_BATCH_ROWS_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+PROBABILITY = outputs.PROBABILITY
+PREDICTION = outputs.PREDICTION
+VERSION = outputs.MODEL_VERSION
+SCORED_AT = outputs.SCORED_AT
+ERROR_CODE = outputs.ERROR_CODE
+ERROR_REASON = outputs.ERROR_REASON
+
+_RESULT = "_churn_scoring"
+RESULT_TYPE = T.StructType(
+    [
+        T.StructField("probability", T.DoubleType()),
+        T.StructField("outcome", T.StringType()),
+        T.StructField("error_code", T.StringType()),
+        T.StructField("error_reason", T.StringType()),
+    ]
+)
+
+
+@dataclass
+class ScoringResult:
+    scored: DataFrame  # input columns + churn_probability, churn_prediction, model_version, scored_at
+    rejected: DataFrame  # input columns + error_code + error_reason (the feature contract said no)
+    failed: DataFrame  # input columns + error_reason (the endpoint could not score them after retries)
+    tagged: DataFrame  # the persisted frame the three are split from; `release()` frees it
+    model_version: str
+
+    def counts(self) -> dict[str, int]:
+        """Rows per outcome, in one pass over the persisted frame."""
+        found: dict[str, int] = {outcome: 0 for outcome in (SCORED, REJECTED, FAILED)}
+        for (outcome, _code), count in self.counts_by_code().items():
+            found[outcome] += count
+        return found
+
+    def counts_by_code(self) -> dict[tuple[str, str | None], int]:
+        """Rows per (outcome, error code), in one pass over the persisted frame."""
+        grouped = self.tagged.groupBy(
+            outcome_column().alias("outcome"), F.col(f"{_RESULT}.error_code").alias("code")
+        ).count()
+        return {(row["outcome"], row["code"]): int(row["count"]) for row in grouped.collect()}
+
+    def release(self) -> None:
+        self.tagged.unpersist()
+
+
+def score(
+    df: DataFrame,
+    config: ScoringConfig,
+    prior_error: tuple[str, str] | None = None,
+    keep_for_unscored: Sequence[str] = (),
+) -> ScoringResult:
+    """Score every row of `df`; each row ends in exactly one of scored / rejected / failed.
+
+    `prior_error` names a (code, reason) pair of columns set by an earlier check (a CSV or JSON parser):
+    rows with a code are rejected with it, unscored, in the same single pass. Columns in `keep_for_unscored`
+    (e.g. a raw input line) are kept for rejected and failed rows only, so they do not weigh on the cache.
+    Raises ContractError (before any work) when a column the model needs is absent.
+    """
+    model_dir = ModelDir.fetch(config.model_uri, config.region)
+    spec = model_dir.spec()
+    version = model_dir.version()
+    needed = resolve_columns(df.columns, spec.input_columns)  # model column -> input column
+
+    inputs = [F.col(_quote(needed[name])).alias(name) for name in spec.input_columns]
+    if prior_error:
+        inputs += [
+            F.col(_quote(prior_error[0])).alias(PRIOR_CODE),
+            F.col(_quote(prior_error[1])).alias(PRIOR_REASON),
+        ]
+    udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error))
+    if config.arrow_batch_rows is not None:
+        df.sparkSession.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
+    outcome = outcome_column()
+    # One argument per column, not one struct: the JVM then builds no nested row per input row.
+    tagged = df.withColumn(_RESULT, udf(*inputs))
+    for name in keep_for_unscored:
+        tagged = tagged.withColumn(name, F.when(outcome != SCORED, F.col(_quote(name))))
+    tagged = tagged.persist(getattr(StorageLevel, config.storage_level))
+
+    internal = set(prior_error or ())
+    input_columns = [F.col(_quote(c)) for c in df.columns if c not in internal]
+    passed_through = [
+        F.col(_quote(c)) for c in df.columns if c not in internal and c not in set(keep_for_unscored)
+    ]
+    probability = F.col(f"{_RESULT}.probability")
+    scored = tagged.where(outcome == SCORED).select(
+        *passed_through,
+        probability.alias(PROBABILITY),
+        (probability >= F.lit(config.threshold)).cast("int").alias(PREDICTION),
+        F.lit(version).alias(VERSION),
+        F.current_timestamp().alias(SCORED_AT),
+    )
+    rejected = tagged.where(outcome == REJECTED).select(
+        *input_columns,
+        F.col(f"{_RESULT}.error_code").alias(ERROR_CODE),
+        F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON),
+    )
+    failed = tagged.where(outcome == FAILED).select(
+        *input_columns, F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON)
+    )
+    return ScoringResult(
+        scored=scored, rejected=rejected, failed=failed, tagged=tagged, model_version=version
+    )
+
+
+def _quote(name: str) -> str:
+    """Column reference for any header name (spaces, apostrophes, dots, question marks)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _scoring_udf(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
+    # Arrow UDFs arrived in Spark 4.1 (Glue 6.0); a job on an older Glue (Spark 3.5) uses the pandas UDF.
+    if hasattr(F, "arrow_udf"):
+        # pyspark's stubs model no variadic Arrow scalar UDF with a struct result: the call is as documented.
+        return F.arrow_udf(  # type: ignore[call-overload]
+            arrow_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+        ).asNondeterministic()
+    return F.pandas_udf(  # type: ignore[call-overload]
+        pandas_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+    ).asNondeterministic()
+
+
+def outcome_column() -> Column:
+    """The per-row outcome of a tagged frame (for callers that split or count it themselves)."""
+    return F.col(f"{_RESULT}.outcome")

@@ -1,0 +1,45 @@
+"""The one local SparkSession builder: the batch and streaming CLIs, the bench and the tests start Spark here.
+
+On Glue the session comes from the GlueContext (the entry scripts in jobs/); outside Glue, Spark runs in local
+mode with the settings every job here relies on: UTC timestamps, Arrow for pandas/Arrow UDFs, no console
+progress bars (they would break the jobs' log lines).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+DEFAULT_MASTER = "local[2]"
+
+
+def local_session(
+    app_name: str,
+    master: str | None = None,
+    driver_memory: str | None = None,
+    driver_java_options: str = "",
+    shuffle_partitions: int | None = None,
+    extra_conf: dict[str, str] | None = None,
+):
+    """A local-mode SparkSession (or the running one; JVM-level options apply only to a new JVM)."""
+    # Spark's Python workers must import this package: run them with this interpreter, not `python3` on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master or os.environ.get("SPARK_MASTER", DEFAULT_MASTER))
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
+    if driver_java_options:  # read when the JVM starts: no effect on a session that is already running
+        builder = builder.config("spark.driver.extraJavaOptions", driver_java_options)
+    if shuffle_partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    for key, value in (extra_conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

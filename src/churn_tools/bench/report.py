@@ -1,0 +1,175 @@
+"""The bench results as a Markdown table (printed, and pasted into the README) and as a chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# (key in results["paths"], label, figure): the rows of the table and the bars of the chart, in this order.
+THROUGHPUT = (
+    ("tutorial", "tutorial: new client + 1 request per row", "rows_per_second"),
+    ("endpoint", "batch, endpoint mode", "rows_per_second"),
+    ("floor_b", "floor B: batch job without scoring", "rows_per_second"),
+    ("embedded", "batch, embedded mode", "rows_per_second"),
+    ("arrow_round_trip", "Spark → Python → Spark, a UDF doing nothing, per core", "rows_per_second_per_core"),
+    ("embedded_udf_in_spark", "scoring UDF in Spark, cached rows, per core", "rows_per_second_per_core"),
+    ("embedded_scoring_step", "embedded scoring step, no I/O, 1 thread", "rows_per_second_per_core"),
+    ("floor_a", "floor A: raw XGBoost, 1 thread", "rows_per_second_per_core"),
+)
+
+
+def _number(value: float) -> str:
+    """Whole numbers from 100 up, three significant digits below (rows/s span 1 to 10^6 here)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _span(figure: dict) -> str:
+    return f"{_number(figure['median'])} ({_number(figure['min'])} – {_number(figure['max'])})"
+
+
+def _optional(path: dict, key: str) -> str:
+    return _span(path[key]) if key in path else "–"
+
+
+def markdown(results: dict) -> str:
+    settings, machine, paths = results["settings"], results["machine"], results["paths"]
+    lines = [
+        f"{settings['rows']:,} rows, median (min – max) of {settings['repeat']} runs; "
+        f"{machine['cpu_count']} cores ({machine['cpu_model']}), {machine['memory_gb']} GB, "
+        f"load {machine['load_average_before'][0]:.1f} before / {machine['load_average_after'][0]:.1f} after; "
+        f"Python {machine['python']}, pyspark {machine['pyspark']}, xgboost {machine['xgboost']}, "
+        f"{machine['java']}.",
+        "",
+        "| path | rows/s | wall s | peak driver JVM MB | peak Python workers MB |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, label, figure in THROUGHPUT:
+        path = paths[key]
+        lines.append(
+            f"| {label} | {_span(path[figure])} | {_optional(path, 'wall_seconds')} | "
+            f"{_optional(path, 'peak_driver_jvm_rss_mb')} | {_optional(path, 'peak_python_workers_rss_mb')} |"
+        )
+    lines += ["", "| check | value | target | met |", "| --- | --- | --- | --- |"]
+    for ratio in results["ratios"].values():
+        if ratio["value"] is None:
+            lines.append(f"| {ratio['description']} | not measured | {ratio['target'] or '–'} | – |")
+            continue
+        met = {True: "yes", False: "**no**", None: "–"}[ratio["meets_target"]]
+        value = _number(ratio["value"])
+        if "per_round" in ratio:
+            rounds = ", ".join(_number(r) for r in ratio["per_round"])
+            value += f" (median of rounds {rounds}; of medians {_number(ratio['of_medians'])})"
+        lines.append(f"| {ratio['description']} | {value} | {ratio['target'] or '–'} | {met} |")
+    lines += _streaming_rows(results["streaming"]) + _scaling_rows(results["scaling"])
+    return "\n".join(lines) + "\n"
+
+
+def _streaming_rows(stream: dict) -> list[str]:
+    if "skipped" in stream:
+        return [f"| streaming | not measured ({stream['skipped']}) | – | – |"]
+    limit, p95 = stream["p95_limit_seconds"], stream["p95_seconds_at_latency_rate"]
+    rates_tried = "; ".join(_trial_outcome(t, limit) for t in stream["search"])
+    spread = f"p50 {_span(stream['p50_seconds_at_latency_rate'])}, max {_span(stream['max_seconds_at_latency_rate'])}"
+    return [
+        f"| streaming p95 PutRecords → visible at {stream['latency_rate']:g} records/s ({spread}) "
+        f"| {_span(p95)} s | < {limit:g} s | {'yes' if p95['median'] < limit else '**no**'} |",
+        f"| streaming: highest rate with p95 < {limit:g} s (tried {rates_tried}) "
+        f"| {stream['max_sustained_rate']:g} records/s | – | – |",
+    ]
+
+
+def _trial_outcome(trial: dict, limit: float) -> str:
+    """`1500 ok`, or why a rate was not sustained: `2000 no (p95 36.9 s, the producer sent only 1,262/s)`."""
+    if trial["sustained"]:
+        return f"{trial['rate_target']:g} ok"
+    why = []
+    if trial["p95_seconds"] is None:
+        why.append("nothing became visible")
+    elif trial["p95_seconds"] >= limit:
+        why.append(f"p95 {trial['p95_seconds']:.3g} s")
+    if trial["not_visible_within_120s"]:
+        why.append(f"{trial['not_visible_within_120s']:,} records not visible within 120 s")
+    if trial["rate_achieved"] < trial["rate_target"] * trial["sustained_share"]:
+        why.append(f"the producer sent only {_number(trial['rate_achieved'])}/s")
+    return f"{trial['rate_target']:g} no ({', '.join(why)})"
+
+
+def _scaling_rows(scale: dict) -> list[str]:
+    if "skipped" in scale:
+        return [f"| scaling | not measured ({scale['skipped']}) | – | – |"]
+    runs = scale["runs"]
+    sizes = ", ".join(f"{r['rows']:,}" for r in runs)
+    peaks = ", ".join(_number(r["peak_rss_mb"]["total"]) for r in runs)
+    gc_share = ", ".join(f"{r['gc']['pause_share_of_wall']:.1%}" for r in runs)
+    return [
+        f"| scaling, batch embedded at {sizes} rows on a fixed {scale['driver_heap']} heap (peak MB {peaks}; "
+        f"GC pauses {gc_share} of wall time): least-squares slope "
+        f"| {_number(scale['slope_seconds_per_million_rows'])} s per million rows | linear | – |"
+    ]
+
+
+def chart(results: dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (bars, histogram) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    labels, medians, low, high = [], [], [], []
+    for key, label, name in THROUGHPUT:
+        value = results["paths"][key][name]
+        labels.append(label)
+        medians.append(value["median"])
+        low.append(value["median"] - value["min"])
+        high.append(value["max"] - value["median"])
+    positions = range(len(labels))
+    bars.barh(positions, medians, xerr=[low, high], color="#4c72b0", capsize=3)
+    bars.set_yticks(list(positions), labels)
+    bars.set_xscale("log")
+    bars.set_xlabel("rows/s (median of REPEAT, bars: min – max; log scale)")
+    bars.set_title(f"Throughput by path, {results['settings']['rows']:,} rows")
+    for position, value, above in zip(positions, medians, high, strict=True):
+        bars.annotate(f"  {_number(value)}", (value + above, position), va="center", fontsize=8)
+
+    stream = results["streaming"]
+    if "skipped" in stream:
+        histogram.text(0.5, 0.5, f"streaming not measured\n({stream['skipped']})", ha="center", va="center")
+        histogram.set_axis_off()
+    else:
+        _latency_histogram(histogram, stream)
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def _latency_histogram(histogram, stream: dict) -> None:
+    histogram.hist(stream["latencies_seconds"], bins=40, color="#55a868")
+    histogram.axvline(stream["p95_limit_seconds"], color="#c44e52", linestyle="--", label="p95 limit")
+    p95 = stream["p95_seconds_at_latency_rate"]["median"]
+    histogram.axvline(p95, color="black", linestyle=":", label=f"p95 {p95:.2f} s")
+    histogram.set_xlabel("PutRecords → visible in output (s)")
+    histogram.set_ylabel("records")
+    histogram.set_title(f"Streaming latency at {stream['latency_rate']:g} records/s")
+    histogram.legend()
+
+
+def write_results(results: dict, out_dir: Path) -> dict[str, Path]:
+    """results.json (the histogram's raw latencies left out: one float per record), results.png, results.md."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stream = results["streaming"]
+    stored = {**results, "streaming": {k: v for k, v in stream.items() if k != "latencies_seconds"}}
+    if "latencies_seconds" in stream:
+        counts, edges = np.histogram(stream["latencies_seconds"], bins=40)
+        stored["streaming"]["latency_histogram"] = {
+            "counts": counts.tolist(),
+            "edges_seconds": edges.round(3).tolist(),
+        }
+    paths = {"json": out_dir / "results.json", "png": out_dir / "results.png", "md": out_dir / "results.md"}
+    paths["json"].write_text(json.dumps(stored, indent=2) + "\n")
+    chart(results, paths["png"])
+    paths["md"].write_text(markdown(results))
+    return paths

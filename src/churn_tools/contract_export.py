@@ -1,0 +1,91 @@
+"""The contract file Terraform reads: `churn-contract` (make contract) writes terraform/contract.json.
+
+Terraform takes its variable validations, defaults, catalog table columns, partition keys and locations, and
+metric names and the Athena named queries from that file (`jsondecode(file(...))`), never from a copy. A test fails when the committed file
+differs from what this module generates, so the package stays the one definition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from churn_pipeline.contract import codes, metrics, outputs, schema, settings
+from churn_tools import analytics
+
+# Relative to the repository root (the file is committed; the package builds it).
+CONTRACT_PATH = Path("terraform") / "contract.json"
+
+
+def contract() -> dict:
+    return {
+        "_generated_by": "churn-contract (make contract) from churn_pipeline.contract; do not edit",
+        "settings": {
+            s.argument: {"tfvars_key": s.tfvars_key, "default": s.default, "allowed": s.allowed}
+            for s in settings.SETTINGS
+        },
+        "scoring_modes": list(settings.SCORING_MODES),
+        "output_formats": list(settings.DEPLOYED_OUTPUT_FORMATS),
+        "window_size_pattern": settings.WINDOW_SIZE_PATTERN,
+        "starting_positions": list(settings.STARTING_POSITIONS),
+        "starting_timestamp_pattern": settings.STARTING_TIMESTAMP_PATTERN,
+        "threshold_bounds": list(settings.THRESHOLD_BOUNDS),
+        "aws_region_pattern": settings.AWS_REGION_PATTERN,
+        "codes": dict(codes.CODES),
+        "stream_record_columns": [
+            {"name": schema.canonical(f.name), "type": f.type} for f in outputs.STREAM_RECORD_FIELDS
+        ],
+        "datasets": {
+            d.table: {
+                "bucket": d.bucket,
+                "prefix": d.prefix,
+                "description": d.description,
+                "columns": d.catalog_columns(),
+                "partition_keys": [asdict(f) for f in d.partition_keys],
+            }
+            for d in outputs.DATASETS
+        },
+        "metrics": {
+            "namespace": metrics.NAMESPACE,
+            "dimension": metrics.DIMENSION,
+            "names": list(metrics.METRICS),
+            "dead_letter_records": metrics.DEAD_LETTER_RECORDS,
+        },
+        # The Athena named queries (templates for Terraform's templatestring), from churn_tools.analytics.
+        "named_queries": {
+            name: {"description": description, "template": template}
+            for name, (description, template) in analytics.query_templates().items()
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(contract(), indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="churn-contract",
+        description="Write the contract file Terraform reads (the names, schemas and defaults of "
+        "churn_pipeline.contract), or check that the committed one is current.",
+    )
+    parser.add_argument("--out", type=Path, default=CONTRACT_PATH, help=f"default: {CONTRACT_PATH}")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the package")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.out.read_text() if args.out.exists() else ""
+        if current != text:
+            print(f"{args.out} is stale: run `make contract` and commit it", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

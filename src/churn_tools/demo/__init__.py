@@ -1,0 +1,1 @@
+"""`churn-demo` (make demo): the whole pipeline end to end on this machine, no AWS account."""

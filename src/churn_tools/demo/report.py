@@ -1,0 +1,71 @@
+"""The demo's closing report: rows per path, the named queries' answers, consistency checks, where outputs live."""
+
+from __future__ import annotations
+
+import json
+
+from churn_tools.demo.steps import StepFailed
+
+
+class DemoReport:
+    def print_report(self) -> None:
+        report = self.outcome.report
+        batch, counts, produced = report["batch"], report["duckdb"], report["produced"]
+        checks = {
+            "batch: rows read = scored + rejected + failed": batch["rows_read"]
+            == batch["scored"] + batch["rejected"] + batch["failed"],
+            "batch: DuckDB sees every scored row once": counts["batch_scored"] == batch["scored"],
+            "stream: produced = scored + dead-lettered": produced["total"]
+            == counts["stream_scored"] + counts["dead_lettered"],
+            "stream: each record_id once": counts["stream_distinct_records"] == counts["stream_scored"],
+            "stream: CloudWatch DeadLetterRecords (the alarm's metric) = dead letters": counts[
+                "cloudwatch_dead_letter_records"
+            ]
+            == counts["dead_lettered"],
+        }
+        self.say("\n" + "=" * 78)
+        self.say("Churn scoring demo — report")
+        self.say("=" * 78)
+        model = report["model"]
+        self.say(
+            f"model           {model['version']}  test AUC {model['test_auc']:.4f}  (validation {model['validation_auc']:.4f})"
+        )
+        self.say(
+            f"batch  ({self.config.batch_mode:<8}) {batch['rows_read']:>9,} rows read   {batch['scored']:>9,} scored  "
+            f"{batch['rejected']:>6,} rejected  {batch['failed']:>6,} failed"
+        )
+        self.say(
+            f"stream ({self.config.stream_mode:<8}) {produced['total']:>9,} produced    {counts['stream_scored']:>9,} scored  "
+            f"{counts['dead_lettered']:>6,} dead-lettered"
+        )
+        self.say("\nchurn rate by state, top 10 (batch scores):")
+        self.say(_indent(self.query_results["churn_rate_by_state"].head(10).to_string(index=False)))
+        self.say("\ndead-letter summary (stream):")
+        self.say(_indent(self.query_results["dead_letter_summary"].to_string(index=False)))
+        self.say("\nlatest predictions (stream), 5 of them:")
+        self.say(_indent(self.query_results["latest_predictions"].head(5).to_string(index=False)))
+        self.say("\nconsistency (DuckDB over the outputs vs the jobs' own counts):")
+        for check, ok in checks.items():
+            self.say(f"  {'ok  ' if ok else 'FAIL'} {check}")
+        self.say("\nwhere everything lives:")
+        for label, path in (
+            ("data", self.data),
+            ("model", self.model_dir),
+            ("batch scores", self.batch_out),
+            ("batch rejects", self.lake / "batch" / "rejects"),
+            ("stream scores", self.stream_out),
+            ("dead letters", self.dead_letter),
+            ("logs", self.logs),
+            ("terraform state", self.work / "terraform" / "local"),
+        ):
+            self.say(f"  {label:<16} {path}")
+        self.say("\nstep times: " + ", ".join(f"{t:.0f}s" for t in self.outcome.step_seconds.values()))
+        (self.work / "report.json").write_text(
+            json.dumps({**report, "checks": checks}, indent=2, default=str)
+        )
+        if not all(checks.values()):
+            raise StepFailed("the report's counts do not add up (see the consistency checks above)")
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())

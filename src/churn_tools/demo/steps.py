@@ -1,0 +1,336 @@
+"""The demo's steps, each a method of the demo (the plumbing they use, `start` / `run_child` / `say`, is the
+runner's), and what they read from the local deployment."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from churn_pipeline.model import ModelDir
+from churn_pipeline.streaming import sink
+from churn_tools.analytics import load_named_queries
+from churn_tools.local import services as local_services
+from churn_tools.local import stack as local_stack
+
+# A few records the producer of a real system might send, to show the dead-letter path.
+MALFORMED_SAMPLES = (
+    b'{"State": "KS", "Account Length": 128',  # truncated JSON
+    b"not json at all",
+    b'["an", "array"]',
+    b'{"State": "OH", "Account Length": "one hundred"}',
+    b"\xff\xfe invalid utf-8",
+)
+
+
+class StepFailed(RuntimeError):
+    def __init__(self, message: str, logs: list[Path] | None = None):
+        super().__init__(message)
+        self.logs = logs or []
+
+
+class DemoSteps:
+    def step_data(self) -> str:
+        if self.config.data:
+            if not self.config.data.is_file():
+                raise StepFailed(f"DATA={self.config.data} does not exist")
+            self.data = self.config.data
+            return f"using {self.data}"
+        self.data = self.work / "data" / "churn.csv"
+        self.run_child(
+            "data",
+            ["-m", "churn_tools.synthetic", "--rows", str(self.config.rows), "--out", str(self.data),
+             "--seed", str(self.config.seed)],
+        )  # fmt: skip
+        return f"{self.config.rows:,} synthetic rows in {self.data}"
+
+    def step_train(self) -> str:
+        self.model_dir = self.work / "model"
+        self.run_child(
+            "train", ["model_training/train.py", "--data", str(self.data), "--model-dir", str(self.model_dir)]
+        )
+        metrics = ModelDir(self.model_dir).metrics()
+        self.outcome.report["model"] = {
+            "version": metrics["model_version"],
+            "test_auc": metrics["test"]["auc"],
+            "validation_auc": metrics["validation"]["auc"],
+        }
+        return f"model {metrics['model_version']}, test AUC {metrics['test']['auc']:.3f}"
+
+    def step_local_up(self) -> str:
+
+        for port, what in (
+            (self.config.moto_port, "moto server"),
+            (self.config.endpoint_port, "local endpoint"),
+        ):
+            if local_services.port_in_use(port):
+                raise StepFailed(
+                    f"port {port} (for the {what}) is already in use on {local_services.LOOPBACK}; stop what "
+                    f"holds it (e.g. `make local-down`, or `ss -ltnp 'sport = :{port}'` to find it) or choose "
+                    f"another port with {'MOTO_PORT' if what == 'moto server' else 'PORT'}=..."
+                )
+        with open(self.logs / "local-up.log", "a") as log:
+            try:
+                self.stack_up = True  # from here on, shutdown() stops whatever did start
+                code = _quietly(
+                    lambda: local_stack.up(
+                        self.run_dir,
+                        self.model_dir,
+                        self.config.moto_port,
+                        self.config.endpoint_port,
+                        None,
+                        0,
+                    ),
+                    log,
+                )
+            except (RuntimeError, OSError, TimeoutError) as exc:
+                raise StepFailed(
+                    f"could not start the local services: {exc}", [self.logs / "local-up.log"]
+                ) from exc
+        if code != 0:
+            raise StepFailed("could not start the local services", [self.logs / "local-up.log"])
+        return f"moto {self.moto_url}, endpoint {self.endpoint_url}"
+
+    def step_deploy(self) -> str:
+        printed_outputs = self.work / "deploy-outputs.json"
+        self.run_child(
+            "deploy",
+            ["-m", "churn_tools.deploy.terraform", "deploy", "--env", "local", "--model-dir", str(self.model_dir),
+             "--work", str(self.work), "--endpoint-url", self.moto_url, "--dependency-wheels", "no"],
+            stdout=printed_outputs,
+        )  # fmt: skip
+        outputs = json.loads(printed_outputs.read_text())
+        self.deployed = DeployedNames.from_deployment(outputs, self.env())
+        self.outcome.report["deployed"] = self.deployed.__dict__
+        return f"stream {self.deployed.stream_name!r}, endpoint {self.deployed.endpoint_name!r}"
+
+    def step_batch(self) -> str:
+        self.batch_out = self.lake / "batch" / "scored"
+        summary_file = self.work / "batch-summary.json"
+        code = self.run_child(
+            "batch",
+            ["-m", "churn_pipeline.batch", "--input", str(self.data), "--output", str(self.batch_out),
+             "--rejects", str(self.lake / "batch" / "rejects"), "--failed", str(self.lake / "batch" / "failed"),
+             "--mode", self.config.batch_mode, "--model-uri", str(self.model_dir),
+             "--endpoint-name", self.deployed.endpoint_name, "--threshold", str(self.deployed.threshold),
+             "--progress-seconds", "5", "--summary-json", str(summary_file), "--master", "local[2]",
+             "--driver-memory", "2g"],
+        )  # fmt: skip
+        summary = json.loads(summary_file.read_text())
+        self.outcome.report["batch"] = summary
+        if code != 0:
+            raise StepFailed(f"batch job exited {code}", [self.logs / "batch.log"])
+        return (
+            f"{summary['rows_read']:,} rows: {summary['scored']:,} scored, {summary['rejected']:,} rejected, "
+            f"{summary['failed']:,} failed ({self.config.batch_mode} mode)"
+        )
+
+    def step_produce(self) -> str:
+        self.run_child(
+            "produce",
+            ["-m", "churn_tools.local.producer", "--data", str(self.data),
+             "--stream", self.deployed.stream_name, "--id-prefix", "demo-"],
+        )  # fmt: skip
+        sent = _count_data_rows(self.data)
+        malformed = put_malformed(self.deployed.stream_name, self.env())
+        self.produced = {"valid_rows": sent, "malformed": malformed, "total": sent + malformed}
+        self.outcome.report["produced"] = self.produced
+        return f"{sent:,} records from the data set + {malformed} malformed ones"
+
+    def step_stream(self) -> str:
+        self.stream_out = self.lake / "stream" / "scored"
+        self.dead_letter = self.lake / "stream" / "dead-letter"
+        process = self.start(
+            "stream",
+            ["-m", "churn_pipeline.streaming.job", "--stream", self.deployed.stream_name,
+             "--output", str(self.stream_out), "--dead-letter", str(self.dead_letter),
+             "--checkpoint", str(self.lake / "stream" / "checkpoint"), "--mode", self.config.stream_mode,
+             "--model-uri", str(self.model_dir), "--endpoint-name", self.deployed.endpoint_name,
+             "--threshold", str(self.deployed.threshold), "--trigger-seconds", str(self.config.trigger_seconds),
+             "--metrics-job-name", self.deployed.stream_job_name],
+        )  # fmt: skip
+        expected = self.produced["total"]
+        deadline = time.monotonic() + self.config.stream_timeout
+        last_beat = 0.0
+        while True:
+            scored, dead = committed_rows(self.stream_out), committed_rows(self.dead_letter)
+            if scored + dead >= expected:
+                break
+            if process.poll() is not None:
+                raise StepFailed(
+                    f"streaming job exited with code {process.returncode}", [self.logs / "stream.log"]
+                )
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    f"streaming job did not finish within {self.config.stream_timeout:.0f}s "
+                    f"({scored + dead:,} of {expected:,} records committed)",
+                    [self.logs / "stream.log"],
+                )
+            if time.monotonic() - last_beat >= 5:
+                last_beat = time.monotonic()
+                self.say(
+                    f"          {self.elapsed()}  {scored:,} scored + {dead:,} dead-lettered of {expected:,}"
+                )
+            time.sleep(1)
+        # Graceful stop: SIGTERM lets the job finish its current micro-batch and exit 0.
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired as exc:
+            raise StepFailed(
+                "streaming job did not stop within 120s of SIGTERM", [self.logs / "stream.log"]
+            ) from exc
+        self.children.remove(process)
+        if code != 0:
+            raise StepFailed(
+                f"streaming job exited with code {code} after SIGTERM", [self.logs / "stream.log"]
+            )
+        return f"{scored:,} scored, {dead:,} dead-lettered ({self.config.stream_mode} mode)"
+
+    def step_query(self) -> str:
+        import duckdb
+
+        con = duckdb.connect()
+        database = self.deployed.database_name
+        con.execute(f'CREATE SCHEMA "{database}"')
+        tables = self.deployed.tables
+        con.execute(
+            f'CREATE VIEW "{database}"."{tables["batch"]}" AS SELECT * FROM '
+            f"read_parquet('{self.batch_out}/**/*.parquet', hive_partitioning = true)"
+        )
+        con.execute(sink.duckdb_view_sql(str(self.stream_out), f'"{database}"."{tables["stream"]}"'))
+        con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
+        results = {}
+        for query in load_named_queries(database=database, tables=tables):
+            frame = con.execute(query.sql).df()
+            results[query.name] = frame
+        counts = {
+            "batch_scored": _scalar(con, f'SELECT count(*) FROM "{database}"."{tables["batch"]}"'),
+            "stream_scored": _scalar(con, f'SELECT count(*) FROM "{database}"."{tables["stream"]}"'),
+            "stream_distinct_records": _scalar(
+                con, f'SELECT count(DISTINCT record_id) FROM "{database}"."{tables["stream"]}"'
+            ),
+            "dead_lettered": _scalar(con, f'SELECT count(*) FROM "{database}"."{tables["dead_letter"]}"'),
+        }
+        counts["cloudwatch_dead_letter_records"] = dead_letter_metric_sum(
+            self.deployed.stream_job_name, self.env()
+        )
+        self.outcome.report["duckdb"] = counts
+        self.query_results = results
+        return f"{len(results)} named queries"
+
+    # ------------------------------------------------------------------ report
+
+
+@dataclass
+class DeployedNames:
+    """What the demo takes from the deployment: names from `terraform output`, job settings from the Glue job."""
+
+    stream_name: str
+    stream_job_name: str
+    endpoint_name: str
+    database_name: str
+    tables: dict[str, str]
+    threshold: float
+
+    @classmethod
+    def from_deployment(cls, outputs: dict, env: dict[str, str]) -> DeployedNames:
+
+        pipeline = outputs["pipeline"]
+        glue = local_client("glue", env)
+        # The deployed batch job's own arguments: one config source feeds the Glue job and this local run.
+        arguments = glue.get_job(JobName=pipeline["batch_job_name"])["Job"]["DefaultArguments"]
+        tables = {
+            "batch": "batch_predictions",
+            "stream": "stream_predictions",
+            "dead_letter": "stream_dead_letter",
+        }
+        missing = set(tables.values()) - set(pipeline["glue_tables"])
+        if missing:
+            raise StepFailed(f"the deployment has no catalog table(s) {sorted(missing)}")
+        return cls(
+            stream_name=pipeline["stream_name"],
+            stream_job_name=pipeline["stream_job_name"],
+            endpoint_name=pipeline["endpoint_name"],
+            database_name=pipeline["glue_database"],
+            tables=tables,
+            threshold=float(arguments["--threshold"]),
+        )
+
+
+def local_client(service: str, env: dict[str, str]):
+    """A boto3 client for the demo's moto server (its URL and fake credentials are in `env`)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def put_malformed(stream: str, env: dict[str, str]) -> int:
+
+    client = local_client("kinesis", env)
+    records = [{"Data": data, "PartitionKey": f"malformed-{i}"} for i, data in enumerate(MALFORMED_SAMPLES)]
+    response = client.put_records(StreamName=stream, Records=records)
+    if response["FailedRecordCount"]:
+        raise StepFailed(f"{response['FailedRecordCount']} malformed sample record(s) were not accepted")
+    return len(records)
+
+
+def dead_letter_metric_sum(job_name: str, env: dict[str, str]) -> int:
+    """Sum of the DeadLetterRecords metric the streaming job published (what the alarm watches)."""
+    from datetime import timedelta
+
+    from churn_pipeline.contract import metrics
+
+    cloudwatch = local_client("cloudwatch", env)
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=metrics.NAMESPACE,
+        MetricName=metrics.DEAD_LETTER_RECORDS,
+        Dimensions=[{"Name": metrics.DIMENSION, "Value": job_name}],
+        StartTime=now - timedelta(hours=2),
+        EndTime=now + timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return int(sum(p["Sum"] for p in points))
+
+
+def committed_rows(location: Path) -> int:
+    """Rows of the committed batches of a streaming dataset (what a reader sees)."""
+    import pyarrow.parquet as pq
+
+    store = sink.LocalStore(location)
+    if not location.exists():
+        return 0
+    return sum(pq.ParquetFile(location / key).metadata.num_rows for key in sink.committed_files(store))
+
+
+def _quietly(action: Callable[[], object], log):
+    """Run an in-process action with its prints going to a log file."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = log
+    try:
+        return action()
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _count_data_rows(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.strip()) - 1
+
+
+def _scalar(con, sql: str) -> int:
+    return int(con.execute(sql).fetchone()[0])

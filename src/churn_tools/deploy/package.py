@@ -1,0 +1,316 @@
+"""Package what the jobs and the endpoint need, under content-addressed keys of the artifacts bucket.
+
+The package: the job package's wheel, the Glue entry scripts, the dependency wheels (Glue workers may have
+no internet), model.tar.gz + feature_spec.json. Every key holds a hash of its content, so an unchanged file
+keeps its key (and Terraform sees no change) and a new model gets a new key (and rolls the endpoint).
+
+`python -m churn_tools.deploy.package --model-dir DIR --out FILE` computes the keys and writes the
+Terraform variables (no upload); `upload()` puts the files into the bucket once it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from churn_pipeline.model import ModelDir, ModelDirError
+from churn_tools.project import project_root
+
+# Glue entry script per job; the glue module's variables batch_script_key / stream_script_key point at them.
+ENTRY_SCRIPTS = {
+    "batch_script_key": "glue_batch_scoring.py",
+    "stream_script_key": "glue_stream_scoring.py",
+}
+
+# Python of each job's Glue version: dependency wheels are built per interpreter.
+GLUE_PYTHON = {"6.0": "3.13", "5.1": "3.11", "5.0": "3.11", "4.0": "3.10"}
+# Glue 5.x runs on Amazon Linux 2023 (glibc 2.34): any of these wheel platforms install there.
+WHEEL_PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+)
+# A fixed timestamp makes the job wheel byte-for-byte reproducible, hence its key stable.
+REPRODUCIBLE_EPOCH = "315532800"
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_key(prefix: str, path: Path) -> str:
+    return f"{prefix}/{sha256_file(path)[:32]}/{path.name}"
+
+
+@dataclass
+class Package:
+    """Local files and the bucket keys they go to, plus the Terraform `artifacts` variable."""
+
+    files: dict[str, Path] = field(default_factory=dict)  # key -> local file
+    variables: dict = field(default_factory=dict)
+
+    def add(self, key: str, path: Path) -> str:
+        self.files[key] = path
+        return key
+
+
+# The job wheel is built from churn_pipeline alone (the runtime); the workstation tools (churn_tools) never ship
+# to Glue, so editing one changes neither the wheel nor its key. Its metadata is the project's own: the name of
+# the runtime distribution, pyproject's version, Python requirement and runtime dependencies.
+JOB_PACKAGE = "churn_pipeline"
+JOB_DISTRIBUTION = "churn-pipeline"
+
+
+def job_wheel_sources(repo_root: Path) -> list[Path]:
+    """Every file the job wheel is built from: the runtime package's files (code and package data)."""
+    package_dir = repo_root / "src" / JOB_PACKAGE
+    return sorted(
+        path
+        for path in package_dir.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    )
+
+
+def job_pyproject(repo_root: Path) -> str:
+    """pyproject.toml of the job wheel, derived from the project's: its build system and metadata."""
+    with open(repo_root / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)
+    meta = project["project"]
+    package_data = project.get("tool", {}).get("setuptools", {}).get("package-data", {}).get(JOB_PACKAGE, [])
+    return "\n".join(
+        [
+            "[build-system]",
+            f"requires = {json.dumps(project['build-system']['requires'])}",
+            f"build-backend = {json.dumps(project['build-system']['build-backend'])}",
+            "",
+            "[project]",
+            f"name = {json.dumps(JOB_DISTRIBUTION)}",
+            f"version = {json.dumps(meta['version'])}",
+            f"requires-python = {json.dumps(meta['requires-python'])}",
+            f"dependencies = {json.dumps(meta['dependencies'])}",
+            "",
+            "[tool.setuptools.packages.find]",
+            'where = ["src"]',
+            f'include = ["{JOB_PACKAGE}", "{JOB_PACKAGE}.*"]',
+            "",
+            "[tool.setuptools.package-data]",
+            f"{JOB_PACKAGE} = {json.dumps(package_data)}",
+            "",
+        ]
+    )
+
+
+def _source_digest(repo_root: Path) -> str:
+    """The job wheel's cache key: its pyproject and every file of the runtime package, nothing else."""
+    digest = hashlib.sha256(job_pyproject(repo_root).encode())
+    for path in job_wheel_sources(repo_root):
+        digest.update(str(path.relative_to(repo_root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def build_job_wheel(repo_root: Path, cache_dir: Path) -> Path:
+    """The wheel of the runtime package, built once per source state (cached under cache_dir).
+
+    Built from a staged copy (the runtime package and its derived pyproject), so the wheel cannot pick up a
+    tool module, and two builds at once (two deploys, two test workers) never share a build directory.
+    """
+    digest = _source_digest(repo_root)
+    out = cache_dir / "job-wheel" / digest
+    built = sorted(out.glob("*.whl"))
+    if built:
+        return built[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="job-wheel-", dir=out.parent) as tmp:
+        source, wheels = Path(tmp) / "source", Path(tmp) / "wheels"
+        for path in job_wheel_sources(repo_root):
+            target = source / path.relative_to(repo_root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        (source / "pyproject.toml").write_text(job_pyproject(repo_root))
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels),
+                   str(source)]  # fmt: skip
+        result = subprocess.run(
+            command,
+            env={**os.environ, "SOURCE_DATE_EPOCH": REPRODUCIBLE_EPOCH},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise PackagingError(f"building the job wheel failed ({' '.join(command)}):\n{result.stderr}")
+        try:
+            wheels.rename(out)
+        except OSError:
+            # A concurrent build of the same sources got there first: its wheel is the same bytes.
+            if not sorted(out.glob("*.whl")):
+                raise
+    return sorted(out.glob("*.whl"))[0]
+
+
+def runtime_requirements(repo_root: Path) -> list[str]:
+    """The job package's runtime dependencies, as pyproject.toml declares them."""
+    with open(repo_root / "pyproject.toml", "rb") as handle:
+        return list(tomllib.load(handle)["project"]["dependencies"])
+
+
+def download_dependency_wheels(repo_root: Path, python_version: str, cache_dir: Path) -> list[Path]:
+    """Linux wheels of the runtime dependencies (and theirs) for one Python, pinned by requirements.lock; cached."""
+    requirements = runtime_requirements(repo_root)
+    lock = repo_root / "requirements.lock"
+    digest = hashlib.sha256(
+        "\n".join([python_version, *requirements, lock.read_text()]).encode()
+    ).hexdigest()[:16]
+    out = cache_dir / "dependency-wheels" / f"py{python_version.replace('.', '')}-{digest}"
+    stamp = out / ".complete"
+    if not stamp.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(out),
+            "--python-version", python_version, "--implementation", "cp", "--constraint", str(lock),
+            *[arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)],
+            *requirements,
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise PackagingError(
+                f"downloading dependency wheels for Python {python_version} failed:\n{result.stderr}"
+            )
+        stamp.touch()
+    return sorted(out.glob("*.whl"))
+
+
+def model_files(model_dir: Path) -> tuple[Path, Path, str]:
+    """model.tar.gz, feature_spec.json and the model version from metrics.json; a clear error if absent."""
+    model = ModelDir(model_dir)
+    try:
+        model.require(ModelDir.DEPLOY_FILES)
+        return model.archive, model.spec_path, model.recorded_version()
+    except ModelDirError as exc:
+        raise PackagingError(str(exc)) from exc
+
+
+def build(
+    model_dir: Path,
+    jobs_dir: Path,
+    cache_dir: Path,
+    glue_versions: dict[str, str],
+    dependency_wheels: bool = True,
+    repo_root: Path | None = None,
+    job_wheel: Path | None = None,
+) -> Package:
+    """Collect every file and compute its key; builds the job wheel and downloads dependency wheels if asked."""
+    repo_root = repo_root or project_root()
+    pythons = {job: GLUE_PYTHON.get(glue_versions[job]) for job in ("batch", "stream")}
+    for job, python in pythons.items():
+        if python is None:
+            raise PackagingError(
+                f"unknown Glue version {glue_versions[job]!r} for the {job} job; known: {sorted(GLUE_PYTHON)}"
+            )
+    package = Package()
+    scripts = {}
+    for variable, script in ENTRY_SCRIPTS.items():
+        path = jobs_dir / script
+        if not path.is_file():
+            raise PackagingError(
+                f"entry script {path} is missing (the Glue job's script_location points at it)"
+            )
+        scripts[variable] = package.add(content_key("code", path), path)
+
+    archive, spec, version = model_files(model_dir)
+    digest = hashlib.sha256(
+        bytes.fromhex(sha256_file(archive)) + bytes.fromhex(sha256_file(spec))
+    ).hexdigest()[:32]
+    model_prefix = f"models/{digest}/"
+    model_key = package.add(model_prefix + ModelDir.ARCHIVE, archive)
+    package.add(model_prefix + ModelDir.SPEC, spec)
+
+    if job_wheel is None:
+        job_wheel = build_job_wheel(repo_root, cache_dir)
+    elif not job_wheel.is_file() or job_wheel.suffix != ".whl":
+        raise PackagingError(f"--job-wheel {job_wheel} is not a wheel file")
+    modules = {}
+    for job, python in pythons.items():
+        wheels = [job_wheel]
+        if dependency_wheels:
+            wheels += download_dependency_wheels(repo_root, python, cache_dir)
+        modules[job] = [package.add(content_key("wheels", wheel), wheel) for wheel in wheels]
+
+    package.variables = {
+        **scripts,
+        "model_artifact_key": model_key,
+        "model_prefix": model_prefix,
+        "model_version": version,
+        "batch_python_modules": modules["batch"],
+        "stream_python_modules": modules["stream"],
+    }
+    return package
+
+
+def upload(package: Package, bucket: str, s3_client) -> list[str]:
+    """Put every file not yet in the bucket (keys are content hashes: an existing key holds the same bytes)."""
+    uploaded = []
+    for key, path in sorted(package.files.items()):
+        try:
+            s3_client.head_object(Bucket=bucket, Key=key)
+            continue
+        except s3_client.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+        s3_client.upload_file(str(path), bucket, key)
+        uploaded.append(key)
+    return uploaded
+
+
+def write_variables(package: Package, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"artifacts": package.variables}, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Compute artifact keys and write the Terraform artifacts variable."
+    )
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--jobs-dir", type=Path, default=None, help="default: jobs/ of the checkout")
+    parser.add_argument("--cache", type=Path, default=Path(".work/package-cache"))
+    parser.add_argument("--batch-glue-version", default="6.0")
+    parser.add_argument("--stream-glue-version", default="5.1")
+    parser.add_argument("--skip-dependency-wheels", action="store_true")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        package = build(
+            args.model_dir,
+            args.jobs_dir or project_root() / "jobs",
+            args.cache,
+            {"batch": args.batch_glue_version, "stream": args.stream_glue_version},
+            dependency_wheels=not args.skip_dependency_wheels,
+        )
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(write_variables(package, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

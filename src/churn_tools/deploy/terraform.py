@@ -1,0 +1,374 @@
+"""`make plan|deploy|destroy ENV=...`: package, upload, and run Terraform on an environment root.
+
+deploy:  credentials check -> package (keys) -> apply what the upload needs (the artifacts bucket, private,
+         versioned, encrypted) -> upload to content-addressed keys -> apply everything.
+plan:    credentials check -> package (keys only) -> saved plan + readable summary (also JSON).
+destroy: destroy everything; fails loudly (non-zero, with what is left) if anything survives.
+
+ENV=local runs against moto server: AWS_ENDPOINT_URL (or --endpoint-url), or one started here and kept
+running for later plan/destroy (stopped by destroy). dev and prod need AWS credentials and TF_STATE_BUCKET.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import hcl2
+
+from churn_tools.deploy import package as packaging
+from churn_tools.deploy.providers import ProviderNotFound, terraform_env
+from churn_tools.local import services as local_services
+from churn_tools.project import ProjectNotFound, project_root
+
+ENVIRONMENTS = ("local", "dev", "prod")
+STORAGE_TARGET = "module.pipeline.module.storage"
+# What an upload needs before the first full apply: the artifacts bucket private, versioned, encrypted by default
+# with the project key, and (where set) TLS-only. The rest, lifecycle rules included (the provider waits about a
+# minute for them to settle), comes with the full apply, alongside everything else.
+UPLOAD_TARGETS = (
+    f'{STORAGE_TARGET}.aws_s3_bucket_server_side_encryption_configuration.this["artifacts"]',
+    f'{STORAGE_TARGET}.aws_s3_bucket_versioning.this["artifacts"]',
+    f'{STORAGE_TARGET}.aws_s3_bucket_public_access_block.this["artifacts"]',
+    f"{STORAGE_TARGET}.aws_s3_bucket_policy.this",
+)
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass
+class Environment:
+    name: str
+    root: Path
+    work: Path  # .work/terraform/<env>: state (local), plan, variables, TF_DATA_DIR
+    tfvars: dict
+    process_env: dict[str, str]
+    extra_vars: list[str]
+    backend_config: list[str]
+    jobs_dir: Path | None = None  # default: jobs/ of the checkout
+    job_wheel: Path | None = None  # a prebuilt wheel of the job package (CI builds once, deploys many)
+
+    @property
+    def artifacts_file(self) -> Path:
+        return self.work / "artifacts.tfvars.json"
+
+    @property
+    def region(self) -> str:
+        return self.tfvars["region"]
+
+    def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+        command = ["terraform", f"-chdir={self.root}", *args]
+        print("+ " + " ".join(command), file=sys.stderr, flush=True)
+        if capture:
+            result = subprocess.run(command, env=self.process_env, text=True, capture_output=True)
+        else:
+            # Terraform's progress goes to stderr, so stdout carries only this CLI's result (deploy's JSON).
+            result = subprocess.run(command, env=self.process_env, text=True, stdout=_stderr_fd())
+        if result.returncode != 0:
+            detail = f":\n{result.stderr}" if capture else " (its output is above)"
+            raise DeployError(f"terraform {args[0]} failed in {self.root} (exit {result.returncode}){detail}")
+        return result
+
+    def var_args(self) -> list[str]:
+        return [f"-var-file={self.artifacts_file}", *self.extra_vars]
+
+
+# ---------------------------------------------------------------- credentials and the local AWS
+def _stderr_fd() -> int | None:
+    """This process's stderr as a file descriptor for a child; None (the child inherits stdout) when stderr
+    is not backed by a file, as under a capturing test runner."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def _moto_pid_file(work: Path) -> local_services.PidFile:
+    return local_services.PidFile(work / "moto.json")
+
+
+def local_endpoint(work: Path, given: str | None) -> str:
+    """The moto endpoint for ENV=local: given, or one this tool started before, or a new detached one."""
+    if given:
+        host = urllib.parse.urlparse(given).hostname
+        if host not in ("127.0.0.1", "localhost"):
+            raise DeployError(f"ENV=local only talks to a loopback emulator, but the endpoint is {given}")
+        return given
+    pid_file = _moto_pid_file(work)
+    if pid_file.running_pid() is not None:
+        return pid_file.read()["url"]
+    pid_file.remove()
+    port = local_services.free_port()
+    process = local_services.start_moto(port, work / "moto.log")
+    url = f"http://{local_services.LOOPBACK}:{port}"
+    pid_file.write(process.pid, url=url)
+    print(
+        f"started moto server at {url} (pid {process.pid}); `make destroy ENV=local` stops it",
+        file=sys.stderr,
+    )
+    return url
+
+
+def stop_started_moto(work: Path) -> None:
+    pid_file = _moto_pid_file(work)
+    record = pid_file.read()
+    if record is None:
+        return
+    try:
+        local_services.stop_pid(int(record["pid"]))
+    except RuntimeError as exc:
+        raise DeployError(f"the moto server this tool started does not stop: {exc}") from exc
+    pid_file.remove()
+
+
+def require_aws_credentials(env_name: str) -> None:
+    """dev/prod: fail fast, before any packaging or Terraform, when no AWS credentials resolve."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        credentials = boto3.Session().get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        raise DeployError(f"ENV={env_name} needs AWS credentials, and resolving them failed: {exc}") from exc
+    if credentials is None:
+        raise DeployError(
+            f"ENV={env_name} needs AWS credentials and none were found (no AWS_ACCESS_KEY_ID, AWS_PROFILE, "
+            "SSO session or instance role). Configure them, e.g. `aws sso login --profile X` and "
+            "AWS_PROFILE=X, or use ENV=local, which needs none."
+        )
+
+
+def prepare(
+    env_name: str, work_dir: Path, endpoint_url: str | None = None, mirror: str | None = None
+) -> Environment:
+    if env_name not in ENVIRONMENTS:
+        raise DeployError(f"ENV must be one of {', '.join(ENVIRONMENTS)}, not {env_name!r}")
+    root = project_root() / "terraform" / "envs" / env_name
+    work = Path(work_dir).resolve() / "terraform" / env_name
+    work.mkdir(parents=True, exist_ok=True)
+    with open(root / "terraform.tfvars") as handle:
+        tfvars = hcl2.load(handle)
+    try:
+        process_env = terraform_env(Path(work_dir), mirror)
+    except ProviderNotFound as exc:
+        raise DeployError(str(exc)) from exc
+    process_env["TF_DATA_DIR"] = str(work / "terraform-data")
+    extra_vars: list[str] = []
+    if env_name == "local":
+        url = local_endpoint(work, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
+        process_env.update(local_services.LOCAL_AWS_ENV)
+        process_env["AWS_REGION"] = process_env["AWS_DEFAULT_REGION"] = tfvars["region"]
+        process_env["AWS_ENDPOINT_URL"] = url
+        extra_vars.append(f"-var=endpoint_url={url}")
+        backend_config = [f"-backend-config=path={work / 'terraform.tfstate'}"]
+    else:
+        require_aws_credentials(env_name)
+        state_bucket = os.environ.get("TF_STATE_BUCKET")
+        if not state_bucket:
+            raise DeployError(
+                f"ENV={env_name} keeps its state in S3: set TF_STATE_BUCKET to the (existing, versioned) state bucket"
+            )
+        backend_config = [
+            f"-backend-config=bucket={state_bucket}",
+            f"-backend-config=region={tfvars['region']}",
+        ]
+    return Environment(env_name, root, work, tfvars, process_env, extra_vars, backend_config)
+
+
+def init(env: Environment) -> None:
+    env.run("init", "-input=false", "-reconfigure", *env.backend_config)
+
+
+def write_artifact_variables(env: Environment, model_dir: Path, dependency_wheels: bool) -> packaging.Package:
+    jobs = env.tfvars["settings"]["jobs"]
+    glue_versions = {job: jobs[job]["glue_version"] for job in ("batch", "stream")}
+    package = packaging.build(
+        Path(model_dir),
+        env.jobs_dir or project_root() / "jobs",
+        Path(env.work).parent.parent / "package-cache",
+        glue_versions,
+        dependency_wheels=dependency_wheels,
+        job_wheel=env.job_wheel,
+    )
+    packaging.write_variables(package, env.artifacts_file)
+    return package
+
+
+def outputs(env: Environment) -> dict:
+    result = env.run("output", "-json", capture=True)
+    return {name: value["value"] for name, value in json.loads(result.stdout).items()}
+
+
+def state_resources(env: Environment) -> dict[str, dict]:
+    """Attribute values of every resource in state, by address (works after a targeted apply, unlike outputs)."""
+    shown = json.loads(env.run("show", "-json", capture=True).stdout)
+    found: dict[str, dict] = {}
+    pending = [shown.get("values", {}).get("root_module", {})]
+    while pending:
+        module = pending.pop()
+        found.update({resource["address"]: resource["values"] for resource in module.get("resources", [])})
+        pending += module.get("child_modules", [])
+    return found
+
+
+def _s3_client(env: Environment):
+    import boto3
+
+    if env.name == "local":
+        return boto3.client(
+            "s3",
+            region_name=env.region,
+            endpoint_url=env.process_env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=env.process_env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env.process_env["AWS_SECRET_ACCESS_KEY"],
+        )
+    return boto3.client("s3", region_name=env.region)
+
+
+# ---------------------------------------------------------------- plan summary
+ACTION_LABELS = {
+    ("create",): "create",
+    ("update",): "update in place",
+    ("delete",): "destroy",
+    ("create", "delete"): "replace (create before destroy)",
+    ("delete", "create"): "replace (destroy before create)",
+    ("read",): "read",
+}
+
+
+def summarize_plan(plan_json: dict) -> dict:
+    """Counts per action and the changed resources, from `terraform show -json <plan>`."""
+    changes = []
+    for change in plan_json.get("resource_changes", []):
+        actions = tuple(change["change"]["actions"])
+        if actions in (("no-op",), ("read",)):
+            continue
+        changes.append(
+            {"address": change["address"], "action": ACTION_LABELS.get(actions, "/".join(actions))}
+        )
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change["action"]] = counts.get(change["action"], 0) + 1
+    return {"counts": counts, "changes": changes}
+
+
+def format_summary(env_name: str, summary: dict) -> str:
+    if not summary["changes"]:
+        return f"Plan for ENV={env_name}: no changes.\n"
+    lines = [
+        f"Plan for ENV={env_name}: " + ", ".join(f"{n} to {a}" for a, n in sorted(summary["counts"].items()))
+    ]
+    lines += [f"  {c['action']:<32} {c['address']}" for c in summary["changes"]]
+    return "\n".join(lines) + "\n"
+
+
+def plan(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
+    write_artifact_variables(env, model_dir, dependency_wheels)
+    init(env)
+    plan_file = env.work / "tfplan"
+    env.run("plan", "-input=false", "-lock-timeout=60s", f"-out={plan_file}", *env.var_args())
+    shown = env.run("show", "-json", str(plan_file), capture=True)
+    # The machine-readable plan, for reviews (make plan-summary PLAN_JSON=...) and tests.
+    (env.work / "tfplan.json").write_text(shown.stdout)
+    summary = summarize_plan(json.loads(shown.stdout))
+    (env.work / "plan-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    text = format_summary(env.name, summary)
+    (env.work / "plan-summary.txt").write_text(text)
+    print(text, end="")
+    print(f"saved plan: {plan_file}\nsummary:    {env.work / 'plan-summary.txt'}", file=sys.stderr)
+    return summary
+
+
+def deploy(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
+    package = write_artifact_variables(env, model_dir, dependency_wheels)
+    init(env)
+    apply_args = ["apply", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args()]
+    # The artifacts bucket has to exist before anything is uploaded to it; everything else needs the uploads.
+    env.run(*apply_args, *[f"-target={target}" for target in UPLOAD_TARGETS])
+    bucket = state_resources(env)[f'{STORAGE_TARGET}.aws_s3_bucket.this["artifacts"]']["bucket"]
+    uploaded = packaging.upload(package, bucket, _s3_client(env))
+    print(
+        f"uploaded {len(uploaded)} new artifact(s) to s3://{bucket}/ ({len(package.files)} in the package)",
+        file=sys.stderr,
+    )
+    env.run(*apply_args)
+    return outputs(env)
+
+
+def destroy(env: Environment, model_dir: Path | None) -> None:
+    if not env.artifacts_file.exists():
+        if model_dir is None:
+            raise DeployError(
+                f"{env.artifacts_file} is missing: pass --model-dir so the variables can be computed"
+            )
+        write_artifact_variables(env, model_dir, dependency_wheels=False)
+    init(env)
+    env.run("destroy", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args())
+    left = env.run("state", "list", capture=True).stdout.split()
+    if left:
+        raise DeployError(
+            f"destroy of ENV={env.name} left {len(left)} resource(s) in state: {', '.join(left)}"
+        )
+    if env.name == "local":
+        stop_started_moto(env.work)
+    print(f"ENV={env.name}: everything destroyed", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["plan", "deploy", "destroy"])
+    parser.add_argument("--env", required=True, help="local, dev or prod")
+    parser.add_argument("--model-dir", type=Path, default=Path(".work/model"))
+    parser.add_argument("--work", type=Path, default=Path(".work"))
+    parser.add_argument(
+        "--job-wheel", type=Path, default=None, help="prebuilt job package wheel (default: build it)"
+    )
+    parser.add_argument(
+        "--jobs-dir",
+        type=Path,
+        default=None,
+        help="where the Glue entry scripts are (default: jobs/ of the checkout)",
+    )
+    parser.add_argument(
+        "--endpoint-url", default=None, help="ENV=local: the moto server (default AWS_ENDPOINT_URL)"
+    )
+    parser.add_argument(
+        "--provider-mirror", default=None, help="Terraform provider mirror (default: discover)"
+    )
+    parser.add_argument(
+        "--dependency-wheels",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="ship the dependency wheels (auto: not for ENV=local, where no Glue worker installs them)",
+    )
+    args = parser.parse_args(argv)
+    dependency_wheels = args.dependency_wheels == "yes" or (
+        args.dependency_wheels == "auto" and args.env != "local"
+    )
+    try:
+        env = prepare(args.env, args.work, args.endpoint_url, args.provider_mirror)
+        env.jobs_dir, env.job_wheel = args.jobs_dir, args.job_wheel
+        if args.command == "plan":
+            plan(env, args.model_dir, dependency_wheels)
+        elif args.command == "deploy":
+            result = deploy(env, args.model_dir, dependency_wheels)
+            print(json.dumps(result, indent=2))
+        else:
+            destroy(env, args.model_dir)
+    except (DeployError, packaging.PackagingError, ProjectNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

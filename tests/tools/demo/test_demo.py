@@ -1,0 +1,139 @@
+"""`make demo` end to end: a failing step, an interrupt, and a full run whose report agrees with DuckDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from churn_tools.local import services as local_services
+
+ROWS = 3000
+
+
+def demo_command(work: Path, moto_port: int, endpoint_port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "churn_tools.demo", "--work", str(work), "--rows", str(ROWS),
+        "--moto-port", str(moto_port), "--endpoint-port", str(endpoint_port), "--stream-timeout", "300",
+    ]  # fmt: skip
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that mention `text` (the demo's work dir is in every child's args)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # the process ended while we looked
+        if text in args:
+            found.append(f"{entry.name}: {args[:200]}")
+    return found
+
+
+def assert_nothing_left(work: Path, ports: tuple[int, ...]) -> None:
+    deadline = time.monotonic() + 10  # a killed JVM may take a moment to go
+    while time.monotonic() < deadline and (
+        processes_mentioning(str(work)) or any(map(local_services.port_in_use, ports))
+    ):
+        time.sleep(0.5)
+    assert processes_mentioning(str(work)) == []
+    for port in ports:
+        assert not local_services.port_in_use(port), f"port {port} is still bound"
+
+
+@pytest.fixture
+def ports() -> tuple[int, int]:
+    return local_services.free_port(), local_services.free_port()
+
+
+def test_a_taken_endpoint_port_stops_the_demo_naming_it(repo_root, tmp_path, ports):
+    moto_port, endpoint_port = ports
+    work = tmp_path / "demo"
+    with socket.socket() as squatter:
+        squatter.bind((local_services.LOOPBACK, endpoint_port))
+        squatter.listen()
+        result = subprocess.run(
+            demo_command(work, moto_port, endpoint_port),
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {endpoint_port} (for the local endpoint) is already in use" in result.stdout
+    assert "[3/8] Start the local AWS" in result.stdout and "[4/8]" not in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_nothing_left(work, (moto_port,))
+
+
+@pytest.mark.slow
+def test_interrupt_during_streaming_then_a_clean_rerun(repo_root, tmp_path, ports):
+    moto_port, endpoint_port = ports
+    work = tmp_path / "demo"
+    demo = subprocess.Popen(
+        demo_command(work, moto_port, endpoint_port),
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []
+    for line in demo.stdout:
+        seen.append(line)
+        if line.startswith("[7/8]"):
+            time.sleep(3)  # well inside the streaming step: the job is starting or running
+            demo.send_signal(signal.SIGINT)
+            break
+    rest, _ = demo.communicate(timeout=180)
+    output = "".join(seen) + rest
+    assert demo.returncode == 130, output
+    assert "interrupted: stopping everything the demo started" in output
+    assert_nothing_left(work, (moto_port, endpoint_port))
+
+    # The next run needs no manual clean-up and succeeds.
+    result = subprocess.run(
+        demo_command(work, moto_port, endpoint_port),
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
+    assert_nothing_left(work, (moto_port, endpoint_port))
+    report = json.loads((work / "report.json").read_text())
+    assert all(report["checks"].values()), report["checks"]
+
+    # The report's numbers agree with a direct DuckDB query over the outputs.
+    lake = work / "lake"
+    con = duckdb.connect()
+
+    def rows(path: Path) -> int:
+        if not path.exists() or not any(path.rglob("*.parquet")):
+            return 0
+        return con.execute(
+            f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet', hive_partitioning=true)"
+        ).fetchone()[0]
+
+    batch = report["batch"]
+    assert batch["rows_read"] == ROWS
+    assert rows(lake / "batch" / "scored") == batch["scored"]
+    assert rows(lake / "batch" / "rejects") == batch["rejected"]
+    assert rows(lake / "batch" / "failed") == batch["failed"]
+    assert batch["scored"] + batch["rejected"] + batch["failed"] == ROWS
+    stream_scored = rows(lake / "stream" / "scored")
+    dead = rows(lake / "stream" / "dead-letter")
+    assert stream_scored == report["duckdb"]["stream_scored"]
+    assert dead == report["duckdb"]["dead_lettered"]
+    assert stream_scored + dead == report["produced"]["total"] == ROWS + report["produced"]["malformed"]
+    assert "churn rate by state, top 10" in result.stdout
