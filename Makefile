@@ -53,15 +53,13 @@ demo: setup java-check
 	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
 		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
 
-## Run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]
-test: setup java-check
+## Lint, then run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]
+test: setup lint java-check
 	$(PY) -m pytest --numprocesses $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
-## Lint the Python code with ruff and type-check the runtime package with mypy
+## Run every linter of .pre-commit-config.yaml on the tree: ruff, mypy, terraform fmt, module docs, actionlint, zizmor
 lint: setup
-	$(VENV)/bin/ruff check src jobs model_training scripts tests
-	$(VENV)/bin/ruff format --check src jobs model_training scripts tests
-	$(VENV)/bin/mypy
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 ## Write terraform/contract.json from churn_pipeline.contract (the names Terraform and the jobs share); commit it
 contract: setup
