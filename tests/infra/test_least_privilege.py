@@ -112,6 +112,7 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
             kinesis.create_stream(StreamName=OTHER_STREAM, ShardCount=1)
             other_key = kms.create_key(Description=f"{PREFIX} other key")["KeyMetadata"]["Arn"]
             other_ciphertext = kms.encrypt(KeyId=other_key, Plaintext=b"not yours")["CiphertextBlob"]
+            key_ciphertext = kms.encrypt(KeyId="alias/churn-local", Plaintext=b"ours")["CiphertextBlob"]
             records = list(producer.csv_records(synthetic_csv, "lp-"))[:20] + [(b"{not json", "bad")]
             producer.send(kinesis, STREAM, records)
             glue = client("glue", admin)
@@ -129,7 +130,7 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
                 "url": url, "decisions": decisions, "admin": admin, "credentials": credentials,
                 "artifacts": artifacts, "job_arguments": job_arguments, "records": records,
                 "key_arn": client("kms", admin).describe_key(KeyId="alias/churn-local")["KeyMetadata"]["Arn"],
-                "other_key": other_key, "other_ciphertext": other_ciphertext, "model_dir": model_dir, "work": work,
+                "other_key": other_key, "other_ciphertext": other_ciphertext, "key_ciphertext": key_ciphertext, "model_dir": model_dir, "work": work,
             }  # fmt: skip
         finally:
             if process.poll() is None:
@@ -225,54 +226,82 @@ def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     }
 
 
+class Mirrored:
+    """A client whose denied calls are recorded, not raised: a mirrored sequence goes on past a denial, so each
+    denied call fails its own case (the server logged the decision) and the calls after it are still made."""
+
+    def __init__(self, client, denied: list[str]):
+        self._client, self._denied = client, denied
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except ClientError as error:
+                if not is_access_denied(error):
+                    raise
+                self._denied.append(f"{name}: {error}")
+                return None
+
+        return call
+
+
+def mirrored(service: str, credentials: dict, denied: list[str]) -> Mirrored:
+    return Mirrored(client(service, credentials), denied)
+
+
 def run_glue_runtime_calls(stack: dict) -> dict:
     """What Glue itself does under the job role, outside our code: the same requests, made with boto3."""
     keys, artifacts, key_arn = stack["credentials"]["glue-runtime"], stack["artifacts"], stack["key_arn"]
-    s3, kms = client("s3", keys), client("kms", keys)
+    denied: list[str] = []
+    s3, kms = mirrored("s3", keys, denied), mirrored("kms", keys, denied)
     # Glue downloads the entry script (Command.ScriptLocation) and the --additional-python-modules wheels.
     for object_key in (artifacts["batch_script_key"], artifacts["stream_script_key"],
                        *artifacts["batch_python_modules"], *artifacts["stream_python_modules"]):  # fmt: skip
-        s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)["Body"].read()
+        s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
     # EMRFS for Spark's s3:// reads and writes of the batch job (input, predictions, the --TempDir) and the
     # streaming checkpoint's housekeeping (Spark deletes old offset and commit files).
     s3.get_bucket_location(Bucket=BUCKETS["data"])
     s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
-    s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")["Body"].read()
+    s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
     for bucket, object_key in ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
                                (BUCKETS["data"], "tmp/glue/part-00000"),
                                (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
-        s3.get_object(Bucket=bucket, Key=object_key)["Body"].read()
+        s3.get_object(Bucket=bucket, Key=object_key)
         s3.delete_object(Bucket=bucket, Key=object_key)
     s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
     # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
     # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
     kms.describe_key(KeyId=key_arn)
-    data_key = kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
-    kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"])
+    kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
+    kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
     kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
     # Continuous logging (--enable-continuous-cloudwatch-log) into a KMS-encrypted group (security config).
-    logs = client("logs", keys)
+    logs = mirrored("logs", keys, denied)
     group = f"/aws-glue/jobs/{PREFIX}-jobs-role/{PREFIX}-glue-jobs/output"
     logs.create_log_group(logGroupName=group)  # with the key (logs:AssociateKmsKey: moto has no such call)
     logs.create_log_stream(logGroupName=group, logStreamName="jr_0001")
     logs.put_log_events(logGroupName=group, logStreamName="jr_0001",
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
     # Glue's own job metrics (--enable-metrics), namespace Glue; the connector describes the stream.
-    client("cloudwatch", keys).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
-    client("kinesis", keys).describe_stream(StreamName=STREAM)
+    mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
+    mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
     # The Data Catalog as Spark's metastore (--enable-glue-datacatalog): database and table lookups.
-    glue = client("glue", keys)
+    glue = mirrored("glue", keys, denied)
     glue.get_database(Name=DATABASE)
     glue.get_tables(DatabaseName=DATABASE)
     glue.get_table(DatabaseName=DATABASE, Name="stream_predictions")
-    return {"data_key": data_key["KeyId"]}
+    return {"denied": denied}
 
 
 def run_endpoint_model_download(stack: dict) -> dict:
     """What SageMaker does under the execution role when it starts the endpoint: fetch ModelDataUrl (an
     SSE-KMS object: Decrypt), then create its log stream and publish its metrics."""
     keys, admin = stack["credentials"]["endpoint"], stack["admin"]
+    denied: list[str] = []
     sagemaker = client("sagemaker", admin)
     config = sagemaker.describe_endpoint_config(
         EndpointConfigName=sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
@@ -280,20 +309,19 @@ def run_endpoint_model_download(stack: dict) -> dict:
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     bucket, _, object_key = model["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").partition("/")
     target = stack["work"] / "sagemaker-model.tar.gz"
-    client("s3", keys).download_file(bucket, object_key, str(target))
-    kms = client("kms", keys)
-    kms.decrypt(
-        CiphertextBlob=kms.generate_data_key(KeyId=stack["key_arn"], KeySpec="AES_256")["CiphertextBlob"]
-    )
+    mirrored("s3", keys, denied).download_file(bucket, object_key, str(target))
+    kms = mirrored("kms", keys, denied)
+    kms.generate_data_key(KeyId=stack["key_arn"], KeySpec="AES_256")
+    kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
     kms.describe_key(KeyId=stack["key_arn"])
-    logs, group = client("logs", keys), f"/aws/sagemaker/Endpoints/{ENDPOINT}"
+    logs, group = mirrored("logs", keys, denied), f"/aws/sagemaker/Endpoints/{ENDPOINT}"
     logs.create_log_group(logGroupName=group)
     logs.create_log_stream(logGroupName=group, logStreamName="AllTraffic/i-0001")
     logs.put_log_events(logGroupName=group, logStreamName="AllTraffic/i-0001",
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "serving"}])  # fmt: skip
-    client("cloudwatch", keys).put_metric_data(Namespace="/aws/sagemaker/Endpoints", MetricData=[{"MetricName": "CPUUtilization", "Value": 1.0}])  # fmt: skip
-    client("ecr", keys).get_authorization_token()
-    return {"model_bytes": target.read_bytes()}
+    mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="/aws/sagemaker/Endpoints", MetricData=[{"MetricName": "CPUUtilization", "Value": 1.0}])  # fmt: skip
+    mirrored("ecr", keys, denied).get_authorization_token()
+    return {"model_bytes": target.read_bytes() if target.exists() else None, "denied": denied}
 
 
 # ---------------------------------------------------------------- the calls each role makes: allowed
