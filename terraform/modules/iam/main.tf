@@ -98,9 +98,12 @@ data "aws_iam_policy_document" "glue" {
 
   statement {
     sid = "ReadStream"
+    # Shared-throughput reads of the stream's own ARN. No kinesis:SubscribeToShard: it is an enhanced fan-out
+    # action on a *consumer* ARN (stream/NAME/consumer/*), so granted on the stream ARN it never applied, and
+    # the job registers no consumer (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesis.html).
     actions = [
       "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-      "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard",
+      "kinesis:GetShardIterator", "kinesis:ListShards",
     ]
     resources = [var.stream_arn]
   }
@@ -112,10 +115,15 @@ data "aws_iam_policy_document" "glue" {
   }
 
   statement {
-    sid = "ReadAndPartitionCatalogTables"
+    sid = "ReadCatalogTables"
+    # Reads only (--enable-glue-datacatalog makes the catalog Spark's metastore). No glue:CreatePartition or
+    # BatchCreatePartition: the stream tables use partition projection, whose partitions Athena computes and
+    # never reads from the catalog (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html), and
+    # the batch tables are unpartitioned, so the jobs write files, never partitions. Each catalog action needs
+    # the catalog, database and table ARNs (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
     actions = [
       "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
-      "glue:BatchGetPartition", "glue:CreatePartition", "glue:BatchCreatePartition",
+      "glue:BatchGetPartition",
     ]
     resources = [
       "${local.arn_base}:glue:${local.region}:${local.account}:catalog",

@@ -1,0 +1,658 @@
+"""Least privilege, proven on a policy-enforcing local AWS: each role's real calls, under that role's credentials.
+
+One moto server (tests/iam_enforcing_moto.py: moto's IAM check, with the resource of each request named) and
+one `deploy --env local` for the module. Then, under credentials from sts:AssumeRole into the deployed roles,
+and those only:
+- the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code);
+- the batch job's boto3 calls, made by its own functions;
+- what Glue and SageMaker do under the role outside our code (script, wheel and model downloads, EMRFS's S3
+  reads and writes, KMS on behalf of S3 and Kinesis, logs, catalog, Glue metrics): the same boto3 calls,
+  each saying what it mirrors.
+Every call the server decided is in its decision log. ALLOWED: each expected call is a case of its own, named
+by role, action and resource, that fails if the call was denied or never made. PROBES: calls the roles must not
+make, each a case that must be denied. Then: no denial during the workload, and each statement of the Glue
+role's policy is needed by at least one call made (remove it and a named ALLOWED case fails).
+What moto cannot evaluate (trust and resource policies, most condition keys, iam:PassRole) is covered by
+static tests at the end, against the form AWS documents; terraform/README.md lists it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import runpy
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import iam_enforcing_moto as moto_iam
+import pytest
+from botocore.exceptions import ClientError
+
+from .conftest import REPO_ROOT
+from .test_local_deploy import ACCOUNT, BUCKETS, ENDPOINT, PREFIX, deploy_cli
+
+pytestmark = pytest.mark.slow  # one apply (about a minute) and one micro-batch of the streaming job
+
+REGION = "us-east-1"
+STREAM = f"{PREFIX}-customer-churn"
+STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STREAM}"
+GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
+DATABASE = "churn_local_churn"
+# What the roles must not reach: made by the admin before enforcement starts.
+OTHER_BUCKET = f"{PREFIX}-other-{ACCOUNT}"
+OTHER_STREAM = f"{PREFIX}-other-stream"
+OTHER_ENDPOINT = f"{PREFIX}-other"
+# One assumed-role session per part of the workload: the decision log tells them apart by session name.
+SESSIONS = {"stream-job": GLUE_ROLE, "batch-job": GLUE_ROLE, "glue-runtime": GLUE_ROLE,
+            "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def s3_arn(purpose: str, key: str = "") -> str:
+    return f"arn:aws:s3:::{BUCKETS[purpose]}" + (f"/{key}" if key else "")
+
+
+def principal(session: str) -> str:
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{SESSIONS[session].rsplit('/', 1)[1]}/{session}"
+
+
+def client(service: str, credentials: dict, **kwargs):
+    return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=REGION,
+                        **credentials, **kwargs)  # fmt: skip
+
+
+def as_keys(credentials: dict) -> dict:
+    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(model_dir, synthetic_csv, tmp_path_factory):
+    """Enforcing moto, the local deployment, an admin, decoys, records, and assumed-role credentials."""
+    from churn_pipeline import local_services
+    from churn_pipeline.deploy import package as packaging
+    from churn_pipeline.streaming import producer
+
+    work = tmp_path_factory.mktemp("least-privilege")
+    port = local_services.free_port()
+    decisions = work / "decisions.jsonl"
+    process = moto_iam.start(port, work / "moto.log", decisions)
+    url = f"http://{local_services.LOOPBACK}:{port}"
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in {**local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": url}.items():
+            env.setenv(key, value)
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        env.delenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", raising=False)
+        try:
+            deployment = {
+                "work": work,
+                "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache"),
+            }
+            deploy_cli("deploy", deployment, model_dir)
+            artifacts = json.loads((work / "terraform" / "local" / "artifacts.tfvars.json").read_text())[
+                "artifacts"
+            ]
+            testing = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            iam = client("iam", testing)
+            iam.create_user(UserName="admin")
+            iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(ADMIN_POLICY))
+            key = iam.create_access_key(UserName="admin")["AccessKey"]
+            admin = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+            s3, kinesis, kms = client("s3", admin), client("kinesis", admin), client("kms", admin)
+            s3.create_bucket(Bucket=OTHER_BUCKET)
+            s3.put_object(Bucket=OTHER_BUCKET, Key="input/other.csv", Body=b"other")
+            s3.put_object(
+                Bucket=BUCKETS["data"], Key="input/batch.csv", Body=synthetic_csv.read_bytes()[:4096]
+            )
+            kinesis.create_stream(StreamName=OTHER_STREAM, ShardCount=1)
+            other_key = kms.create_key(Description=f"{PREFIX} other key")["KeyMetadata"]["Arn"]
+            other_ciphertext = kms.encrypt(KeyId=other_key, Plaintext=b"not yours")["CiphertextBlob"]
+            key_ciphertext = kms.encrypt(KeyId="alias/churn-local", Plaintext=b"ours")["CiphertextBlob"]
+            records = list(producer.csv_records(synthetic_csv, "lp-"))[:20] + [(b"{not json", "bad")]
+            producer.send(kinesis, STREAM, records)
+            glue = client("glue", admin)
+            job_arguments = {job: glue.get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]["DefaultArguments"]
+                             for job in ("batch", "stream")}  # fmt: skip
+            # moto checks no trust policy of a service principal (it fails on one: terraform/README.md), so the
+            # roles are assumed before enforcement starts; the trust policies are checked statically below.
+            sts = client("sts", admin)
+            credentials = {
+                session: as_keys(sts.assume_role(RoleArn=role, RoleSessionName=session)["Credentials"])
+                for session, role in SESSIONS.items()
+            }
+            moto_iam.enforce(url, True)
+            yield {
+                "url": url, "decisions": decisions, "admin": admin, "credentials": credentials,
+                "artifacts": artifacts, "job_arguments": job_arguments, "records": records,
+                "key_arn": client("kms", admin).describe_key(KeyId="alias/churn-local")["KeyMetadata"]["Arn"],
+                "other_key": other_key, "other_ciphertext": other_ciphertext, "key_ciphertext": key_ciphertext, "model_dir": model_dir, "work": work,
+            }  # fmt: skip
+        finally:
+            local_services.stop_process(process)  # the server is this module's alone: nothing to undo in it
+
+
+@pytest.fixture(scope="module")
+def workload(stack, spark):
+    """Every call of the roles, made under their credentials; returns what it found and the decisions made."""
+    from pytest import MonkeyPatch
+
+    outcome: dict = {}
+    saved_spark_env = dict(spark.sparkContext.environment)
+    parts = {"stream": lambda env: run_streaming_job(stack, spark, env),
+             "batch": lambda env: run_batch_job_calls(stack, env),
+             "runtime": lambda env: run_glue_runtime_calls(stack),
+             "endpoint": lambda env: run_endpoint_model_download(stack)}  # fmt: skip
+    for part, run in parts.items():
+        with MonkeyPatch.context() as env:
+            try:
+                outcome[part] = run(env)
+            except Exception as exc:  # noqa: BLE001 - kept, and raised by test_workload_ran, not lost:
+                outcome.setdefault("errors", {})[part] = exc  # the other parts' calls still get their cases
+            finally:
+                spark.sparkContext.environment.clear()
+                spark.sparkContext.environment.update(saved_spark_env)
+    outcome["decisions"] = moto_iam.decisions(stack["decisions"])
+    return outcome
+
+
+def use_session(env: pytest.MonkeyPatch, stack: dict, session: str) -> None:
+    """The role's credentials and nothing else in the environment; boto3's default session made anew."""
+    keys = stack["credentials"][session]
+    env.setenv("AWS_ACCESS_KEY_ID", keys["aws_access_key_id"])
+    env.setenv("AWS_SECRET_ACCESS_KEY", keys["aws_secret_access_key"])
+    env.setenv("AWS_SESSION_TOKEN", keys["aws_session_token"])
+    # A Glue worker's environment names no region: every client must take the job's --aws_region.
+    env.delenv("AWS_REGION", raising=False)
+    env.delenv("AWS_DEFAULT_REGION", raising=False)
+    env.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
+    """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the Glue role."""
+    import glue_fakes
+
+    from churn_pipeline import endpoint_server, local_services, spark_scoring
+
+    work, arguments = stack["work"], stack["job_arguments"]["stream"]
+    port = local_services.free_port()
+    # The runtime API is the local model server (moto's answers no scores); InvokeEndpoint's permission is
+    # exercised on moto by the batch job's calls below, under the same role.
+    endpoint_server.start_background(stack["model_dir"], port, work / "endpoint", endpoint_name=ENDPOINT)
+    try:
+        env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://{local_services.LOOPBACK}:{port}")
+        use_session(env, stack, "stream-job")
+        spark_scoring.local_model_dir.cache_clear()  # the model is downloaded under this role, not reused
+        env.setattr(
+            sys, "argv", glue_fakes.glue_argv("glue_stream_scoring.py", f"{PREFIX}-stream-scoring", arguments)
+        )
+        with glue_fakes.fake_awsglue(work / "glue", env, glue_fakes.STREAM_FILES):
+            runpy.run_path(str(REPO_ROOT / "jobs" / "glue_stream_scoring.py"), run_name="__main__")
+            from awsglue.context import CALLS
+
+            return {"batches": [c[1] for c in CALLS if c[0] == "batch"]}
+    finally:
+        endpoint_server.stop_background(work / "endpoint")
+
+
+def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
+    """The batch job's boto3 calls, by its own functions, as the Glue role: the model download
+    (spark_scoring.local_model_dir) and InvokeEndpoint through the client its scorer uses
+    (spark_scoring.runtime_client), here against moto, which checks the permission."""
+    import numpy as np
+
+    from churn_pipeline import spark_scoring
+    from churn_pipeline.batch.glue import config_from_glue_args
+
+    use_session(env, stack, "batch-job")
+    config = config_from_glue_args(
+        {k.removeprefix("--"): v for k, v in stack["job_arguments"]["batch"].items()}
+    )
+    scoring = config.scoring
+    model_dir = spark_scoring.local_model_dir.__wrapped__(scoring.model_uri, scoring.region)
+    spec = spark_scoring.cached_spec.__wrapped__(model_dir)
+    runtime = spark_scoring.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
+    body = spark_scoring.format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
+    answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
+    return {
+        "model_files": sorted(p.name for p in Path(model_dir).iterdir()),
+        "invoked": answer["Body"].read(),
+    }
+
+
+class Mirrored:
+    """A client whose denied calls are recorded, not raised: a mirrored sequence goes on past a denial, so each
+    denied call fails its own case (the server logged the decision) and the calls after it are still made."""
+
+    def __init__(self, client, denied: list[str]):
+        self._client, self._denied = client, denied
+
+    def __getattr__(self, name: str):
+        method = getattr(self._client, name)
+
+        def call(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except ClientError as error:
+                if not is_access_denied(error):
+                    raise
+                self._denied.append(f"{name}: {error}")
+                return None
+
+        return call
+
+
+def mirrored(service: str, credentials: dict, denied: list[str]) -> Mirrored:
+    return Mirrored(client(service, credentials), denied)
+
+
+def run_glue_runtime_calls(stack: dict) -> dict:
+    """What Glue itself does under the job role, outside our code: the same requests, made with boto3."""
+    keys, artifacts, key_arn = stack["credentials"]["glue-runtime"], stack["artifacts"], stack["key_arn"]
+    denied: list[str] = []
+    s3, kms = mirrored("s3", keys, denied), mirrored("kms", keys, denied)
+    # Glue downloads the entry script (Command.ScriptLocation) and the --additional-python-modules wheels.
+    for object_key in (artifacts["batch_script_key"], artifacts["stream_script_key"],
+                       *artifacts["batch_python_modules"], *artifacts["stream_python_modules"]):  # fmt: skip
+        s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
+    # EMRFS for Spark's s3:// reads and writes of the batch job (input, predictions, the --TempDir) and the
+    # streaming checkpoint's housekeeping (Spark deletes old offset and commit files).
+    s3.get_bucket_location(Bucket=BUCKETS["data"])
+    s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
+    s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
+    for bucket, object_key in ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
+                               (BUCKETS["data"], "tmp/glue/part-00000"),
+                               (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
+        s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
+        s3.get_object(Bucket=bucket, Key=object_key)
+        s3.delete_object(Bucket=bucket, Key=object_key)
+    s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
+    # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
+    # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
+    kms.describe_key(KeyId=key_arn)
+    kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
+    kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
+    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
+    # Continuous logging (--enable-continuous-cloudwatch-log) into a KMS-encrypted group (security config).
+    logs = mirrored("logs", keys, denied)
+    group = f"/aws-glue/jobs/{PREFIX}-jobs-role/{PREFIX}-glue-jobs/output"
+    logs.create_log_group(logGroupName=group)  # with the key (logs:AssociateKmsKey: moto has no such call)
+    logs.create_log_stream(logGroupName=group, logStreamName="jr_0001")
+    logs.put_log_events(logGroupName=group, logStreamName="jr_0001",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
+    # Glue's own job metrics (--enable-metrics), namespace Glue; the connector describes the stream.
+    mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
+    mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
+    # The Data Catalog as Spark's metastore (--enable-glue-datacatalog): database and table lookups.
+    glue = mirrored("glue", keys, denied)
+    glue.get_database(Name=DATABASE)
+    glue.get_tables(DatabaseName=DATABASE)
+    glue.get_table(DatabaseName=DATABASE, Name="stream_predictions")
+    return {"denied": denied}
+
+
+def run_endpoint_model_download(stack: dict) -> dict:
+    """What SageMaker does under the execution role when it starts the endpoint: fetch ModelDataUrl (an
+    SSE-KMS object: Decrypt), then create its log stream and publish its metrics."""
+    keys, admin = stack["credentials"]["endpoint"], stack["admin"]
+    denied: list[str] = []
+    sagemaker = client("sagemaker", admin)
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    )
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    bucket, _, object_key = model["PrimaryContainer"]["ModelDataUrl"].removeprefix("s3://").partition("/")
+    target = stack["work"] / "sagemaker-model.tar.gz"
+    mirrored("s3", keys, denied).download_file(bucket, object_key, str(target))
+    kms = mirrored("kms", keys, denied)
+    kms.generate_data_key(KeyId=stack["key_arn"], KeySpec="AES_256")
+    kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
+    kms.describe_key(KeyId=stack["key_arn"])
+    logs, group = mirrored("logs", keys, denied), f"/aws/sagemaker/Endpoints/{ENDPOINT}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="AllTraffic/i-0001")
+    logs.put_log_events(logGroupName=group, logStreamName="AllTraffic/i-0001",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "serving"}])  # fmt: skip
+    mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="/aws/sagemaker/Endpoints", MetricData=[{"MetricName": "CPUUtilization", "Value": 1.0}])  # fmt: skip
+    mirrored("ecr", keys, denied).get_authorization_token()
+    return {"model_bytes": target.read_bytes() if target.exists() else None, "denied": denied}
+
+
+# ---------------------------------------------------------------- the calls each role makes: allowed
+@dataclass(frozen=True)
+class Call:
+    session: str
+    action: str
+    resource: str  # fnmatch pattern
+    context: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        short = self.resource.replace(f"arn:aws:s3:::{PREFIX}-", "s3:").replace(f"-{ACCOUNT}", "")
+        short = short.replace("arn:aws:", "").replace(f":{REGION}:{ACCOUNT}:", ":")
+        extra = "".join(f" [{v}]" for _, v in self.context)
+        return f"{self.session}: {self.action} {short}{extra}"
+
+    def matches(self, decision: dict) -> bool:
+        return (decision["principal"] == principal(self.session) and decision["action"] == self.action
+                and fnmatch.fnmatchcase(decision["resource"], self.resource)
+                and all(decision["context"].get(k) == v for k, v in self.context))  # fmt: skip
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/*"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
+GLUE_CATALOG = f"arn:aws:glue:{REGION}:{ACCOUNT}:"
+ALLOWED = [
+    # the streaming job, jobs/glue_stream_scoring.py (churn_pipeline.streaming)
+    Call("stream-job", "kinesis:ListShards", STREAM_ARN),
+    Call("stream-job", "kinesis:GetShardIterator", STREAM_ARN),
+    Call("stream-job", "kinesis:GetRecords", STREAM_ARN),
+    Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
+    Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
+    Call("stream-job", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/metadata")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_manifests/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/dead-letter/_commits/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/ingest_year=*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/_manifests/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/_commits/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/ingest_year=*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_commits/*")),
+    Call("stream-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
+    # the batch job's boto3 calls (churn_pipeline.spark_scoring)
+    Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
+    Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
+    Call(
+        "batch-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
+    ),
+    # Glue itself, under the job role
+    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "code/*")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
+    Call("glue-runtime", "s3:GetBucketLocation", s3_arn("data")),
+    Call("glue-runtime", "s3:ListBucket", s3_arn("data")),
+    Call("glue-runtime", "s3:ListBucket", s3_arn("results")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("data", "input/*")),
+    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/predictions/*")),
+    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/predictions/*")),
+    Call("glue-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
+    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
+    Call("glue-runtime", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/*")),
+    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "checkpoints/stream-scoring/*")),
+    Call("glue-runtime", "kms:DescribeKey", KEY),
+    Call("glue-runtime", "kms:GenerateDataKey", KEY),
+    Call("glue-runtime", "kms:Decrypt", KEY),
+    Call("glue-runtime", "kms:Encrypt", KEY),
+    Call("glue-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs/*"),
+    Call("glue-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs/*:log-stream:jr_0001"),
+    Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs/*:log-stream:jr_0001"),
+    Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
+    Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
+    # a catalog request is authorised on the catalog, the database and the table(s), each
+    *(
+        Call("glue-runtime", action, f"{GLUE_CATALOG}{resource}")
+        for action, tables in (
+            ("glue:GetDatabase", None),
+            ("glue:GetTables", "*"),
+            ("glue:GetTable", "stream_predictions"),
+        )
+        for resource in (
+            "catalog",
+            f"database/{DATABASE}",
+            *([f"table/{DATABASE}/{tables}"] if tables else []),
+        )
+    ),
+    # SageMaker, under the execution role
+    Call("endpoint", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
+    Call("endpoint", "kms:Decrypt", KEY),
+    Call("endpoint", "kms:GenerateDataKey", KEY),
+    Call("endpoint", "kms:DescribeKey", KEY),
+    Call("endpoint", "logs:CreateLogGroup", f"{LOGS}/aws/sagemaker/Endpoints/{ENDPOINT}"),
+    Call("endpoint", "logs:CreateLogStream", f"{LOGS}/aws/sagemaker/Endpoints/{ENDPOINT}:log-stream:*"),
+    Call("endpoint", "logs:PutLogEvents", f"{LOGS}/aws/sagemaker/Endpoints/{ENDPOINT}:log-stream:*"),
+    Call(
+        "endpoint", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "/aws/sagemaker/Endpoints"),)
+    ),
+    Call("endpoint", "ecr:GetAuthorizationToken", "*"),
+]
+
+
+@pytest.mark.parametrize("part", ["stream", "batch", "runtime", "endpoint"])
+def test_workload_ran(workload, part):
+    """Each part of the workload ran to its end under its role's credentials."""
+    error = workload.get("errors", {}).get(part)
+    if error is not None:
+        raise error
+
+
+def test_streaming_job_scores_under_the_glue_role(stack, workload):
+    """The entry script ran to its end as the Glue role; its outputs are where the deployment says."""
+    assert workload["stream"]["batches"], workload
+    admin_s3 = client("s3", stack["admin"])
+    keys = {
+        o["Key"] for o in admin_s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="stream/")["Contents"]
+    }
+    assert any(k.startswith("stream/predictions/ingest_year=") for k in keys), keys
+    assert any(k.startswith("stream/dead-letter/ingest_year=") for k in keys), keys
+
+
+def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
+    assert workload["batch"]["model_files"] == ["feature_spec.json", "model.tar.gz"]
+    assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
+    assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()
+
+
+@pytest.mark.parametrize("call", ALLOWED, ids=lambda c: c.id)
+def test_allowed(workload, call):
+    made = [d for d in workload["decisions"] if call.matches(d)]
+    denied = [d for d in made if not d["allowed"]]
+    assert made, f"{call.id}: never made (a part stopped earlier?): {workload.get('errors')!r}"
+    assert not denied, f"{call.id}: DENIED on {denied[0]['resource']}"
+
+
+def test_no_call_of_the_workload_was_denied(workload):
+    """0 unexpected outcomes: no denial at all while the roles did their work, expected case or not."""
+    denied = [f"{d['principal'].rsplit('/', 1)[1]}: {d['action']} {d['resource']}"
+              for d in workload["decisions"] if not d["allowed"]]  # fmt: skip
+    assert not denied, "\n".join(denied)
+
+
+def test_every_call_made_is_an_expected_case(workload):
+    """What the roles did is what ALLOWED names: a new call shows up here and gets its case (and its row)."""
+    ours = [d for d in workload["decisions"] if ":assumed-role/" in d["principal"]]
+    unnamed = {f"{d['principal'].rsplit('/', 1)[1]}: {d['action']} {d['resource']}"
+               for d in ours if not any(c.matches(d) for c in ALLOWED)}  # fmt: skip
+    assert not unnamed, "\n".join(sorted(unnamed))
+
+
+def glue_policy(stack) -> dict:
+    iam = client("iam", stack["admin"])
+    document = iam.get_role_policy(RoleName=f"{PREFIX}-glue-jobs", PolicyName="least-privilege")[
+        "PolicyDocument"
+    ]
+    return document if isinstance(document, dict) else json.loads(document)
+
+
+def test_every_statement_of_the_glue_policy_is_needed_by_a_call_made(stack, workload):
+    """Without any one statement, moto's own evaluator denies at least one call the workload made: each
+    statement is needed (none is dead weight), and removing it fails the ALLOWED cases of those calls."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = glue_policy(stack)
+    made = [d for d in workload["decisions"] if d["allowed"] and any(
+        d["principal"] == principal(s) for s in ("stream-job", "batch-job", "glue-runtime"))]  # fmt: skip
+    needed_by: dict[str, list[str]] = {}
+    for index, statement in enumerate(policy["Statement"]):
+        without = {**policy, "Statement": [s for i, s in enumerate(policy["Statement"]) if i != index]}
+        evaluator = IAMPolicy(json.dumps(without))
+        needed_by[statement.get("Sid", str(index))] = sorted({
+            f"{d['action']} {d['resource']}" for d in made
+            if evaluator.is_action_permitted(d["action"], d["resource"], None, d["context"] or None)
+            != PermissionResult.PERMITTED
+        })  # fmt: skip
+    unused = [sid for sid, calls in needed_by.items() if not calls]
+    assert not unused, f"statements no call needs (too wide?): {unused}"
+
+
+# ---------------------------------------------------------------- what the roles must not do: denied
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    session: str
+    service: str
+    operation: str
+    params: dict
+
+    def call(self, stack):
+        method = getattr(client(self.service, stack["credentials"][self.session]), self.operation)
+        return method(**{k: (v(stack) if callable(v) else v) for k, v in self.params.items()})
+
+
+def model_key(stack) -> str:
+    return stack["artifacts"]["model_artifact_key"]
+
+
+PROBES = [
+    Probe("read another bucket", "glue-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("list another bucket", "glue-probe", "s3", "list_objects_v2", {"Bucket": OTHER_BUCKET}),
+    Probe("write another bucket", "glue-probe", "s3", "put_object", {"Bucket": OTHER_BUCKET, "Key": "x", "Body": b"x"}),
+    Probe("write the batch input", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "input/x.csv", "Body": b"x"}),
+    Probe("write outside the job prefixes", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
+    Probe("overwrite the model", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("delete the model artifact", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key}),
+    Probe("replace a job script", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": lambda s: s["artifacts"]["stream_script_key"], "Body": b"x"}),
+    Probe("change a bucket policy", "glue-probe", "s3", "put_bucket_policy", {"Bucket": BUCKETS["results"], "Policy": json.dumps(ADMIN_POLICY)}),
+    Probe("delete a bucket", "glue-probe", "s3", "delete_bucket", {"Bucket": BUCKETS["results"]}),
+    Probe("read another stream", "glue-probe", "kinesis", "list_shards", {"StreamName": OTHER_STREAM}),
+    Probe("put to the stream", "glue-probe", "kinesis", "put_record", {"StreamName": STREAM, "Data": b"x", "PartitionKey": "x"}),
+    Probe("delete the stream", "glue-probe", "kinesis", "delete_stream", {"StreamName": STREAM}),
+    Probe("invoke another endpoint", "glue-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("delete the endpoint", "glue-probe", "sagemaker", "delete_endpoint", {"EndpointName": ENDPOINT}),
+    Probe("metrics to another namespace", "glue-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
+    Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
+    Probe("create a catalog table", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("delete a catalog table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("create a partition (projected)", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "stream_predictions", "PartitionInput": {"Values": ["2026", "01", "01", "00"]}}),
+    Probe("logs outside /aws-glue/", "glue-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
+    Probe("iam: read roles", "glue-probe", "iam", "list_roles", {}),
+    Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
+    Probe("sts: assume the SageMaker role", "glue-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
+    Probe("pass its role to a new job", "glue-probe", "glue", "create_job", {"Name": "x", "Role": GLUE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
+    Probe("sagemaker: read the batch input", "sagemaker-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),
+    Probe("sagemaker: overwrite the model", "sagemaker-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("sagemaker: write results", "sagemaker-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
+    Probe("sagemaker: read the stream", "sagemaker-probe", "kinesis", "describe_stream_summary", {"StreamName": STREAM}),
+    Probe("sagemaker: decrypt with another key", "sagemaker-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("sagemaker: invoke the endpoint", "sagemaker-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("sagemaker: iam", "sagemaker-probe", "iam", "list_roles", {}),
+]  # fmt: skip
+
+
+def is_access_denied(error: ClientError) -> bool:
+    """AccessDenied as moto answers it (some clients cannot parse its XML error body and keep only the 403)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("AccessDenied", "AccessDeniedException") or (
+        status == 403 and "AccessDenied" in str(error)
+    )
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.name)
+def test_denied(stack, workload, probe):
+    before = len(moto_iam.decisions(stack["decisions"]))
+    with pytest.raises(ClientError) as raised:
+        probe.call(stack)
+    assert is_access_denied(raised.value), (
+        f"{probe.name}: failed, but not for lack of permission: {raised.value}"
+    )
+    # The denial is the IAM check's, on this principal (not, say, a KMS key mismatch moto reports alike).
+    logged = moto_iam.decisions(stack["decisions"])[before:]
+    assert any(not d["allowed"] and d["principal"] == principal(probe.session) for d in logged), logged
+
+
+# ---------------------------------------------------------------- what moto does not evaluate: the documented form
+def deployed_policies(stack) -> dict[str, dict]:
+    iam = client("iam", stack["admin"])
+    found = {}
+    for role in (GLUE_ROLE, SAGEMAKER_ROLE):
+        name = role.rsplit("/", 1)[1]
+        document = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
+        found[name] = document if isinstance(document, dict) else json.loads(document)
+    return found
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    ("role", "service"), [(GLUE_ROLE, "glue.amazonaws.com"), (SAGEMAKER_ROLE, "sagemaker.amazonaws.com")]
+)
+def test_trust_policy_lets_only_its_service_assume_the_role_for_this_account(stack, role, service):
+    """moto does not evaluate a trust policy naming a service principal (its check fails on one), so the roles
+    were assumed before enforcement. The form AWS documents for a service role with confused-deputy protection:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html (aws:SourceAccount) and
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-service.html."""
+    found = client("iam", stack["admin"]).get_role(RoleName=role.rsplit("/", 1)[1])["Role"]
+    document = found["AssumeRolePolicyDocument"]
+    document = document if isinstance(document, dict) else json.loads(document)
+    [statement] = document["Statement"]
+    assert statement["Effect"] == "Allow" and as_list(statement["Action"]) == ["sts:AssumeRole"]
+    assert statement["Principal"] == {"Service": service}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_key_policy_grants_the_roles_nothing_the_identity_policies_do_not(stack):
+    """moto evaluates no key policy. The key's policy delegates to IAM through the account root (AWS's default
+    key policy, https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html) and names neither
+    job role, so the identity policies tested above are the roles' only grant on the key."""
+    kms = client("kms", stack["admin"])
+    policy = json.loads(kms.get_key_policy(KeyId=stack["key_arn"], PolicyName="default")["Policy"])
+    principals = [json.dumps(s.get("Principal")) for s in policy["Statement"]]
+    assert any(f"arn:aws:iam::{ACCOUNT}:root" in p for p in principals)
+    assert not any(role in p for p in principals for role in (GLUE_ROLE, SAGEMAKER_ROLE)), principals
+
+
+def test_no_role_may_pass_a_role_or_act_on_iam_or_sts(stack):
+    """moto never checks iam:PassRole (not an API call); no statement may grant it, nor any iam: or sts: action
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html)."""
+    for role, policy in deployed_policies(stack).items():
+        actions = [a for s in policy["Statement"] for a in as_list(s["Action"])]
+        assert not [a for a in actions if a.split(":")[0] in ("iam", "sts") or a == "*"], (role, actions)
+
+
+def test_conditions_and_resources_moto_does_not_evaluate_have_the_documented_form(stack):
+    """moto's condition check knows StringEquals only (the Glue role's namespace condition is probed live);
+    the SageMaker role's is StringLike on cloudwatch:namespace
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
+    ECR requests are checked against "*" here; the image repository is AWS's registry's, in the ARN form of
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html.
+    logs:AssociateKmsKey (no such call in moto) is what a security configuration's CloudWatch encryption needs
+    (https://docs.aws.amazon.com/glue/latest/dg/encryption-security-configuration.html)."""
+    import re
+
+    policies = deployed_policies(stack)
+    sagemaker = {s["Sid"]: s for s in policies[SAGEMAKER_ROLE.rsplit("/", 1)[1]]["Statement"]}
+    assert sagemaker["PublishEndpointMetrics"]["Condition"] == {
+        "StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}
+    }
+    [repository] = as_list(sagemaker["PullXgboostImage"]["Resource"])
+    assert re.fullmatch(rf"arn:aws:ecr:{REGION}:\d{{12}}:repository/sagemaker-xgboost", repository), (
+        repository
+    )
+    glue = {s["Sid"]: s for s in policies[GLUE_ROLE.rsplit("/", 1)[1]]["Statement"]}
+    assert "logs:AssociateKmsKey" in as_list(glue["WriteJobLogs"]["Action"])
+    assert glue["PublishJobMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": ["Glue", "ChurnPipeline"]}
+    }
