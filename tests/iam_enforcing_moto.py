@@ -18,7 +18,7 @@ services the churn roles use, as AWS's Service Authorization Reference defines i
 - a JSON line per decision in $IAM_DECISION_LOG: principal, action, resource, context, allowed.
 The evaluation itself (statement matching, Allow/Deny, the StringEquals operator) is moto's, unchanged; what it
 still does not evaluate is listed in terraform/README.md ("What the local IAM check cannot see").
-Everything else is churn_pipeline.moto_server (moto with constant-time Kinesis puts).
+Everything else is churn_tools.local.moto_server (moto with constant-time Kinesis puts).
 """
 
 from __future__ import annotations
@@ -200,7 +200,9 @@ def install() -> None:
 
 
 def main() -> None:
-    from churn_pipeline.moto_server import main as moto_main  # moto, with its Kinesis put made constant-time
+    from churn_tools.local.moto_server import (
+        main as moto_main,  # moto, with its Kinesis put made constant-time
+    )
 
     install()
     moto_main()
@@ -213,22 +215,18 @@ if __name__ == "__main__":
 # ---------------------------------------------------------------- for the tests: start, switch, read the log
 def start(port: int, log_path, decisions_path):
     """This server on loopback:port, enforcing nothing until `enforce(url, True)`; returns the process."""
-    import subprocess
     import sys
     from pathlib import Path
 
-    from churn_pipeline import local_services
+    from churn_tools.local import services as local_services
 
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")  # noqa: SIM115 - the child process owns the handle
-    process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "-H", local_services.LOOPBACK, "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, **local_services.LOCAL_AWS_ENV, "IAM_DECISION_LOG": str(decisions_path)},
-    )  # fmt: skip
     url = f"http://{local_services.LOOPBACK}:{port}"
-    local_services.wait_for_http(f"{url}/moto-api/", timeout=60, process=process, log=log_path)
-    return process
+    return local_services.start_background(
+        [sys.executable, str(Path(__file__).resolve()), "-H", local_services.LOOPBACK, "-p", str(port)],
+        log_path,
+        env={**os.environ, **local_services.LOCAL_AWS_ENV, "IAM_DECISION_LOG": str(decisions_path)},
+        ready_url=f"{url}/moto-api/",
+    )
 
 
 def enforce(url: str, on: bool) -> None:

@@ -74,9 +74,9 @@ def as_keys(credentials: dict) -> dict:
 @pytest.fixture(scope="module")
 def stack(model_dir, synthetic_csv, tmp_path_factory):
     """Enforcing moto, the local deployment, an admin, decoys, records, and assumed-role credentials."""
-    from churn_pipeline import local_services
-    from churn_pipeline.deploy import package as packaging
-    from churn_pipeline.streaming import producer
+    from churn_tools.deploy import package as packaging
+    from churn_tools.local import producer
+    from churn_tools.local import services as local_services
 
     work = tmp_path_factory.mktemp("least-privilege")
     port = local_services.free_port()
@@ -176,7 +176,9 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
     """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the Glue role."""
     import glue_fakes
 
-    from churn_pipeline import endpoint_server, local_services, spark_scoring
+    from churn_pipeline import model
+    from churn_tools.local import endpoint_server
+    from churn_tools.local import services as local_services
 
     work, arguments = stack["work"], stack["job_arguments"]["stream"]
     port = local_services.free_port()
@@ -186,7 +188,7 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
     try:
         env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://{local_services.LOOPBACK}:{port}")
         use_session(env, stack, "stream-job")
-        spark_scoring.local_model_dir.cache_clear()  # the model is downloaded under this role, not reused
+        model._fetched.cache_clear()  # the model is downloaded under this role, not reused
         env.setattr(
             sys, "argv", glue_fakes.glue_argv("glue_stream_scoring.py", f"{PREFIX}-stream-scoring", arguments)
         )
@@ -201,22 +203,24 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
 
 def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     """The batch job's boto3 calls, by its own functions, as the Glue role: the model download
-    (spark_scoring.local_model_dir) and InvokeEndpoint through the client its scorer uses
-    (spark_scoring.runtime_client), here against moto, which checks the permission."""
+    (model.ModelDir.fetch) and InvokeEndpoint through the client its scorer uses
+    (scoring.endpoint_client.runtime_client), here against moto, which checks the permission."""
     import numpy as np
 
-    from churn_pipeline import spark_scoring
+    from churn_pipeline import model
     from churn_pipeline.batch.glue import config_from_glue_args
+    from churn_pipeline.scoring import endpoint_client
+    from churn_pipeline.scoring.endpoint_protocol import format_csv
 
     use_session(env, stack, "batch-job")
     config = config_from_glue_args(
         {k.removeprefix("--"): v for k, v in stack["job_arguments"]["batch"].items()}
     )
     scoring = config.scoring
-    model_dir = spark_scoring.local_model_dir.__wrapped__(scoring.model_uri, scoring.region)
-    spec = spark_scoring.cached_spec.__wrapped__(model_dir)
-    runtime = spark_scoring.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
-    body = spark_scoring.format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
+    model_dir = model._fetched.__wrapped__(scoring.model_uri, scoring.region)  # uncached: under this role
+    spec = model.ModelDir(model_dir).spec()
+    runtime = endpoint_client.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
+    body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
     answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
     return {
         "model_files": sorted(p.name for p in Path(model_dir).iterdir()),
@@ -366,7 +370,7 @@ ALLOWED = [
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_commits/*")),
     Call("stream-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
-    # the batch job's boto3 calls (churn_pipeline.spark_scoring)
+    # the batch job's boto3 calls (churn_pipeline.model, churn_pipeline.scoring.endpoint_client)
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
     Call(
