@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from churn_pipeline import drift
 from churn_pipeline.contract.features import SPEC_FILENAME, EncodedBatch, FeatureSpec, encode
 
 MODEL_FILENAME = "xgboost-model"
 ARCHIVE_FILENAME = "model.tar.gz"
 METRICS_FILENAME = "metrics.json"
+BASELINE_FILENAME = drift.BASELINE_FILENAME
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,14 @@ class ModelDirError(FileNotFoundError):
     """A model directory lacks a file it must hold; the message names the files and how to make them."""
 
 
-def model_version(model_bytes: bytes, spec: FeatureSpec) -> str:
-    """Content hash of model + spec: equal artifacts give equal versions, on any machine."""
+def model_version(model_bytes: bytes, spec: FeatureSpec, baseline_json: str | None = None) -> str:
+    """Content hash of model + spec (+ the training baseline where there is one): equal artifacts give equal
+    versions, on any machine; a model directory from before baselines keeps its version."""
     digest = hashlib.sha256()
     digest.update(model_bytes)
     digest.update(spec.to_json().encode())
+    if baseline_json is not None:
+        digest.update(baseline_json.encode())
     return digest.hexdigest()[:16]
 
 
@@ -108,7 +113,7 @@ class Scorer:
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))
         booster.set_param({"nthread": 1})  # one per Python worker: Spark already runs a worker per core
-        return cls(booster, spec, model_version(raw, spec))
+        return cls(booster, spec, model_version(raw, spec, ModelDir(model_dir).baseline_json()))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if matrix.shape[1] != self.spec.n_features:
@@ -139,6 +144,7 @@ class ModelDir:
     ARCHIVE = ARCHIVE_FILENAME
     SPEC = SPEC_FILENAME
     METRICS = METRICS_FILENAME
+    BASELINE = BASELINE_FILENAME  # optional: a model trained before baselines has none (drift unavailable)
     # What scoring needs (the endpoint and the jobs): the archive and the input contract.
     SCORING_FILES = (ARCHIVE_FILENAME, SPEC_FILENAME)
     # What a deploy needs: those, and the version recorded in metrics.json.
@@ -159,6 +165,10 @@ class ModelDir:
     def metrics_path(self) -> Path:
         return self.path / self.METRICS
 
+    @property
+    def baseline_path(self) -> Path:
+        return self.path / self.BASELINE
+
     def missing(self, names: tuple[str, ...] = DEPLOY_FILES) -> list[str]:
         return [name for name in names if not (self.path / name).is_file()]
 
@@ -172,17 +182,24 @@ class ModelDir:
         return self
 
     # ---------------------------------------------------------------- write (training)
-    def write(self, model_bytes: bytes, spec: FeatureSpec, metrics: dict) -> Path:
-        """The archive, the spec and the metrics; returns the archive's path."""
+    def write(
+        self, model_bytes: bytes, spec: FeatureSpec, metrics: dict, baseline: drift.Baseline | None = None
+    ) -> Path:
+        """The archive, the spec, the baseline and the metrics; returns the archive's path."""
         self.path.mkdir(parents=True, exist_ok=True)
         archive = write_archive(model_bytes, self.path)
-        self.write_side_files(spec, metrics)
+        self.write_side_files(spec, metrics, baseline)
         return archive
 
-    def write_side_files(self, spec: FeatureSpec, metrics: dict) -> None:
-        """feature_spec.json + metrics.json (in a SageMaker job they go to SM_OUTPUT_DATA_DIR, not the archive)."""
+    def write_side_files(
+        self, spec: FeatureSpec, metrics: dict, baseline: drift.Baseline | None = None
+    ) -> None:
+        """feature_spec.json + baseline.json + metrics.json (in a SageMaker job they go to SM_OUTPUT_DATA_DIR,
+        not the archive)."""
         self.path.mkdir(parents=True, exist_ok=True)
         spec.save(self.spec_path)
+        if baseline is not None:
+            self.baseline_path.write_text(baseline.file_text())
         self.write_metrics(metrics)
 
     def write_metrics(self, metrics: dict) -> None:
@@ -196,6 +213,14 @@ class ModelDir:
     def spec(self) -> FeatureSpec:
         return FeatureSpec.load(self.spec_path)
 
+    def baseline_json(self) -> str | None:
+        return self.baseline_path.read_text() if self.baseline_path.is_file() else None
+
+    def baseline(self) -> drift.Baseline | None:
+        """The training baseline, or None for a model trained before baselines (its drift is unavailable)."""
+        text = self.baseline_json()
+        return None if text is None else drift.Baseline.from_json(text)
+
     def metrics(self) -> dict:
         return json.loads(self.metrics_path.read_text())
 
@@ -208,7 +233,7 @@ class ModelDir:
 
     def version(self) -> str:
         """The version computed from the artifacts themselves (what the jobs write beside each score)."""
-        return model_version(self.model_bytes(), self.spec())
+        return model_version(self.model_bytes(), self.spec(), self.baseline_json())
 
     def scorer(self) -> Scorer:
         return Scorer.from_dir(self.path)
@@ -238,5 +263,20 @@ def _fetched(uri: str, region: str | None) -> str:
         for name in ModelDir.SCORING_FILES:
             key = f"{prefix}/{name}" if prefix else name
             s3.download_file(bucket, key, str(target / name))
+        _download_optional(
+            s3, bucket, f"{prefix}/{BASELINE_FILENAME}" if prefix else BASELINE_FILENAME, target
+        )
     log.info("downloaded %s to %s (pid %d)", uri, target, os.getpid())
     return str(target)
+
+
+def _download_optional(s3, bucket: str, key: str, target: Path) -> None:
+    """The baseline, where the model has one: an older model's absence is expected and said once."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.download_file(bucket, key, str(target / Path(key).name))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        log.info("s3://%s/%s absent: the model has no baseline, drift is unavailable", bucket, key)

@@ -53,8 +53,11 @@ def contract() -> dict:
             "dimension": metrics.DIMENSION,
             "names": list(metrics.METRICS),
             "dead_letter_records": metrics.DEAD_LETTER_RECORDS,
+            "max_psi": metrics.MAX_PSI,
+            "drift_alarm_threshold": metrics.DRIFT_ALARM_THRESHOLD,
         },
         # The Athena named queries (templates for Terraform's templatestring), from churn_tools.analytics.
+        "named_query_tables": {f"{role}_table": table for role, table in analytics.TABLES.items()},
         "named_queries": {
             name: {"description": description, "template": template}
             for name, (description, template) in analytics.query_templates().items()

@@ -28,7 +28,7 @@ def test_entry_script_refuses_missing_arguments_before_any_work(repo_root, fake_
 
 def test_glue_arguments_are_refused_with_the_setting_s_name():
     args = {"input_path": "s3://b/in/", "output_path": "s3://b/out/", "rejects_path": "s3://b/rej/",
-            "failed_path": "s3://b/failed/", "model_uri": "s3://b/model/", "scoring_mode": "endpoint",
+            "failed_path": "s3://b/failed/", "drift_path": "s3://b/drift/", "model_uri": "s3://b/model/", "scoring_mode": "endpoint",
             "endpoint_name": "churn", "threshold": "0.5", "output_format": "parquet", "aws_region": "eu-west-1"}  # fmt: skip
     config = config_from_glue_args(args)
     assert (config.scoring.mode, config.scoring.endpoint_name, config.scoring.region) == (

@@ -134,9 +134,9 @@ def test_the_batch_job_reads_its_planned_arguments_into_its_config(planned, env,
         and config.scoring.endpoint_name == f"churn-{env}-churn"
     )
     tables = {d.table: planned[env][TABLE.format(d.table)] for d in outputs.DATASETS}
-    assert (config.output_path, config.rejects_path, config.failed_path) == tuple(
+    assert (config.output_path, config.rejects_path, config.failed_path, config.drift_path) == tuple(
         tables[name]["storage_descriptor"][0]["location"]
-        for name in ("batch_predictions", "batch_rejects", "batch_failed")
+        for name in ("batch_predictions", "batch_rejects", "batch_failed", "batch_drift")
     )
 
 

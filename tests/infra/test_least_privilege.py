@@ -207,7 +207,7 @@ def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     (scoring.endpoint_client.runtime_client), here against moto, which checks the permission."""
     import numpy as np
 
-    from churn_pipeline import model
+    from churn_pipeline import drift, model
     from churn_pipeline.batch.glue import config_from_glue_args
     from churn_pipeline.scoring import endpoint_client
     from churn_pipeline.scoring.endpoint_protocol import format_csv
@@ -222,9 +222,14 @@ def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     runtime = endpoint_client.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
     body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
     answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
+    # The run's drift metric (churn_pipeline.drift.publish_max_psi, called by batch.job.run under JOB_NAME).
+    report = drift.report(model.ModelDir(model_dir).baseline(), {}, 0)
+    report.psi = {name: 0.01 for name in report.psi}  # a value to publish; the figure itself is not the point
+    published = drift.publish_max_psi(report, f"{PREFIX}-batch-scoring", scoring.region)
     return {
         "model_files": sorted(p.name for p in Path(model_dir).iterdir()),
         "invoked": answer["Body"].read(),
+        "drift_published": published,
     }
 
 
@@ -269,6 +274,7 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
     s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
     for bucket, object_key in ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
+                               (BUCKETS["results"], "batch/drift/part-00000.parquet"),
                                (BUCKETS["data"], "tmp/glue/part-00000"),
                                (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
@@ -357,6 +363,7 @@ ALLOWED = [
     Call("stream-job", "kinesis:GetRecords", STREAM_ARN),
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
+    Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
     Call("stream-job", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
     Call("stream-job", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/metadata")),
     Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
@@ -373,9 +380,11 @@ ALLOWED = [
     # the batch job's boto3 calls (churn_pipeline.model, churn_pipeline.scoring.endpoint_client)
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
+    Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
     Call(
         "batch-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
     ),
+    Call("batch-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # Glue itself, under the job role
     Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "code/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
@@ -388,6 +397,9 @@ ALLOWED = [
     Call("glue-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
     Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
+    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/drift/*")),
+    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/drift/*")),
+    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/drift/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
     Call("glue-runtime", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/*")),
@@ -450,7 +462,8 @@ def test_streaming_job_scores_under_the_glue_role(stack, workload):
 
 
 def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
-    assert workload["batch"]["model_files"] == ["feature_spec.json", "model.tar.gz"]
+    assert workload["batch"]["model_files"] == ["baseline.json", "feature_spec.json", "model.tar.gz"]
+    assert workload["batch"]["drift_published"]
     assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
     assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()
 

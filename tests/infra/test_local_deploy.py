@@ -113,7 +113,8 @@ def test_the_package_is_uploaded_under_content_addressed_keys(deployment):
     listed = client("s3").list_objects_v2(Bucket=BUCKETS["artifacts"])["Contents"]
     expected = {
         artifacts["batch_script_key"], artifacts["stream_script_key"], artifacts["model_artifact_key"],
-        artifacts["model_prefix"] + "feature_spec.json", *artifacts["batch_python_modules"], *artifacts["stream_python_modules"],
+        artifacts["model_prefix"] + "feature_spec.json", artifacts["model_prefix"] + "baseline.json",
+        *artifacts["batch_python_modules"], *artifacts["stream_python_modules"],
     }  # fmt: skip
     assert {o["Key"] for o in listed} == expected
     body = (
@@ -150,6 +151,7 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             "output_path": f"s3://{BUCKETS['results']}/batch/predictions/",
             "rejects_path": f"s3://{BUCKETS['results']}/batch/rejects/",
             "failed_path": f"s3://{BUCKETS['results']}/batch/failed/",
+            "drift_path": f"s3://{BUCKETS['results']}/batch/drift/",
             "output_format": "parquet",
             **scoring,
         },
@@ -229,6 +231,7 @@ def test_analytics_and_monitoring_exist(deployment):
     assert alarms == {
         f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency", f"{PREFIX}-stream-iterator-age",
         f"{PREFIX}-dead-letter-growth", f"{PREFIX}-batch-scoring-failed-tasks", f"{PREFIX}-stream-scoring-failed-tasks",
+        f"{PREFIX}-batch-scoring-drift",
     }  # fmt: skip
 
 
@@ -406,7 +409,7 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
     out = tmp_path / "out"
     local = dataclasses.replace(
         deployed, input_path=str(source), output_path=str(out / "scored"), rejects_path=str(out / "rejects"),
-        failed_path=str(out / "failed"),
+        failed_path=str(out / "failed"), drift_path=str(out / "drift"),
     )  # fmt: skip
     forward_aws_environment(spark)  # Spark's Python workers reach the local endpoint as this process does
     summary = run(spark, local)
@@ -421,6 +424,7 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
         ("batch_predictions", "scored"),
         ("batch_rejects", "rejects"),
         ("batch_failed", "failed"),
+        ("batch_drift", "drift"),
     ):
         columns, partitions = catalog_schema(table)
         assert file_schema(out / folder) == columns, table

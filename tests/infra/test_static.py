@@ -248,8 +248,14 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
             f"""CREATE VIEW "db"."{view}" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"""
         )
 
-    queries = {q.name: q for q in load_named_queries("db", {"batch": "b", "stream": "s", "dead_letter": "d"})}
-    assert set(queries) == {"churn_rate_by_state", "latest_predictions", "dead_letter_summary"}
+    tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x"}
+    queries = {q.name: q for q in load_named_queries("db", tables)}
+    assert set(queries) == {
+        "churn_rate_by_state",
+        "latest_predictions",
+        "dead_letter_summary",
+        "drift_report",
+    }
     for name in ("latest_predictions", "dead_letter_summary"):
         assert "ingest_year" in queries[name].sql and "ingest_day" in queries[name].sql, name
     latest = [row[0] for row in con.execute(queries["latest_predictions"].sql).fetchall()]

@@ -53,6 +53,7 @@ def score_in_separate_process(model_dir: Path, csv_path: Path, batches: list[lis
 
 def test_artifacts_are_written_in_the_container_layout(model_dir):
     assert sorted(p.name for p in model_dir.iterdir()) == [
+        "baseline.json",
         "evaluation.png",
         "feature_spec.json",
         "metrics.json",
@@ -191,7 +192,12 @@ def test_runs_unchanged_as_a_sagemaker_training_job(repo_root, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in model.iterdir()) == ["xgboost-model"]
-    assert sorted(p.name for p in output.iterdir()) == ["evaluation.png", "feature_spec.json", "metrics.json"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        "baseline.json",
+        "evaluation.png",
+        "feature_spec.json",
+        "metrics.json",
+    ]
     hyperparameters = json.loads((output / "metrics.json").read_text())["hyperparameters"]
     assert hyperparameters["num_round"] == 7  # from SM_HPS
     assert hyperparameters["max_depth"] == 2  # the CLI flag wins

@@ -24,10 +24,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--failed", help="dataset of rows the endpoint could not score (default: <output>-failed)"
     )
+    parser.add_argument(
+        "--drift",
+        help="dataset of the run's drift against the model's training baseline (default: <output>-drift)",
+    )
+    parser.add_argument(
+        "--metrics-job-name",
+        help="publish the run's largest PSI to CloudWatch under this job name (default: not published)",
+    )
     parser.add_argument("--mode", choices=[*SCORING_MODES, "none"], default="embedded",
                         help="'none' runs the same job without scoring (benchmark baseline)")  # fmt: skip
     parser.add_argument(
-        "--model-uri", required=True, help="directory or s3:// prefix with model.tar.gz + feature_spec.json"
+        "--model-uri",
+        required=True,
+        help="directory or s3:// prefix with model.tar.gz + feature_spec.json (+ baseline.json)",
     )
     parser.add_argument("--endpoint-name", help="SageMaker endpoint (mode endpoint)")
     parser.add_argument(
@@ -81,6 +91,8 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
         output_path=output,
         rejects_path=args.rejects or f"{output}-rejects",
         failed_path=args.failed or f"{output}-failed",
+        drift_path=args.drift or f"{output}-drift",
+        metrics_job_name=args.metrics_job_name,
         scoring=scoring,
         output_format=args.format,
         batch_id=args.batch_id,

@@ -18,6 +18,7 @@ JOB_ARGUMENTS = (
     "output_path",
     "rejects_path",
     "failed_path",
+    "drift_path",
     *scoring_config.GLUE_ARGUMENTS,
     settings.OUTPUT_FORMAT.argument,
 )
@@ -30,8 +31,10 @@ def config_from_glue_args(args: Mapping[str, str]) -> BatchConfig:
         output_path=args["output_path"],
         rejects_path=args["rejects_path"],
         failed_path=args["failed_path"],
+        drift_path=args["drift_path"],
         scoring=scoring_config.from_glue_args(args),
         output_format=settings.check_output_format(args[settings.OUTPUT_FORMAT.argument]),
         batch_id=args.get("batch_id") or None,
         progress_seconds=30.0,
+        metrics_job_name=args.get("JOB_NAME") or None,  # the drift metric's dimension: the Glue job's name
     )

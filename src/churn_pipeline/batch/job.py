@@ -20,8 +20,11 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from churn_pipeline import drift
 from churn_pipeline.batch import reader, writer
 from churn_pipeline.contract import codes, outputs
+from churn_pipeline.contract.features import resolve_columns
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
 
@@ -36,13 +39,24 @@ class BatchConfig:
     output_format: str = "parquet"  # "parquet" | "csv"
     batch_id: str | None = None  # the partition this run owns; default derived from input_path
     progress_seconds: float = 10.0  # 0 turns progress lines off
+    drift_path: str | None = (
+        None  # where the run's drift against the training baseline goes (None: not written)
+    )
+    metrics_job_name: str | None = (
+        None  # publish the largest PSI to CloudWatch under this job name (None: not)
+    )
 
     def __post_init__(self) -> None:
         if self.output_format not in writer.FORMATS:
             raise ValueError(f"output_format must be one of {writer.FORMATS}, got {self.output_format!r}")
-        paths = {self.output_path, self.rejects_path, self.failed_path}
-        if len(paths) != 3:
-            raise ValueError("output, rejects and failed paths must differ")
+        paths = [
+            self.output_path,
+            self.rejects_path,
+            self.failed_path,
+            *([self.drift_path] if self.drift_path else []),
+        ]
+        if len(set(paths)) != len(paths):
+            raise ValueError("output, rejects, failed and drift paths must differ")
         if self.batch_id is not None:
             writer.check_batch_id(self.batch_id)
 
@@ -68,6 +82,8 @@ class BatchSummary:
     rejects_path: str
     failed_path: str
     failure_reasons: list[str] = field(default_factory=list)
+    # PSI per model input and of the score against the training baseline, or why it is unavailable
+    drift: dict = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -97,6 +113,10 @@ class BatchSummary:
             )
         if self.failed:
             text += f"; {self.failed:,} row(s) in {self.failed_path} (e.g. {self.failure_reasons[0]})"
+        if self.drift.get("available"):
+            text += f"; drift: max PSI {self.drift['max_psi']:.3f} ({self.drift['max_feature']})"
+        elif self.drift:
+            text += f"; drift unavailable: {self.drift['reason']}"
         return text
 
     def raise_if_failed(self) -> None:
@@ -123,6 +143,9 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
             say(f"writing scored rows to {config.output_path}")
             writer.replace_partition(spark, result.scored, config.output_path, batch_id, config.output_format)
             counts = result.counts_by_code()
+            drift_report = _drift(
+                spark, result.scored, config, batch_id, counts_of(counts, spark_scoring.SCORED), say
+            )
             say(f"writing rejects to {config.rejects_path} and failed rows to {config.failed_path}")
             rejects = result.rejected.where(
                 ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
@@ -174,9 +197,54 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
         rejects_path=config.rejects_path,
         failed_path=config.failed_path,
         failure_reasons=failure_reasons,
+        drift=drift_report.summary() if drift_report else {},
     )
     say(summary.describe())
+    if drift_report is not None and config.metrics_job_name:
+        drift.publish_max_psi(
+            drift_report, config.metrics_job_name, config.scoring.region if config.scoring else None
+        )
     return summary
+
+
+def _drift(
+    spark: SparkSession,
+    scored: DataFrame,
+    config: BatchConfig,
+    batch_id: str,
+    rows: int,
+    say: Callable[[str], None],
+) -> drift.DriftReport | None:
+    """PSI of the scored rows' inputs and scores against the model's baseline (counts computed in the tasks);
+    written to drift_path where given. None for the benchmark's run without scoring."""
+    if config.scoring is None:
+        return None
+    model_dir = ModelDir.fetch(config.scoring.model_uri, config.scoring.region)
+    baseline = model_dir.baseline()
+    if baseline is None:
+        report = drift.report(None, {}, rows)
+        say(f"drift unavailable: {report.unavailable}")
+        return report
+    columns = resolve_columns(scored.columns, model_dir.spec().input_columns)
+    report = drift.report(baseline, drift.bin_counts(scored, baseline, columns, outputs.PROBABILITY), rows)
+    if config.drift_path:
+        say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
+        writer.replace_partition(spark, _drift_frame(spark, report, model_dir.version()), config.drift_path,
+                                 batch_id, config.output_format)  # fmt: skip
+    return report
+
+
+def _drift_frame(spark: SparkSession, report: drift.DriftReport, model_version: str) -> DataFrame:
+    """The run's drift rows in the columns and types of contract.outputs.BATCH_DRIFT."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    rows = [
+        (r["feature"], r["kind"], float(r["psi"]), int(r["rows"]), model_version, now)
+        for r in report.rows_of()
+    ]
+    schema = ", ".join(f"`{f.name}` {f.type}" for f in outputs.BATCH_DRIFT.columns)
+    return spark.createDataFrame(rows, schema)
 
 
 def _source_fields_last(failed: DataFrame) -> DataFrame:

@@ -1,5 +1,6 @@
-"""The CloudWatch metrics the streaming job publishes after every committed micro-batch, which the monitoring
-module's alarm and dashboard read, and the job role's PutMetricData condition names."""
+"""The CloudWatch metrics the jobs publish (the streaming job after every committed micro-batch, each job its
+drift), which the monitoring module's alarms and dashboard read, and the job role's PutMetricData condition
+names."""
 
 from __future__ import annotations
 
@@ -10,3 +11,7 @@ SCORED_RECORDS = "ScoredRecords"
 DEAD_LETTER_RECORDS = "DeadLetterRecords"  # the dead-letter alarm's metric
 BATCH_LATENCY_SECONDS = "BatchLatencySeconds"
 METRICS = (RECORDS_IN, SCORED_RECORDS, DEAD_LETTER_RECORDS, BATCH_LATENCY_SECONDS)
+# Drift (churn_pipeline.drift): the largest PSI of a run's inputs and scores against the model's training
+# baseline, published by each job (dimension JOB_NAME); the monitoring module alarms from the threshold on.
+MAX_PSI = "MaxFeaturePSI"
+DRIFT_ALARM_THRESHOLD = 0.2

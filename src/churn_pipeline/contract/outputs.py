@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from churn_pipeline.contract import schema
 
-STRING, INT, DOUBLE, TIMESTAMP, BINARY = "string", "int", "double", "timestamp", "binary"
+STRING, INT, BIGINT, DOUBLE, TIMESTAMP, BINARY = "string", "int", "bigint", "double", "timestamp", "binary"
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,24 @@ BATCH_FAILED = Dataset(
     RAW_FIELDS + SOURCE_FIELDS + (Field(ERROR_REASON, STRING),),
     description="Valid batch rows the endpoint could not score after every retry, with the last error.",
 )
+# Drift of a batch run against the model's training baseline (churn_pipeline.drift): one row per model input
+# column and one for the score.
+FEATURE, DRIFT_KIND, PSI, DRIFT_ROWS, COMPUTED_AT = "feature", "kind", "psi", "rows", "computed_at"
+BATCH_DRIFT = Dataset(
+    "batch_drift",
+    "results",
+    "batch/drift/",
+    (
+        Field(FEATURE, STRING),
+        Field(DRIFT_KIND, STRING),
+        Field(PSI, DOUBLE),
+        Field(DRIFT_ROWS, BIGINT),
+        Field(MODEL_VERSION, STRING),
+        Field(COMPUTED_AT, TIMESTAMP),
+    ),
+    description="Population stability index of each model input and of the score, per batch run, against the "
+    "model's training baseline (absent for a model without one).",
+)
 STREAM_PREDICTIONS = Dataset(
     "stream_predictions",
     "results",
@@ -130,6 +148,7 @@ DATASETS: tuple[Dataset, ...] = (
     BATCH_PREDICTIONS,
     BATCH_REJECTS,
     BATCH_FAILED,
+    BATCH_DRIFT,
     STREAM_PREDICTIONS,
     STREAM_DEAD_LETTER,
 )
@@ -142,6 +161,7 @@ def arrow_type(kind: str):
     return {
         STRING: pa.string(),
         INT: pa.int32(),
+        BIGINT: pa.int64(),
         DOUBLE: pa.float64(),
         TIMESTAMP: pa.timestamp("us", tz="UTC"),
         BINARY: pa.binary(),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from churn_pipeline import drift
 from churn_pipeline.contract.features import ContractError, FeatureSpec, build_spec, encode, labels
 from churn_pipeline.contract.settings import DEFAULT_THRESHOLD
 from churn_pipeline.model import MODEL_FILENAME, ModelDir, booster_bytes, model_version
@@ -55,6 +56,7 @@ class TrainResult:
     metrics: dict
     test_labels: np.ndarray
     test_probabilities: np.ndarray
+    baseline: drift.Baseline | None = None  # of the training split's inputs and scores
 
 
 def split_indices(n_rows: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,27 +116,37 @@ def train(
             "probability": test_p[: len(sample)].tolist(),
         },
     }
-    return TrainResult(booster, spec, metrics, y[test_idx], test_p)
+    # The drift baseline: the training split's raw model inputs and the model's scores on them.
+    train_rows = frame.iloc[valid_positions[train_idx]]
+    baseline = drift.Baseline.build(
+        train_rows[spec.input_columns].apply(
+            lambda column: pd.to_numeric(column) if column.name in spec.numeric_columns else column
+        ),
+        list(spec.numeric_columns),
+        [c.name for c in spec.categorical_columns],
+        booster.predict(dtrain).astype(np.float64),
+    )
+    return TrainResult(booster, spec, metrics, y[test_idx], test_p, baseline)
 
 
 def write_artifacts(
     result: TrainResult, model_dir: Path, *, sagemaker_output_dir: Path | None = None
 ) -> dict:
-    """Write model.tar.gz, feature_spec.json, metrics.json and evaluation.png to `model_dir`.
+    """Write model.tar.gz, feature_spec.json, baseline.json, metrics.json and evaluation.png to `model_dir`.
 
     In a SageMaker training job, SageMaker tars SM_MODEL_DIR into model.tar.gz itself: there only the
     bare `xgboost-model` goes into it and the other files go to SM_OUTPUT_DATA_DIR (output.tar.gz).
     """
     raw = booster_bytes(result.booster)
-    version = model_version(raw, result.spec)
+    version = model_version(raw, result.spec, result.baseline.file_text() if result.baseline else None)
     metrics = {"model_version": version, **result.metrics}
     side_dir = sagemaker_output_dir or model_dir
     if sagemaker_output_dir is None:
-        ModelDir(model_dir).write(raw, result.spec, metrics)
+        ModelDir(model_dir).write(raw, result.spec, metrics, result.baseline)
     else:
         model_dir.mkdir(parents=True, exist_ok=True)
         (model_dir / MODEL_FILENAME).write_bytes(raw)
-        ModelDir(side_dir).write_side_files(result.spec, metrics)
+        ModelDir(side_dir).write_side_files(result.spec, metrics, result.baseline)
     from churn_pipeline.training.evaluation import plot_evaluation
 
     plot_evaluation(

@@ -1,6 +1,6 @@
 """The Athena named queries: one definition, package data of this module, for Terraform and the demo.
 
-`queries/*.sql` are templates (`${database}`, `${batch_table}`, `${stream_table}`, `${dead_letter_table}`).
+`queries/*.sql` are templates (`${database}`, `${batch_table}`, `${stream_table}`, `${dead_letter_table}`, `${drift_table}`).
 `make contract` copies them into terraform/contract.json, where the analytics module renders them with
 templatestring() for Athena; `load_named_queries` renders them for DuckDB, so the demo runs exactly the SQL a
 user runs in the Athena console. The first line of each file is `-- <description>`.
@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+from churn_pipeline.contract import outputs
+
 QUERIES = resources.files(__name__) / "queries"
+# The tables the query templates name, by role: the contract's datasets (the catalog tables Terraform makes).
+TABLES = {
+    "batch": outputs.BATCH_PREDICTIONS.table,
+    "stream": outputs.STREAM_PREDICTIONS.table,
+    "dead_letter": outputs.STREAM_DEAD_LETTER.table,
+    "drift": outputs.BATCH_DRIFT.table,
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ def load_named_queries(
         "batch_table": tables["batch"],
         "stream_table": tables["stream"],
         "dead_letter_table": tables["dead_letter"],
+        "drift_table": tables["drift"],
     }
     return [
         NamedQuery(name, description, string.Template(template).substitute(values))

@@ -150,6 +150,7 @@ class Demo(DemoSteps, DemoReport):
             ("Start the local AWS (moto server) and the local endpoint", self.step_local_up),
             ("Apply terraform/envs/local and upload the artifacts", self.step_deploy),
             ("Batch job", self.step_batch),
+            ("Drift: a shifted copy of the data against the model's baseline", self.step_drift),
             ("Produce the data set into Kinesis", self.step_produce),
             ("Streaming job until every record is scored or dead-lettered", self.step_stream),
             ("Query the results with DuckDB (the Athena named queries)", self.step_query),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming import sink
+from churn_tools import analytics
 from churn_tools.analytics import load_named_queries
 from churn_tools.local import services as local_services
 from churn_tools.local import stack as local_stack
@@ -117,6 +118,7 @@ class DemoSteps:
             "batch",
             ["-m", "churn_pipeline.batch", "--input", str(self.data), "--output", str(self.batch_out),
              "--rejects", str(self.lake / "batch" / "rejects"), "--failed", str(self.lake / "batch" / "failed"),
+             "--drift", str(self.lake / "batch" / "drift"),
              "--mode", self.config.batch_mode, "--model-uri", str(self.model_dir),
              "--endpoint-name", self.deployed.endpoint_name, "--threshold", str(self.deployed.threshold),
              "--progress-seconds", "5", "--summary-json", str(summary_file), "--master", "local[2]",
@@ -129,6 +131,35 @@ class DemoSteps:
         return (
             f"{summary['rows_read']:,} rows: {summary['scored']:,} scored, {summary['rejected']:,} rejected, "
             f"{summary['failed']:,} failed ({self.config.batch_mode} mode)"
+        )
+
+    def step_drift(self) -> str:
+        """A shifted copy of the data (Day Mins x 1.5) through the batch job, which publishes its largest PSI to
+        CloudWatch under the deployed batch job's name; then the deployed drift alarm's condition is checked."""
+        shifted = self.work / "data" / "shifted.csv"
+        write_shifted_copy(self.data, shifted, DRIFT_DEMO_COLUMN, DRIFT_DEMO_FACTOR, DRIFT_DEMO_ROWS)
+        summary_file = self.work / "drift-summary.json"
+        self.run_child(
+            "batch-shifted",
+            ["-m", "churn_pipeline.batch", "--input", str(shifted), "--output", str(self.lake / "shifted" / "scored"),
+             "--drift", str(self.lake / "shifted" / "drift"), "--mode", "embedded", "--model-uri", str(self.model_dir),
+             "--threshold", str(self.deployed.threshold), "--metrics-job-name", self.deployed.batch_job_name,
+             "--progress-seconds", "0", "--summary-json", str(summary_file), "--master", "local[2]",
+             "--driver-memory", "2g"],
+        )  # fmt: skip
+        found = json.loads(summary_file.read_text())["drift"]
+        alarm = drift_alarm_condition(self.deployed.batch_job_name, self.env())
+        self.outcome.report["drift_demo"] = {
+            "column": DRIFT_DEMO_COLUMN,
+            "factor": DRIFT_DEMO_FACTOR,
+            **found,
+            **alarm,
+        }
+        if not alarm["reached"]:
+            raise StepFailed(f"the shifted data did not reach the drift alarm's condition: {alarm}")
+        return (
+            f"{DRIFT_DEMO_COLUMN} x {DRIFT_DEMO_FACTOR}: max PSI {found['max_psi']:.3f} ({found['max_feature']}) "
+            f">= alarm {alarm['alarm']} threshold {alarm['threshold']}: alarm condition reached"
         )
 
     def step_produce(self) -> str:
@@ -204,6 +235,10 @@ class DemoSteps:
             f'CREATE VIEW "{database}"."{tables["batch"]}" AS SELECT * FROM '
             f"read_parquet('{self.batch_out}/**/*.parquet', hive_partitioning = true)"
         )
+        con.execute(
+            f'CREATE VIEW "{database}"."{tables["drift"]}" AS SELECT * FROM '
+            f"read_parquet('{self.lake / 'batch' / 'drift'}/**/*.parquet', hive_partitioning = true)"
+        )
         con.execute(sink.duckdb_view_sql(str(self.stream_out), f'"{database}"."{tables["stream"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
         results = {}
@@ -228,12 +263,64 @@ class DemoSteps:
     # ------------------------------------------------------------------ report
 
 
+DRIFT_DEMO_COLUMN = "Day Mins"
+DRIFT_DEMO_FACTOR = 1.5
+DRIFT_DEMO_ROWS = 3000
+
+
+def write_shifted_copy(source: Path, target: Path, column: str, factor: float, rows: int) -> Path:
+    """The first `rows` rows of `source` with one numeric column multiplied, in the same CSV format."""
+    import pandas as pd
+
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=rows)
+    frame[column] = (pd.to_numeric(frame[column]) * factor).round(2).astype(str)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(target, index=False)
+    return target
+
+
+def drift_alarm_condition(job_name: str, env: dict[str, str]) -> dict:
+    """The deployed drift alarm of the job (its metric, statistic and threshold, as Terraform made it) against
+    the metric the job published: whether the alarm's condition is reached (moto does not evaluate alarms)."""
+    from datetime import timedelta
+
+    from churn_pipeline.contract import metrics
+
+    cloudwatch = local_client("cloudwatch", env)
+    alarms = [
+        a for a in cloudwatch.describe_alarms(AlarmNamePrefix=job_name)["MetricAlarms"]
+        if a["MetricName"] == metrics.MAX_PSI
+    ]  # fmt: skip
+    if len(alarms) != 1:
+        raise StepFailed(f"expected one deployed {metrics.MAX_PSI} alarm for {job_name}, found {len(alarms)}")
+    alarm = alarms[0]
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5), Period=alarm["Period"],
+        Statistics=[alarm["Statistic"]],
+    )["Datapoints"]  # fmt: skip
+    value = max((p[alarm["Statistic"]] for p in points), default=None)
+    reached = (
+        value is not None
+        and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        and (value >= alarm["Threshold"])
+    )
+    return {
+        "alarm": alarm["AlarmName"],
+        "threshold": alarm["Threshold"],
+        "published": value,
+        "reached": reached,
+    }
+
+
 @dataclass
 class DeployedNames:
     """What the demo takes from the deployment: names from `terraform output`, job settings from the Glue job."""
 
     stream_name: str
     stream_job_name: str
+    batch_job_name: str
     endpoint_name: str
     database_name: str
     tables: dict[str, str]
@@ -246,17 +333,14 @@ class DeployedNames:
         glue = local_client("glue", env)
         # The deployed batch job's own arguments: one config source feeds the Glue job and this local run.
         arguments = glue.get_job(JobName=pipeline["batch_job_name"])["Job"]["DefaultArguments"]
-        tables = {
-            "batch": "batch_predictions",
-            "stream": "stream_predictions",
-            "dead_letter": "stream_dead_letter",
-        }
+        tables = dict(analytics.TABLES)
         missing = set(tables.values()) - set(pipeline["glue_tables"])
         if missing:
             raise StepFailed(f"the deployment has no catalog table(s) {sorted(missing)}")
         return cls(
             stream_name=pipeline["stream_name"],
             stream_job_name=pipeline["stream_job_name"],
+            batch_job_name=pipeline["batch_job_name"],
             endpoint_name=pipeline["endpoint_name"],
             database_name=pipeline["glue_database"],
             tables=tables,

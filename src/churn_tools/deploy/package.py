@@ -235,11 +235,15 @@ def build(
         scripts[variable] = package.add(content_key("code", path), path)
 
     archive, spec, version = model_files(model_dir)
+    # The training baseline (drift) goes beside them where the model has one (a model from before has none).
+    baseline = ModelDir(model_dir).baseline_path
     digest = hashlib.sha256(
-        bytes.fromhex(sha256_file(archive)) + bytes.fromhex(sha256_file(spec))
+        b"".join(bytes.fromhex(sha256_file(p)) for p in (archive, spec, baseline) if p.is_file())
     ).hexdigest()[:32]
     model_prefix = f"models/{digest}/"
     model_key = package.add(model_prefix + ModelDir.ARCHIVE, archive)
+    if baseline.is_file():
+        package.add(model_prefix + ModelDir.BASELINE, baseline)
     package.add(model_prefix + ModelDir.SPEC, spec)
 
     if job_wheel is None:

@@ -25,12 +25,11 @@ locals {
   # The named queries are templates defined once in the package (churn_tools.analytics, package data) and
   # copied into terraform/contract.json by `make contract`; the local demo runs the very same SQL on DuckDB.
   named_query_templates = jsondecode(file("${path.module}/../../contract.json")).named_queries
-  query_tables = {
-    database          = var.database_name
-    batch_table       = "batch_predictions"
-    stream_table      = "stream_predictions"
-    dead_letter_table = "stream_dead_letter"
-  }
+  # The tables the templates name (batch_table, stream_table, ...): the contract's datasets.
+  query_tables = merge(
+    { database = var.database_name },
+    jsondecode(file("${path.module}/../../contract.json")).named_query_tables,
+  )
   named_queries = {
     for name, query in local.named_query_templates : name => {
       query       = templatestring(query.template, local.query_tables)

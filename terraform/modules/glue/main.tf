@@ -63,6 +63,7 @@ locals {
     "--output_path"   = local.result_tables.batch_predictions.location
     "--rejects_path"  = local.result_tables.batch_rejects.location
     "--failed_path"   = local.result_tables.batch_failed.location
+    "--drift_path"    = local.result_tables.batch_drift.location
     "--output_format" = local.scoring.output_format
   })
 

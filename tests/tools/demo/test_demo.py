@@ -72,7 +72,7 @@ def test_a_taken_endpoint_port_stops_the_demo_naming_it(repo_root, tmp_path, por
         )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"port {endpoint_port} (for the local endpoint) is already in use" in result.stdout
-    assert "[3/8] Start the local AWS" in result.stdout and "[4/8]" not in result.stdout
+    assert "[3/9] Start the local AWS" in result.stdout and "[4/9]" not in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert_nothing_left(work, (moto_port,))
 
@@ -91,7 +91,7 @@ def test_interrupt_during_streaming_then_a_clean_rerun(repo_root, tmp_path, port
     seen = []
     for line in demo.stdout:
         seen.append(line)
-        if line.startswith("[7/8]"):
+        if line.startswith("[8/9]"):
             time.sleep(3)  # well inside the streaming step: the job is starting or running
             demo.send_signal(signal.SIGINT)
             break

@@ -26,8 +26,8 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
   }
 
   assert {
-    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_state", "latest_predictions", "dead_letter_summary"])
-    error_message = "the three saved queries exist"
+    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_state", "latest_predictions", "dead_letter_summary", "drift_report"])
+    error_message = "the four saved queries exist"
   }
 
   assert {

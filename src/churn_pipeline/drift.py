@@ -1,0 +1,257 @@
+"""Drift: a baseline of the training inputs and scores, written by training into the model directory, and the
+population stability index (PSI) of what a job scores against it.
+
+The baseline (`baseline.json` of a model directory, part of the model version) holds, for each column the
+model reads, the shares of the training rows in fixed bins: for a numeric column the bins between its
+training deciles (`edges`; bin i holds the values v with edges[i-1] < v <= edges[i], the first and last bins
+are open), for a categorical column one bin per value seen in training; and the same for the model's scores
+on the training rows (decile edges of [0, 1]). A value the baseline has never seen (a new state, say) is
+counted in its own bin, `UNSEEN`, whose baseline share is 0.
+
+PSI = sum over bins of (actual - expected) * ln(actual / expected), each share floored at `SHARE_FLOOR` so that
+an empty bin counts (as is usual for PSI). Below 0.1 is read as stable, 0.1-0.2 as a shift to watch, above
+0.2 as a significant shift: the jobs publish the largest PSI and the monitoring alarm fires at
+`contract.metrics.DRIFT_ALARM_THRESHOLD`.
+
+No Spark at import: `bin_counts` builds one Spark aggregation (the counts per feature and bin are computed in
+the tasks; only those counts reach the driver) and is imported by the jobs only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BASELINE_FILENAME = "baseline.json"
+BASELINE_VERSION = 1
+UNSEEN = "__unseen__"
+log = logging.getLogger(__name__)
+
+SCORE = "score"  # the baseline's name for the model's scores
+SHARE_FLOOR = 1e-4
+QUANTILES = tuple(q / 10 for q in range(1, 10))
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+
+
+@dataclass(frozen=True)
+class FeatureBins:
+    """One column's bins: numeric (edges -> len(edges) + 1 bins, by index) or categorical (by value)."""
+
+    kind: str
+    shares: dict[str, float]  # bin label -> share of the training rows
+    edges: tuple[float, ...] = ()
+
+    def label(self, value: Any) -> str:
+        """The bin of one value, as `bin_counts` labels it in Spark: for a number, how many edges lie below it."""
+        if self.kind == NUMERIC:
+            return str(sum(1 for edge in self.edges if float(value) > edge))
+        text = str(value)
+        return text if text in self.shares else UNSEEN
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "shares": self.shares}
+        if self.kind == NUMERIC:
+            out["edges"] = list(self.edges)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureBins:
+        return cls(
+            data["kind"], {str(k): float(v) for k, v in data["shares"].items()}, tuple(data.get("edges", ()))
+        )
+
+    @classmethod
+    def numeric(cls, values: np.ndarray) -> FeatureBins:
+        values = np.asarray(values, dtype=np.float64)
+        edges = tuple(float(e) for e in np.unique(np.quantile(values, QUANTILES)))
+        counts = np.bincount(
+            np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1
+        )
+        return cls(NUMERIC, {str(i): float(c) / len(values) for i, c in enumerate(counts)}, edges)
+
+    @classmethod
+    def categorical(cls, values: pd.Series) -> FeatureBins:
+        shares = values.astype(str).value_counts(normalize=True).sort_index()
+        return cls(CATEGORICAL, {str(k): float(v) for k, v in shares.items()})
+
+
+@dataclass(frozen=True)
+class Baseline:
+    features: dict[str, FeatureBins]  # model input column -> bins (the scores under SCORE)
+    rows: int
+    version: int = BASELINE_VERSION
+
+    def file_text(self) -> str:
+        """baseline.json as written (and hashed into the model version)."""
+        return self.to_json() + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "baseline_version": self.version,
+                "rows": self.rows,
+                "features": {name: bins.to_dict() for name, bins in self.features.items()},
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Baseline:
+        data = json.loads(text)
+        if data.get("baseline_version") != BASELINE_VERSION:
+            raise ValueError(
+                f"baseline version {data.get('baseline_version')!r} is not {BASELINE_VERSION}: retrain the model"
+            )
+        return cls({k: FeatureBins.from_dict(v) for k, v in data["features"].items()}, int(data["rows"]))
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        return cls.from_json(Path(path).read_text())
+
+    @classmethod
+    def build(
+        cls, frame: pd.DataFrame, numeric: list[str], categorical: list[str], scores: np.ndarray
+    ) -> Baseline:
+        """The baseline of training rows `frame` (raw columns by the model's names) and their scores."""
+        features = {name: FeatureBins.numeric(frame[name].to_numpy(dtype=np.float64)) for name in numeric}
+        features.update({name: FeatureBins.categorical(frame[name]) for name in categorical})
+        features[SCORE] = FeatureBins.numeric(np.asarray(scores, dtype=np.float64))
+        return cls(features, len(frame))
+
+
+def psi(expected: Mapping[str, float], actual_counts: Mapping[str, int]) -> float:
+    """PSI of observed counts per bin against the baseline's shares; bins either side lacks count as empty."""
+    total = sum(actual_counts.values())
+    if total == 0:
+        return float("nan")
+    value = 0.0
+    for label in set(expected) | set(actual_counts):
+        e = max(expected.get(label, 0.0), SHARE_FLOOR)
+        a = max(actual_counts.get(label, 0) / total, SHARE_FLOOR)
+        value += (a - e) * math.log(a / e)
+    return value
+
+
+@dataclass
+class DriftReport:
+    """PSI per feature (and the score) of one scored dataset, or why there is none."""
+
+    psi: dict[str, float] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    unavailable: str | None = None  # the reason when the model has no baseline (never reported as 0)
+
+    @property
+    def max_psi(self) -> float | None:
+        values = [v for v in self.psi.values() if not math.isnan(v)]
+        return max(values) if values and self.unavailable is None else None
+
+    @property
+    def max_feature(self) -> str | None:
+        if self.max_psi is None:
+            return None
+        return max((v, k) for k, v in self.psi.items() if not math.isnan(v))[1]
+
+    def summary(self) -> dict[str, Any]:
+        if self.unavailable is not None:
+            return {"available": False, "reason": self.unavailable}
+        return {
+            "available": True,
+            "rows": self.rows,
+            "max_psi": self.max_psi,
+            "max_feature": self.max_feature,
+            "psi": {k: round(v, 6) for k, v in sorted(self.psi.items())},
+        }
+
+    def rows_of(self) -> list[dict[str, Any]]:
+        """One row per feature, for the drift dataset."""
+        return [
+            {"feature": name, "kind": self.kinds[name], "psi": value, "rows": self.rows}
+            for name, value in sorted(self.psi.items())
+        ]
+
+
+def report(baseline: Baseline | None, counts: Mapping[str, Mapping[str, int]], rows: int) -> DriftReport:
+    """The drift report from counts per feature and bin (as `bin_counts` gives them)."""
+    if baseline is None:
+        return DriftReport(
+            unavailable=f"the model directory has no {BASELINE_FILENAME} (a model trained before it)"
+        )
+    result = DriftReport(rows=rows)
+    for name, bins in baseline.features.items():
+        result.psi[name] = psi(bins.shares, counts.get(name, {}))
+        result.kinds[name] = SCORE if name == SCORE else bins.kind
+    return result
+
+
+# --- Spark: the counts, computed in the tasks -----------------------------------------------------------
+
+
+def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column: str | None) -> dict:
+    """{feature: {bin label: count}} of a DataFrame in one aggregation; `columns` maps the baseline's column
+    names to the frame's (a catalog lower-cases them), `score_column` is the frame's probability column."""
+    from pyspark.sql import functions as F
+
+    labels = []
+    for name, bins in baseline.features.items():
+        source = score_column if name == SCORE else columns[name]
+        if source is None:
+            continue
+        column = F.col("`" + source.replace("`", "``") + "`")
+        if bins.kind == NUMERIC:
+            # The number of edges below the value: numpy's searchsorted(edges, value, side="left").
+            index = sum((column > F.lit(edge)).cast("int") for edge in bins.edges) if bins.edges else F.lit(0)
+            label = F.coalesce(index.cast("string"), F.lit(UNSEEN))  # type: ignore[union-attr]
+        else:
+            known = F.array(*[F.lit(v) for v in bins.shares])
+            label = F.when(F.array_contains(known, column.cast("string")), column.cast("string")).otherwise(
+                F.lit(UNSEEN)
+            )
+        labels.append(F.struct(F.lit(name).alias("feature"), label.alias("bin")))
+    if not labels:
+        return {}
+    exploded = df.select(F.explode(F.array(*labels)).alias("b")).select("b.feature", "b.bin")
+    counts: dict[str, dict[str, int]] = {}
+    for row in exploded.groupBy("feature", "bin").count().collect():
+        counts.setdefault(row["feature"], {})[row["bin"]] = int(row["count"])
+    return counts
+
+
+def publish_max_psi(report: DriftReport, job_name: str, region: str | None, client=None) -> bool:
+    """The largest PSI as the CloudWatch metric the drift alarm reads; nothing when drift is unavailable
+    (never a 0 that would read as "no drift"). A failed put is logged as an error, never stops the job."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from churn_pipeline.contract import metrics
+
+    if report.max_psi is None:
+        log.info("drift unavailable (%s): no %s published", report.unavailable, metrics.MAX_PSI)
+        return False
+    import boto3
+
+    client = client or boto3.client("cloudwatch", region_name=region)
+    try:
+        client.put_metric_data(
+            Namespace=metrics.NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": metrics.MAX_PSI,
+                    "Dimensions": [{"Name": metrics.DIMENSION, "Value": job_name}],
+                    "Value": float(report.max_psi),
+                    "Unit": "None",
+                }
+            ],
+        )
+    except (BotoCoreError, ClientError) as exc:
+        log.error("could not publish %s for %s: %s", metrics.MAX_PSI, job_name, exc)
+        return False
+    return True
