@@ -23,12 +23,15 @@ locals {
   # wait_interval_in_seconds; if any rollback alarm fires, all traffic returns to the old (blue) fleet
   # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html,
   # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
-  # The canary is a share of the green fleet's instances (CapacitySize: INSTANCE_COUNT or CAPACITY_PERCENT,
-  # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CapacitySize.html); a serverless variant has no
-  # instance fleet to take a share of, so a serverless endpoint shifts ALL_AT_ONCE, still with the baking period and
-  # the alarm rollback (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-all-at-once.html).
+  # The canary "must be less than or equal to 50% of the variant's total instance count" (TrafficRoutingConfig,
+  # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-endpoint-trafficroutingconfig.html;
+  # CapacitySize: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CapacitySize.html). So a canary needs
+  # at least two instances: a single-instance fleet, and a serverless variant (no instance fleet at all), shift
+  # ALL_AT_ONCE instead, still with the baking period and the alarm rollback
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-all-at-once.html).
   guarded      = var.rollout != null
-  traffic_type = local.serverless ? "ALL_AT_ONCE" : "CANARY"
+  canary       = local.guarded && !local.serverless && var.initial_instance_count >= 2
+  traffic_type = local.canary ? "CANARY" : "ALL_AT_ONCE"
 }
 
 # Asking for data capture on a serverless endpoint is not an error (the pipeline's data_capture_enabled setting
@@ -124,9 +127,9 @@ resource "aws_sagemaker_endpoint" "this" {
           type                     = local.traffic_type
           wait_interval_in_seconds = deployment_config.value.wait_interval_in_seconds
           dynamic "canary_size" {
-            for_each = local.traffic_type == "CANARY" ? [deployment_config.value.canary_percent] : []
+            for_each = local.canary ? [deployment_config.value.canary_instances] : []
             content {
-              type  = "CAPACITY_PERCENT"
+              type  = "INSTANCE_COUNT"
               value = canary_size.value
             }
           }

@@ -29,10 +29,10 @@ output "image_uri" {
 }
 
 output "rollout" {
-  description = "How the endpoint takes a new configuration: traffic shifting (CANARY, ALL_AT_ONCE) and the alarms that roll it back; null when unguarded."
+  description = "How the endpoint takes a new configuration: traffic shifting (CANARY with its instances, or ALL_AT_ONCE) and the alarms that roll it back; null when unguarded."
   value = local.guarded ? {
     traffic_routing      = local.traffic_type
-    canary_percent       = local.traffic_type == "CANARY" ? var.rollout.canary_percent : null
+    canary_instances     = local.canary ? var.rollout.canary_instances : null
     rollback_alarm_names = var.rollout.rollback_alarm_names
   } : null
 }

@@ -136,10 +136,10 @@ variable "data_capture" {
 }
 
 variable "rollout" {
-  description = "Guarded rollout (SageMaker deployment guardrails): blue/green with a canary of canary_percent of the new fleet, baked wait_interval_in_seconds, rolled back when any of rollback_alarm_names fires. Serverless endpoints shift all at once (no canary), with the same baking and rollback. Null: SageMaker's default, all traffic at once with no rollback (envs/local only: moto does not model it)."
+  description = "Guarded rollout (SageMaker deployment guardrails): blue/green with a canary of canary_instances instances of the new fleet (at most half of initial_instance_count), baked wait_interval_in_seconds, rolled back when any of rollback_alarm_names fires. Serverless and single-instance endpoints shift all at once (a canary must be at most half the fleet), with the same baking and rollback. Null: SageMaker's default, all traffic at once with no rollback (envs/local only: moto does not model it)."
   type = object({
     rollback_alarm_names                 = list(string)
-    canary_percent                       = optional(number, 25)
+    canary_instances                     = optional(number, 1)
     wait_interval_in_seconds             = optional(number, 900)
     termination_wait_in_seconds          = optional(number, 0)
     maximum_execution_timeout_in_seconds = optional(number, 3600)
@@ -156,8 +156,8 @@ variable "rollout" {
   }
 
   validation {
-    condition     = var.rollout == null || try(var.rollout.canary_percent >= 1 && var.rollout.canary_percent <= 50, false)
-    error_message = "rollout.canary_percent must be 1-50: SageMaker wants the canary at most half of the new fleet."
+    condition     = var.rollout == null || try(var.rollout.canary_instances >= 1 && (var.initial_instance_count < 2 || var.rollout.canary_instances * 2 <= var.initial_instance_count), false)
+    error_message = "rollout.canary_instances must be at least 1 and at most half of initial_instance_count: SageMaker wants the canary at most 50% of the variant's instances."
   }
 
   validation {

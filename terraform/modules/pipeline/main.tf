@@ -76,7 +76,7 @@ module "model_endpoint" {
   # endpoint takes them (monitoring watches local.endpoint_name, not the endpoint resource, so there is no cycle).
   rollout = local.guarded_rollout ? {
     rollback_alarm_names                 = module.monitoring.endpoint_alarm_names
-    canary_percent                       = var.endpoint.rollout.canary_percent
+    canary_instances                     = var.endpoint.rollout.canary_instances
     wait_interval_in_seconds             = var.endpoint.rollout.wait_interval_in_seconds
     termination_wait_in_seconds          = var.endpoint.rollout.termination_wait_in_seconds
     maximum_execution_timeout_in_seconds = var.endpoint.rollout.maximum_execution_timeout_in_seconds

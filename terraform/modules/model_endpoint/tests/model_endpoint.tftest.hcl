@@ -161,9 +161,10 @@ run "guarded_rollout_is_a_canary_rolled_back_on_the_alarms" {
   command = plan
 
   variables {
+    initial_instance_count = 4
     rollout = {
       rollback_alarm_names     = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"]
-      canary_percent           = 20
+      canary_instances         = 2
       wait_interval_in_seconds = 600
     }
   }
@@ -175,10 +176,10 @@ run "guarded_rollout_is_a_canary_rolled_back_on_the_alarms" {
 
   assert {
     condition = (
-      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].type == "CAPACITY_PERCENT" &&
-      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].value == 20
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].type == "INSTANCE_COUNT" &&
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].value == 2
     )
-    error_message = "the canary is canary_percent of the new fleet"
+    error_message = "the canary is canary_instances instances of the new fleet"
   }
 
   assert {
@@ -219,6 +220,25 @@ run "serverless_rollout_shifts_all_at_once_with_the_same_rollback" {
   }
 }
 
+run "single_instance_rollout_shifts_all_at_once_with_the_same_rollback" {
+  command = plan
+
+  variables {
+    initial_instance_count = 1
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"] }
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "ALL_AT_ONCE" &&
+      length(aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size) == 0 &&
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds == 900 &&
+      length(aws_sagemaker_endpoint.this.deployment_config[0].auto_rollback_configuration[0].alarms) == 2
+    )
+    error_message = "one instance cannot hold a canary of at most half of it: all at once, baked 900 s, rolled back on the alarms"
+  }
+}
+
 run "unguarded_without_rollout" {
   command = plan
 
@@ -242,7 +262,8 @@ run "rejects_a_canary_above_half_the_fleet" {
   command = plan
 
   variables {
-    rollout = { rollback_alarm_names = ["churn-test-endpoint-5xx"], canary_percent = 60 }
+    initial_instance_count = 3
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx"], canary_instances = 2 }
   }
 
   expect_failures = [var.rollout]

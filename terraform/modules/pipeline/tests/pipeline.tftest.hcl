@@ -74,6 +74,10 @@ run "rejects_unknown_environment" {
 run "guarded_rollout_by_default_rolls_back_on_the_endpoint_alarms" {
   command = apply
 
+  variables {
+    endpoint = { initial_instance_count = 2 }
+  }
+
   assert {
     condition = (
       module.model_endpoint.rollout.traffic_routing == "CANARY" &&
@@ -84,8 +88,8 @@ run "guarded_rollout_by_default_rolls_back_on_the_endpoint_alarms" {
   }
 
   assert {
-    condition     = module.model_endpoint.rollout.canary_percent == 25
-    error_message = "the default canary is a quarter of the new fleet"
+    condition     = module.model_endpoint.rollout.canary_instances == 1
+    error_message = "the default canary is one instance of the new fleet"
   }
 }
 
