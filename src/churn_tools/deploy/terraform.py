@@ -2,8 +2,15 @@
 
 deploy:  credentials check -> package (keys) -> apply what the upload needs (the artifacts bucket, private,
          versioned, encrypted) -> upload to content-addressed keys -> apply everything.
-plan:    credentials check -> package (keys only) -> saved plan + readable summary (also JSON).
+plan:    credentials check -> package (keys only) -> saved plan + readable summary (also JSON) + a record of the
+         plan's inputs (tfplan.inputs.json: digests of the artifacts variables and terraform.tfvars, the model).
+apply:   the saved, reviewed plan: refused if its inputs changed since (the record), else upload, `terraform apply
+         tfplan` (no re-plan). The artifacts bucket must exist (the first deployment is a `deploy`).
 destroy: destroy everything; fails loudly (non-zero, with what is left) if anything survives.
+
+Every command takes the model explicitly (--model: a model directory or the s3:// prefix of one); only ENV=local
+falls back to .work/model (which `make` trains if absent). The model's source, version and metrics are recorded
+in model.json beside the plan.
 
 ENV=local runs against moto server: AWS_ENDPOINT_URL (or --endpoint-url), or one started here and kept
 running for later plan/destroy (stopped by destroy). dev and prod need AWS credentials and TF_STATE_BUCKET.
@@ -23,6 +30,7 @@ from pathlib import Path
 
 import hcl2
 
+from churn_pipeline.model import ModelDir, ModelDirError
 from churn_tools.deploy import package as packaging
 from churn_tools.deploy.providers import ProviderNotFound, terraform_env
 from churn_tools.local import services as local_services
@@ -43,6 +51,10 @@ UPLOAD_TARGETS = (
 
 class DeployError(RuntimeError):
     pass
+
+
+DEFAULT_LOCAL_MODEL = ".work/model"
+INPUTS_FILE = "tfplan.inputs.json"
 
 
 @dataclass
@@ -203,6 +215,69 @@ def write_artifact_variables(env: Environment, model_dir: Path, dependency_wheel
     return package
 
 
+# ---------------------------------------------------------------- the model, chosen explicitly
+def resolve_model(env: Environment, source: str) -> tuple[Path, dict]:
+    """A model directory (or the s3:// prefix of one, fetched under the env's work dir) and its record: source,
+    version and metrics (from metrics.json, via churn_pipeline.model.ModelDir), written to model.json."""
+    if source.startswith("s3://"):
+        directory = _fetch_model(env, source)
+    else:
+        directory = Path(source)
+    model = ModelDir(directory)
+    try:
+        model.require(ModelDir.DEPLOY_FILES)
+        record = {"source": source, "version": model.recorded_version(), "metrics": model.metrics()}
+    except ModelDirError as exc:
+        raise DeployError(f"the model {source} cannot be deployed: {exc}") from exc
+    (env.work / "model.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    print(f"model {record['version']} from {source}", file=sys.stderr)
+    return directory, record
+
+
+def _fetch_model(env: Environment, uri: str) -> Path:
+    parsed = urllib.parse.urlparse(uri)
+    bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
+    if not bucket or not prefix:
+        raise DeployError(f"a model URI is s3://<bucket>/<prefix>/ of a model directory, not {uri!r}")
+    prefix = prefix if prefix.endswith("/") else prefix + "/"
+    target = env.work / "model"
+    target.mkdir(parents=True, exist_ok=True)
+    client = _s3_client(env)
+    for name in ModelDir.DEPLOY_FILES:
+        try:
+            client.download_file(bucket, prefix + name, str(target / name))
+        except client.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "?")
+            raise DeployError(
+                f"s3://{bucket}/{prefix}{name} cannot be read ({code}): a model URI names the S3 prefix of a "
+                f"model directory holding {', '.join(ModelDir.DEPLOY_FILES)}"
+            ) from exc
+    return target
+
+
+def _sha256(path: Path) -> str:
+    return packaging.sha256_file(path) if path.is_file() else "absent"
+
+
+def plan_inputs(env: Environment, model: dict) -> dict:
+    """What a saved plan was made from: the digests of its variable files and the model's version."""
+    return {
+        "env": env.name,
+        "model_version": model["version"],
+        "model_source": model["source"],
+        "artifacts.tfvars.json": _sha256(env.artifacts_file),
+        "terraform.tfvars": _sha256(env.root / "terraform.tfvars"),
+    }
+
+
+def changed_inputs(recorded: dict, current: dict) -> list[str]:
+    return [
+        f"{name}: {recorded.get(name)} at review, {current[name]} now"
+        for name in ("env", "model_version", "artifacts.tfvars.json", "terraform.tfvars")
+        if recorded.get(name) != current[name]
+    ]
+
+
 def outputs(env: Environment) -> dict:
     result = env.run("output", "-json", capture=True)
     return {name: value["value"] for name, value in json.loads(result.stdout).items()}
@@ -271,11 +346,15 @@ def format_summary(env_name: str, summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plan(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
+def plan(env: Environment, model_source: str, dependency_wheels: bool) -> dict:
+    model_dir, model = resolve_model(env, model_source)
     write_artifact_variables(env, model_dir, dependency_wheels)
     init(env)
     plan_file = env.work / "tfplan"
+    inputs_file = env.work / INPUTS_FILE
+    inputs_file.unlink(missing_ok=True)  # no record beside a plan that failed half-way
     env.run("plan", "-input=false", "-lock-timeout=60s", f"-out={plan_file}", *env.var_args())
+    inputs_file.write_text(json.dumps(plan_inputs(env, model), indent=2, sort_keys=True) + "\n")
     shown = env.run("show", "-json", str(plan_file), capture=True)
     # The machine-readable plan, for reviews (make plan-summary PLAN_JSON=...) and tests.
     (env.work / "tfplan.json").write_text(shown.stdout)
@@ -288,7 +367,8 @@ def plan(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
     return summary
 
 
-def deploy(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
+def deploy(env: Environment, model_source: str, dependency_wheels: bool) -> dict:
+    model_dir, _ = resolve_model(env, model_source)
     package = write_artifact_variables(env, model_dir, dependency_wheels)
     init(env)
     apply_args = ["apply", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args()]
@@ -304,12 +384,46 @@ def deploy(env: Environment, model_dir: Path, dependency_wheels: bool) -> dict:
     return outputs(env)
 
 
-def destroy(env: Environment, model_dir: Path | None) -> None:
+def apply_plan(env: Environment, model_source: str, dependency_wheels: bool, plan_file: Path) -> dict:
+    """Apply the saved, reviewed plan as it is; refused when what it was made from changed since."""
+    inputs_file = plan_file.parent / INPUTS_FILE
+    if not plan_file.is_file():
+        raise DeployError(f"no saved plan at {plan_file}: make one with `make plan ENV={env.name} MODEL=...`")
+    if not inputs_file.is_file():
+        raise DeployError(
+            f"no record of the inputs of {plan_file} ({inputs_file}): only a plan made by `make plan` is applied"
+        )
+    recorded = json.loads(inputs_file.read_text())
+    model_dir, model = resolve_model(env, model_source)
+    package = write_artifact_variables(env, model_dir, dependency_wheels)
+    changed = changed_inputs(recorded, plan_inputs(env, model))
+    if changed:
+        raise DeployError(
+            f"refusing to apply {plan_file}: its inputs changed since the plan was made and reviewed "
+            f"({'; '.join(changed)}). Plan again (`make plan ENV={env.name} MODEL=...`) and review that plan."
+        )
+    init(env)
+    bucket_address = f'{STORAGE_TARGET}.aws_s3_bucket.this["artifacts"]'
+    state = state_resources(env)
+    if bucket_address not in state:
+        raise DeployError(
+            f"ENV={env.name} has no artifacts bucket yet, so the reviewed plan's artifacts cannot be uploaded "
+            f"before it is applied: the first deployment is `make deploy ENV={env.name} MODEL=...`"
+        )
+    bucket = state[bucket_address]["bucket"]
+    uploaded = packaging.upload(package, bucket, _s3_client(env))
+    print(f"uploaded {len(uploaded)} new artifact(s) to s3://{bucket}/", file=sys.stderr)
+    env.run("apply", "-input=false", "-lock-timeout=60s", str(plan_file))
+    return outputs(env)
+
+
+def destroy(env: Environment, model_source: str | None) -> None:
     if not env.artifacts_file.exists():
-        if model_dir is None:
+        if model_source is None:
             raise DeployError(
-                f"{env.artifacts_file} is missing: pass --model-dir so the variables can be computed"
+                f"{env.artifacts_file} is missing: pass --model so the variables can be computed"
             )
+        model_dir, _ = resolve_model(env, model_source)
         write_artifact_variables(env, model_dir, dependency_wheels=False)
     init(env)
     env.run("destroy", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args())
@@ -325,9 +439,19 @@ def destroy(env: Environment, model_dir: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["plan", "deploy", "destroy"])
+    parser.add_argument("command", choices=["plan", "apply", "deploy", "destroy"])
     parser.add_argument("--env", required=True, help="local, dev or prod")
-    parser.add_argument("--model-dir", type=Path, default=Path(".work/model"))
+    parser.add_argument(
+        "--model",
+        "--model-dir",
+        dest="model",
+        default=None,
+        help=f"the model to deploy: a model directory or its s3:// prefix (required outside ENV=local; "
+        f"local default {DEFAULT_LOCAL_MODEL})",
+    )
+    parser.add_argument(
+        "--plan", type=Path, default=None, help="apply: the saved plan (default .work/terraform/<env>/tfplan)"
+    )
     parser.add_argument("--work", type=Path, default=Path(".work"))
     parser.add_argument(
         "--job-wheel", type=Path, default=None, help="prebuilt job package wheel (default: build it)"
@@ -354,16 +478,30 @@ def main(argv: list[str] | None = None) -> int:
     dependency_wheels = args.dependency_wheels == "yes" or (
         args.dependency_wheels == "auto" and args.env != "local"
     )
+    model = args.model
+    if model is None and args.env == "local":
+        model = DEFAULT_LOCAL_MODEL
+    # (An unknown ENV is refused by prepare, naming the environments.)
+    if model is None and args.command != "destroy" and args.env in ENVIRONMENTS:
+        print(
+            f"error: ENV={args.env} deploys only a model chosen explicitly: pass --model <model directory or "
+            "s3://bucket/prefix/ of one> (make ... MODEL=...); nothing is trained implicitly outside ENV=local",
+            file=sys.stderr,
+        )
+        return 2
     try:
         env = prepare(args.env, args.work, args.endpoint_url, args.provider_mirror)
         env.jobs_dir, env.job_wheel = args.jobs_dir, args.job_wheel
         if args.command == "plan":
-            plan(env, args.model_dir, dependency_wheels)
+            plan(env, model, dependency_wheels)
+        elif args.command == "apply":
+            result = apply_plan(env, model, dependency_wheels, args.plan or env.work / "tfplan")
+            print(json.dumps(result, indent=2))
         elif args.command == "deploy":
-            result = deploy(env, args.model_dir, dependency_wheels)
+            result = deploy(env, model, dependency_wheels)
             print(json.dumps(result, indent=2))
         else:
-            destroy(env, args.model_dir)
+            destroy(env, model)
     except (DeployError, packaging.PackagingError, ProjectNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""Risk rules: data-bearing resources destroyed or replaced, IAM widened, encryption or public access loosened."""
+"""Risk rules: data-bearing resources destroyed or replaced, IAM widened, encryption or public access loosened,
+an endpoint's guarded rollout (deployment guardrails) turned off."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class Risk:
     severity: str  # "high" | "medium" | "note"
     kind: (
         str  # "data-loss" | "iam-widening" | "encryption" | "public-access" | "iam-unknown" | "iam-wildcard"
+        # | "rollout"
     )
     address: str
     detail: str
@@ -62,6 +64,7 @@ def assess(plan: Plan) -> list[Risk]:
         risks += _bucket_policy_removed(change, plan)
         risks += _protection_removed(change, plan)
         risks += _settings_loosened(change)
+        risks += _rollout_unguarded(change)
     order = {"high": 0, "medium": 1, "note": 2}
     return sorted(risks, key=lambda risk: (order[risk.severity], risk.address, risk.detail))
 
@@ -320,4 +323,53 @@ def _settings_loosened(change: ResourceChange) -> list[Risk]:
     acl = (change.after or {}).get("acl")
     if isinstance(acl, str) and acl.startswith("public-"):
         risks.append(Risk("high", "public-access", change.address, f"`acl` is now `{acl}`"))
+    return risks
+
+
+# ---- guarded rollout (SageMaker deployment guardrails) -----------------------------------------------------
+# modules/model_endpoint sets deployment_config: blue/green with a canary, rolled back on CloudWatch alarms. Without
+# it, a model update shifts all traffic at once and nothing rolls a bad model back:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html
+GRADUAL_TRAFFIC = ("CANARY", "LINEAR")
+
+
+def _rollout(values: dict[str, Any] | None) -> tuple[bool, str | None, list[str]]:
+    """(guarded, traffic routing type, rollback alarm names) of an aws_sagemaker_endpoint's attribute values."""
+    config = _first((values or {}).get("deployment_config"))
+    if config is None:
+        return False, None, []
+    blue_green = _first(config.get("blue_green_update_policy")) or {}
+    routing = _first(blue_green.get("traffic_routing_configuration")) or {}
+    rollback = _first(config.get("auto_rollback_configuration")) or {}
+    alarms = sorted(alarm.get("alarm_name", "") for alarm in _as_list(rollback.get("alarms")) if alarm)
+    return True, routing.get("type"), alarms
+
+
+def _first(value: Any) -> Any:
+    """The single block of a Terraform nested block list (max_items 1), or None when it is absent."""
+    return value[0] if isinstance(value, list) and value else None
+
+
+def _rollout_unguarded(change: ResourceChange) -> list[Risk]:
+    if change.type != "aws_sagemaker_endpoint" or change.action not in ("update", "replace"):
+        return []
+    if isinstance(change.after_unknown, dict) and change.after_unknown.get("deployment_config") is True:
+        return []
+    was_guarded, old_traffic, old_alarms = _rollout(change.before)
+    guarded, traffic, alarms = _rollout(change.after)
+    if not was_guarded:
+        return []
+    if not guarded:
+        detail = "guarded rollout turned off (`deployment_config` removed): the next model update shifts all traffic at once and no alarm rolls it back"
+        return [Risk("high", "rollout", change.address, detail)]
+    risks = []
+    if old_alarms and not alarms:
+        detail = f"auto-rollback alarms removed ({', '.join(old_alarms)}): a failing model is no longer rolled back"
+        risks.append(Risk("high", "rollout", change.address, detail))
+    elif set(old_alarms) - set(alarms):
+        detail = f"auto-rollback no longer watches {', '.join(sorted(set(old_alarms) - set(alarms)))}"
+        risks.append(Risk("medium", "rollout", change.address, detail))
+    if old_traffic in GRADUAL_TRAFFIC and traffic not in GRADUAL_TRAFFIC:
+        detail = f"traffic shifting `{old_traffic}` -> `{traffic}`: a new model takes all traffic at once, no canary"
+        risks.append(Risk("medium", "rollout", change.address, detail))
     return risks

@@ -18,6 +18,9 @@ settings = {
     autoscaling          = null
     data_capture_enabled = false
     xgboost_image_tag    = "3.0-5"
+    # moto does not store or return an endpoint's DeploymentConfig (terraform/README.md): the guarded rollout
+    # (canary + alarm rollback) is applied in dev and prod only.
+    rollout = { enabled = false }
   }
 
   jobs = {

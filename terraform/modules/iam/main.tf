@@ -209,6 +209,18 @@ data "aws_iam_policy_document" "sagemaker" {
     resources = ["${local.arn_base}:logs:${local.region}:${local.account}:log-group:/aws/sagemaker/Endpoints/${var.endpoint_name}*"]
   }
 
+  # Deployment guardrails: "Ensure that your IAM execution role has permission to perform the
+  # cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify", on those alarms only:
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html
+  dynamic "statement" {
+    for_each = length(var.rollback_alarm_names) > 0 ? [1] : []
+    content {
+      sid       = "ReadRollbackAlarms"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = [for name in var.rollback_alarm_names : "${local.arn_base}:cloudwatch:${local.region}:${local.account}:alarm:${name}"]
+    }
+  }
+
   statement {
     sid     = "PublishEndpointMetrics"
     actions = ["cloudwatch:PutMetricData"]

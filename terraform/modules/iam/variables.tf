@@ -60,6 +60,12 @@ variable "data_capture_enabled" {
   default     = false
 }
 
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms a guarded rollout of the endpoint watches; SageMaker reads them with cloudwatch:DescribeAlarms. Empty: no guarded rollout."
+  type        = list(string)
+  default     = []
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

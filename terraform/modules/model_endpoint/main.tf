@@ -16,6 +16,22 @@ locals {
   # so a serverless endpoint gets neither; an instance-backed one keeps both.
   network_isolation = !local.serverless
   data_capture      = local.serverless ? null : var.data_capture
+
+  # Guarded rollout (SageMaker deployment guardrails, UpdateEndpoint DeploymentConfig):
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html
+  # A new endpoint configuration goes to a new (green) fleet; a canary share of it takes traffic first and bakes for
+  # wait_interval_in_seconds; if any rollback alarm fires, all traffic returns to the old (blue) fleet
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html,
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+  # The canary "must be less than or equal to 50% of the variant's total instance count" (TrafficRoutingConfig,
+  # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-sagemaker-endpoint-trafficroutingconfig.html;
+  # CapacitySize: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CapacitySize.html). So a canary needs
+  # at least two instances: a single-instance fleet, and a serverless variant (no instance fleet at all), shift
+  # ALL_AT_ONCE instead, still with the baking period and the alarm rollback
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-all-at-once.html).
+  guarded      = var.rollout != null
+  canary       = local.guarded && !local.serverless && var.initial_instance_count >= 2
+  traffic_type = local.canary ? "CANARY" : "ALL_AT_ONCE"
 }
 
 # Asking for data capture on a serverless endpoint is not an error (the pipeline's data_capture_enabled setting
@@ -100,6 +116,35 @@ resource "aws_sagemaker_endpoint" "this" {
   name                 = var.name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
   tags                 = var.tags
+
+  dynamic "deployment_config" {
+    for_each = local.guarded ? [var.rollout] : []
+    content {
+      blue_green_update_policy {
+        maximum_execution_timeout_in_seconds = deployment_config.value.maximum_execution_timeout_in_seconds
+        termination_wait_in_seconds          = deployment_config.value.termination_wait_in_seconds
+        traffic_routing_configuration {
+          type                     = local.traffic_type
+          wait_interval_in_seconds = deployment_config.value.wait_interval_in_seconds
+          dynamic "canary_size" {
+            for_each = local.canary ? [deployment_config.value.canary_instances] : []
+            content {
+              type  = "INSTANCE_COUNT"
+              value = canary_size.value
+            }
+          }
+        }
+      }
+      auto_rollback_configuration {
+        dynamic "alarms" {
+          for_each = toset(deployment_config.value.rollback_alarm_names)
+          content {
+            alarm_name = alarms.value
+          }
+        }
+      }
+    }
+  }
 }
 
 resource "aws_appautoscaling_target" "this" {

@@ -27,3 +27,12 @@ output "image_uri" {
   description = "The built-in XGBoost image the model runs in."
   value       = data.aws_sagemaker_prebuilt_ecr_image.xgboost.registry_path
 }
+
+output "rollout" {
+  description = "How the endpoint takes a new configuration: traffic shifting (CANARY with its instances, or ALL_AT_ONCE) and the alarms that roll it back; null when unguarded."
+  value = local.guarded ? {
+    traffic_routing      = local.traffic_type
+    canary_instances     = local.canary ? var.rollout.canary_instances : null
+    rollback_alarm_names = var.rollout.rollback_alarm_names
+  } : null
+}

@@ -135,6 +135,42 @@ variable "data_capture" {
   }
 }
 
+variable "rollout" {
+  description = "Guarded rollout (SageMaker deployment guardrails): blue/green with a canary of canary_instances instances of the new fleet (at most half of initial_instance_count), baked wait_interval_in_seconds, rolled back when any of rollback_alarm_names fires. Serverless and single-instance endpoints shift all at once (a canary must be at most half the fleet), with the same baking and rollback. Null: SageMaker's default, all traffic at once with no rollback (envs/local only: moto does not model it)."
+  type = object({
+    rollback_alarm_names                 = list(string)
+    canary_instances                     = optional(number, 1)
+    wait_interval_in_seconds             = optional(number, 900)
+    termination_wait_in_seconds          = optional(number, 0)
+    maximum_execution_timeout_in_seconds = optional(number, 3600)
+  })
+  default = null
+
+  # Ranges of the UpdateEndpoint API: AutoRollbackConfig.Alarms 1-10, CapacitySize >= 1 (and a canary of at most half
+  # the new fleet), TrafficRoutingConfig.WaitIntervalInSeconds 0-3600, TerminationWaitInSeconds 0-3600,
+  # MaximumExecutionTimeoutInSeconds 600-28800 and above the waits:
+  # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html
+  validation {
+    condition     = var.rollout == null || try(length(var.rollout.rollback_alarm_names) >= 1 && length(var.rollout.rollback_alarm_names) <= 10, false)
+    error_message = "rollout.rollback_alarm_names must name 1-10 CloudWatch alarms (without one, nothing can roll a bad model back)."
+  }
+
+  validation {
+    condition     = var.rollout == null || try(var.rollout.canary_instances >= 1 && (var.initial_instance_count < 2 || var.rollout.canary_instances * 2 <= var.initial_instance_count), false)
+    error_message = "rollout.canary_instances must be at least 1 and at most half of initial_instance_count: SageMaker wants the canary at most 50% of the variant's instances."
+  }
+
+  validation {
+    condition = var.rollout == null || try(
+      var.rollout.wait_interval_in_seconds >= 0 && var.rollout.wait_interval_in_seconds <= 3600 &&
+      var.rollout.termination_wait_in_seconds >= 0 && var.rollout.termination_wait_in_seconds <= 3600 &&
+      var.rollout.maximum_execution_timeout_in_seconds >= 600 && var.rollout.maximum_execution_timeout_in_seconds <= 28800 &&
+      var.rollout.maximum_execution_timeout_in_seconds > var.rollout.wait_interval_in_seconds + var.rollout.termination_wait_in_seconds,
+    false)
+    error_message = "rollout: wait_interval_in_seconds and termination_wait_in_seconds must be 0-3600, maximum_execution_timeout_in_seconds 600-28800 and larger than both waits together."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -12,3 +12,11 @@ output "dashboard_name" {
   description = "Name of the CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name
 }
+
+output "endpoint_alarm_names" {
+  description = "The endpoint's 5xx-error and latency alarms: what a guarded rollout of the endpoint rolls back on."
+  value = [
+    aws_cloudwatch_metric_alarm.this["${var.name_prefix}-endpoint-5xx"].alarm_name,
+    aws_cloudwatch_metric_alarm.this["${var.name_prefix}-endpoint-latency"].alarm_name,
+  ]
+}

@@ -4,6 +4,8 @@ locals {
   tags          = merge(var.tags, { Project = "churn-pipeline", Environment = var.environment })
   endpoint_name = "${var.name_prefix}-churn"
   database_name = replace("${var.name_prefix}_churn", "-", "_")
+  # Off only where the emulator cannot model it (envs/local, terraform/README.md); the plan review flags turning it off.
+  guarded_rollout = var.endpoint.rollout.enabled
 }
 
 module "storage" {
@@ -48,6 +50,7 @@ module "iam" {
   glue_database_name   = local.database_name
   xgboost_image_tag    = var.endpoint.xgboost_image_tag
   data_capture_enabled = var.endpoint.data_capture_enabled
+  rollback_alarm_names = local.guarded_rollout ? module.monitoring.endpoint_alarm_names : []
   tags                 = local.tags
 }
 
@@ -69,6 +72,15 @@ module "model_endpoint" {
     destination_s3_uri          = "s3://${module.storage.bucket_names["results"]}/data-capture/"
     initial_sampling_percentage = var.endpoint.data_capture_sampling_pct
   } : null
+  # Guarded rollout: canary, baked, rolled back on the endpoint alarms of monitoring. The alarms exist before the
+  # endpoint takes them (monitoring watches local.endpoint_name, not the endpoint resource, so there is no cycle).
+  rollout = local.guarded_rollout ? {
+    rollback_alarm_names                 = module.monitoring.endpoint_alarm_names
+    canary_instances                     = var.endpoint.rollout.canary_instances
+    wait_interval_in_seconds             = var.endpoint.rollout.wait_interval_in_seconds
+    termination_wait_in_seconds          = var.endpoint.rollout.termination_wait_in_seconds
+    maximum_execution_timeout_in_seconds = var.endpoint.rollout.maximum_execution_timeout_in_seconds
+  } : null
   tags = local.tags
 }
 
@@ -82,7 +94,9 @@ module "glue" {
   role_arn      = module.iam.glue_role_arn
   region        = data.aws_region.current.name
   stream        = { name = module.stream.name, arn = module.stream.arn }
-  endpoint_name = module.model_endpoint.endpoint_name
+  # The name, not the endpoint's output: the endpoint waits for the monitoring alarms (its rollback), which watch
+  # these jobs, so the jobs must not wait for the endpoint. They call it by name at run time.
+  endpoint_name = local.endpoint_name
   artifacts = {
     batch_script_key      = var.artifacts.batch_script_key
     stream_script_key     = var.artifacts.stream_script_key
@@ -112,10 +126,11 @@ module "analytics" {
 module "monitoring" {
   source = "../monitoring"
 
-  name_prefix     = var.name_prefix
-  kms_key_arn     = module.storage.kms_key_arn
-  alarm_emails    = var.monitoring.alarm_emails
-  endpoint        = { name = module.model_endpoint.endpoint_name, variant = module.model_endpoint.variant_name }
+  name_prefix  = var.name_prefix
+  kms_key_arn  = module.storage.kms_key_arn
+  alarm_emails = var.monitoring.alarm_emails
+  # The name, not the endpoint's output: the endpoint's guarded rollout depends on these alarms (model_endpoint).
+  endpoint        = { name = local.endpoint_name, variant = module.model_endpoint.variant_name }
   glue_job_names  = [module.glue.batch_job_name, module.glue.stream_job_name]
   stream_job_name = module.glue.stream_job_name
   stream_name     = module.stream.name

@@ -61,6 +61,16 @@ variable "endpoint" {
     data_capture_enabled      = optional(bool, false)
     data_capture_sampling_pct = optional(number, 10)
     xgboost_image_tag         = optional(string, "3.0-5")
+    # Guarded rollout (SageMaker deployment guardrails), on unless enabled = false: a canary of canary_instances of the
+    # new fleet (fleets of 2+ instances; else all at once) bakes wait_interval_in_seconds (900 s: the latency alarm's three 5-minute periods) and is rolled back
+    # when the monitoring module's endpoint 5xx or latency alarm fires. modules/model_endpoint validates it.
+    rollout = optional(object({
+      enabled                              = optional(bool, true)
+      canary_instances                     = optional(number, 1)
+      wait_interval_in_seconds             = optional(number, 900)
+      termination_wait_in_seconds          = optional(number, 0)
+      maximum_execution_timeout_in_seconds = optional(number, 3600)
+    }), {})
   })
   default = {}
 }

@@ -89,7 +89,10 @@ def test_every_action_is_pinned_by_commit_and_aws_access_is_oidc_only(path):
 
 def test_apply_to_dev_runs_behind_the_environment():
     text = (REPO_ROOT / ".github" / "workflows" / "deploy-dev.yml").read_text()
-    assert re.search(r"\n    environment: dev\n", text) and "make deploy ENV=dev" in text
+    # The environment gates the job that applies the saved plan (tests/infra/test_reviewed_plan.py: which plan).
+    apply_job = text[text.index("\n  apply-dev:\n") :]
+    assert re.search(r"\n    environment: dev\n", apply_job) and "make apply ENV=dev" in apply_job
+    assert "make deploy" not in text
 
 
 def test_comment_mode_starts_with_the_marker_the_workflow_updates_by(fixture_plan, tmp_path):

@@ -171,3 +171,58 @@ def test_new_policy_notes_only_really_wide_grants():
         ("note", "iam-wildcard", "new `policy` grants `cloudwatch:PutMetricData` on `*`"),
         ("note", "iam-wildcard", "new `policy` grants `s3:*` on `arn:aws:s3:::b/*`"),
     ]
+
+
+def endpoint(traffic: str | None, alarms: list[str]) -> dict:
+    """aws_sagemaker_endpoint attribute values as `terraform show -json` gives them; traffic None: unguarded."""
+    values: dict = {"name": "churn-dev-churn", "endpoint_config_name": "churn-dev-churn-1"}
+    if traffic is None:
+        return {**values, "deployment_config": []}
+    routing = {"type": traffic, "wait_interval_in_seconds": 900, "canary_size": []}
+    return {
+        **values,
+        "deployment_config": [
+            {
+                "blue_green_update_policy": [{"traffic_routing_configuration": [routing]}],
+                "auto_rollback_configuration": [{"alarms": [{"alarm_name": name} for name in alarms]}],
+                "rolling_update_policy": [],
+            }
+        ],
+    }
+
+
+GUARDED = endpoint("CANARY", ["churn-dev-endpoint-5xx", "churn-dev-endpoint-latency"])
+
+
+def test_guarded_rollout_turned_off_is_high():
+    found = assess(change("aws_sagemaker_endpoint", GUARDED, endpoint(None, []), ["update"]))
+    assert [(severity, kind) for severity, kind, _ in found] == [("high", "rollout")]
+    assert "guarded rollout turned off" in found[0][2]
+
+
+def test_rollback_alarms_removed_is_high_and_fewer_alarms_or_no_canary_medium():
+    no_alarms = endpoint("CANARY", [])
+    assert assess(change("aws_sagemaker_endpoint", GUARDED, no_alarms, ["update"])) == [
+        ("high", "rollout", "auto-rollback alarms removed (churn-dev-endpoint-5xx, churn-dev-endpoint-latency): "
+         "a failing model is no longer rolled back")
+    ]  # fmt: skip
+    fewer = endpoint("ALL_AT_ONCE", ["churn-dev-endpoint-5xx"])
+    assert assess(change("aws_sagemaker_endpoint", GUARDED, fewer, ["update"])) == [
+        ("medium", "rollout", "auto-rollback no longer watches churn-dev-endpoint-latency"),
+        ("medium", "rollout", "traffic shifting `CANARY` -> `ALL_AT_ONCE`: a new model takes all traffic at once, "
+         "no canary"),
+    ]  # fmt: skip
+
+
+def test_guarded_rollout_kept_added_or_unknown_is_not_a_risk():
+    new_config = {**GUARDED, "endpoint_config_name": "churn-dev-churn-2"}
+    assert assess(change("aws_sagemaker_endpoint", GUARDED, new_config, ["update"])) == []
+    assert assess(change("aws_sagemaker_endpoint", endpoint(None, []), GUARDED, ["update"])) == []
+    unknown = change(
+        "aws_sagemaker_endpoint",
+        GUARDED,
+        {"name": "churn-dev-churn"},
+        ["update"],
+        unknown={"deployment_config": True},
+    )
+    assert assess(unknown) == []

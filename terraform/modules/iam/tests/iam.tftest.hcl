@@ -94,3 +94,30 @@ run "rejects_missing_bucket_purpose" {
 
   expect_failures = [var.bucket_arns]
 }
+
+run "rollback_alarms_are_readable_one_by_one" {
+  command = plan
+
+  variables {
+    rollback_alarm_names = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"]
+  }
+
+  assert {
+    condition = flatten([
+      for s in data.aws_iam_policy_document.sagemaker.statement : s.resources if s.sid == "ReadRollbackAlarms"
+      ]) == [
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-test-endpoint-5xx",
+      "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-test-endpoint-latency",
+    ]
+    error_message = "the endpoint role reads the rollback alarms (deployment guardrails need cloudwatch:DescribeAlarms), no other"
+  }
+}
+
+run "no_rollback_alarms_no_describe_alarms" {
+  command = plan
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.sagemaker.statement : s if s.sid == "ReadRollbackAlarms"]) == 0
+    error_message = "without a guarded rollout the endpoint role reads no alarm"
+  }
+}

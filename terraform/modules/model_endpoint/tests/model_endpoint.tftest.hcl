@@ -155,3 +155,126 @@ run "rejects_inverted_capacity_range" {
 
   expect_failures = [var.autoscaling]
 }
+
+# Guarded rollout: SageMaker deployment guardrails (blue/green, canary, alarm rollback) on UpdateEndpoint.
+run "guarded_rollout_is_a_canary_rolled_back_on_the_alarms" {
+  command = plan
+
+  variables {
+    initial_instance_count = 4
+    rollout = {
+      rollback_alarm_names     = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"]
+      canary_instances         = 2
+      wait_interval_in_seconds = 600
+    }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "CANARY"
+    error_message = "an instance-backed endpoint shifts traffic to a canary first"
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].type == "INSTANCE_COUNT" &&
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size[0].value == 2
+    )
+    error_message = "the canary is canary_instances instances of the new fleet"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds == 600
+    error_message = "the canary bakes wait_interval_in_seconds before the rest of the traffic moves"
+  }
+
+  assert {
+    condition     = toset([for alarm in aws_sagemaker_endpoint.this.deployment_config[0].auto_rollback_configuration[0].alarms : alarm.alarm_name]) == toset(["churn-test-endpoint-5xx", "churn-test-endpoint-latency"])
+    error_message = "the rollout rolls back on exactly the given alarms"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].maximum_execution_timeout_in_seconds == 3600
+    error_message = "the deployment times out after an hour by default"
+  }
+}
+
+run "serverless_rollout_shifts_all_at_once_with_the_same_rollback" {
+  command = plan
+
+  variables {
+    serverless = { memory_size_in_mb = 2048, max_concurrency = 5 }
+    rollout    = { rollback_alarm_names = ["churn-test-endpoint-5xx"] }
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "ALL_AT_ONCE" &&
+      length(aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size) == 0
+    )
+    error_message = "a serverless endpoint has no instance fleet to take a canary from: all at once, no canary size"
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint.this.deployment_config[0].auto_rollback_configuration[0].alarms) == 1 && output.rollout.traffic_routing == "ALL_AT_ONCE"
+    error_message = "the serverless rollout keeps the baking period and the alarm rollback"
+  }
+}
+
+run "single_instance_rollout_shifts_all_at_once_with_the_same_rollback" {
+  command = plan
+
+  variables {
+    initial_instance_count = 1
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"] }
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "ALL_AT_ONCE" &&
+      length(aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].canary_size) == 0 &&
+      aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].wait_interval_in_seconds == 900 &&
+      length(aws_sagemaker_endpoint.this.deployment_config[0].auto_rollback_configuration[0].alarms) == 2
+    )
+    error_message = "one instance cannot hold a canary of at most half of it: all at once, baked 900 s, rolled back on the alarms"
+  }
+}
+
+run "unguarded_without_rollout" {
+  command = plan
+
+  assert {
+    condition     = length(aws_sagemaker_endpoint.this.deployment_config) == 0 && output.rollout == null
+    error_message = "no rollout settings: SageMaker's default update, and the output says it is unguarded"
+  }
+}
+
+run "rejects_a_rollout_without_alarms" {
+  command = plan
+
+  variables {
+    rollout = { rollback_alarm_names = [] }
+  }
+
+  expect_failures = [var.rollout]
+}
+
+run "rejects_a_canary_above_half_the_fleet" {
+  command = plan
+
+  variables {
+    initial_instance_count = 3
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx"], canary_instances = 2 }
+  }
+
+  expect_failures = [var.rollout]
+}
+
+run "rejects_a_timeout_shorter_than_the_bake" {
+  command = plan
+
+  variables {
+    rollout = { rollback_alarm_names = ["churn-test-endpoint-5xx"], wait_interval_in_seconds = 3600, maximum_execution_timeout_in_seconds = 3000 }
+  }
+
+  expect_failures = [var.rollout]
+}

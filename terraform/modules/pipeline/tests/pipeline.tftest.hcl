@@ -70,3 +70,38 @@ run "rejects_unknown_environment" {
 
   expect_failures = [var.environment]
 }
+
+run "guarded_rollout_by_default_rolls_back_on_the_endpoint_alarms" {
+  command = apply
+
+  variables {
+    endpoint = { initial_instance_count = 2 }
+  }
+
+  assert {
+    condition = (
+      module.model_endpoint.rollout.traffic_routing == "CANARY" &&
+      toset(module.model_endpoint.rollout.rollback_alarm_names) == toset(module.monitoring.endpoint_alarm_names) &&
+      toset(module.monitoring.endpoint_alarm_names) == toset(["churn-test-endpoint-5xx", "churn-test-endpoint-latency"])
+    )
+    error_message = "by default the endpoint rolls out as a canary, rolled back on monitoring's 5xx and latency alarms"
+  }
+
+  assert {
+    condition     = module.model_endpoint.rollout.canary_instances == 1
+    error_message = "the default canary is one instance of the new fleet"
+  }
+}
+
+run "rollout_can_be_turned_off" {
+  command = plan
+
+  variables {
+    endpoint = { rollout = { enabled = false } }
+  }
+
+  assert {
+    condition     = module.model_endpoint.rollout == null
+    error_message = "enabled = false leaves the endpoint unguarded (envs/local only; the plan review flags it)"
+  }
+}
