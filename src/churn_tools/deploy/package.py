@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from churn_pipeline.model import ModelDir, ModelDirError
+from churn_tools.deploy import wheels
 from churn_tools.project import project_root
 
 # Glue entry script per job; the glue module's variables batch_script_key / stream_script_key point at them.
@@ -34,12 +35,7 @@ ENTRY_SCRIPTS = {
 # Python of each job's Glue version: dependency wheels are built per interpreter.
 GLUE_PYTHON = {"6.0": "3.13", "5.1": "3.11", "5.0": "3.11", "4.0": "3.10"}
 # Glue 5.x runs on Amazon Linux 2023 (glibc 2.34): any of these wheel platforms install there.
-WHEEL_PLATFORMS = (
-    "manylinux_2_28_x86_64",
-    "manylinux_2_27_x86_64",
-    "manylinux_2_17_x86_64",
-    "manylinux2014_x86_64",
-)
+WHEEL_PLATFORMS = wheels.GLUE_WHEEL_PLATFORMS
 # A fixed timestamp makes the job wheel byte-for-byte reproducible, hence its key stable.
 REPRODUCIBLE_EPOCH = "315532800"
 
@@ -172,29 +168,12 @@ def runtime_requirements(repo_root: Path) -> list[str]:
 
 
 def download_dependency_wheels(repo_root: Path, python_version: str, cache_dir: Path) -> list[Path]:
-    """Linux wheels of the runtime dependencies (and theirs) for one Python, pinned by requirements.lock; cached."""
-    requirements = runtime_requirements(repo_root)
-    lock = repo_root / "requirements.lock"
-    digest = hashlib.sha256(
-        "\n".join([python_version, *requirements, lock.read_text()]).encode()
-    ).hexdigest()[:16]
-    out = cache_dir / "dependency-wheels" / f"py{python_version.replace('.', '')}-{digest}"
-    stamp = out / ".complete"
-    if not stamp.exists():
-        out.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(out),
-            "--python-version", python_version, "--implementation", "cp", "--constraint", str(lock),
-            *[arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)],
-            *requirements,
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise PackagingError(
-                f"downloading dependency wheels for Python {python_version} failed:\n{result.stderr}"
-            )
-        stamp.touch()
-    return sorted(out.glob("*.whl"))
+    """Linux x86_64 wheels of the runtime dependencies (and theirs) for one CPython, pinned by requirements.lock,
+    with environment markers evaluated for the Glue worker, not this host (deploy.wheels); cached."""
+    try:
+        return wheels.dependency_wheels(repo_root, wheels.Target(python_version, WHEEL_PLATFORMS), cache_dir)
+    except wheels.WheelResolutionError as exc:
+        raise PackagingError(f"dependency wheels for Python {python_version}: {exc}") from exc
 
 
 def model_files(model_dir: Path) -> tuple[Path, Path, str]:

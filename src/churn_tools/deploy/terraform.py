@@ -31,8 +31,9 @@ from pathlib import Path
 import hcl2
 
 from churn_pipeline.model import ModelDir, ModelDirError
+from churn_tools.deploy import lockcheck
 from churn_tools.deploy import package as packaging
-from churn_tools.deploy.providers import ProviderNotFound, terraform_env
+from churn_tools.deploy.providers import ProviderNotFound, discover, terraform_env
 from churn_tools.local import services as local_services
 from churn_tools.project import ProjectNotFound, project_root
 
@@ -171,7 +172,9 @@ def prepare(
         tfvars = hcl2.load(handle)
     try:
         process_env = terraform_env(Path(work_dir), mirror)
-    except ProviderNotFound as exc:
+        # init would refuse a provider whose hash the committed lock lacks (a Mac, an arm64 runner): say so first.
+        lockcheck.check(root, discover(mirror).path)
+    except (ProviderNotFound, lockcheck.LockMissingPlatform) as exc:
         raise DeployError(str(exc)) from exc
     process_env["TF_DATA_DIR"] = str(work / "terraform-data")
     extra_vars: list[str] = []
