@@ -265,6 +265,7 @@ def file_schema(directory: Path) -> list[tuple[str, str]]:
         "string": "string",
         "large_string": "string",
         "int32": "int",
+        "int64": "bigint",
         "double": "double",
         "timestamp[us, tz=UTC]": "timestamp",
         "timestamp[us]": "timestamp",

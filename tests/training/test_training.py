@@ -64,7 +64,10 @@ def test_artifacts_are_written_in_the_container_layout(model_dir):
     assert (model_dir / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((model_dir / "metrics.json").read_text())
     spec = FeatureSpec.load(model_dir)
-    assert metrics["model_version"] == model_version(read_model_bytes(model_dir), spec)
+    # The version covers the model, its spec and its training baseline (drift).
+    assert metrics["model_version"] == model_version(
+        read_model_bytes(model_dir), spec, (model_dir / "baseline.json").read_text()
+    )
     test = metrics["test"]
     cm = test["confusion_matrix"]
     assert sum(cm.values()) == test["rows"] == metrics["row_counts"]["test"]
@@ -203,7 +206,7 @@ def test_runs_unchanged_as_a_sagemaker_training_job(repo_root, tmp_path):
     assert hyperparameters["max_depth"] == 2  # the CLI flag wins
     version = json.loads((output / "metrics.json").read_text())["model_version"]
     raw = (model / "xgboost-model").read_bytes()
-    assert version == model_version(raw, FeatureSpec.load(output))
+    assert version == model_version(raw, FeatureSpec.load(output), (output / "baseline.json").read_text())
     assert hashlib.sha256(raw).hexdigest()  # a real file, loadable below
     import xgboost as xgb
 

@@ -219,6 +219,10 @@ def _drift(
     written to drift_path where given. None for the benchmark's run without scoring."""
     if config.scoring is None:
         return None
+    if rows == 0:  # nothing to compare (every row rejected or failed): unavailable, never a PSI of 0
+        report = drift.DriftReport(unavailable="no row was scored in this run")
+        say(f"drift unavailable: {report.unavailable}")
+        return report
     model_dir = ModelDir.fetch(config.scoring.model_uri, config.scoring.region)
     baseline = model_dir.baseline()
     if baseline is None:
