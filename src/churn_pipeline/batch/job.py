@@ -144,8 +144,9 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
             writer.replace_partition(spark, result.scored, config.output_path, batch_id, config.output_format)
             counts = result.counts_by_code()
             drift_report = _drift(
-                spark, result.scored, config, batch_id, counts_of(counts, spark_scoring.SCORED), say
-            )
+                spark, result.scored, config, batch_id, counts_of(counts, spark_scoring.SCORED), say,
+                result.model_version,
+            )  # fmt: skip
             say(f"writing rejects to {config.rejects_path} and failed rows to {config.failed_path}")
             rejects = result.rejected.where(
                 ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
@@ -214,6 +215,7 @@ def _drift(
     batch_id: str,
     rows: int,
     say: Callable[[str], None],
+    model_version: str | None = None,  # the scoring pass's: not read and hashed from the artifacts again
 ) -> drift.DriftReport | None:
     """PSI of the scored rows' inputs and scores against the model's baseline (counts computed in the tasks);
     written to drift_path where given. None for the benchmark's run without scoring."""
@@ -233,7 +235,7 @@ def _drift(
     report = drift.report(baseline, drift.bin_counts(scored, baseline, columns, outputs.PROBABILITY), rows)
     if config.drift_path:
         say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
-        writer.replace_partition(spark, _drift_frame(spark, report, model_dir.version()), config.drift_path,
+        writer.replace_partition(spark, _drift_frame(spark, report, model_version or model_dir.version()), config.drift_path,
                                  batch_id, config.output_format)  # fmt: skip
     return report
 
