@@ -14,12 +14,14 @@ from pyspark.context import SparkContext
 
 from churn_pipeline.streaming.glue import (
     JOB_ARGUMENTS,
+    BatchFunction,
+    configure_logging,
     for_each_batch_options,
     handler_from_args,
     kinesis_connection_options,
-    to_handler_columns,
 )
 
+configure_logging()
 args = getResolvedOptions(sys.argv, ["JOB_NAME", *JOB_ARGUMENTS])
 # Every argument is checked before the query starts: a bad one fails here, naming it.
 handler = handler_from_args(args)
@@ -35,7 +37,7 @@ records = glue_context.create_data_frame.from_options(
 )
 glue_context.forEachBatch(
     frame=records,
-    batch_function=lambda batch, batch_id: handler(to_handler_columns(batch), batch_id),
+    batch_function=BatchFunction(handler),
     options=batch_options,
 )
 job.commit()

@@ -25,6 +25,8 @@ NOT_JSON = "NOT_JSON"
 NOT_AN_OBJECT = "NOT_AN_OBJECT"
 DUPLICATE_FIELD = "DUPLICATE_FIELD"
 MISTYPED_FIELD = "MISTYPED_FIELD"
+# Glue's Kinesis connector in its parsed form (classification=json) gave neither a field nor the record's text.
+UNPARSED_RECORD = "UNPARSED_RECORD"
 
 # Scoring failed for a valid row (the endpoint did not answer after retries): batch "failed", stream dead letter.
 ENDPOINT_FAILED = "ENDPOINT_FAILED"
@@ -43,6 +45,7 @@ CODES: dict[str, str] = {
     NOT_AN_OBJECT: "a Kinesis record is JSON but not an object",
     DUPLICATE_FIELD: "a Kinesis record gives a field twice",
     MISTYPED_FIELD: "a Kinesis record gives a field as the wrong JSON type",
+    UNPARSED_RECORD: "Glue's Kinesis connector parsed a record into no field of the contract and kept no text of it",
     ENDPOINT_FAILED: "the SageMaker endpoint did not score the row after every retry",
 }
 
@@ -57,6 +60,7 @@ RECORD_DEAD_LETTERS = (
     NOT_AN_OBJECT,
     DUPLICATE_FIELD,
     MISTYPED_FIELD,
+    UNPARSED_RECORD,
     *CONTRACT_REJECTS,
     ENDPOINT_FAILED,
 )

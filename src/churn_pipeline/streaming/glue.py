@@ -9,15 +9,25 @@ API) reads the stream on Glue; its records are renamed here to the handler's col
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
+import json
+import logging
+import operator
+import platform
+import sys
 from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from churn_pipeline.contract import settings
+from churn_pipeline.contract import codes, settings
 from churn_pipeline.scoring import config as scoring_config
 from churn_pipeline.streaming import handler as h
+from churn_pipeline.streaming import records
 from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
+
+log = logging.getLogger("churn_pipeline.streaming")
 
 # The job's own arguments (besides JOB_NAME, which Glue gives every job), as Terraform deploys them.
 JOB_ARGUMENTS = (
@@ -30,8 +40,9 @@ JOB_ARGUMENTS = (
     settings.WINDOW_SIZE.argument,
 )
 
-# Glue's Kinesis connector without a classification hands over the raw record; these are its column names
-# (those of the Kinesis connector for Spark it derives from). __src_timestamp is added by addRecordTimestamp.
+# Glue's Kinesis connector, raw form (no classification): the record itself. AWS documents no column list for
+# it; these are the names of the open-source Kinesis connector for Spark it derives from, which has no shard
+# id (so ids never rely on one: records.derived_record_id). __src_timestamp is added by addRecordTimestamp.
 GLUE_COLUMNS = {
     "data": h.DATA,
     "partitionKey": h.PARTITION_KEY,
@@ -39,6 +50,10 @@ GLUE_COLUMNS = {
     "approximateArrivalTimestamp": h.ARRIVAL,
     "shardId": h.SHARD_ID,
 }
+RECORD_TIMESTAMP = "__src_timestamp"
+# Parsed form (classification=json, inferSchema=false, schema=<DDL>): the payload's fields as typed columns.
+# A record Spark's JSON parser cannot fit to the schema keeps its text in _corrupt_record (PERMISSIVE mode).
+PAYLOAD_SCHEMA_DDL = records.payload_ddl()
 # The connector's startingPosition values are "trim_horizon", "latest", "earliest" or a timestamp
 # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-connect-kinesis-home.html
 _CONNECTOR_POSITIONS = {"TRIM_HORIZON": "trim_horizon", "LATEST": "latest"}
@@ -65,30 +80,59 @@ def job_region(args: Mapping[str, str]) -> str:
 def kinesis_connection_options(args: Mapping[str, str]) -> dict[str, str]:
     """connection_options of glue_context.create_data_frame.from_options(connection_type="kinesis")."""
     position = settings.check_starting_position(args[settings.STARTING_POSITION.argument])
+    # The options of the Kinesis connection reference (streamARN, startingPosition, classification,
+    # inferSchema, schema in DDL format when inferSchema is false, addRecordTimestamp on Glue 4.0+):
+    # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-connect-kinesis-home.html
     return {
         "streamARN": args["stream_arn"],
         # A timestamp (yyyy-mm-ddTHH:MM:SSZ) is passed as is: Glue 4.0 and later read from there.
         "startingPosition": _CONNECTOR_POSITIONS.get(position, position),
+        "classification": "json",
         "inferSchema": "false",
+        "schema": PAYLOAD_SCHEMA_DDL,
         "addRecordTimestamp": "true",
     }
 
 
 def to_handler_columns(frame: DataFrame) -> DataFrame:
-    """Rename the Glue connector's columns to the handler's; a column Glue does not give becomes null."""
+    """Map either form of the Glue connector's records to the handler's columns (null where Glue gives none)."""
     present = set(frame.columns)
-    arrival = "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in present else "__src_timestamp"
+    arrival = "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in present else RECORD_TIMESTAMP
     columns = []
     for glue_name, name in GLUE_COLUMNS.items():
         source = arrival if name == h.ARRIVAL else glue_name
-        if source in present:
+        if name == h.DATA and source not in present:
+            columns += _parsed_payload(frame)
+        elif source in present:
             column = F.col(source)
-            if name == h.DATA:
-                column = column.cast("binary")
-            columns.append(column.alias(name))
+            columns.append((column.cast("binary") if name == h.DATA else column).alias(name))
         else:
             columns.append(F.lit(None).cast("string").alias(name))
     return frame.select(*columns)
+
+
+def _parsed_payload(frame: DataFrame) -> list:
+    """The parsed form's payload, for the handler: the record as JSON again, so that the one parser
+    (records.parse_record) judges it exactly as a raw record. A record Spark could not parse is given as its
+    text (judged and dead-lettered with its reason); one with no field and no text is UNPARSED_RECORD."""
+    fields = [name for name in records.PARSED_FIELDS if name in frame.columns]
+    if not fields:
+        raise ValueError(
+            "the Kinesis source frame has neither a `data` column (raw form) nor any field of the record "
+            f"contract (parsed form); its columns: {frame.columns}"
+        )
+    corrupt = F.col(records.CORRUPT_RECORD) if records.CORRUPT_RECORD in frame.columns else F.lit(None)
+    any_field = functools.reduce(operator.or_, [F.col(f"`{f}`").isNotNull() for f in fields])
+    nothing = corrupt.isNull() & ~any_field
+    as_json = F.to_json(F.struct(*[F.col(f"`{f}`") for f in fields]))
+    return [
+        F.coalesce(corrupt.cast("string"), as_json).cast("binary").alias(h.DATA),
+        F.when(nothing, F.lit(codes.UNPARSED_RECORD)).alias(h.SOURCE_ERROR_CODE),
+        F.when(
+            nothing,
+            F.lit("Glue's Kinesis connector (classification=json) gave no field of the contract and no text"),
+        ).alias(h.SOURCE_ERROR_REASON),
+    ]
 
 
 def handler_from_args(args: Mapping[str, str]) -> h.BatchHandler:
@@ -115,3 +159,47 @@ def for_each_batch_options(args: Mapping[str, str]) -> dict[str, str]:
         "windowSize": f"{settings.window_seconds(args[settings.WINDOW_SIZE.argument])} seconds",
         "checkpointLocation": args["checkpoint_path"],
     }
+
+
+# What the first deployment checklist (terraform/README.md) asks of a Glue worker: the libraries that decide
+# whether the shipped wheels and Glue's own Spark agree.
+RUNTIME_DISTRIBUTIONS = ("pyspark", "numpy", "pandas", "pyarrow", "xgboost-cpu", "xgboost", "churn-pipeline")
+
+
+def runtime_facts(spark) -> dict[str, str]:
+    """Spark (the JVM's), Python and the versions of the distributions this job imports, as installed."""
+    facts = {"spark": spark.version, "python": platform.python_version()}
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            facts[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            facts[name] = "not installed"  # xgboost or xgboost-cpu: one of the two is, by platform
+    return facts
+
+
+class BatchFunction:
+    """forEachBatch's batch_function: the connector's records mapped to the handler's columns, handled.
+
+    On the first micro-batch it logs the source frame's schema and the runtime's versions: the facts the
+    first deployment checklist needs, in the job's own log.
+    """
+
+    def __init__(self, handler: h.BatchHandler):
+        self.handler = handler
+        self.facts_logged = False
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> h.BatchStats:
+        if not self.facts_logged:
+            log.info("source frame schema: %s", batch.schema.json())
+            log.info("runtime: %s", json.dumps(runtime_facts(batch.sparkSession), sort_keys=True))
+            self.facts_logged = True
+        return self.handler(to_handler_columns(batch), batch_id)
+
+
+def configure_logging() -> None:
+    """The package's INFO lines (one per micro-batch, the first batch's facts) on stdout, which Glue keeps in
+    the job's output log; py4j's chatter stays out."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)

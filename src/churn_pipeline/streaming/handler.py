@@ -1,7 +1,9 @@
 """The micro-batch handler (foreachBatch / Glue forEachBatch): parse, score, dead-letter, commit exactly once.
 
 Input: a DataFrame of Kinesis records with the columns of `SOURCE_COLUMNS` (the Python source gives them as
-is; the Glue entry script renames the Glue connector's columns to them). Kept compatible with Python 3.10 and
+is; the Glue entry script maps either form of the Glue connector's records to them), and optionally
+`SOURCE_ERROR_CODE` / `SOURCE_ERROR_REASON`: a record the source already judged unusable is dead-lettered
+with that code, never parsed. Kept compatible with Python 3.10 and
 Spark 3.3 (Glue 4.0 runs this module): no Spark-4-only calls.
 """
 
@@ -32,6 +34,8 @@ SEQUENCE_NUMBER = "sequence_number"
 PARTITION_KEY = "partition_key"
 ARRIVAL = "approximate_arrival_timestamp"
 SOURCE_COLUMNS = (DATA, SHARD_ID, SEQUENCE_NUMBER, PARTITION_KEY, ARRIVAL)
+SOURCE_ERROR_CODE = "source_error_code"
+SOURCE_ERROR_REASON = "source_error_reason"
 
 ARRIVAL_MICROS = "_arrival_micros"
 PARSE_ERROR_CODE = "_parse_error_code"
@@ -56,20 +60,41 @@ def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
     out: dict[str, list[object]] = {
         name: [] for name in (*records.PARSED_FIELDS, PARSE_ERROR_CODE, PARSE_ERROR_REASON)
     }
-    for data, shard, seq in zip(frame[DATA], frame[SHARD_ID], frame[SEQUENCE_NUMBER], strict=True):
-        parsed = records.parse_record(bytes(data), max_payload_bytes)
+    rows = zip(
+        frame[DATA], frame[SHARD_ID], frame[SEQUENCE_NUMBER], frame[PARTITION_KEY], frame[ARRIVAL_MICROS],
+        frame[SOURCE_ERROR_CODE], frame[SOURCE_ERROR_REASON], strict=True,
+    )  # fmt: skip
+    for data, shard, seq, key, arrival, source_code, source_reason in rows:
+        payload = bytes(data) if data is not None else b""
+        if source_code is not None:
+            parsed = records.Parsed(None, source_code, source_reason)
+        else:
+            parsed = records.parse_record(payload, max_payload_bytes)
         values = parsed.values or dict.fromkeys(records.PARSED_FIELDS)
         if parsed.values is not None and not values[records.RECORD_ID]:
             # Producers that add no record_id (the tutorial's) still get a stable id: where Kinesis put it.
-            values[records.RECORD_ID] = f"{shard}/{seq}"
+            values[records.RECORD_ID] = records.derived_record_id(
+                _text_or_none(shard), _text_or_none(seq), _text_or_none(key), _int_or_none(arrival), payload
+            )
         for name in records.PARSED_FIELDS:
             out[name].append(values[name])
         out[PARSE_ERROR_CODE].append(parsed.error_code)
         out[PARSE_ERROR_REASON].append(parsed.error_reason)
     result = frame[[DATA, SHARD_ID, SEQUENCE_NUMBER, PARTITION_KEY, ARRIVAL_MICROS]].reset_index(drop=True)
+    result[DATA] = result[DATA].map(
+        lambda v: b"" if v is None else v
+    )  # a dead letter keeps bytes, maybe none
     for name, column in out.items():
         result[name] = pd.Series(column, dtype=object)
     return result
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _int_or_none(value: object) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)  # type: ignore[call-overload]
 
 
 @dataclass
@@ -148,6 +173,10 @@ class BatchHandler:
                 F.col(SEQUENCE_NUMBER),
                 F.col(PARTITION_KEY),
                 F.expr(f"unix_micros({ARRIVAL})").alias(ARRIVAL_MICROS),
+                *[
+                    F.col(name) if name in batch.columns else F.lit(None).cast("string").alias(name)
+                    for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
+                ],
             )
         )
         stats.records_in = len(raw)

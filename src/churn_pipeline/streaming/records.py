@@ -10,6 +10,7 @@ Kept compatible with Python 3.10 (Glue 4.0 runs this module).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -173,3 +174,36 @@ def spark_type_name(name: str) -> str:
     """Spark SQL type of a parsed field, as the batch reader types the same CSV column."""
     column = _COLUMNS.get(schema.canonical(name))
     return {"int": "int", "double": "double"}.get(column.kind if column else "string", "string")
+
+
+# Spark SQL DDL types of the parsed fields, for the schema option of Glue's Kinesis connector (streaming.glue).
+_DDL_TYPES = {"int": "INT", "double": "DOUBLE", "string": "STRING"}
+# Where Spark's JSON parser (PERMISSIVE mode) keeps the text of a record it could not parse into the schema.
+CORRUPT_RECORD = "_corrupt_record"
+
+
+def payload_ddl() -> str:
+    """The record's fields as a Spark DDL schema (`Account Length` INT, ...), then the corrupt-record column."""
+    fields = [f"`{name}` {_DDL_TYPES[spark_type_name(name)]}" for name in PARSED_FIELDS]
+    return ", ".join([*fields, f"`{CORRUPT_RECORD}` STRING"])
+
+
+def derived_record_id(
+    shard_id: str | None,
+    sequence_number: str | None,
+    partition_key: str | None,
+    arrival_micros: int | None,
+    data: bytes,
+) -> str:
+    """A stable id for a record whose producer gave none, from what the record has; never "None".
+
+    Kinesis sequence numbers are unique per shard, so shard/sequence where both are known; Glue's connector
+    gives no shard id (its raw form) and may give no metadata at all (its parsed form): then partition
+    key/sequence, and failing those a digest of the payload and its arrival time.
+    """
+    if shard_id and sequence_number:
+        return f"{shard_id}/{sequence_number}"
+    if sequence_number:
+        return f"{partition_key or 'no-key'}/{sequence_number}"
+    digest = hashlib.sha256(data + b"@" + str(arrival_micros).encode()).hexdigest()[:32]
+    return f"sha256:{digest}"
