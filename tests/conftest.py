@@ -28,12 +28,17 @@ REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "churn.txt"
 # Test packages whose session fixtures are costly to build twice: all their modules run on one worker.
 # plan_review applies the local root to moto once for every module's fixture plans.
 ONE_WORKER_PACKAGES = {"plan_review"}
+# Modules that share a session fixture with another module: they run on its worker (tests/infra's `planned`,
+# the plans of envs/dev and envs/prod, is made once for both).
+SHARED_UNITS = {"tests/infra/test_rollout_plan.py": "tests/infra/test_deployed_arguments.py"}
 
 
 def unit_of_work(nodeid: str) -> str:
     """The test module (or one-worker package) a test belongs to: `make test`'s workers take whole units."""
     path = Path(nodeid.split("::")[0])
-    return path.parent.as_posix() if path.parent.name in ONE_WORKER_PACKAGES else path.as_posix()
+    if path.parent.name in ONE_WORKER_PACKAGES:
+        return path.parent.as_posix()
+    return SHARED_UNITS.get(path.as_posix(), path.as_posix())
 
 
 @pytest.hookimpl(optionalhook=True)

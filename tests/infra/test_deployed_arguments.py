@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 
 import glue_fakes
 import pytest
@@ -21,77 +20,12 @@ from churn_pipeline.contract import outputs, settings
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
-from churn_tools.local import services as local_services
 
-from .conftest import REPO_ROOT, load_hcl
+from .conftest import ENVIRONMENTS, REPO_ROOT, load_hcl
 from .test_static import is_glue_own
 
-ENVIRONMENTS = ("dev", "prod")
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
-ARTIFACTS = {
-    "batch_script_key": "code/0123456789abcdef/glue_batch_scoring.py",
-    "stream_script_key": "code/0123456789abcdef/glue_stream_scoring.py",
-    "model_artifact_key": "models/0123456789abcdef/model.tar.gz",
-    "model_prefix": "models/0123456789abcdef/",
-    "model_version": "0123456789abcdef",
-    "batch_python_modules": [],
-    "stream_python_modules": [],
-}
-OVERRIDE = """
-terraform {{
-  backend "local" {{}}
-}}
-
-provider "aws" {{
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  endpoints {{
-    sts = "{url}"
-  }}
-}}
-"""
-
-
-@pytest.fixture(scope="module")
-def planned(moto_server, tf_env, tmp_path_factory) -> dict[str, dict]:
-    """{env: {address: planned values}} of every resource of `terraform plan` of envs/dev and envs/prod."""
-    tree = tmp_path_factory.mktemp("env-plans")
-    shutil.copytree(
-        REPO_ROOT / "terraform", tree / "terraform", ignore=shutil.ignore_patterns(".terraform", "*.tfstate*")
-    )
-    (tree / "artifacts.tfvars.json").write_text(json.dumps({"artifacts": ARTIFACTS}))
-    # moto's fake credentials: the session's Terraform environment may predate the moto server.
-    process_env = {**tf_env, **local_services.LOCAL_AWS_ENV}
-
-    def terraform(root, *args):
-        result = subprocess.run(
-            ["terraform", f"-chdir={root}", *args, "-no-color"],
-            env=process_env,
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, (
-            f"terraform {args[0]} in {root}:\n{result.stderr}\n{result.stdout[-3000:]}"
-        )
-        return result.stdout
-
-    # Inits one after the other (concurrent writers race in an empty plugin cache), then both plans at once:
-    # each mostly waits on the provider.
-    roots = {env: tree / "terraform" / "envs" / env for env in ENVIRONMENTS}
-    for root in roots.values():
-        (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_server))
-        terraform(root, "init", "-input=false")
-
-    def plan(env: str) -> dict:
-        var_file = f"-var-file={tree / 'artifacts.tfvars.json'}"
-        terraform(roots[env], "plan", "-input=false", "-lock=false", "-out=tfplan", var_file)
-        shown = json.loads(terraform(roots[env], "show", "-json", "tfplan"))
-        return {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
-
-    with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
-        plans = dict(zip(ENVIRONMENTS, pool.map(plan, ENVIRONMENTS), strict=True))
-    return plans
 
 
 def tfvars(env: str) -> dict:

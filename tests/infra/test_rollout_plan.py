@@ -13,15 +13,14 @@ import json
 
 import pytest
 
-from .conftest import REPO_ROOT, load_hcl
-from .test_deployed_arguments import ENVIRONMENTS, planned  # noqa: F401 (the fixture)
+from .conftest import ENVIRONMENTS, REPO_ROOT, load_hcl
 
 ENDPOINT = "module.pipeline.module.model_endpoint.aws_sagemaker_endpoint.this"
 ALARM = 'module.pipeline.module.monitoring.aws_cloudwatch_metric_alarm.this["{}"]'
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_endpoint_rolls_out_guarded_and_rolled_back_on_its_alarms(planned, env):  # noqa: F811
+def test_the_endpoint_rolls_out_guarded_and_rolled_back_on_its_alarms(planned, env):
     settings = load_hcl(REPO_ROOT / "terraform" / "envs" / env / "terraform.tfvars")["settings"]
     prefix, instances = settings["name_prefix"], settings["endpoint"]["initial_instance_count"]
     [config] = planned[env][ENDPOINT]["deployment_config"]
