@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 SCORE = "score"  # the baseline's name for the model's scores
 SHARE_FLOOR = 1e-4
 QUANTILES = tuple(q / 10 for q in range(1, 10))
+# The fewest scored rows whose largest PSI is published as the drift metric. With no drift at all, the PSI of
+# n rows over k bins is about (k - 1) / n (it is chi-square / n); State has 52 bins, so 1,000 rows keep that
+# noise near 0.05, well under the alarm's 0.2. Smaller runs and micro-batches still write their drift rows.
+MIN_ROWS = 1_000
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 
 
@@ -235,6 +239,9 @@ def publish_max_psi(report: DriftReport, job_name: str, region: str | None, clie
 
     if report.max_psi is None:
         log.info("drift unavailable (%s): no %s published", report.unavailable, metrics.MAX_PSI)
+        return False
+    if report.rows < MIN_ROWS:
+        log.info("drift of %d rows (fewer than %d): no %s published", report.rows, MIN_ROWS, metrics.MAX_PSI)
         return False
     import boto3
 

@@ -103,16 +103,17 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     clients = {
         "output": handler.output.client,
         "dead letter": handler.dead_letter.client,
+        "drift": handler.drift.client,
         "metrics": handler.on_batch.client,
         "scoring": runtime_client(1, 1, 1.0, 1.0, handler.scoring.region),
     }
     assert {name: c.meta.region_name for name, c in clients.items()} == dict.fromkeys(clients, region)
     tables = {
-        name: planned[env][TABLE.format(name)]["storage_descriptor"][0]["location"]
-        for name in ("stream_predictions", "stream_dead_letter")
+        name: planned[env][TABLE.format(name)]["storage_descriptor"][0]["location"].rstrip("/") + "/"
+        for name in ("stream_predictions", "stream_dead_letter", "stream_drift")
     }
-    assert (handler.output.uri(""), handler.dead_letter.uri("")) == (
-        tables["stream_predictions"].rstrip("/") + "/", tables["stream_dead_letter"].rstrip("/") + "/"
+    assert (handler.output.uri(""), handler.dead_letter.uri(""), handler.drift.uri("")) == (
+        tables["stream_predictions"], tables["stream_dead_letter"], tables["stream_drift"]
     )  # fmt: skip
 
 

@@ -231,7 +231,7 @@ def test_analytics_and_monitoring_exist(deployment):
     assert alarms == {
         f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency", f"{PREFIX}-stream-iterator-age",
         f"{PREFIX}-dead-letter-growth", f"{PREFIX}-batch-scoring-failed-tasks", f"{PREFIX}-stream-scoring-failed-tasks",
-        f"{PREFIX}-batch-scoring-drift",
+        f"{PREFIX}-batch-scoring-drift", f"{PREFIX}-stream-scoring-drift",
     }  # fmt: skip
 
 

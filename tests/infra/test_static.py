@@ -235,6 +235,11 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
             f"'v1' AS model_version, {arrival}, now() AS scored_at",
         )  # fmt: skip
         _write_partitioned(con, tmp_path / "dead", when, name, f"'{name}' AS error_code, {arrival}")
+        _write_partitioned(
+            con, tmp_path / "stream_drift", when, name,
+            f"'{name}' AS feature, 'numeric' AS kind, 0.25 AS psi, 5000 AS rows, 'v1' AS model_version, "
+            f"TIMESTAMPTZ '{when.isoformat()}' AS computed_at",
+        )  # fmt: skip
     (tmp_path / "batch").mkdir()
     con.execute(
         f"COPY (SELECT 'CA' AS state, true AS churn_prediction, 0.5 AS churn_probability) "
@@ -242,13 +247,19 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
     )
     con.execute('CREATE SCHEMA "db"')
     con.execute(f"""CREATE VIEW "db"."b" AS SELECT * FROM read_parquet('{tmp_path}/batch/*.parquet')""")
-    for view, folder in (("s", "stream"), ("d", "dead")):
+    con.execute(
+        f"COPY (SELECT * FROM (VALUES ('Day Mins', 'numeric', 0.3, 999), ('State', 'categorical', 0.12, 3000)) "
+        f"v(feature, kind, psi, rows), (SELECT 'v1' AS model_version, now() AS computed_at)) "
+        f"TO '{tmp_path / 'batch_drift.parquet'}' (FORMAT parquet)"
+    )
+    con.execute(f"""CREATE VIEW "db"."x" AS SELECT * FROM read_parquet('{tmp_path}/batch_drift.parquet')""")
+    for view, folder in (("s", "stream"), ("d", "dead"), ("y", "stream_drift")):
         pattern = f"{tmp_path}/{folder}/ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"
         con.execute(
             f"""CREATE VIEW "db"."{view}" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"""
         )
 
-    tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x"}
+    tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x", "stream_drift": "y"}
     queries = {q.name: q for q in load_named_queries("db", tables)}
     assert set(queries) == {
         "churn_rate_by_state",
@@ -263,6 +274,15 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
     summary = {row[0]: row[1] for row in con.execute(queries["dead_letter_summary"].sql).fetchall()}
     assert summary == {"recent": 1, "last_week": 1}
     assert con.execute(queries["churn_rate_by_state"].sql).fetchall() == [("CA", 1, 1.0, 0.5)]
+    # Drift: both jobs' rows, the stream's of the last 7 days only; a reading from the package's thresholds.
+    drift_rows = con.execute(queries["drift_report"].sql).df()
+    readings = dict(zip(drift_rows["job"] + ":" + drift_rows["feature"], drift_rows["reading"], strict=True))
+    assert readings == {
+        "batch:Day Mins": "too few rows",  # 999 < drift.MIN_ROWS
+        "batch:State": "watch",
+        "stream:recent": "significant",  # 0.25 >= the alarm's 0.2
+        "stream:last_week": "significant",
+    }
 
 
 # ---------------------------------------------------------------- service principals

@@ -19,7 +19,8 @@ def test_the_query_id_is_read_once_per_run_so_the_metadata_file_may_age(tmp_path
     handler = glue.handler_from_args(
         {"JOB_NAME": "churn-stream", "stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s",
          "checkpoint_path": str(checkpoint), "output_path": str(tmp_path / "out"),
-         "dead_letter_path": str(tmp_path / "dead"), "model_uri": str(tmp_path / "model"),
+         "dead_letter_path": str(tmp_path / "dead"), "drift_path": str(tmp_path / "drift"),
+         "model_uri": str(tmp_path / "model"),
          "scoring_mode": "embedded", "endpoint_name": "none", "threshold": "0.5", "aws_region": "eu-west-1"}
     )  # fmt: skip
     assert handler.query_id == "3f0c-query"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -19,7 +19,7 @@ from churn_pipeline.streaming import glue, records, sink
 from churn_pipeline.streaming.handler import BatchHandler
 from churn_tools.local import producer
 
-ARRIVAL = datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)
+ARRIVAL = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 RAW_SCHEMA = T.StructType(
     [
         T.StructField("data", T.BinaryType()),
@@ -64,14 +64,18 @@ def parsed_frame(spark, payloads):
         glue.PAYLOAD_SCHEMA_DDL,
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": records.CORRUPT_RECORD},
     )
-    return raw_frame(spark, payloads).select(parsed.alias("p"), F.col(glue.RECORD_TIMESTAMP)).select(
-        "p.*", glue.RECORD_TIMESTAMP
+    return (
+        raw_frame(spark, payloads)
+        .select(parsed.alias("p"), F.col(glue.RECORD_TIMESTAMP))
+        .select("p.*", glue.RECORD_TIMESTAMP)
     )
 
 
 def run(spark, frame, model_dir, tmp_path, name):
     out, dead = tmp_path / name / "out", tmp_path / name / "dead"
-    handler = BatchHandler(ScoringConfig(mode="embedded", model_uri=str(model_dir)), str(out), str(dead), "q-1")
+    handler = BatchHandler(
+        ScoringConfig(mode="embedded", model_uri=str(model_dir)), str(out), str(dead), "q-1"
+    )
     stats = glue.BatchFunction(handler)(frame, 0)
     return stats, sink.read_committed(str(out)), sink.read_committed(str(dead))
 
@@ -125,8 +129,10 @@ def test_both_forms_score_the_same_records_and_dead_letter_the_rest(spark, paylo
         codes.NOT_JSON: b"{not json",
         codes.UNPARSED_RECORD: b"{}",
     }
-    assert dead.loc[dead["error_code"] == codes.UNPARSED_RECORD, "error_reason"].item().startswith(
-        "Glue's Kinesis connector (classification=json) gave no field"
+    assert (
+        dead.loc[dead["error_code"] == codes.UNPARSED_RECORD, "error_reason"]
+        .item()
+        .startswith("Glue's Kinesis connector (classification=json) gave no field")
     )
 
 
@@ -139,13 +145,18 @@ def test_a_frame_of_neither_form_is_refused_naming_its_columns(spark):
 def test_the_first_micro_batch_logs_the_source_schema_and_the_runtime(spark, payloads, model_dir, tmp_path,
                                                                       caplog):  # fmt: skip
     handler = BatchHandler(
-        ScoringConfig(mode="embedded", model_uri=str(model_dir)), str(tmp_path / "o"), str(tmp_path / "d"), "q"
+        ScoringConfig(mode="embedded", model_uri=str(model_dir)),
+        str(tmp_path / "o"),
+        str(tmp_path / "d"),
+        "q",
     )
     function = glue.BatchFunction(handler)
     with caplog.at_level(logging.INFO, logger="churn_pipeline.streaming"):
         function(raw_frame(spark, payloads[:1]), 0)
         function(raw_frame(spark, payloads[1:2]), 1)
-    schema_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("source frame schema")]
+    schema_lines = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("source frame schema")
+    ]
     runtime_lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("runtime: ")]
     assert len(schema_lines) == len(runtime_lines) == 1  # the first batch only
     assert json.loads(schema_lines[0].split(": ", 1)[1]) == json.loads(RAW_SCHEMA.json())

@@ -144,6 +144,19 @@ STREAM_DEAD_LETTER = Dataset(
     description="Kinesis records the streaming job could not score, kept whole with the reason.",
 )
 
+# Drift of each streaming micro-batch (one row per input and the score), filed under the hour of the batch's
+# earliest arrival; micro_batch is Spark's batch id, unique within the query (its checkpoint).
+MICRO_BATCH = "micro_batch"
+STREAM_DRIFT = Dataset(
+    "stream_drift",
+    "results",
+    "stream/drift/",
+    BATCH_DRIFT.columns[:5] + (Field(MICRO_BATCH, BIGINT), BATCH_DRIFT.columns[5]),
+    INGEST_PARTITIONS,
+    description="Population stability index of each model input and of the score, per streaming micro-batch, "
+    "against the model's training baseline (no rows for a model without one).",
+)
+
 DATASETS: tuple[Dataset, ...] = (
     BATCH_PREDICTIONS,
     BATCH_REJECTS,
@@ -151,6 +164,7 @@ DATASETS: tuple[Dataset, ...] = (
     BATCH_DRIFT,
     STREAM_PREDICTIONS,
     STREAM_DEAD_LETTER,
+    STREAM_DRIFT,
 )
 
 

@@ -19,7 +19,8 @@ NAMESPACE = metrics.NAMESPACE
 
 
 class CloudWatchBatchMetrics:
-    """on_batch callback of BatchHandler: RecordsIn, ScoredRecords, DeadLetterRecords, BatchLatencySeconds."""
+    """on_batch callback of BatchHandler: RecordsIn, ScoredRecords, DeadLetterRecords, BatchLatencySeconds, and
+    MaxFeaturePSI where the batch's drift was computed from enough rows."""
 
     def __init__(self, job_name: str, client=None, region: str | None = None):
         self.job_name = job_name
@@ -54,6 +55,15 @@ class CloudWatchBatchMetrics:
                 "Unit": "Seconds",
             }
         )
+        if stats.max_psi is not None:  # drift computed from enough rows (drift.MIN_ROWS): the drift alarm's
+            data.append(
+                {
+                    "MetricName": metrics.MAX_PSI,
+                    "Dimensions": dimensions,
+                    "Value": stats.max_psi,
+                    "Unit": "None",
+                }
+            )
         return data
 
     def __call__(self, stats: BatchStats) -> None:

@@ -36,6 +36,7 @@ JOB_ARGUMENTS = (
     "checkpoint_path",
     "output_path",
     "dead_letter_path",
+    "drift_path",
     *scoring_config.GLUE_ARGUMENTS,
     settings.WINDOW_SIZE.argument,
 )
@@ -149,7 +150,8 @@ def handler_from_args(args: Mapping[str, str]) -> h.BatchHandler:
         query_id=h.CheckpointQueryId(args["checkpoint_path"], region),
         on_batch=CloudWatchBatchMetrics(
             args["JOB_NAME"], region=region
-        ),  # the dead-letter alarm watches these
+        ),  # the dead-letter and drift alarms watch these
+        drift_path=args["drift_path"],
     )
 
 

@@ -22,7 +22,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from churn_pipeline import drift
 from churn_pipeline.contract import codes, outputs
+from churn_pipeline.contract.features import resolve_columns
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records, sink
 
@@ -109,6 +112,14 @@ class BatchStats:
     max_arrival_to_commit_seconds: float | None = None
     model_version: str | None = None
     dead_letter_codes: dict[str, int] = field(default_factory=dict)
+    drift: dict = field(default_factory=dict)  # DriftReport.summary() of the scored rows; {} when not asked
+
+    @property
+    def max_psi(self) -> float | None:
+        """The largest PSI for the drift metric: only from enough rows for a stable one (drift.MIN_ROWS)."""
+        if not self.drift.get("available") or self.drift["rows"] < drift.MIN_ROWS:
+            return None
+        return self.drift["max_psi"]
 
     def log_line(self) -> str:
         latency = (
@@ -127,6 +138,11 @@ class BatchStats:
                 if self.dead_letter_codes
                 else ""
             )
+            + (
+                f" max_psi={self.drift['max_psi']:.3f} ({self.drift['max_feature']})"
+                if self.drift.get("available")
+                else (f" drift unavailable: {self.drift['reason']}" if self.drift else "")
+            )
         )
 
 
@@ -141,10 +157,13 @@ class BatchHandler:
         query_id: Callable[[], str] | str,
         max_payload_bytes: int = records.DEFAULT_MAX_PAYLOAD_BYTES,
         on_batch: Callable[[BatchStats], None] | None = None,
+        drift_path: str | None = None,
     ):
         self.scoring = scoring
         self.output = sink.store_for(output_path, scoring.region)
         self.dead_letter = sink.store_for(dead_letter_path, scoring.region)
+        # Drift per micro-batch against the model's training baseline, written where given (None: not computed).
+        self.drift = sink.store_for(drift_path, scoring.region) if drift_path else None
         self._query_id = query_id
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
@@ -157,9 +176,7 @@ class BatchHandler:
         started = time.time()
         query_id = self.query_id
         stats = BatchStats(batch_id)
-        if sink.is_committed(self.output, query_id, batch_id) and sink.is_committed(
-            self.dead_letter, query_id, batch_id
-        ):
+        if all(sink.is_committed(store, query_id, batch_id) for store in self._stores()):
             stats.skipped = True
             log.info(stats.log_line())
             return self._done(stats)
@@ -187,10 +204,26 @@ class BatchHandler:
         log.info(stats.log_line())
         return self._done(stats)
 
+    def _stores(self) -> list[sink.ObjectStore]:
+        return [self.dead_letter, *([self.drift] if self.drift else []), self.output]
+
     def _done(self, stats: BatchStats) -> BatchStats:
         if self.on_batch is not None:
             self.on_batch(stats)
         return stats
+
+    def _drift_of(self, scored: DataFrame, rows: int) -> drift.DriftReport:
+        """PSI of the batch's scored rows against the baseline: counts aggregated in the tasks (one small
+        aggregation over the persisted scoring result), never the rows collected for it."""
+        if rows == 0:
+            return drift.DriftReport(unavailable="no record of this micro-batch was scored")
+        baseline, inputs = _model_drift_inputs(self.scoring.model_uri, self.scoring.region)
+        if baseline is None:
+            return drift.report(None, {}, rows)
+        columns = resolve_columns(scored.columns, inputs)
+        return drift.report(
+            baseline, drift.bin_counts(scored, baseline, columns, spark_scoring.PROBABILITY), rows
+        )
 
     def _process(
         self, spark, parsed: pd.DataFrame, query_id: str, batch_id: int, stats: BatchStats
@@ -214,6 +247,8 @@ class BatchHandler:
             for frame in (result.rejected, failed):
                 everything = everything.unionByName(_aligned(frame, valid.columns, DEAD))
             collected = _to_pandas(everything)
+            stats.scored = int((collected[OUTCOME] == SCORED).sum())
+            report = self._drift_of(result.scored, stats.scored) if self.drift else None
         finally:
             result.release()
         scored = collected[collected[OUTCOME] == SCORED].reset_index(drop=True)
@@ -229,12 +264,23 @@ class BatchHandler:
         }
 
         extra = {"model_version": result.model_version}
-        # Dead letters first: a crash between the two leaves the output batch uncommitted, so both re-run.
-        dead_write = sink.write_batch(self.dead_letter, dead_letter_table(dead), query_id, batch_id, extra)
-        out_write = sink.write_batch(self.output, output_table(scored), query_id, batch_id, extra)
-        stats.replayed = dead_write.replayed or out_write.replayed
+        # Dead letters (and drift) first, the output last: a crash before the output's commit leaves the batch
+        # uncommitted, so all of them re-run, with the same file names.
+        writes = [sink.write_batch(self.dead_letter, dead_letter_table(dead), query_id, batch_id, extra)]
+        if self.drift is not None and report is not None:
+            stats.drift = report.summary()
+            table = drift_table(report, result.model_version, batch_id, parsed[ARRIVAL_MICROS])
+            writes.append(sink.write_batch(self.drift, table, query_id, batch_id, extra))
+        writes.append(sink.write_batch(self.output, output_table(scored), query_id, batch_id, extra))
+        stats.replayed = any(w.replayed for w in writes)
         stats.max_arrival_to_commit_seconds = time.time() - float(parsed[ARRIVAL_MICROS].min()) / 1e6
         return stats
+
+
+def _model_drift_inputs(model_uri: str, region: str | None) -> tuple[drift.Baseline | None, tuple[str, ...]]:
+    """The model's training baseline (None for a model trained before it) and its input columns."""
+    model_dir = ModelDir.fetch(model_uri, region)
+    return model_dir.baseline(), tuple(model_dir.spec().input_columns)
 
 
 # What a dead letter keeps of its record, whichever stage rejected it.
@@ -322,6 +368,27 @@ def output_table(scored: pd.DataFrame) -> pa.Table:
     for name, values in _partitions(scored[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
     return _as_dataset(columns, outputs.STREAM_PREDICTIONS)
+
+
+def drift_table(
+    report: drift.DriftReport, model_version: str, batch_id: int, arrivals: pd.Series
+) -> pa.Table:
+    """The micro-batch's drift rows (contract.outputs.STREAM_DRIFT), in the hour of its earliest arrival."""
+    rows = report.rows_of()
+    now = int(time.time() * 1e6)
+    columns: dict[str, pa.Array] = {
+        outputs.FEATURE: pa.array([r["feature"] for r in rows], pa.string()),
+        outputs.DRIFT_KIND: pa.array([r["kind"] for r in rows], pa.string()),
+        outputs.PSI: pa.array([float(r["psi"]) for r in rows], pa.float64()),
+        outputs.DRIFT_ROWS: pa.array([int(r["rows"]) for r in rows], pa.int64()),
+        outputs.MODEL_VERSION: pa.array([model_version] * len(rows), pa.string()),
+        outputs.MICRO_BATCH: pa.array([batch_id] * len(rows), pa.int64()),
+        outputs.COMPUTED_AT: pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+    }
+    earliest = pd.Series([arrivals.min()] * len(rows), dtype="int64")
+    for name, values in _partitions(earliest).items():
+        columns[name] = pa.array(values, pa.string())
+    return _as_dataset(columns, outputs.STREAM_DRIFT)
 
 
 def dead_letter_table(dead: pd.DataFrame) -> pa.Table:

@@ -57,6 +57,9 @@ class StreamJobConfig:
     stop_when_idle: float | None = None  # stop after this many seconds without a record (tests, backfills)
     region: str | None = None
     metrics_job_name: str | None = None  # publish per-batch CloudWatch metrics under this JobName
+    drift_path: str | None = (
+        None  # per-batch drift against the model's training baseline (None: not computed)
+    )
 
     def scoring(self) -> ScoringConfig:
         return ScoringConfig(
@@ -185,6 +188,7 @@ def run(config: StreamJobConfig, spark=None, install_signal_handlers: bool = Tru
         query_id=CheckpointQueryId(config.checkpoint_path, config.region),
         max_payload_bytes=config.max_payload_bytes,
         on_batch=remember,
+        drift_path=config.drift_path,
     )
 
     def guarded(batch_df, batch_id: int) -> None:
@@ -267,6 +271,9 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
     parser.add_argument(
         "--metrics-job-name", default=None, help="publish per-batch CloudWatch metrics with this JobName"
     )
+    parser.add_argument(
+        "--drift", default=None, help="drift dataset: PSI per batch against the model's training baseline"
+    )
     args = parser.parse_args(argv)
     if args.mode == "endpoint" and not args.endpoint_name:
         parser.error("--mode endpoint needs --endpoint-name")
@@ -285,6 +292,7 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
         max_records_per_shard=args.max_records_per_shard,
         stop_when_idle=args.stop_when_idle,
         metrics_job_name=args.metrics_job_name,
+        drift_path=args.drift,
     )
 
 
@@ -294,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
     config = parse_args(argv)
-    for path in (config.output_path, config.dead_letter_path, config.checkpoint_path):
+    paths = (config.output_path, config.dead_letter_path, config.checkpoint_path, config.drift_path)
+    for path in filter(None, paths):
         if not path.startswith(("s3://", "s3a://")):
             Path(path).mkdir(parents=True, exist_ok=True)
     try:

@@ -5,7 +5,8 @@ Four ways to get the same rows through the job, each on one SparkSession:
   (run on a sample: it is slow);
 - endpoint: `run` with mode endpoint (batched text/csv payloads, pooled client, bounded concurrency);
 - embedded: `run` with the model inside the Python workers;
-- no-scoring: `run` with scoring removed (read, validate, write).
+- no-scoring: `run` with scoring removed (read, validate, write);
+- embedded-drift: embedded, plus the drift against the model's training baseline written (`drift_path`).
 Reported as rows/s and as the ratios of the acceptance criteria: endpoint / per-row (>= 100) and
 embedded wall time / no-scoring wall time (<= 1.25). Wall times are the best of `--repeat` runs, with the
 modes interleaved so that a noisy neighbour or JVM warm-up does not favour one of them; every run also records
@@ -30,6 +31,7 @@ from churn_tools.local import endpoint_server
 from churn_tools.local import services as local_services
 
 ENDPOINT_NAME = "churn-bench"
+DRIFT_SUFFIX = "-drift"
 
 
 def per_row_rows_per_second(
@@ -79,8 +81,9 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
     scoring = None
     if mode != "no-scoring":
         scoring = ScoringConfig(
-            mode=mode, model_uri=model_dir, endpoint_name=ENDPOINT_NAME, concurrency=concurrency
-        )
+            mode=mode.removesuffix(DRIFT_SUFFIX), model_uri=model_dir, endpoint_name=ENDPOINT_NAME,
+            concurrency=concurrency,
+        )  # fmt: skip
     target = out_dir / mode
     shutil.rmtree(target, ignore_errors=True)
     config = BatchConfig(
@@ -88,6 +91,8 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
         output_path=str(target / "scored"),
         rejects_path=str(target / "rejects"),
         failed_path=str(target / "failed"),
+        # Only the drift mode writes drift; the others compute none (the cost measured is all of it).
+        drift_path=str(target / "drift") if mode.endswith(DRIFT_SUFFIX) else None,
         scoring=scoring,
         batch_id="bench",
         progress_seconds=0,
@@ -135,7 +140,7 @@ def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repe
         else:  # a running JVM's workers take their environment from SparkContext.environment
             saved_worker_env = {k: spark.sparkContext.environment.get(k) for k in env}
             spark.sparkContext.environment.update(env)
-        runs: dict[str, list[dict]] = {"no-scoring": [], "embedded": [], "endpoint": []}
+        runs: dict[str, list[dict]] = {"no-scoring": [], "embedded": [], "embedded-drift": [], "endpoint": []}
         per_row_runs: list[float] = []
         if warmup_data:
             for mode in runs:
@@ -145,9 +150,9 @@ def measure(data: str, model_dir: str, work_dir: Path, per_row_sample: int, repe
             per_row_runs.append(per_row)
             print(f"per-row method: {sample:,} rows at {per_row:,.1f} rows/s", flush=True)
             order = (
-                ["no-scoring", "embedded", "endpoint"]
+                ["no-scoring", "embedded", "embedded-drift", "endpoint"]
                 if round_index % 2 == 0
-                else ["endpoint", "embedded", "no-scoring"]
+                else ["endpoint", "embedded-drift", "embedded", "no-scoring"]
             )
             for mode in order:
                 figures = run_mode(spark, mode, data, model_dir, work_dir / "out", concurrency)

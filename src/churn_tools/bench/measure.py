@@ -191,11 +191,13 @@ def udf_in_spark_paths(spark, data: Path, model_dir: str, repeat: int) -> dict:
 
 
 def batch_paths(report: dict) -> dict:
-    """floor B, tutorial, endpoint and embedded from batch_throughput.measure's per-run figures."""
+    """floor B, tutorial, endpoint, embedded and embedded with drift from batch_throughput.measure's runs."""
     paths = {
         "tutorial": {"rows": report["per_row_sample"], "rows_per_second": stats(report["per_row_runs"])},
     }
-    for mode, name in (("no-scoring", "floor_b"), ("endpoint", "endpoint"), ("embedded", "embedded")):
+    modes = (("no-scoring", "floor_b"), ("endpoint", "endpoint"), ("embedded", "embedded"),
+             ("embedded-drift", "embedded_drift"))  # fmt: skip
+    for mode, name in modes:
         runs = report["runs"][mode]
         paths[name] = {
             "rows": runs[0]["rows"],

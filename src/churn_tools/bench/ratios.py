@@ -47,6 +47,14 @@ RATIOS = (
         paired=True,
     ),
     Ratio(
+        "embedded_drift_vs_embedded_wall_time_ratio",
+        "paths.embedded_drift.wall_seconds.median",
+        "paths.embedded.wall_seconds.median",
+        "<= 1.05",
+        "batch embedded with drift (PSI against the training baseline, written) / without (wall time)",
+        paired=True,
+    ),
+    Ratio(
         "embedded_scoring_step_vs_floor_a_per_core_ratio",
         "paths.embedded_scoring_step.rows_per_second_per_core.median",
         "paths.floor_a.rows_per_second_per_core.median",

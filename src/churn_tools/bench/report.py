@@ -13,6 +13,7 @@ THROUGHPUT = (
     ("endpoint", "batch, endpoint mode", "rows_per_second"),
     ("floor_b", "floor B: batch job without scoring", "rows_per_second"),
     ("embedded", "batch, embedded mode", "rows_per_second"),
+    ("embedded_drift", "batch, embedded mode with drift", "rows_per_second"),
     ("arrow_round_trip", "Spark → Python → Spark, a UDF doing nothing, per core", "rows_per_second_per_core"),
     ("embedded_udf_in_spark", "scoring UDF in Spark, cached rows, per core", "rows_per_second_per_core"),
     ("embedded_scoring_step", "embedded scoring step, no I/O, 1 thread", "rows_per_second_per_core"),

@@ -52,7 +52,9 @@ class DemoReport:
         self.say(_indent(self.query_results["dead_letter_summary"].to_string(index=False)))
         self.say("\nlatest predictions (stream), 5 of them:")
         self.say(_indent(self.query_results["latest_predictions"].head(5).to_string(index=False)))
-        self.say("\ndrift of the batch against the model's training baseline (PSI, largest first):")
+        self.say(
+            "\ndrift against the model's training baseline, batch run and stream micro-batches (latest first):"
+        )
         self.say(_indent(self.query_results["drift_report"].head(8).to_string(index=False)))
         shifted = report["drift_demo"]
         self.say(

@@ -177,10 +177,12 @@ class DemoSteps:
     def step_stream(self) -> str:
         self.stream_out = self.lake / "stream" / "scored"
         self.dead_letter = self.lake / "stream" / "dead-letter"
+        self.stream_drift = self.lake / "stream" / "drift"
         process = self.start(
             "stream",
             ["-m", "churn_pipeline.streaming.job", "--stream", self.deployed.stream_name,
              "--output", str(self.stream_out), "--dead-letter", str(self.dead_letter),
+             "--drift", str(self.stream_drift),
              "--checkpoint", str(self.lake / "stream" / "checkpoint"), "--mode", self.config.stream_mode,
              "--model-uri", str(self.model_dir), "--endpoint-name", self.deployed.endpoint_name,
              "--threshold", str(self.deployed.threshold), "--trigger-seconds", str(self.config.trigger_seconds),
@@ -241,6 +243,7 @@ class DemoSteps:
         )
         con.execute(sink.duckdb_view_sql(str(self.stream_out), f'"{database}"."{tables["stream"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
+        con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
         results = {}
         for query in load_named_queries(database=database, tables=tables):
             frame = con.execute(query.sql).df()

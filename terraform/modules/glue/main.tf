@@ -74,6 +74,7 @@ locals {
     "--checkpoint_path"   = "${local.s3.data}/checkpoints/stream-scoring/"
     "--output_path"       = local.result_tables.stream_predictions.location
     "--dead_letter_path"  = local.result_tables.stream_dead_letter.location
+    "--drift_path"        = local.result_tables.stream_drift.location
     "--window_size"       = local.stream_settings.window_size
   })
 

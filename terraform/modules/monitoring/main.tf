@@ -92,14 +92,14 @@ locals {
       }
     },
     {
-      # The largest PSI of a run against the model's training baseline (churn_pipeline.drift); a run of a model
-      # without a baseline publishes none, so missing data is not a breach. The batch job publishes it; the
-      # streaming job does not yet, so it has no drift alarm that could never fire.
+      # The largest PSI of a batch run or a micro-batch against the model's training baseline
+      # (churn_pipeline.drift); a run of a model without a baseline, or of fewer than drift.MIN_ROWS scored
+      # rows, publishes none, so missing data is not a breach. Both jobs publish it.
       for job in var.glue_job_names : "${job}-drift" => {
         description = "Inputs or scores of Glue job ${job} drifted from the model's training baseline (PSI)."
         namespace   = local.metrics.namespace, metric = local.metrics.max_psi, dimensions = { (local.metrics.dimension) = job }
         statistic   = "Maximum", periods = 1, threshold = local.metrics.drift_alarm_threshold, operator = "GreaterThanOrEqualToThreshold"
-      } if job != var.stream_job_name
+      }
     },
     {
       for job in var.glue_job_names : "${job}-failed-tasks" => {

@@ -63,14 +63,14 @@ def test_every_path_is_reported_with_min_median_max(results):
     found, _, settings = results
     paths = found["paths"]
     assert set(paths) == {
-        "floor_a", "floor_b", "tutorial", "endpoint", "embedded", "embedded_scoring_step",
+        "floor_a", "floor_b", "tutorial", "endpoint", "embedded", "embedded_drift", "embedded_scoring_step",
         "embedded_udf_in_spark", "arrow_round_trip",
     }  # fmt: skip
     assert paths["tutorial"]["rows"] == 4
     # Floor A and the step without I/O run on the same first rows of the file, one thread each.
     assert paths["floor_a"]["rows"] == paths["embedded_scoring_step"]["rows"] == 500
     assert paths["floor_a"]["threads"] == paths["embedded_scoring_step"]["threads"] == 1
-    for name in ("floor_b", "endpoint", "embedded"):
+    for name in ("floor_b", "endpoint", "embedded", "embedded_drift"):
         assert paths[name]["rows"] == ROWS, name
         assert paths[name]["peak_driver_jvm_rss_mb"]["min"] > 0, name
     for name in ("endpoint", "embedded"):  # the paths that run Python workers: the meter saw them
@@ -98,7 +98,7 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
     assert set(found["ratios"]) == {ratio.name for ratio in bench_ratios.RATIOS}
     assert all("ratio" in name for name in found["ratios"])
     measured = {name: r for name, r in found["ratios"].items() if r["value"] is not None}
-    assert len(measured) == 4  # those of the batch paths (scaling is left out here)
+    assert len(measured) == 5  # those of the batch paths (scaling is left out here)
     for name, ratio in measured.items():
         numerator = bench_ratios.lookup(found, ratio["numerator"])
         denominator = bench_ratios.lookup(found, ratio["denominator"])

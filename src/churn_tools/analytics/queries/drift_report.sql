@@ -1,6 +1,17 @@
--- Drift of the batch runs against the model's training baseline: PSI per input and of the score, latest runs first
-SELECT computed_at, model_version, feature, kind, psi, rows,
-       CASE WHEN psi >= 0.2 THEN 'significant' WHEN psi >= 0.1 THEN 'watch' ELSE 'stable' END AS reading
-FROM "${database}"."${drift_table}"
+-- Drift against the model's training baseline, batch runs and streaming micro-batches: PSI per input and of the score, latest first
+-- A run of fewer than ${drift_min_rows} scored rows publishes no drift metric (its PSI is mostly sampling noise): 'too few rows'.
+-- The streaming table is read for the last 7 days only (UTC arrival; churn_tools.analytics.LAST_7_DAYS).
+SELECT job, computed_at, model_version, feature, kind, psi, rows,
+       CASE WHEN rows < ${drift_min_rows} THEN 'too few rows'
+            WHEN psi >= ${drift_alarm_threshold} THEN 'significant'
+            WHEN psi >= 0.1 THEN 'watch' ELSE 'stable' END AS reading
+FROM (
+    SELECT 'batch' AS job, computed_at, model_version, feature, kind, psi, rows
+    FROM "${database}"."${drift_table}"
+    UNION ALL
+    SELECT 'stream' AS job, computed_at, model_version, feature, kind, psi, rows
+    FROM "${database}"."${stream_drift_table}"
+    WHERE ${last_7_days}
+) AS runs
 ORDER BY computed_at DESC, psi DESC
 LIMIT 200

@@ -76,7 +76,7 @@ run "streaming_tables_project_their_ingest_partitions" {
 
   assert {
     condition = alltrue([
-      for name in ["stream_predictions", "stream_dead_letter"] :
+      for name in ["stream_predictions", "stream_dead_letter", "stream_drift"] :
       aws_glue_catalog_table.results[name].parameters["projection.enabled"] == "true" &&
       [for k in aws_glue_catalog_table.results[name].partition_keys : k.name] == ["ingest_year", "ingest_month", "ingest_day", "ingest_hour"]
     ])
