@@ -202,10 +202,16 @@ def report(baseline: Baseline | None, counts: Mapping[str, Mapping[str, int]], r
 
 def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column: str | None) -> dict:
     """{feature: {bin label: count}} of a DataFrame in one aggregation; `columns` maps the baseline's column
-    names to the frame's (a catalog lower-cases them), `score_column` is the frame's probability column."""
+    names to the frame's (a catalog lower-cases them), `score_column` is the frame's probability column.
+
+    Each row gets one small integer per feature (its bin), then one pass sums a 0/1 per (feature, bin): the tasks
+    aggregate partially and only one row of sums reaches the driver. (Exploding the rows into (feature, bin)
+    pairs for a groupBy made 22 rows of each and cost the batch job 10-100% more wall time in `make bench`.)
+    """
     from pyspark.sql import functions as F
 
-    labels = []
+    bins_of: dict[str, list[str]] = {}  # feature -> label of bin index 0, 1, ... (UNSEEN last)
+    indices = []
     for name, bins in baseline.features.items():
         source = score_column if name == SCORE else columns[name]
         if source is None:
@@ -213,21 +219,29 @@ def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column:
         column = F.col("`" + source.replace("`", "``") + "`")
         if bins.kind == NUMERIC:
             # The number of edges below the value: numpy's searchsorted(edges, value, side="left").
-            index = sum((column > F.lit(edge)).cast("int") for edge in bins.edges) if bins.edges else F.lit(0)
-            label = F.coalesce(index.cast("string"), F.lit(UNSEEN))  # type: ignore[union-attr]
+            below = sum((column > F.lit(edge)).cast("int") for edge in bins.edges) if bins.edges else F.lit(0)
+            labels = [str(i) for i in range(len(bins.edges) + 1)]
+            index = F.when(column.isNull(), F.lit(len(labels))).otherwise(below)  # type: ignore[union-attr]
         else:
-            known = F.array(*[F.lit(v) for v in bins.shares])
-            label = F.when(F.array_contains(known, column.cast("string")), column.cast("string")).otherwise(
-                F.lit(UNSEEN)
-            )
-        labels.append(F.struct(F.lit(name).alias("feature"), label.alias("bin")))
-    if not labels:
+            labels = list(bins.shares)
+            # array_position: 1-based, 0 for a value not in the array; null for a null value.
+            position = F.array_position(F.array(*[F.lit(v) for v in labels]), column.cast("string"))
+            index = F.when(position > 0, position - 1).otherwise(F.lit(len(labels)))
+        bins_of[name] = [*labels, UNSEEN]
+        indices.append(index.alias(f"_bin{len(indices)}"))
+    if not indices:
         return {}
-    exploded = df.select(F.explode(F.array(*labels)).alias("b")).select("b.feature", "b.bin")
+    sums = [
+        F.sum(F.when(F.col(f"_bin{i}") == b, 1).otherwise(0)).alias(f"_n{i}_{b}")
+        for i, labels in enumerate(bins_of.values())
+        for b in range(len(labels))
+    ]
+    [row] = df.select(*indices).agg(*sums).collect()
     counts: dict[str, dict[str, int]] = {}
-    for row in exploded.groupBy("feature", "bin").count().collect():
-        counts.setdefault(row["feature"], {})[row["bin"]] = int(row["count"])
-    return counts
+    for i, (name, labels) in enumerate(bins_of.items()):
+        found = {label: int(row[f"_n{i}_{b}"] or 0) for b, label in enumerate(labels)}
+        counts[name] = {label: n for label, n in found.items() if n}
+    return {name: found for name, found in counts.items() if found}
 
 
 def publish_max_psi(report: DriftReport, job_name: str, region: str | None, client=None) -> bool:
