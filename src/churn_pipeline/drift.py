@@ -211,7 +211,7 @@ def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column:
     from pyspark.sql import functions as F
 
     bins_of: dict[str, list[str]] = {}  # feature -> label of bin index 0, 1, ... (UNSEEN last)
-    indices = []
+    indices: list = []
     for name, bins in baseline.features.items():
         source = score_column if name == SCORE else columns[name]
         if source is None:
@@ -221,7 +221,7 @@ def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column:
             # The number of edges below the value: numpy's searchsorted(edges, value, side="left").
             below = sum((column > F.lit(edge)).cast("int") for edge in bins.edges) if bins.edges else F.lit(0)
             labels = [str(i) for i in range(len(bins.edges) + 1)]
-            index = F.when(column.isNull(), F.lit(len(labels))).otherwise(below)  # type: ignore[union-attr]
+            index = F.when(column.isNull(), F.lit(len(labels))).otherwise(below)
         else:
             labels = list(bins.shares)
             # array_position: 1-based, 0 for a value not in the array; null for a null value.

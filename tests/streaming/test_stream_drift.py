@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pandas as pd
@@ -33,7 +33,7 @@ SOURCE_SCHEMA = T.StructType(
         T.StructField(h.ARRIVAL, T.TimestampType()),
     ]
 )
-ARRIVAL = datetime(2026, 12, 2, 14, 5, tzinfo=timezone.utc)
+ARRIVAL = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
