@@ -165,6 +165,7 @@ class BatchHandler:
         # Drift per micro-batch against the model's training baseline, written where given (None: not computed).
         self.drift = sink.store_for(drift_path, scoring.region) if drift_path else None
         self._query_id = query_id
+        self._drift_inputs: tuple[drift.Baseline | None, tuple[str, ...]] | None = None
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
 
@@ -217,7 +218,9 @@ class BatchHandler:
         aggregation over the persisted scoring result), never the rows collected for it."""
         if rows == 0:
             return drift.DriftReport(unavailable="no record of this micro-batch was scored")
-        baseline, inputs = _model_drift_inputs(self.scoring.model_uri, self.scoring.region)
+        if self._drift_inputs is None:  # read once per run: the model does not change under a running query
+            self._drift_inputs = _model_drift_inputs(self.scoring.model_uri, self.scoring.region)
+        baseline, inputs = self._drift_inputs
         if baseline is None:
             return drift.report(None, {}, rows)
         columns = resolve_columns(scored.columns, inputs)
@@ -257,7 +260,6 @@ class BatchHandler:
             {name: [*malformed[name], *contract_rejects[name]] for name in _DEAD_LETTER_INPUTS}, dtype=object
         )
         stats.model_version = result.model_version
-        stats.scored = len(scored)
         stats.dead_lettered = len(dead)
         stats.dead_letter_codes = {
             str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()
