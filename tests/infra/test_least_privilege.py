@@ -223,7 +223,7 @@ def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
     answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
     # The run's drift metric (churn_pipeline.drift.publish_max_psi, called by batch.job.run under JOB_NAME).
-    report = drift.report(model.ModelDir(model_dir).baseline(), {}, 0)
+    report = drift.report(model.ModelDir(model_dir).baseline(), {}, drift.MIN_ROWS)  # enough rows to publish
     report.psi = {name: 0.01 for name in report.psi}  # a value to publish; the figure itself is not the point
     published = drift.publish_max_psi(report, f"{PREFIX}-batch-scoring", scoring.region)
     return {
@@ -376,6 +376,11 @@ ALLOWED = [
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/ingest_year=*")),
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_commits/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/drift/_commits/*")),
+    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/drift/_manifests/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/ingest_year=*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_manifests/*")),
+    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_commits/*")),
     Call("stream-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # the batch job's boto3 calls (churn_pipeline.model, churn_pipeline.scoring.endpoint_client)
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),

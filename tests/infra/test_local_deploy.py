@@ -162,6 +162,7 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             "output_path": f"s3://{BUCKETS['results']}/stream/predictions/",
             "dead_letter_path": f"s3://{BUCKETS['results']}/stream/dead-letter/",
             "window_size": "100 seconds",
+            "drift_path": f"s3://{BUCKETS['results']}/stream/drift/",
             **scoring,
         },
     }  # fmt: skip
