@@ -224,9 +224,11 @@ def bin_counts(df, baseline: Baseline, columns: Mapping[str, str], score_column:
             index = F.when(column.isNull(), F.lit(len(labels))).otherwise(below)
         else:
             labels = list(bins.shares)
-            # array_position: 1-based, 0 for a value not in the array; null for a null value.
-            position = F.array_position(F.array(*[F.lit(v) for v in labels]), column.cast("string"))
-            index = F.when(position > 0, position - 1).otherwise(F.lit(len(labels)))
+            # A literal map label -> index; element_at is null for a value not in it and for null. (Not
+            # array_position(array, column): a column as its value needs Spark 4, and Glue 5.1 runs 3.5.6; the
+            # Glue runtime matrix of tests/infra/test_local_deploy.py caught it.)
+            lookup = F.create_map(*[part for i, v in enumerate(labels) for part in (F.lit(v), F.lit(i))])
+            index = F.coalesce(F.element_at(lookup, column.cast("string")), F.lit(len(labels)))
         bins_of[name] = [*labels, UNSEEN]
         indices.append(index.alias(f"_bin{len(indices)}"))
     if not indices:
