@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -63,6 +64,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the other worker idle while it runs alone. Stable, so the order inside a unit is kept."""
     slow = {unit_of_work(item.nodeid) for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: unit_of_work(item.nodeid) not in slow)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The run's reports start empty (on the controller: workers add to them)."""
+    if not hasattr(session.config, "workerinput"):
+        from glue_runtimes import REPORT_DIR
+
+        shutil.rmtree(REPORT_DIR, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The Glue runtime matrix's figures (tests/glue_runtimes.py), one line per Glue version and job."""
+    from glue_runtimes import REPORT_DIR
+
+    reports = sorted(REPORT_DIR.glob("*.json")) if REPORT_DIR.is_dir() else []
+    if not reports:
+        return
+    terminalreporter.section("Glue runtime matrix")
+    for path in reports:
+        figures = json.loads(path.read_text())
+        outcomes = ", ".join(
+            f"{name.replace('_', '-')} {figures[name]}"
+            for name in ("scored", "rejected", "failed", "dead_lettered")
+            if name in figures
+        )
+        terminalreporter.write_line(
+            f"glue-runtime {path.stem}: Spark {figures['spark']}, Python {figures['python']}; installed "
+            f"{figures['wheels']} uploaded wheels, {figures['megabytes']} MB, with --no-index; {outcomes}; "
+            f"gap: {figures['gap']}"
+        )
 
 
 @contextlib.contextmanager

@@ -45,9 +45,12 @@ EMULATOR_DRIFT = {
 
 def deploy_cli(command: str, deployment: dict, model_dir: Path) -> subprocess.CompletedProcess:
     work, job_wheel = deployment["work"], deployment["job_wheel"]
+    # With the dependency wheels, as ENV=dev and prod ship them: the Glue runtime matrix below installs the
+    # uploaded set on each job's Glue version.
     result = subprocess.run(
         [sys.executable, "-m", "churn_tools.deploy.terraform", command, "--env", "local",
-         "--model-dir", str(model_dir), "--work", str(work), "--job-wheel", str(job_wheel)],
+         "--model-dir", str(model_dir), "--work", str(work), "--job-wheel", str(job_wheel),
+         "--dependency-wheels", "yes"],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
@@ -431,6 +434,203 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
         columns, partitions = catalog_schema(table)
         assert file_schema(out / folder) == columns, table
         assert partitions == []
+
+
+# ---------------------------------------------------------------- the Glue runtime matrix
+# Each job on its deployed Glue version's pyspark and Python, from the files the deploy uploaded for it
+# (--additional-python-modules, fetched from the artifacts bucket), installed with --no-index as Glue does
+# (tests/glue_runtimes.py). The entry script is the uploaded one too. Figures: the report at the end of the run.
+def uploaded_job_files(job: str, target: Path) -> tuple[Path, list[Path]]:
+    """(entry script, module files) of a deployed job, downloaded from the S3 locations its Glue job names."""
+    found = client("glue").get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]
+    s3 = client("s3")
+    target.mkdir(parents=True, exist_ok=True)
+
+    def download(uri: str) -> Path:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        path = target / key.rsplit("/", 1)[1]
+        s3.download_file(bucket, key, str(path))
+        return path
+
+    modules = found["DefaultArguments"]["--additional-python-modules"].split(",")
+    return download(found["Command"]["ScriptLocation"]), [download(uri) for uri in modules]
+
+
+@pytest.fixture(scope="module")
+def glue_runtimes(deployment, tmp_path_factory) -> dict:
+    """{job: (venv, installed upload set, entry script)} on the Glue version each deployed job names."""
+    import glue_runtimes
+
+    runtimes = {}
+    for job in ("batch", "stream"):
+        version = client("glue").get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]["GlueVersion"]
+        venv = glue_runtimes.runtime_venv(version)
+        work = tmp_path_factory.mktemp(f"glue-{job}")
+        script, files = uploaded_job_files(job, work / "uploaded")
+        runtimes[job] = (venv, glue_runtimes.install_uploaded(venv, files, work / "site"), script)
+    return runtimes
+
+
+def test_the_install_fails_when_a_dependency_wheel_is_missing_from_the_upload(glue_runtimes, tmp_path):
+    import glue_runtimes as runtime_matrix
+
+    venv, installed, _script = glue_runtimes["stream"]
+    without_pyarrow = [f for f in installed.files if not f.name.startswith("pyarrow-")]
+    assert len(without_pyarrow) == len(installed.files) - 1
+    with pytest.raises(runtime_matrix.RuntimeInstallError, match="nothing uploaded provides pyarrow"):
+        runtime_matrix.install_uploaded(venv, without_pyarrow, tmp_path / "site")
+
+
+def stream_payloads() -> list[bytes]:
+    """Every record the deployed stream holds, from its start."""
+    kinesis, name = client("kinesis"), f"{PREFIX}-customer-churn"
+    payloads = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator and (got := kinesis.get_records(ShardIterator=iterator))["Records"]:
+            payloads += [r["Data"] for r in got["Records"]]
+            iterator = got.get("NextShardIterator")
+    return payloads
+
+
+def clear_prefix(bucket: str, prefix: str) -> None:
+    """Every version under a prefix, deleted for good. (A plain delete in a versioned bucket leaves a delete
+    marker, and moto answers 500 to deleting one: the destroy's bucket emptying would then retry for an hour.)"""
+    s3 = client("s3")
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        versions = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", [])]
+        if versions:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": versions})
+    assert not s3.list_object_versions(Bucket=bucket, Prefix=prefix).get("DeleteMarkers")
+
+
+def runtime_env(monkeypatch) -> dict[str, str]:
+    """The job process's environment: moto, the local endpoint, no region (the job takes --aws_region)."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    return dict(os.environ)
+
+
+def logged_json(stdout: str, prefix: str) -> dict:
+    lines = [line.split(prefix, 1)[1] for line in stdout.splitlines() if prefix in line]
+    assert len(lines) == 1, f"expected one {prefix!r} line in the job's output:\n{stdout[-3000:]}"
+    return json.loads(lines[0])
+
+
+@pytest.mark.usefixtures("deployed_endpoint")
+def test_streaming_job_scores_a_micro_batch_on_its_glue_runtime(
+    deployment, glue_runtimes, synthetic_csv, tmp_path, monkeypatch
+):
+    import glue_fakes
+    import glue_runtimes as runtime_matrix
+
+    from churn_pipeline.streaming import sink
+    from churn_tools.local import producer
+
+    venv, installed, script = glue_runtimes["stream"]
+    results, data = BUCKETS["results"], BUCKETS["data"]
+    # This run's outputs alone: a new query (its checkpoint is new) over everything the stream holds.
+    clear_prefix(results, "stream/")
+    clear_prefix(data, "checkpoints/")
+    records = list(producer.csv_records(synthetic_csv, f"glue{venv.glue_version}-"))[100:120]
+    producer.send(client("kinesis"), f"{PREFIX}-customer-churn", [*records, (b"{not json either", "bad")])
+    on_stream = stream_payloads()
+    good = [p for p in on_stream if p.startswith(b"{") and not p.startswith(b"{not")]
+    fake = glue_fakes.write_fake(tmp_path / "fake", glue_fakes.RUNTIME_STREAM_FILES)
+    env = {**runtime_env(monkeypatch), "FAKE_GLUE_CHECKPOINTS": str(tmp_path / "checkpoints")}
+    argv = glue_fakes.glue_argv(str(script), f"{PREFIX}-stream-scoring", deployed_arguments("stream"))
+    result = runtime_matrix.run_python(venv, installed, fake, argv, env)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+
+    # The job logged what it runs on: this runtime's Spark and Python, the uploaded pins.
+    facts = logged_json(result.stdout, "runtime: ")
+    assert (facts["spark"], facts["pyspark"], facts["python"]) == (venv.spark, venv.spark, venv.python_used)
+    pins = {f.name.split("-")[0].replace("_", "-"): f.name.split("-")[1] for f in installed.files}
+    libraries = ("numpy", "pandas", "pyarrow", "xgboost-cpu", "churn-pipeline")
+    assert {d: facts[d] for d in libraries} == {d: pins[d] for d in libraries}
+    # ... and the connector's frame, in the parsed form the job asks for (payload fields, no `data`).
+    schema = logged_json(result.stdout, "source frame schema: ")
+    names = [f["name"] for f in schema["fields"]]
+    assert "data" not in names and {"Day Mins", "record_id", "_corrupt_record"} <= set(names)
+
+    scored = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored")))
+    dead = sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead")))
+    assert sorted(scored["record_id"]) == sorted(json.loads(p)["record_id"] for p in good)
+    assert scored["churn_probability"].between(0, 1).all()
+    assert sorted(bytes(p) for p in dead["raw_payload"]) == sorted(set(on_stream) - set(good))
+    assert set(dead["error_code"]) == {"NOT_JSON"}
+    for table, folder in (("stream_predictions", "scored"), ("stream_dead_letter", "dead")):
+        assert file_schema(tmp_path / folder) == catalog_schema(table)[0], table
+    runtime_matrix.report(venv.glue_version, "stream", {
+        "spark": facts["spark"], "python": facts["python"], "gap": venv.gap, "wheels": len(installed.files),
+        "megabytes": round(installed.megabytes, 1), "scored": len(scored), "dead_lettered": len(dead),
+    })  # fmt: skip
+
+
+@pytest.mark.usefixtures("deployed_endpoint")
+def test_batch_job_runs_on_its_glue_runtime_as_far_as_spark_can_here(
+    deployment, glue_runtimes, spark, synthetic_csv, tmp_path, monkeypatch
+):
+    import dataclasses
+
+    import glue_fakes
+    import glue_runtimes as runtime_matrix
+    import pandas as pd
+
+    from churn_pipeline.batch.glue import config_from_glue_args
+    from churn_pipeline.batch.job import run
+    from churn_pipeline.streaming.job import forward_aws_environment
+
+    venv, installed, script = glue_runtimes["batch"]
+    arguments = deployed_arguments("batch")
+    lines = synthetic_csv.read_text().splitlines()[:201]
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join([*lines, lines[1].replace(",", ",x", 3), "KS,1"]) + "\n")
+
+    def local_paths(out: Path) -> dict[str, str]:
+        return {"input_path": str(source), **{f"{name}_path": str(out / name)
+                for name in ("output", "rejects", "failed", "drift")}}  # fmt: skip
+
+    request = {
+        "argv": glue_fakes.glue_argv(str(script), f"{PREFIX}-batch-scoring", arguments),
+        "entry_script": str(script),
+        "arguments": {k.removeprefix("--"): v for k, v in arguments.items()},
+        "local_paths": local_paths(tmp_path / "runtime"),
+    }
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    fake = glue_fakes.write_fake(tmp_path / "fake", glue_fakes.BASE_FILES)
+    runner = str(Path(__file__).resolve().parents[1] / "glue_job_runner.py")
+    result = runtime_matrix.run_python(
+        venv, installed, fake, [runner, "batch", str(tmp_path / "request.json")], runtime_env(monkeypatch)
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    outcome = logged_json(result.stdout, "RESULT ")
+    assert 'No FileSystem for scheme "s3"' in outcome["entry_error"] and outcome["events"] == ["init"]
+    assert (outcome["runtime"]["spark"], outcome["runtime"]["python"]) == (venv.spark, venv.python_used)
+
+    # The same rows through this process's Spark (the checkout's pyspark) with the same deployed config: the
+    # runtime's outputs are the same, row for row.
+    forward_aws_environment(spark)
+    host = dataclasses.replace(config_from_glue_args(request["arguments"]), **local_paths(tmp_path / "host"))
+    summary = run(spark, host)
+    assert outcome["summary"] == {"scored": summary.scored, "rejected": summary.rejected,
+                                  "failed": summary.failed, "reject_codes": summary.reject_codes}  # fmt: skip
+    assert (summary.scored, summary.rejected, summary.failed) == (200, 2, 0), summary.failure_reasons
+
+    def table(directory: Path) -> pd.DataFrame:
+        frame = pd.read_parquet(directory)
+        frame = frame[[c for c in frame.columns if c not in ("scored_at", "batch_id")]]
+        return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+    for folder in ("output", "rejects"):
+        pd.testing.assert_frame_equal(table(tmp_path / "runtime" / folder), table(tmp_path / "host" / folder))
+    runtime_matrix.report(venv.glue_version, "batch", {
+        "spark": outcome["runtime"]["spark"], "python": outcome["runtime"]["python"], "gap": venv.gap,
+        "wheels": len(installed.files), "megabytes": round(installed.megabytes, 1),
+        "scored": summary.scored, "rejected": summary.rejected, "failed": summary.failed,
+    })  # fmt: skip
 
 
 def test_a_second_plan_changes_only_what_the_emulator_cannot_hold(deployment):

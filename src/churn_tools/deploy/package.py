@@ -32,8 +32,25 @@ ENTRY_SCRIPTS = {
     "stream_script_key": "glue_stream_scoring.py",
 }
 
-# Python of each job's Glue version: dependency wheels are built per interpreter.
-GLUE_PYTHON = {"6.0": "3.13", "5.1": "3.11", "5.0": "3.11", "4.0": "3.10"}
+
+@dataclass(frozen=True)
+class GlueRuntime:
+    """What a Glue version runs a job's Python on: its Spark (pyspark) and its CPython (major.minor)."""
+
+    spark: str
+    python: str
+
+
+# Spark and Python of each Glue version (https://docs.aws.amazon.com/glue/latest/dg/release-notes.html).
+# Dependency wheels are resolved per Python; the test suite's Glue runtime matrix (tests/glue_runtimes.py)
+# runs the jobs on each version the tfvars use, on its pyspark, from the wheels this module uploads.
+GLUE_RUNTIMES = {
+    "6.0": GlueRuntime(spark="4.1.1", python="3.13"),
+    "5.1": GlueRuntime(spark="3.5.6", python="3.11"),
+    "5.0": GlueRuntime(spark="3.5.4", python="3.11"),
+    "4.0": GlueRuntime(spark="3.3.0", python="3.10"),
+}
+GLUE_PYTHON = {version: runtime.python for version, runtime in GLUE_RUNTIMES.items()}
 # Glue 5.x runs on Amazon Linux 2023 (glibc 2.34): any of these wheel platforms install there.
 WHEEL_PLATFORMS = wheels.GLUE_WHEEL_PLATFORMS
 # A fixed timestamp makes the job wheel byte-for-byte reproducible, hence its key stable.
