@@ -18,7 +18,6 @@ from churn_pipeline.training.datasets import read_churn_csv
 from churn_pipeline.training.train import train, write_artifacts
 from churn_tools import synthetic
 from churn_tools.deploy.providers import terraform_env
-from churn_tools.local import services as local_services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,22 +165,10 @@ def spark():
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory):
     """A real moto server on loopback; yields its endpoint URL. Clients reach it via AWS_ENDPOINT_URL."""
-    port = local_services.free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    process = local_services.start_moto(port, log)
-    url = f"http://{local_services.LOOPBACK}:{port}"
-    saved = {k: os.environ.get(k) for k in [*local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update(local_services.LOCAL_AWS_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = url
-    try:
+    from endpoint_helpers import running_moto
+
+    with running_moto(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        local_services.stop_process(process)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Helpers of the tests that score through Spark or an endpoint: local model endpoints (real uvicorn servers)
-and the environment of Spark's Python workers."""
+"""Helpers of the tests that score through Spark or an endpoint: local model endpoints (real uvicorn servers),
+moto servers, and the environment of Spark's Python workers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,27 @@ from pathlib import Path
 
 from churn_tools.local import endpoint_server
 from churn_tools.local import services as local_services
+
+
+@contextlib.contextmanager
+def running_moto(log_dir: Path):
+    """A real moto server on loopback for the block; yields its URL. Clients reach it via AWS_ENDPOINT_URL
+    (and moto's fake credentials), set for the block and restored after it."""
+    port = local_services.free_port()
+    process = local_services.start_moto(port, log_dir / "moto.log")
+    url = f"http://{local_services.LOOPBACK}:{port}"
+    saved = {k: os.environ.get(k) for k in [*local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL"]}
+    os.environ.update(local_services.LOCAL_AWS_ENV)
+    os.environ["AWS_ENDPOINT_URL"] = url
+    try:
+        yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        local_services.stop_process(process)
 
 
 @contextlib.contextmanager

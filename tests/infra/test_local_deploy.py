@@ -62,7 +62,17 @@ def client(service: str):
 
 
 @pytest.fixture(scope="module")
-def deployment(moto_server, model_dir, tmp_path_factory):
+def own_moto(tmp_path_factory):
+    """A moto server of this module's own: the worker's session server may already hold another unit's
+    churn-local-* resources (tests/tools/plan_review applies the same root and keeps it for its plans)."""
+    from endpoint_helpers import running_moto
+
+    with running_moto(tmp_path_factory.mktemp("deploy-moto")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def deployment(own_moto, model_dir, tmp_path_factory):
     """`deploy --env local` once; the tests below run in order on it, the last one destroys it."""
     work = tmp_path_factory.mktemp("deploy-work")
     # One wheel for the whole module: the checkout's sources may change meanwhile, and a new wheel is a new key.
