@@ -248,11 +248,7 @@ def write_fake(directory: Path, files: Mapping[str, str]) -> Path:
 
 def installed(directory: Path, monkeypatch: pytest.MonkeyPatch, files: Mapping[str, str]) -> Iterator[None]:
     """Write the fake package under `directory`, put it on sys.path, and forget its modules afterwards."""
-    package = directory / "fake" / "awsglue"
-    package.mkdir(parents=True, exist_ok=True)
-    for name, source in files.items():
-        (package / name).write_text(textwrap.dedent(source))
-    monkeypatch.syspath_prepend(str(directory / "fake"))
+    monkeypatch.syspath_prepend(str(write_fake(directory / "fake", files)))
     monkeypatch.setenv("FAKE_GLUE_CHECKPOINTS", str(directory / "checkpoints"))
     yield
     for module in [m for m in sys.modules if m == "awsglue" or m.startswith("awsglue.")]:

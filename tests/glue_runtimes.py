@@ -129,15 +129,19 @@ def runtime_venv(glue_version: str) -> RuntimeVenv:
 class Installed:
     site: Path
     files: list[Path]
+    installer_options: list[str]
 
     @property
     def megabytes(self) -> float:
         return sum(f.stat().st_size for f in self.files) / 1e6
 
 
-def install_uploaded(venv: RuntimeVenv, files: list[Path], site: Path) -> Installed:
-    """`pip install --no-index` of exactly these files into `site`, as Glue installs the uploaded modules."""
-    command = [str(venv.interpreter), "-m", "pip", "install", "--quiet", "--no-index", "--no-cache-dir",
+def install_uploaded(
+    venv: RuntimeVenv, files: list[Path], site: Path, installer_options: list[str]
+) -> Installed:
+    """`pip install <the job's --python-modules-installer-option>` of exactly these files into `site`, as Glue
+    installs the uploaded modules (the deployed options: --no-index)."""
+    command = [str(venv.interpreter), "-m", "pip", "install", "--quiet", *installer_options, "--no-cache-dir",
                "--target", str(site), *map(str, files)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=_pip_env())
     if result.returncode != 0:
@@ -148,7 +152,7 @@ def install_uploaded(venv: RuntimeVenv, files: list[Path], site: Path) -> Instal
             + (f": nothing uploaded provides {', '.join(missing)}" if missing else "")
             + f"\n{result.stderr[-3000:]}"
         )
-    return Installed(site, list(files))
+    return Installed(site, list(files), list(installer_options))
 
 
 def run_python(venv: RuntimeVenv, installed: Installed, fake_glue: Path, argv: list[str], env: dict,

@@ -477,7 +477,10 @@ def glue_runtimes(deployment, tmp_path_factory) -> dict:
         venv = glue_runtimes.runtime_venv(version)
         work = tmp_path_factory.mktemp(f"glue-{job}")
         script, files = uploaded_job_files(job, work / "uploaded")
-        runtimes[job] = (venv, glue_runtimes.install_uploaded(venv, files, work / "site"), script)
+        # pip's options as Terraform deployed them (--python-modules-installer-option), not written here.
+        options = deployed_arguments(job)["--python-modules-installer-option"].split()
+        assert "--no-index" in options
+        runtimes[job] = (venv, glue_runtimes.install_uploaded(venv, files, work / "site", options), script)
     return runtimes
 
 
@@ -488,7 +491,7 @@ def test_the_install_fails_when_a_dependency_wheel_is_missing_from_the_upload(gl
     without_pyarrow = [f for f in installed.files if not f.name.startswith("pyarrow-")]
     assert len(without_pyarrow) == len(installed.files) - 1
     with pytest.raises(runtime_matrix.RuntimeInstallError, match="nothing uploaded provides pyarrow"):
-        runtime_matrix.install_uploaded(venv, without_pyarrow, tmp_path / "site")
+        runtime_matrix.install_uploaded(venv, without_pyarrow, tmp_path / "site", installed.installer_options)
 
 
 def stream_payloads() -> list[bytes]:
@@ -557,7 +560,10 @@ def test_streaming_job_scores_a_micro_batch_on_its_glue_runtime(
     # The job logged what it runs on: this runtime's Spark and Python, the uploaded pins.
     facts = logged_json(result.stdout, "runtime: ")
     assert (facts["spark"], facts["pyspark"], facts["python"]) == (venv.spark, venv.spark, venv.python_used)
-    pins = {f.name.split("-")[0].replace("_", "-"): f.name.split("-")[1] for f in installed.files}
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    pins = {canonicalize_name(name): str(version) for name, version, _, _ in map(parse_wheel_filename,
+            (f.name for f in installed.files))}  # fmt: skip
     libraries = ("numpy", "pandas", "pyarrow", "xgboost-cpu", "churn-pipeline")
     assert {d: facts[d] for d in libraries} == {d: pins[d] for d in libraries}
     # ... and the connector's frame, in the parsed form the job asks for (payload fields, no `data`).
