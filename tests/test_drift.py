@@ -89,20 +89,31 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift():
     assert 0 < small < 0.1 < 0.2 < large
 
 
-def test_a_value_the_baseline_never_saw_is_counted_in_its_own_bin(spark):
+def test_a_value_the_baseline_never_saw_is_counted_in_its_own_bin():
     baseline = drift.Baseline(
         {
             "State": drift.FeatureBins(drift.CATEGORICAL, {"KS": 0.5, "OH": 0.5}),
+            "Area Code": drift.FeatureBins(drift.CATEGORICAL, {"415": 0.5, "510": 0.5}),
             "Day Mins": drift.FeatureBins(drift.NUMERIC, {"0": 0.5, "1": 0.5}, (100.0,)),
         },
         rows=2,
     )
-    frame = spark.createDataFrame(
-        [("KS", 50.0), ("OH", 100.0), ("ZZ", 150.0), ("ZZ", 250.0)], "state string, `day mins` double"
+    # As a scoring worker has them: text as categories; an int column with a null in the batch as floats.
+    frame = pd.DataFrame(
+        {
+            "State": pd.Categorical(["KS", "OH", "ZZ", "ZZ", None]),
+            "Area Code": [415.0, 510.0, 999.0, np.nan, 415.0],
+            "Day Mins": [50.0, 100.0, 150.0, 250.0, np.nan],
+        }
     )
-    counts = drift.bin_counts(frame, baseline, {"State": "state", "Day Mins": "day mins"}, None)
-    assert counts == {"State": {"KS": 1, "OH": 1, drift.UNSEEN: 2}, "Day Mins": {"0": 2, "1": 2}}
-    # The Spark labels are the ones FeatureBins.label gives the same values.
+    counter = drift.BinCounter(baseline)
+    counts = counter.counts_of(counter.count(frame, np.array([])))
+    assert counts == {
+        "State": {"KS": 1, "OH": 1, drift.UNSEEN: 3},
+        "Area Code": {"415": 2, "510": 1, drift.UNSEEN: 2},
+        "Day Mins": {"0": 2, "1": 2, drift.UNSEEN: 1},
+    }
+    # The counter's bins are the ones FeatureBins.label gives the same values.
     assert [baseline.features["Day Mins"].label(v) for v in (50.0, 100.0, 150.0, 250.0)] == [
         "0",
         "0",
@@ -110,8 +121,53 @@ def test_a_value_the_baseline_never_saw_is_counted_in_its_own_bin(spark):
         "1",
     ]
     assert baseline.features["State"].label("ZZ") == drift.UNSEEN
-    report = drift.report(baseline, counts, rows=4)
+    report = drift.report(baseline, counts, rows=5)
     assert report.psi["State"] > 0.2 and report.max_feature == "State"
+
+
+def test_a_baseline_column_the_rows_lack_is_named():
+    baseline = drift.Baseline({"Day Mins": drift.FeatureBins(drift.NUMERIC, {"0": 1.0}, ())}, rows=1)
+    with pytest.raises(KeyError, match="Day Mins"):
+        drift.BinCounter(baseline).count(pd.DataFrame({"Eve Mins": [1.0]}), np.array([0.5]))
+
+
+def expected_counts(baseline: drift.Baseline, scored: pd.DataFrame, columns: dict[str, str]) -> dict:
+    """The counts of written scored rows by FeatureBins.label, value by value (the reference for the workers')."""
+    counts: dict[str, dict[str, int]] = {}
+    for name, bins in baseline.features.items():
+        source = outputs.PROBABILITY if name == drift.SCORE else columns[name]
+        counts[name] = dict(pd.Series([bins.label(v) for v in scored[source]]).value_counts().astype(int))
+    return counts
+
+
+def test_the_workers_counts_are_those_of_the_rows_written_and_a_recompute_counts_them_once(
+    spark, model_dir, fresh_csv
+):
+    """The scorer's drift counts (taken in the Python workers, summed by an accumulator) equal the labels of the
+    scored rows it returns; computing the frame again after its cache is dropped (as a lost block or a retried
+    task would) replaces the counts instead of adding to them."""
+    from churn_pipeline.batch import reader
+    from churn_pipeline.scoring import spark as spark_scoring
+
+    rows = reader.read_churn_lines(spark, str(fresh_csv)).rows.repartition(3)
+    result = spark_scoring.score(
+        rows, ScoringConfig(mode="embedded", model_uri=str(model_dir), arrow_batch_rows=700),
+        prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON), count_drift=True,
+    )  # fmt: skip
+    scored = result.scored.toPandas()  # the first action: the persisted frame is computed
+    baseline = ModelDir(model_dir).baseline()
+    assert result.drift_baseline == baseline
+    columns = {name: name for name in baseline.features if name != drift.SCORE}
+    assert result.drift_counts(len(scored)) == expected_counts(baseline, scored, columns)
+    with pytest.raises(
+        RuntimeError, match=f"counted {len(scored)} scored rows for drift, the outcomes {len(scored) - 1}"
+    ):
+        result.drift_counts(len(scored) - 1)
+
+    result.release()
+    again = result.scored.toPandas()  # the UDF runs again over every partition
+    assert len(again) == len(scored)
+    assert result.drift_counts(len(scored)) == expected_counts(baseline, scored, columns)
 
 
 # ---------------------------------------------------------------- the batch job

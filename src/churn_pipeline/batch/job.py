@@ -23,8 +23,6 @@ from pyspark.sql import functions as F
 from churn_pipeline import drift
 from churn_pipeline.batch import reader, writer
 from churn_pipeline.contract import codes, outputs
-from churn_pipeline.contract.features import resolve_columns
-from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
 
@@ -144,9 +142,8 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
             writer.replace_partition(spark, result.scored, config.output_path, batch_id, config.output_format)
             counts = result.counts_by_code()
             drift_report = _drift(
-                spark, result.scored, config, batch_id, counts_of(counts, spark_scoring.SCORED), say,
-                result.model_version,
-            )  # fmt: skip
+                spark, result, config, batch_id, counts_of(counts, spark_scoring.SCORED), say
+            )
             say(f"writing rejects to {config.rejects_path} and failed rows to {config.failed_path}")
             rejects = result.rejected.where(
                 ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
@@ -210,32 +207,30 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
 
 def _drift(
     spark: SparkSession,
-    scored: DataFrame,
+    result: _Tagged,
     config: BatchConfig,
     batch_id: str,
     rows: int,
     say: Callable[[str], None],
-    model_version: str | None = None,  # the scoring pass's: not read and hashed from the artifacts again
 ) -> drift.DriftReport | None:
-    """PSI of the scored rows' inputs and scores against the model's baseline (counts computed in the tasks),
-    written to drift_path. None when the run asks for no drift (no drift_path) or scores nothing (the
-    benchmark's floor): the benchmark measures the drift's cost as a run with drift_path against one without."""
+    """PSI of the scored rows' inputs and scores against the model's baseline (counted by the scoring workers
+    as they scored, see scoring.spark), written to drift_path. None when the run asks for no drift (no
+    drift_path) or scores nothing (the benchmark's floor): the benchmark measures the drift's cost as a run
+    with drift_path against one without."""
     if config.scoring is None or config.drift_path is None:
         return None
     if rows == 0:  # nothing to compare (every row rejected or failed): unavailable, never a PSI of 0
         report = drift.DriftReport(unavailable="no row was scored in this run")
         say(f"drift unavailable: {report.unavailable}")
         return report
-    model_dir = ModelDir.fetch(config.scoring.model_uri, config.scoring.region)
-    baseline = model_dir.baseline()
-    if baseline is None:
+    if result.drift_baseline is None or result.drift_counts is None:
         report = drift.report(None, {}, rows)
         say(f"drift unavailable: {report.unavailable}")
         return report
-    columns = resolve_columns(scored.columns, model_dir.spec().input_columns)
-    report = drift.report(baseline, drift.bin_counts(scored, baseline, columns, outputs.PROBABILITY), rows)
+    report = drift.report(result.drift_baseline, result.drift_counts(rows), rows)
     say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
-    writer.replace_partition(spark, _drift_frame(spark, report, model_version or model_dir.version()), config.drift_path,
+    assert result.model_version is not None  # a scoring run's
+    writer.replace_partition(spark, _drift_frame(spark, report, result.model_version), config.drift_path,
                              batch_id, config.output_format)  # fmt: skip
     return report
 
@@ -274,6 +269,8 @@ class _Tagged:
     model_version: str | None
     counts_by_code: Callable[[], dict[tuple[str, str | None], int]]
     release: Callable[[], object]
+    drift_baseline: drift.Baseline | None = None  # the model's, when the run asked for drift
+    drift_counts: Callable[[int], dict[str, dict[str, int]]] | None = None  # by the scored row count
 
 
 def _tag(rows: DataFrame, config: BatchConfig) -> _Tagged:
@@ -283,6 +280,7 @@ def _tag(rows: DataFrame, config: BatchConfig) -> _Tagged:
             config.scoring,
             prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON),
             keep_for_unscored=(reader.RAW_LINE,),
+            count_drift=config.drift_path is not None,
         )
         scored = result.scored.drop(reader.SOURCE_FILE)
         return _Tagged(
@@ -292,6 +290,8 @@ def _tag(rows: DataFrame, config: BatchConfig) -> _Tagged:
             result.model_version,
             result.counts_by_code,
             result.release,
+            result.drift_baseline,
+            result.drift_counts if result.drift_baseline is not None else None,
         )
     return _tag_without_scoring(rows, config)
 

@@ -17,11 +17,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
+import numpy as np
+from pyspark import Accumulator, AccumulatorParam, StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from churn_pipeline import drift
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.features import FeatureSpec, resolve_columns
 from churn_pipeline.model import ModelDir
@@ -65,6 +67,29 @@ class ScoringResult:
     failed: DataFrame  # input columns + error_reason (the endpoint could not score them after retries)
     tagged: DataFrame  # the persisted frame the three are split from; `release()` frees it
     model_version: str
+    # The model's training baseline when drift was asked for (None: not asked, or a model without one).
+    drift_baseline: drift.Baseline | None = None
+    _drift_counts: Accumulator | None = None
+
+    def drift_counts(self, scored_rows: int) -> dict[str, dict[str, int]]:
+        """{feature: {bin: count}} of the scored rows against `drift_baseline`, as the scoring workers counted
+        them while the persisted frame was computed (by the first write). `scored_rows` is the scored count
+        the caller has: a frame not yet computed in full cannot pass for a drift of fewer rows."""
+        if self.drift_baseline is None or self._drift_counts is None:
+            raise ValueError(
+                "drift counts were not asked for (score(..., count_drift=True)) or the model has no baseline"
+            )
+        counter = drift.BinCounter(self.drift_baseline)
+        batches = list(self._drift_counts.value.values())
+        vector = np.sum(batches, axis=0) if batches else np.zeros(counter.size, dtype=np.int64)
+        counts = counter.counts_of(vector)
+        counted = sum(counts.get(drift.SCORE, {}).values())
+        if counted != scored_rows:
+            raise RuntimeError(
+                f"the scoring workers counted {counted} scored rows for drift, the outcomes {scored_rows}: "
+                "read drift counts only after an action computed the whole scored frame"
+            )
+        return counts
 
     def counts(self) -> dict[str, int]:
         """Rows per outcome, in one pass over the persisted frame."""
@@ -84,17 +109,57 @@ class ScoringResult:
         self.tagged.unpersist()
 
 
+class _CountsByBatch(AccumulatorParam):
+    """{(partition, batch in the task): count vector}, merged by replacing a key, never adding to it: a task
+    that runs again (a retry, a speculative copy, a lost cached block recomputed) sends the same keys with the
+    same counts, so its rows are counted once. (Spark counts accumulator updates in transformations once per
+    successful task *attempt*: https://spark.apache.org/docs/latest/rdd-programming-guide.html#accumulators)"""
+
+    def zero(self, value):
+        return {}
+
+    def addInPlace(self, value1, value2):
+        value1.update(value2)
+        return value1
+
+
+# In a Python worker the tasks run one at a time: the batch number within the running task attempt.
+_task_batches = {"attempt": -1, "next": 0}
+
+
+def _drift_counter(baseline: drift.Baseline, accumulator: Accumulator):
+    """The worker's `on_scored`: count a batch's scored rows and add them under (partition, batch number)."""
+    counter = drift.BinCounter(baseline)
+
+    def on_scored(features, probabilities) -> None:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is None:  # only a Spark task scores through the UDF
+            raise RuntimeError("drift counts are taken in a Spark task: no TaskContext here")
+        if context.taskAttemptId() != _task_batches["attempt"]:
+            _task_batches.update(attempt=context.taskAttemptId(), next=0)
+        key = (context.partitionId(), _task_batches["next"])
+        _task_batches["next"] += 1
+        accumulator.add({key: counter.count(features, probabilities)})
+
+    return on_scored
+
+
 def score(
     df: DataFrame,
     config: ScoringConfig,
     prior_error: tuple[str, str] | None = None,
     keep_for_unscored: Sequence[str] = (),
+    count_drift: bool = False,
 ) -> ScoringResult:
     """Score every row of `df`; each row ends in exactly one of scored / rejected / failed.
 
     `prior_error` names a (code, reason) pair of columns set by an earlier check (a CSV or JSON parser):
     rows with a code are rejected with it, unscored, in the same single pass. Columns in `keep_for_unscored`
     (e.g. a raw input line) are kept for rejected and failed rows only, so they do not weigh on the cache.
+    With `count_drift` (and a model with a training baseline) the workers also count the scored rows per
+    feature and bin as they score them: `ScoringResult.drift_counts` after the first write.
     Raises ContractError (before any work) when a column the model needs is absent.
     """
     model_dir = ModelDir.fetch(config.model_uri, config.region)
@@ -108,7 +173,10 @@ def score(
             F.col(_quote(prior_error[0])).alias(PRIOR_CODE),
             F.col(_quote(prior_error[1])).alias(PRIOR_REASON),
         ]
-    udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error))
+    baseline = model_dir.baseline() if count_drift else None
+    counts = df.sparkSession.sparkContext.accumulator({}, _CountsByBatch()) if baseline is not None else None
+    on_scored = _drift_counter(baseline, counts) if baseline is not None and counts is not None else None
+    udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error), on_scored=on_scored)
     if config.arrow_batch_rows is not None:
         df.sparkSession.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
     outcome = outcome_column()
@@ -140,8 +208,9 @@ def score(
         *input_columns, F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON)
     )
     return ScoringResult(
-        scored=scored, rejected=rejected, failed=failed, tagged=tagged, model_version=version
-    )
+        scored=scored, rejected=rejected, failed=failed, tagged=tagged, model_version=version,
+        drift_baseline=baseline, _drift_counts=counts,
+    )  # fmt: skip
 
 
 def _quote(name: str) -> str:
@@ -149,15 +218,15 @@ def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _scoring_udf(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
+def _scoring_udf(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool, on_scored=None):
     # Arrow UDFs arrived in Spark 4.1 (Glue 6.0); a job on an older Glue (Spark 3.5) uses the pandas UDF.
     if hasattr(F, "arrow_udf"):
         # pyspark's stubs model no variadic Arrow scalar UDF with a struct result: the call is as documented.
         return F.arrow_udf(  # type: ignore[call-overload]
-            arrow_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+            arrow_batch_scorer(config, spec, with_prior_error, on_scored), RESULT_TYPE
         ).asNondeterministic()
     return F.pandas_udf(  # type: ignore[call-overload]
-        pandas_batch_scorer(config, spec, with_prior_error), RESULT_TYPE
+        pandas_batch_scorer(config, spec, with_prior_error, on_scored), RESULT_TYPE
     ).asNondeterministic()
 
 

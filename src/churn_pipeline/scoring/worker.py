@@ -6,6 +6,7 @@ No Spark here: the functions take and return Arrow arrays / pandas frames, so th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,11 +31,21 @@ PRIOR_CODE = "_prior_error_code"
 PRIOR_REASON = "_prior_error_reason"
 
 
-def arrow_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool = False):
+# Called with each batch's scored rows (model inputs by the model's names) and their probabilities: where the
+# drift counts are taken, on rows already in numpy (see churn_pipeline.scoring.spark).
+OnScored = Callable[[pd.DataFrame, np.ndarray], None]
+
+
+def arrow_batch_scorer(
+    config: ScoringConfig,
+    spec: FeatureSpec,
+    with_prior_error: bool = False,
+    on_scored: OnScored | None = None,
+):
     """The function the UDF applies to each Arrow batch in a Python worker: pyarrow arrays, one per input
     column (then the prior error's code and reason), in -> the result StructArray out. Public so that the
     bench can time it on its own, without Spark's transfer of the rows."""
-    score_frame, columns = _frame_scorer(config, spec, with_prior_error)
+    score_frame, columns = _frame_scorer(config, spec, with_prior_error, on_scored)
 
     def score_arrow(*arrays):  # pyarrow.Array per column -> pyarrow.StructArray: no Python object per value
         return score_frame(_features_frame(arrays, columns)).to_arrow()
@@ -42,8 +53,10 @@ def arrow_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_erro
     return score_arrow
 
 
-def pandas_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
-    score_frame, columns = _frame_scorer(config, spec, with_prior_error)
+def pandas_batch_scorer(
+    config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool, on_scored: OnScored | None = None
+):
+    score_frame, columns = _frame_scorer(config, spec, with_prior_error, on_scored)
 
     def score_pandas(*series: pd.Series) -> pd.DataFrame:
         features = pd.concat([s.reset_index(drop=True) for s in series], axis=1, keys=columns)
@@ -52,7 +65,9 @@ def pandas_batch_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_err
     return score_pandas
 
 
-def _frame_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool):
+def _frame_scorer(
+    config: ScoringConfig, spec: FeatureSpec, with_prior_error: bool, on_scored: OnScored | None = None
+):
     columns = list(spec.input_columns) + ([PRIOR_CODE, PRIOR_REASON] if with_prior_error else [])
     score_rows = score_embedded if config.mode == "embedded" else score_with_endpoint
 
@@ -67,6 +82,9 @@ def _frame_scorer(config: ScoringConfig, spec: FeatureSpec, with_prior_error: bo
             features = features.iloc[todo, : len(spec.input_columns)].reset_index(drop=True)
         if len(todo):
             score_rows(features, config, result, todo)
+            if on_scored is not None:
+                scored = result.outcome[todo] == SCORED
+                on_scored(features[scored], result.probability[todo][scored])
         return result
 
     return score_frame, columns

@@ -24,8 +24,6 @@ from pyspark.sql import types as T
 
 from churn_pipeline import drift
 from churn_pipeline.contract import codes, outputs
-from churn_pipeline.contract.features import resolve_columns
-from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records, sink
 
@@ -165,7 +163,6 @@ class BatchHandler:
         # Drift per micro-batch against the model's training baseline, written where given (None: not computed).
         self.drift = sink.store_for(drift_path, scoring.region) if drift_path else None
         self._query_id = query_id
-        self._drift_inputs: tuple[drift.Baseline | None, tuple[str, ...]] | None = None
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
 
@@ -213,20 +210,15 @@ class BatchHandler:
             self.on_batch(stats)
         return stats
 
-    def _drift_of(self, scored: DataFrame, rows: int) -> drift.DriftReport:
-        """PSI of the batch's scored rows against the baseline: counts aggregated in the tasks (one small
-        aggregation over the persisted scoring result), never the rows collected for it."""
+    @staticmethod
+    def _drift_of(result: spark_scoring.ScoringResult, rows: int) -> drift.DriftReport:
+        """PSI of the batch's scored rows against the baseline: the counts were taken by the scoring workers
+        as they scored (scoring.spark), never the rows collected for it."""
         if rows == 0:
             return drift.DriftReport(unavailable="no record of this micro-batch was scored")
-        if self._drift_inputs is None:  # read once per run: the model does not change under a running query
-            self._drift_inputs = _model_drift_inputs(self.scoring.model_uri, self.scoring.region)
-        baseline, inputs = self._drift_inputs
-        if baseline is None:
+        if result.drift_baseline is None:
             return drift.report(None, {}, rows)
-        columns = resolve_columns(scored.columns, inputs)
-        return drift.report(
-            baseline, drift.bin_counts(scored, baseline, columns, spark_scoring.PROBABILITY), rows
-        )
+        return drift.report(result.drift_baseline, result.drift_counts(rows), rows)
 
     def _process(
         self, spark, parsed: pd.DataFrame, query_id: str, batch_id: int, stats: BatchStats
@@ -242,7 +234,7 @@ class BatchHandler:
             parsed[~bad].drop(columns=[PARSE_ERROR_CODE, PARSE_ERROR_REASON]).reset_index(drop=True),
             _VALID_SCHEMA,
         )
-        result = spark_scoring.score(valid, self.scoring)
+        result = spark_scoring.score(valid, self.scoring, count_drift=self.drift is not None)
         try:
             # One collect for the three outcomes: one Spark job instead of one per outcome.
             failed = result.failed.withColumn(spark_scoring.ERROR_CODE, F.lit(codes.ENDPOINT_FAILED))
@@ -251,7 +243,7 @@ class BatchHandler:
                 everything = everything.unionByName(_aligned(frame, valid.columns, DEAD))
             collected = _to_pandas(everything)
             stats.scored = int((collected[OUTCOME] == SCORED).sum())
-            report = self._drift_of(result.scored, stats.scored) if self.drift else None
+            report = self._drift_of(result, stats.scored) if self.drift else None
         finally:
             result.release()
         scored = collected[collected[OUTCOME] == SCORED].reset_index(drop=True)
@@ -277,12 +269,6 @@ class BatchHandler:
         stats.replayed = any(w.replayed for w in writes)
         stats.max_arrival_to_commit_seconds = time.time() - float(parsed[ARRIVAL_MICROS].min()) / 1e6
         return stats
-
-
-def _model_drift_inputs(model_uri: str, region: str | None) -> tuple[drift.Baseline | None, tuple[str, ...]]:
-    """The model's training baseline (None for a model trained before it) and its input columns."""
-    model_dir = ModelDir.fetch(model_uri, region)
-    return model_dir.baseline(), tuple(model_dir.spec().input_columns)
 
 
 # What a dead letter keeps of its record, whichever stage rejected it.
