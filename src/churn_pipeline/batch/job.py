@@ -229,7 +229,8 @@ def _drift(
         return report
     report = drift.report(result.drift_baseline, result.drift_counts(rows), rows)
     say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
-    assert result.model_version is not None  # a scoring run's
+    if result.model_version is None:
+        raise RuntimeError("a scoring run without a model version: a bug in the batch job")
     writer.replace_partition(spark, _drift_frame(spark, report, result.model_version), config.drift_path,
                              batch_id, config.output_format)  # fmt: skip
     return report

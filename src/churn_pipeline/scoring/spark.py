@@ -48,6 +48,7 @@ VERSION = outputs.MODEL_VERSION
 SCORED_AT = outputs.SCORED_AT
 ERROR_CODE = outputs.ERROR_CODE
 ERROR_REASON = outputs.ERROR_REASON
+OUTCOME = "outcome"  # of `ScoringResult.outcomes`: SCORED, REJECTED or FAILED
 
 _RESULT = "_churn_scoring"
 RESULT_TYPE = T.StructType(
@@ -67,6 +68,9 @@ class ScoringResult:
     failed: DataFrame  # input columns + error_reason (the endpoint could not score them after retries)
     tagged: DataFrame  # the persisted frame the three are split from; `release()` frees it
     model_version: str
+    # Every row once: the input columns, every result column (null where its outcome has none) and `OUTCOME`,
+    # for a writer that splits the outcomes in its own tasks, in one pass (the streaming handler).
+    outcomes: DataFrame | None = None
     # The model's training baseline when drift was asked for (None: not asked, or a model without one).
     drift_baseline: drift.Baseline | None = None
     _drift_counts: Accumulator | None = None
@@ -207,9 +211,20 @@ def score(
     failed = tagged.where(outcome == FAILED).select(
         *input_columns, F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON)
     )
+    is_scored = outcome == SCORED
+    outcomes = tagged.select(
+        *input_columns,
+        F.when(is_scored, probability).alias(PROBABILITY),
+        F.when(is_scored, (probability >= F.lit(config.threshold)).cast("int")).alias(PREDICTION),
+        F.when(is_scored, F.lit(version)).alias(VERSION),
+        F.when(is_scored, F.current_timestamp()).alias(SCORED_AT),
+        F.col(f"{_RESULT}.error_code").alias(ERROR_CODE),
+        F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON),
+        outcome.alias(OUTCOME),
+    )
     return ScoringResult(
         scored=scored, rejected=rejected, failed=failed, tagged=tagged, model_version=version,
-        drift_baseline=baseline, _drift_counts=counts,
+        outcomes=outcomes, drift_baseline=baseline, _drift_counts=counts,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The micro-batch handler (foreachBatch / Glue forEachBatch): parse, score, dead-letter, commit exactly once.
+"""The micro-batch handler (foreachBatch / Glue forEachBatch): parse, score, dead-letter, commit exactly once,
+every record handled in the Spark tasks (the driver sees counts, file names, manifests and markers).
 
 Input: a DataFrame of Kinesis records with the columns of `SOURCE_COLUMNS` (the Python source gives them as
 is; the Glue entry script maps either form of the Glue connector's records to them), and optionally
@@ -23,7 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from churn_pipeline import drift
-from churn_pipeline.contract import codes, outputs
+from churn_pipeline.contract import outputs
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records, sink
 
@@ -54,6 +55,16 @@ _VALID_SCHEMA = T.StructType(
         *[T.StructField(name, _SPARK_TYPES[records.spark_type_name(name)]) for name in records.PARSED_FIELDS],
     ]
 )
+# What the parse tasks return: the record, its parsed fields, and the parser's (or the source's) verdict.
+_PARSED_SCHEMA = T.StructType(
+    [
+        *_VALID_SCHEMA.fields,
+        T.StructField(PARSE_ERROR_CODE, T.StringType()),
+        T.StructField(PARSE_ERROR_REASON, T.StringType()),
+    ]
+)
+# What each write task reports to the driver: one JSON line of counts and the files it wrote.
+_TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
 
 
 def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
@@ -179,25 +190,20 @@ class BatchHandler:
             log.info(stats.log_line())
             return self._done(stats)
 
-        # Micro-batches are small: the raw records come to the driver once (the Kinesis read), are parsed here,
-        # and only the valid ones go back to Spark for the shared scorer. Fewer Python hops, lower latency.
-        raw = _to_pandas(
-            batch.select(
-                F.col(DATA),
-                F.col(SHARD_ID),
-                F.col(SEQUENCE_NUMBER),
-                F.col(PARTITION_KEY),
-                F.expr(f"unix_micros({ARRIVAL})").alias(ARRIVAL_MICROS),
-                *[
-                    F.col(name) if name in batch.columns else F.lit(None).cast("string").alias(name)
-                    for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
-                ],
-            )
+        # Everything per record runs in the Spark tasks (parse, score, write their own files); the driver sees
+        # counts, the files written, and the protocol's manifests and markers (docs/streaming-commit-protocol.md).
+        source = batch.select(
+            F.col(DATA),
+            F.col(SHARD_ID),
+            F.col(SEQUENCE_NUMBER),
+            F.col(PARTITION_KEY),
+            F.expr(f"unix_micros({ARRIVAL})").alias(ARRIVAL_MICROS),
+            *[
+                F.col(name) if name in batch.columns else F.lit(None).cast("string").alias(name)
+                for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
+            ],
         )
-        stats.records_in = len(raw)
-        if stats.records_in:
-            parsed = parse_frame(raw, self.max_payload_bytes)
-            stats = self._process(batch.sparkSession, parsed, query_id, batch_id, stats)
+        stats = self._process(source, query_id, batch_id, stats)
         stats.batch_seconds = time.time() - started
         log.info(stats.log_line())
         return self._done(stats)
@@ -220,98 +226,111 @@ class BatchHandler:
             return drift.report(None, {}, rows)
         return drift.report(result.drift_baseline, result.drift_counts(rows), rows)
 
-    def _process(
-        self, spark, parsed: pd.DataFrame, query_id: str, batch_id: int, stats: BatchStats
-    ) -> BatchStats:
-        bad = parsed[PARSE_ERROR_CODE].notna()
-        malformed = parsed[bad].rename(
-            columns={
-                PARSE_ERROR_CODE: spark_scoring.ERROR_CODE,
-                PARSE_ERROR_REASON: spark_scoring.ERROR_REASON,
-            }
+    def _process(self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats) -> BatchStats:
+        targets = {DEAD: self.dead_letter, SCORED: self.output}
+        # A dataset this batch already committed (a crash came between two datasets' markers) is not rewritten.
+        pending = {
+            name: store for name, store in targets.items() if not sink.is_committed(store, query_id, batch_id)
+        }
+        replayed = [sink.begin_batch(store, query_id, batch_id) for store in pending.values()]
+        parsed = source.mapInPandas(_parser(self.max_payload_bytes), _PARSED_SCHEMA)
+        result = spark_scoring.score(
+            parsed,
+            self.scoring,
+            prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
+            keep_for_unscored=(DATA,),
+            count_drift=self.drift is not None,
         )
-        valid = spark.createDataFrame(
-            parsed[~bad].drop(columns=[PARSE_ERROR_CODE, PARSE_ERROR_REASON]).reset_index(drop=True),
-            _VALID_SCHEMA,
-        )
-        result = spark_scoring.score(valid, self.scoring, count_drift=self.drift is not None)
         try:
-            # One collect for the three outcomes: one Spark job instead of one per outcome.
-            failed = result.failed.withColumn(spark_scoring.ERROR_CODE, F.lit(codes.ENDPOINT_FAILED))
-            everything = _aligned(result.scored, valid.columns, SCORED)
-            for frame in (result.rejected, failed):
-                everything = everything.unionByName(_aligned(frame, valid.columns, DEAD))
-            collected = _to_pandas(everything)
-            stats.scored = int((collected[OUTCOME] == SCORED).sum())
+            if result.outcomes is None:
+                raise RuntimeError("the shared scorer returned no outcomes frame: a bug in scoring.spark")
+            outcomes = result.outcomes.withColumn(
+                spark_scoring.SCORED_AT, F.expr(f"unix_micros({spark_scoring.SCORED_AT})")
+            )  # epoch micros: no session time zone between Spark and pandas
+            locations = {name: store.uri("") for name, store in pending.items()}
+            writer = _task_writer(locations, self.scoring.region, query_id, batch_id)
+            reports = [
+                json.loads(row["report"])
+                for row in outcomes.mapInPandas(writer, _TASK_REPORT_SCHEMA).collect()
+            ]
+            stats.records_in = sum(r["records"] for r in reports)
+            stats.scored = sum(r["rows"][SCORED] for r in reports)
             report = self._drift_of(result, stats.scored) if self.drift else None
         finally:
             result.release()
-        scored = collected[collected[OUTCOME] == SCORED].reset_index(drop=True)
-        contract_rejects = collected[collected[OUTCOME] == DEAD]
-        dead = pd.DataFrame(
-            {name: [*malformed[name], *contract_rejects[name]] for name in _DEAD_LETTER_INPUTS}, dtype=object
-        )
+        stats.dead_lettered = sum(r["rows"][DEAD] for r in reports)
+        for r in reports:
+            for code, n in r["codes"].items():
+                stats.dead_letter_codes[code] = stats.dead_letter_codes.get(code, 0) + n
         stats.model_version = result.model_version
-        stats.dead_lettered = len(dead)
-        stats.dead_letter_codes = {
-            str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()
-        }
+        arrivals = [r["min_arrival"] for r in reports if r["min_arrival"] is not None]
 
         extra = {"model_version": result.model_version}
         # Dead letters (and drift) first, the output last: a crash before the output's commit leaves the batch
-        # uncommitted, so all of them re-run, with the same file names.
-        writes = [sink.write_batch(self.dead_letter, dead_letter_table(dead), query_id, batch_id, extra)]
-        if self.drift is not None and report is not None:
+        # uncommitted, so it re-runs; the tasks rewrite only what is not committed.
+        if DEAD in pending:
+            files = [f for r in reports for f in r["files"].get(DEAD, [])]
+            sink.commit_batch(self.dead_letter, query_id, batch_id, files, stats.dead_lettered, extra)
+        if self.drift is not None and report is not None and arrivals:
             stats.drift = report.summary()
-            table = drift_table(report, result.model_version, batch_id, parsed[ARRIVAL_MICROS])
-            writes.append(sink.write_batch(self.drift, table, query_id, batch_id, extra))
-        writes.append(sink.write_batch(self.output, output_table(scored), query_id, batch_id, extra))
-        stats.replayed = any(w.replayed for w in writes)
-        stats.max_arrival_to_commit_seconds = time.time() - float(parsed[ARRIVAL_MICROS].min()) / 1e6
+            table = drift_table(report, result.model_version, batch_id, pd.Series([min(arrivals)]))
+            replayed.append(sink.write_batch(self.drift, table, query_id, batch_id, extra).replayed)
+        if SCORED in pending:
+            files = [f for r in reports for f in r["files"].get(SCORED, [])]
+            sink.commit_batch(self.output, query_id, batch_id, files, stats.scored, extra)
+        stats.replayed = any(replayed)
+        if arrivals:
+            stats.max_arrival_to_commit_seconds = time.time() - float(min(arrivals)) / 1e6
         return stats
 
 
-# What a dead letter keeps of its record, whichever stage rejected it.
-_DEAD_LETTER_INPUTS = (
-    DATA,
-    spark_scoring.ERROR_CODE,
-    spark_scoring.ERROR_REASON,
-    records.RECORD_ID,
-    SHARD_ID,
-    SEQUENCE_NUMBER,
-    PARTITION_KEY,
-    ARRIVAL_MICROS,
-)
-OUTCOME = "_outcome"
+def _parser(max_payload_bytes: int):
+    """The parse tasks' function (mapInPandas): each Arrow batch of raw records -> parsed, row for row."""
+
+    def parse(batches):
+        for frame in batches:
+            yield parse_frame(frame, max_payload_bytes)
+
+    return parse
+
+
+def _task_writer(locations: dict[str, str], region: str | None, query_id: str, batch_id: int):
+    """The write tasks' function (mapInPandas over `ScoringResult.outcomes`): a task builds its partition's
+    scored and dead-letter tables, writes each with the task protocol of `sink.write_task` to the datasets
+    not yet committed, and reports one JSON line: records, rows and files per dataset, dead-letter codes and
+    the earliest arrival."""
+
+    def write(batches):
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is None:
+            raise RuntimeError("the stream's write runs in Spark tasks: no TaskContext here")
+        frames = list(batches)
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        report: dict = {"records": len(frame), "rows": {SCORED: 0, DEAD: 0}, "codes": {}, "files": {},
+                        "min_arrival": None}  # fmt: skip
+        if len(frame):
+            is_scored = (frame[spark_scoring.OUTCOME] == spark_scoring.SCORED).to_numpy()
+            scored, dead = frame[is_scored].reset_index(drop=True), frame[~is_scored].reset_index(drop=True)
+            tables = {SCORED: output_table(scored), DEAD: dead_letter_table(dead)}
+            report["rows"] = {SCORED: len(scored), DEAD: len(dead)}
+            report["codes"] = {
+                str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()
+            }
+            report["min_arrival"] = int(frame[ARRIVAL_MICROS].min())
+            for name, location in locations.items():
+                store = sink.store_for(location, region)
+                report["files"][name] = sink.write_task(
+                    store, tables[name], query_id, batch_id, context.partitionId()
+                )
+        yield pd.DataFrame({"report": [json.dumps(report)]})
+
+    return write
+
+
 SCORED = "scored"
 DEAD = "dead_letter"
-_RESULT_COLUMNS = (
-    (spark_scoring.PROBABILITY, "double"),
-    (spark_scoring.PREDICTION, "int"),
-    (spark_scoring.VERSION, "string"),
-    (spark_scoring.SCORED_AT, "timestamp"),
-    (spark_scoring.ERROR_CODE, "string"),
-    (spark_scoring.ERROR_REASON, "string"),
-)
-
-
-def _aligned(frame: DataFrame, base_columns: list[str], outcome: str) -> DataFrame:
-    """The input columns + every result column (null where an outcome has none) + the outcome's name."""
-    present = set(frame.columns)
-    columns = [F.col(f"`{c}`") for c in base_columns]
-    columns += [F.col(c) if c in present else F.lit(None).cast(kind).alias(c) for c, kind in _RESULT_COLUMNS]
-    return frame.select(*columns, F.lit(outcome).alias(OUTCOME))
-
-
-def _to_pandas(df: DataFrame) -> pd.DataFrame:
-    """Collect a batch to the driver (Arrow); timestamps as epoch micros so no session time zone is involved."""
-    columns = [
-        F.expr(f"unix_micros(`{f.name}`)").alias(f.name)
-        if isinstance(f.dataType, T.TimestampType)
-        else F.col(f"`{f.name}`")
-        for f in df.schema.fields
-    ]
-    return df.select(*columns).toPandas()
 
 
 def _timestamps(micros: pd.Series) -> pa.Array:

@@ -3,11 +3,13 @@
 See docs/streaming-commit-protocol.md. In short, for micro-batch N of the query Q (Spark replays N with the
 same records after a crash, because the source replays it from its checkpointed offsets):
 
-1. every data file has a name fixed by (Q, N, partition): ingest_year=Y/.../ingest_hour=H/part-Q-N.parquet,
-   written with ONE object PUT (atomic on S3; write-to-temp + rename locally). A replay rewrites the same
-   names, so a record never exists in two files;
-2. before the data, an intent manifest _manifests/Q/N.json lists the files this attempt writes; a replay
-   deletes files of an earlier attempt that it does not rewrite, so nothing is orphaned;
+1. every data file has a name fixed by (Q, N, partition): ingest_year=Y/.../ingest_hour=H/part-Q-N.parquet
+   (part-Q-N-T.parquet where Spark task T writes its share), written with ONE object PUT (atomic on S3;
+   write-to-temp + rename locally). A replay rewrites the same names, so a record never exists in two files;
+2. before the data, an intent manifest _manifests/Q/N.json lists the files this attempt writes (with task
+   writes: each task's own _manifests/Q/N/T.json, before its files); a replay deletes files of an earlier
+   attempt that it does not rewrite (with task writes: all of them, before any task writes), so nothing is
+   orphaned;
 3. after all data files, a commit marker _commits/Q/N.json (one PUT) lists them. A batch whose markers exist
    is skipped on replay. Readers that must never see a half-written batch read through the markers
    (`committed_files` / `duckdb_view_sql`); a plain glob sees each record exactly once as soon as the
@@ -146,9 +148,17 @@ def _batch_name(query_id: str, batch_id: int) -> str:
     return f"{query_id}/{batch_id:012d}.json"
 
 
-def data_key(partition: tuple[str, str, str, str], query_id: str, batch_id: int) -> str:
+def data_key(
+    partition: tuple[str, str, str, str], query_id: str, batch_id: int, task: int | None = None
+) -> str:
+    """part-Q-N.parquet for a batch the driver writes; part-Q-N-TTTTT.parquet for task T's share of a batch."""
     folders = "/".join(f"{name}={value}" for name, value in zip(PARTITION_COLUMNS, partition, strict=True))
-    return f"{folders}/part-{query_id}-{batch_id:012d}.parquet"
+    suffix = "" if task is None else f"-{task:05d}"
+    return f"{folders}/part-{query_id}-{batch_id:012d}{suffix}.parquet"
+
+
+def task_manifest_prefix(query_id: str, batch_id: int) -> str:
+    return f"{MANIFESTS}/{query_id}/{batch_id:012d}/"
 
 
 @dataclass
@@ -211,6 +221,63 @@ def write_batch(
     return BatchWrite(sorted(files), table.num_rows)
 
 
+# --- the same protocol with the data written by the Spark tasks (the streaming handler) -----------------
+# The driver begins the batch (removes whatever an earlier attempt of it wrote, then puts the intent
+# manifest), each task writes its own files after its own intent manifest, and the driver commits the files
+# the tasks report. No file name depends on how a replay partitions the records: a replay removes every file
+# an earlier attempt listed before writing any of its own.
+
+
+def begin_batch(store: ObjectStore, query_id: str, batch_id: int) -> bool:
+    """Before the tasks write batch N: delete every file an earlier, uncommitted attempt of N listed (in its
+    task manifests, or in a driver-written manifest), then those manifests, then put N's intent manifest.
+    True when there was an earlier attempt (a replay)."""
+    name = _batch_name(query_id, batch_id)
+    previous = store.get(f"{MANIFESTS}/{name}")
+    task_manifests = [
+        key for key in store.list(task_manifest_prefix(query_id, batch_id)) if key.endswith(".json")
+    ]
+    stale = set(json.loads(previous).get("files", [])) if previous is not None else set()
+    for key in task_manifests:
+        stale.update(_read_json(store, key)["files"])
+    for key in sorted(stale):  # data first: a crash here leaves manifests that still name what remains
+        store.delete(key)
+    for key in task_manifests:
+        store.delete(key)
+    intent = {"query_id": query_id, "batch_id": batch_id, "files": [],
+              "task_manifests": task_manifest_prefix(query_id, batch_id)}  # fmt: skip
+    store.put(f"{MANIFESTS}/{name}", json.dumps(intent, sort_keys=True).encode())
+    return previous is not None or bool(task_manifests)
+
+
+def write_task(store: ObjectStore, table: pa.Table, query_id: str, batch_id: int, task: int) -> list[str]:
+    """In Spark task `task` (its partition index) of batch N: its intent manifest, then one file per ingest
+    partition its rows touch (one PUT each). A retry of the task rewrites the same names."""
+    parts = partition_tables(table)
+    if not parts:
+        return []
+    files = {data_key(key, query_id, batch_id, task): part for key, part in parts.items()}
+    manifest = f"{task_manifest_prefix(query_id, batch_id)}{task:05d}.json"
+    store.put(manifest, json.dumps({"files": sorted(files)}).encode())
+    for key, part in files.items():
+        store.put(key, parquet_bytes(part))
+    return sorted(files)
+
+
+def commit_batch(
+    store: ObjectStore, query_id: str, batch_id: int, files: list[str], rows: int, extra: dict | None = None
+) -> None:
+    """After every task of batch N returned: the commit marker listing the files they wrote (one PUT)."""
+    marker = {
+        "query_id": query_id,
+        "batch_id": batch_id,
+        "files": sorted(files),
+        "rows": rows,
+        **(extra or {}),
+    }
+    store.put(f"{COMMITS}/{_batch_name(query_id, batch_id)}", json.dumps(marker, sort_keys=True).encode())
+
+
 def committed_files(store: ObjectStore) -> list[str]:
     """Data files of committed batches only: what a reader that must not see a half-written batch reads."""
     files: list[str] = []
@@ -227,7 +294,7 @@ def duckdb_view_sql(location: str, view: str) -> str:
     return (
         f"CREATE OR REPLACE VIEW {view} AS "
         f"SELECT d.* EXCLUDE (filename) FROM read_parquet('{pattern}', hive_partitioning = true, filename = true) d "
-        f"WHERE regexp_extract(d.filename, 'part-(.*)\\.parquet$', 1) IN ("
+        f"WHERE regexp_extract(d.filename, 'part-(.*-[0-9]{{12}})(-[0-9]+)?\\.parquet$', 1) IN ("
         f"SELECT c.query_id || '-' || lpad(CAST(c.batch_id AS VARCHAR), 12, '0') "
         f"FROM read_json('{commits}', columns = {{query_id: 'VARCHAR', batch_id: 'BIGINT'}}) c)"
     )
