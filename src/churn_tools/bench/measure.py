@@ -212,6 +212,28 @@ def batch_paths(report: dict) -> dict:
     return paths
 
 
+def _rate_search(trial, rates: tuple[float, ...], bisect_steps: int, extend: int) -> list[dict]:
+    """Trials upwards through `rates` (then doubling up to `extend` times) until one is not sustained, then
+    `bisect_steps` bisections between the last sustained rate (or 0) and it."""
+    search = []
+    candidates = list(rates) + [rates[-1] * 2 ** (i + 1) for i in range(extend)]
+    for rate in candidates:
+        search.append(trial(rate))
+        if not search[-1]["sustained"]:
+            break
+    if not search[-1]["sustained"]:  # every rate before the last one was sustained
+        # Below the first rate tried when even that one was not sustained: a rate found, not "none".
+        low = search[-2]["rate_target"] if len(search) > 1 else 0.0
+        high = search[-1]["rate_target"]
+        for _ in range(bisect_steps):
+            rate = round((low + high) / 2 / 50) * 50
+            if rate in (low, high):
+                break
+            search.append(trial(rate))
+            low, high = (rate, high) if search[-1]["sustained"] else (low, rate)
+    return search
+
+
 def scaling(settings: Settings, say) -> dict:
     """Batch embedded at each factor of ROWS, each in a fresh process so that peak memory starts from zero."""
     runs = []
@@ -271,15 +293,20 @@ def scaling(settings: Settings, say) -> dict:
 
 def streaming(settings: Settings, say) -> dict:
     """Rates tried upwards until one is not sustained, then bisected between the last sustained rate (or 0, when
-    the first rate is not sustained) and it; then REPEAT trials at the latency rate in all."""
+    the first rate is not sustained) and it; then REPEAT trials at the latency rate in all. The same search
+    with the transport floor (the producer, the local Kinesis and a reader that only reads) gives what the
+    local Kinesis itself carries on this machine; past the last rate given it goes on doubling (up to 4 times)
+    so that the floor is a rate found, not the top of the list."""
 
-    def trial(rate: float) -> dict:
+    def trial(rate: float, transport_only: bool = False) -> dict:
+        who = "transport floor" if transport_only else "stream"
         result = stream_latency.measure(
             settings.model_dir,
             rate,
             settings.stream_seconds,
-            settings.work_dir / "stream" / f"rate-{rate:g}",
+            settings.work_dir / ("transport" if transport_only else "stream") / f"rate-{rate:g}",
             warmup_seconds=settings.stream_warmup_seconds,
+            transport_only=transport_only,
         )
         result["sustained"] = (
             result["not_visible_within_120s"] == 0
@@ -290,25 +317,14 @@ def streaming(settings: Settings, say) -> dict:
         result["sustained_share"] = SUSTAINED_SHARE
         spread = ", ".join(f"{q} {result[f'{q}_seconds']}s" for q in ("p50", "p95", "max"))
         say(
-            f"stream {rate:g}/s: achieved {result['rate_achieved']:g}/s, {spread}, sustained: {result['sustained']}"
+            f"{who} {rate:g}/s: achieved {result['rate_achieved']:g}/s, {spread}, sustained: {result['sustained']}"
         )
         return result
 
-    search = []
-    for rate in settings.stream_rates:
-        search.append(trial(rate))
-        if not search[-1]["sustained"]:
-            break
-    if not search[-1]["sustained"]:  # every rate before the last one was sustained
-        # Below the first rate tried when even that one was not sustained: a rate found, not "none".
-        low = search[-2]["rate_target"] if len(search) > 1 else 0.0
-        high = search[-1]["rate_target"]
-        for _ in range(settings.stream_bisect_steps):
-            rate = round((low + high) / 2 / 50) * 50
-            if rate in (low, high):
-                break
-            search.append(trial(rate))
-            low, high = (rate, high) if search[-1]["sustained"] else (low, rate)
+    search = _rate_search(trial, settings.stream_rates, settings.stream_bisect_steps, extend=0)
+    floor = _rate_search(lambda rate: trial(rate, transport_only=True), settings.stream_rates,
+                         settings.stream_bisect_steps, extend=4)  # fmt: skip
+    floor_sustained = [t["rate_target"] for t in floor if t["sustained"]]
     at_latency_rate = [t for t in search if t["rate_target"] == settings.latency_rate]
     while len(at_latency_rate) < settings.repeat:
         at_latency_rate.append(trial(settings.latency_rate))
@@ -325,6 +341,12 @@ def streaming(settings: Settings, say) -> dict:
         "warmup_seconds": settings.stream_warmup_seconds,
         "max_sustained_rate": max(sustained) if sustained else 0.0,
         "search": [{k: t[k] for k in summary_keys} for t in search],
+        "transport_floor": {
+            "reader": "read and discard",
+            "max_sustained_rate": max(floor_sustained) if floor_sustained else 0.0,
+            "every_rate_sustained": all(t["sustained"] for t in floor),
+            "search": [{k: t[k] for k in summary_keys if k in t} for t in floor],
+        },
         "latency_rate": settings.latency_rate,
         **{
             f"{figure}_at_latency_rate": stats([t[figure] for t in at_latency_rate])

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from churn_tools.bench.settings import P95_TARGET_SECONDS
+
 # (key in results["paths"], label, figure): the rows of the table and the bars of the chart, in this order.
 THROUGHPUT = (
     ("tutorial", "tutorial: new client + 1 request per row", "rows_per_second"),
@@ -63,8 +65,21 @@ def markdown(results: dict) -> str:
             rounds = ", ".join(_number(r) for r in ratio["per_round"])
             value += f" (median of rounds {rounds}; of medians {_number(ratio['of_medians'])})"
         lines.append(f"| {ratio['description']} | {value} | {ratio['target'] or '–'} | {met} |")
+    lines += _handler_rows(results.get("stream_handler", {"skipped": "not run"}))
     lines += _streaming_rows(results["streaming"]) + _scaling_rows(results["scaling"])
     return "\n".join(lines) + "\n"
+
+
+def _handler_rows(handler: dict) -> list[str]:
+    if "skipped" in handler:
+        return [f"| streaming handler alone | not measured ({handler['skipped']}) | – | – |"]
+    return [
+        f"| streaming handler alone, {size['records']:,} records ({size['partitions']} partitions): "
+        f"records/s per core; driver Python / JVM heap after GC (MB) "
+        f"| {_number(size['records_per_second_per_core'])}; {_number(size['driver_python_peak_rss_mb'])} / "
+        f"{_number(size['jvm_heap_after_gc_mb'])} | – | – |"
+        for size in handler["sizes"].values()
+    ]
 
 
 def _streaming_rows(stream: dict) -> list[str]:
@@ -76,8 +91,22 @@ def _streaming_rows(stream: dict) -> list[str]:
     return [
         f"| streaming p95 PutRecords → visible at {stream['latency_rate']:g} records/s ({spread}) "
         f"| {_span(p95)} s | < {limit:g} s | {'yes' if p95['median'] < limit else '**no**'} |",
+        f"| streaming p95 at {stream['latency_rate']:g} records/s, target "
+        f"| {_span(p95)} s | <= {P95_TARGET_SECONDS:g} s | {'yes' if p95['median'] <= P95_TARGET_SECONDS else '**no**'} |",
         f"| streaming: highest rate with p95 < {limit:g} s (tried {rates_tried}) "
         f"| {stream['max_sustained_rate']:g} records/s | – | – |",
+        *_floor_rows(stream.get("transport_floor"), limit),
+    ]
+
+
+def _floor_rows(floor: dict | None, limit: float) -> list[str]:
+    if floor is None:
+        return []
+    tried = "; ".join(_trial_outcome(t, limit) for t in floor["search"])
+    bound = " (every rate tried sustained: a lower bound)" if floor["every_rate_sustained"] else ""
+    return [
+        f"| transport floor: producer -> local Kinesis -> read only, highest rate with p95 < {limit:g} s "
+        f"(tried {tried}) | {floor['max_sustained_rate']:g} records/s{bound} | – | – |"
     ]
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 P95_LIMIT_SECONDS = 10.0
+# The p95 PutRecords-to-visible latency the streaming job should keep at the latency rate (1,000 records/s).
+P95_TARGET_SECONDS = 3.0
 # A trial "sustains" a rate when the producer really sent at least this share of it.
 SUSTAINED_SHARE = 0.9
 
@@ -37,6 +39,8 @@ class Settings:
     # and the Python workers, which is what the check is for. The GC log shows the heap in use after each
     # collection and the pause time (a job short of heap would spend its time collecting).
     scaling_driver_memory: str = "2g"
+    # Micro-batch sizes of the streaming handler alone (records; fresh process each, same fixed heap).
+    handler_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
 
 
 def numbers(text: str, kind=float) -> tuple:

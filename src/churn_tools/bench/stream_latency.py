@@ -36,6 +36,54 @@ from churn_tools.local import producer
 from churn_tools.local import services as local_services
 
 
+class ReadLog:
+    """The transport floor's `Visibility`: the read-only reader's log of (record_id, time read) lines."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.visible_at: dict[str, float] = {}
+        self._offset = 0
+
+    def poll(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.decode().splitlines():
+            record_id, _, read_at = line.partition(" ")
+            self.visible_at.setdefault(record_id, float(read_at))
+
+
+def read_and_discard(stream: str, out: Path, poll_seconds: float = 0.2) -> None:
+    """The transport floor's reader: GetRecords on every shard from TRIM_HORIZON, each record's id and the
+    time it was read appended to `out`, nothing else done with it; until SIGTERM."""
+    client = boto3.client("kinesis")
+    iterators = {
+        shard["ShardId"]: client.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for shard in client.list_shards(StreamName=stream)["Shards"]
+    }
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with open(out, "a") as log:
+        while not stop.is_set():
+            got = 0
+            for shard, iterator in list(iterators.items()):
+                answer = client.get_records(ShardIterator=iterator, Limit=10_000)
+                iterators[shard] = answer["NextShardIterator"]
+                now = time.time()
+                lines = [f"{json.loads(r['Data'])['record_id']} {now}\n" for r in answer["Records"]]
+                log.writelines(lines)
+                got += len(lines)
+            log.flush()
+            if not got:
+                stop.wait(poll_seconds)
+
+
 class Visibility:
     """Polls the output's committed files; remembers when each record_id first became visible."""
 
@@ -64,12 +112,15 @@ def measure(
     shards: int = 4,
     trigger: float = 1.0,
     warmup_seconds: float = 40.0,
+    transport_only: bool = False,
 ) -> dict:
+    """The job's PutRecords-to-visible latency at `rate`; with `transport_only`, the transport floor instead:
+    the same producer and local Kinesis, read by `read_and_discard` (PutRecords-to-read)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     # The AWS_* variables below point at this trial's moto; put them back so that the next trial starts its own.
     saved_environ = dict(os.environ)
     try:
-        return _measure(model_dir, rate, seconds, work_dir, shards, trigger, warmup_seconds)
+        return _measure(model_dir, rate, seconds, work_dir, shards, trigger, warmup_seconds, transport_only)
     finally:
         os.environ.clear()
         os.environ.update(saved_environ)
@@ -83,6 +134,7 @@ def _measure(
     shards: int,
     trigger: float,
     warmup_seconds: float,
+    transport_only: bool,
 ) -> dict:
     moto = None
     env = dict(os.environ)
@@ -100,6 +152,9 @@ def _measure(
         sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream, "--output", str(run / "scored"),
         "--checkpoint", str(run / "checkpoint"), "--model-dir", model_dir, "--trigger-seconds", str(trigger),
     ]  # fmt: skip
+    if transport_only:
+        command = [sys.executable, "-m", "churn_tools.bench.stream_latency", "--read-only", stream,
+                   "--read-log", str(run / "read.log")]  # fmt: skip
     log_path = run / "job.log"
     run.mkdir(parents=True, exist_ok=True)
     n_records, n_warmup = int(rate * seconds), int(rate * warmup_seconds)
@@ -109,7 +164,7 @@ def _measure(
     measured_ids = {json.loads(data)["record_id"] for data, _ in at_rate[n_warmup:]}
     with open(log_path, "wb") as log:
         job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    visibility = Visibility(run / "scored")
+    visibility = ReadLog(run / "read.log") if transport_only else Visibility(run / "scored")
     try:
         # JVM start, first batch, model load are not part of the steady state being measured.
         producer.send(client, stream, first)
@@ -166,6 +221,7 @@ def _measure(
         "trigger_seconds": trigger,
         "warmup_seconds": warmup_seconds,
         "shards": shards,
+        "reader": "read and discard (transport floor)" if transport_only else "the streaming job",
         # None when no record became visible (the job fell over): there is no distribution to report.
         "p50_seconds": round(float(np.percentile(latencies, 50)), 3) if len(latencies) else None,
         "p95_seconds": round(float(np.percentile(latencies, 95)), 3) if len(latencies) else None,
@@ -182,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Measure PutRecords-to-visible latency of the streaming job."
     )
-    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--model-dir", help="the job's model (required unless --read-only)")
     parser.add_argument("--rate", type=float, default=1000.0, help="records per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce at that rate")
     parser.add_argument("--work-dir", default=".work/bench-stream-latency")
@@ -191,7 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warmup-seconds", type=float, default=40.0, help="production at the rate before measuring"
     )
+    parser.add_argument("--read-only", metavar="STREAM", help="be the transport floor's reader of STREAM")
+    parser.add_argument("--read-log", type=Path, help="where --read-only logs what it read")
+    parser.add_argument("--transport-only", action="store_true", help="measure the transport floor instead")
     args = parser.parse_args(argv)
+    if args.read_only:
+        read_and_discard(args.read_only, args.read_log)
+        return 0
+    if not args.model_dir:
+        parser.error("--model-dir is required")
     result = measure(
         args.model_dir,
         args.rate,
@@ -200,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         args.shards,
         args.trigger_seconds,
         args.warmup_seconds,
+        args.transport_only,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "latencies_seconds"}, indent=2))
     print(

@@ -14,6 +14,9 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
 - the scoring UDF in Spark, over rows cached in memory, beside the Arrow round trip alone (a UDF with the same
   inputs and result that does no work): what moving the rows to the Python workers and back adds (per core);
 - scaling: batch embedded at 1x, 4x, 16x ROWS, each in a fresh process (wall time and peak memory);
+- streaming handler alone: one micro-batch of 10k, 100k and 1M records in the Kinesis source's raw schema (no
+  Kinesis), each in a fresh process: per-core throughput against the batch job on the same rows, driver
+  Python peak RSS and JVM heap after GC at each size (churn_tools.bench.stream_handler);
 - streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
   distribution at 1,000 records/s.
 
@@ -35,7 +38,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from churn_tools.bench import batch_throughput
+from churn_tools.bench import batch_throughput, stream_handler
 from churn_tools.bench.measure import (
     batch_paths,
     ensure_data,
@@ -154,6 +157,15 @@ class Suite:
         if settings.scale_factors:
             self.say(f"scaling: batch embedded at {', '.join(f'{f}x' for f in settings.scale_factors)}")
             results["scaling"] = scaling(settings, self.say)
+        results["stream_handler"] = {"skipped": "no handler sizes given"}
+        if settings.handler_sizes:
+            self.say(
+                f"streaming handler alone: {', '.join(f'{n:,}' for n in settings.handler_sizes)} records"
+            )
+            results["stream_handler"] = stream_handler.measure(
+                settings.handler_sizes, settings.model_dir, settings.data_dir, settings.work_dir / "handler",
+                settings.repeat, settings.master, settings.scaling_driver_memory, self.say,
+            )  # fmt: skip
         results["streaming"] = {"skipped": "no stream rates given"}
         if settings.stream_rates:
             self.say(f"streaming: rates {', '.join(f'{r:g}' for r in settings.stream_rates)} records/s")
@@ -181,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup-rows", type=int, default=5000, help="untimed pass of each batch mode (0: none)"
     )
     parser.add_argument("--scale-factors", default="1,4,16", help="multiples of ROWS for the scaling check")
+    parser.add_argument(
+        "--handler-sizes", default="10000,100000,1000000", help="micro-batch sizes of the handler alone"
+    )
     parser.add_argument("--stream-rates", default="1000,2000,4000,8000", help="records/s, tried in order")
     parser.add_argument("--stream-seconds", type=float, default=40.0, help="production time of each trial")
     parser.add_argument(
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         stream_warmup_seconds=args.stream_warmup_seconds,
         stream_bisect_steps=args.stream_bisect_steps,
         latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
-        scaling_driver_memory=args.scaling_driver_memory,
+        scaling_driver_memory=args.scaling_driver_memory, handler_sizes=numbers(args.handler_sizes, int),
     )  # fmt: skip
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
     results = Suite(settings).run()

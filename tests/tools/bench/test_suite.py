@@ -50,6 +50,7 @@ def results(spark, model_dir, tmp_path_factory):
         rows=ROWS, repeat=2, model_dir=str(model_dir), data_dir=work / "data", work_dir=work / "work",
         out_dir=work / "out", per_row_sample=4, floor_a_max_rows=500, warmup_rows=0, scale_factors=(),
         stream_rates=(1000, 2000, 4000), stream_seconds=1, latency_rate=1000, driver_memory="1g",
+        handler_sizes=(),  # fresh JVMs per size: tests/tools/bench/test_stream_parts.py runs it on its own
     )  # fmt: skip
     try:
         found = suite.Suite(settings).run(spark=spark)
@@ -98,7 +99,9 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
     assert set(found["ratios"]) == {ratio.name for ratio in bench_ratios.RATIOS}
     assert all("ratio" in name for name in found["ratios"])
     measured = {name: r for name, r in found["ratios"].items() if r["value"] is not None}
-    assert len(measured) == 5  # those of the batch paths (scaling is left out here)
+    # Those of the batch paths and the stream's rate against its transport floor (scaling and the handler
+    # alone are left out here).
+    assert len(measured) == 6
     for name, ratio in measured.items():
         numerator = bench_ratios.lookup(found, ratio["numerator"])
         denominator = bench_ratios.lookup(found, ratio["denominator"])
@@ -138,6 +141,8 @@ def test_a_part_left_out_is_reported_as_not_measured(results):
     assert len(scaling_ratios) == 2
     assert all(r["value"] is None and r["meets_target"] is None for r in scaling_ratios)
     assert "| scaling | not measured (no scale factors given) |" in written["md"].read_text()
+    assert found["stream_handler"] == {"skipped": "no handler sizes given"}
+    assert "| streaming handler alone | not measured (no handler sizes given) |" in written["md"].read_text()
 
 
 def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):
@@ -173,6 +178,10 @@ def test_streaming_search_stops_at_the_first_rate_over_the_limit_then_bisects(re
     assert [t["rate_target"] for t in stream["search"]] == [1000, 2000, 1500, 1750]
     assert [t["sustained"] for t in stream["search"]] == [True, False, True, False]
     assert stream["max_sustained_rate"] == 1500
+    # The transport floor's search goes the same way here (the same recorded trials).
+    assert [t["rate_target"] for t in stream["transport_floor"]["search"]] == [1000, 2000, 1500, 1750]
+    ratio = found["ratios"]["stream_sustained_rate_vs_transport_floor_ratio"]
+    assert ratio["value"] == 1.0 and ratio["meets_target"] is True
     # REPEAT trials at 1,000 records/s in all, the search's first one included.
     assert len(stream["p95_seconds_at_latency_rate"]["runs"]) == settings.repeat
 

@@ -1,0 +1,53 @@
+"""The streaming parts of `make bench` that run for real here, small: the handler alone in fresh processes
+beside the batch job, and one transport-floor trial (producer -> moto's Kinesis -> a reader that only reads).
+
+No assertion depends on how fast anything ran: the figures must be consistent with each other and with what
+was written."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from churn_pipeline.streaming import sink
+from churn_tools.bench import stream_handler, stream_latency
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(stream_handler, "RECORDS_PER_SHARD", 400)  # the raw files are written here
+    found = stream_handler.measure((300, 1000), str(model_dir), tmp_path / "data", tmp_path / "work", 1,
+                                   "local[2]", "1g", print)  # fmt: skip
+    small, large = found["sizes"]["300"], found["sizes"]["1000"]
+    assert (small["records"], small["partitions"]) == (300, 1)
+    assert (large["records"], large["partitions"]) == (1000, 3)  # 400 + 400 + 200: one partition per "shard"
+    assert large["records_per_second_per_core"] == pytest.approx(
+        1000 / large["wall_seconds"] / found["cores"]
+    )
+    assert found["largest"] is large and found["batch_same_rows"]["records"] == 1000
+    assert found["driver_python_rss"] == {
+        "min": min(small["driver_python_peak_rss_mb"], large["driver_python_peak_rss_mb"]),
+        "max": max(small["driver_python_peak_rss_mb"], large["driver_python_peak_rss_mb"]),
+    }
+    assert 0 < large["jvm_heap_after_gc_mb"] < 1024
+    # What the handler wrote: every record once, through the commit markers, in files the tasks named.
+    scored = tmp_path / "work" / "handler-1000" / "scored"
+    committed = sink.read_committed(str(scored), ["record_id"])
+    assert len(committed) == large["runs"][0]["scored"] == 1000
+    assert committed["record_id"].nunique() == 1000
+    files = sink.committed_files(sink.LocalStore(scored))
+    assert len(files) == 3 and all(
+        f.endswith(("-00000.parquet", "-00001.parquet", "-00002.parquet")) for f in files
+    )
+    pattern = f"{scored}/ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchone()[0] == 1000
+
+
+def test_a_transport_floor_trial_reads_every_record_it_produced(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # its own moto, as a bench trial starts
+    result = stream_latency.measure("unused", 200, 3, tmp_path, warmup_seconds=1, transport_only=True)
+    assert result["reader"] == "read and discard (transport floor)"
+    assert result["records"] == 600 and result["not_visible_within_120s"] == 0
+    assert len(result["latencies_seconds"]) == 600
+    assert 0 < result["p50_seconds"] <= result["p95_seconds"] <= result["max_seconds"]
