@@ -10,6 +10,7 @@ Spark 3.3 (Glue 4.0 runs this module): no Spark-4-only calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -233,10 +234,16 @@ class BatchHandler:
             name: store for name, store in targets.items() if not sink.is_committed(store, query_id, batch_id)
         }
         replayed = [sink.begin_batch(store, query_id, batch_id) for store in pending.values()]
+        # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
+        # fixed cost (a Python worker per operator, the Arrow hops) was most of a small batch's latency. A task
+        # still holds one Arrow batch at a time, so more records per task cost no memory.
+        # (coalesce never adds partitions: a batch with fewer keeps its own.)
+        source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
         parsed = source.mapInPandas(_parser(self.max_payload_bytes), _PARSED_SCHEMA)
         result = spark_scoring.score(
             parsed,
-            self.scoring,
+            # One pass over the scoring result (the write), so nothing to persist: the UDF runs once per row.
+            dataclasses.replace(self.scoring, storage_level="NONE"),
             prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
             keep_for_unscored=(DATA,),
             count_drift=self.drift is not None,
@@ -295,10 +302,11 @@ def _parser(max_payload_bytes: int):
 
 
 def _task_writer(locations: dict[str, str], region: str | None, query_id: str, batch_id: int):
-    """The write tasks' function (mapInPandas over `ScoringResult.outcomes`): a task builds its partition's
-    scored and dead-letter tables, writes each with the task protocol of `sink.write_task` to the datasets
-    not yet committed, and reports one JSON line: records, rows and files per dataset, dead-letter codes and
-    the earliest arrival."""
+    """The write tasks' function (mapInPandas over `ScoringResult.outcomes`): for each Arrow batch of its
+    partition, a task builds the scored and dead-letter tables, writes each with the task protocol of
+    `sink.write_task` to the datasets not yet committed, and reports one JSON line: records, rows and files per
+    dataset, dead-letter codes and the earliest arrival. A task holds one Arrow batch at a time, never its
+    whole partition."""
 
     def write(batches):
         from pyspark import TaskContext
@@ -306,25 +314,26 @@ def _task_writer(locations: dict[str, str], region: str | None, query_id: str, b
         context = TaskContext.get()
         if context is None:
             raise RuntimeError("the stream's write runs in Spark tasks: no TaskContext here")
-        frames = list(batches)
-        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        report: dict = {"records": len(frame), "rows": {SCORED: 0, DEAD: 0}, "codes": {}, "files": {},
-                        "min_arrival": None}  # fmt: skip
-        if len(frame):
+        stores = {name: sink.store_for(location, region) for name, location in locations.items()}
+        for chunk, frame in enumerate(batches):
+            if not len(frame):
+                continue
             is_scored = (frame[spark_scoring.OUTCOME] == spark_scoring.SCORED).to_numpy()
             scored, dead = frame[is_scored].reset_index(drop=True), frame[~is_scored].reset_index(drop=True)
             tables = {SCORED: output_table(scored), DEAD: dead_letter_table(dead)}
-            report["rows"] = {SCORED: len(scored), DEAD: len(dead)}
-            report["codes"] = {
-                str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()
+            report = {
+                "records": len(frame),
+                "rows": {SCORED: len(scored), DEAD: len(dead)},
+                "codes": {str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()},
+                "min_arrival": int(frame[ARRIVAL_MICROS].min()),
+                "files": {
+                    name: sink.write_task(
+                        store, tables[name], query_id, batch_id, context.partitionId(), chunk
+                    )
+                    for name, store in stores.items()
+                },
             }
-            report["min_arrival"] = int(frame[ARRIVAL_MICROS].min())
-            for name, location in locations.items():
-                store = sink.store_for(location, region)
-                report["files"][name] = sink.write_task(
-                    store, tables[name], query_id, batch_id, context.partitionId()
-                )
-        yield pd.DataFrame({"report": [json.dumps(report)]})
+            yield pd.DataFrame({"report": [json.dumps(report)]})
 
     return write
 

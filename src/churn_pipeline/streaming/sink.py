@@ -4,10 +4,10 @@ See docs/streaming-commit-protocol.md. In short, for micro-batch N of the query 
 same records after a crash, because the source replays it from its checkpointed offsets):
 
 1. every data file has a name fixed by (Q, N, partition): ingest_year=Y/.../ingest_hour=H/part-Q-N.parquet
-   (part-Q-N-T.parquet where Spark task T writes its share), written with ONE object PUT (atomic on S3;
+   (part-Q-N-T-C.parquet where Spark task T writes chunk C of its share), written with ONE object PUT (atomic on S3;
    write-to-temp + rename locally). A replay rewrites the same names, so a record never exists in two files;
 2. before the data, an intent manifest _manifests/Q/N.json lists the files this attempt writes (with task
-   writes: each task's own _manifests/Q/N/T.json, before its files); a replay deletes files of an earlier
+   writes: each task's own _manifests/Q/N/T-C.json, before its files); a replay deletes files of an earlier
    attempt that it does not rewrite (with task writes: all of them, before any task writes), so nothing is
    orphaned;
 3. after all data files, a commit marker _commits/Q/N.json (one PUT) lists them. A batch whose markers exist
@@ -148,12 +148,10 @@ def _batch_name(query_id: str, batch_id: int) -> str:
     return f"{query_id}/{batch_id:012d}.json"
 
 
-def data_key(
-    partition: tuple[str, str, str, str], query_id: str, batch_id: int, task: int | None = None
-) -> str:
-    """part-Q-N.parquet for a batch the driver writes; part-Q-N-TTTTT.parquet for task T's share of a batch."""
+def data_key(partition: tuple[str, str, str, str], query_id: str, batch_id: int, task: str = "") -> str:
+    """part-Q-N.parquet for a batch the driver writes; part-Q-N-T-C.parquet for chunk C of task T's share."""
     folders = "/".join(f"{name}={value}" for name, value in zip(PARTITION_COLUMNS, partition, strict=True))
-    suffix = "" if task is None else f"-{task:05d}"
+    suffix = f"-{task}" if task else ""
     return f"{folders}/part-{query_id}-{batch_id:012d}{suffix}.parquet"
 
 
@@ -250,14 +248,18 @@ def begin_batch(store: ObjectStore, query_id: str, batch_id: int) -> bool:
     return previous is not None or bool(task_manifests)
 
 
-def write_task(store: ObjectStore, table: pa.Table, query_id: str, batch_id: int, task: int) -> list[str]:
-    """In Spark task `task` (its partition index) of batch N: its intent manifest, then one file per ingest
-    partition its rows touch (one PUT each). A retry of the task rewrites the same names."""
+def write_task(
+    store: ObjectStore, table: pa.Table, query_id: str, batch_id: int, task: int, chunk: int = 0
+) -> list[str]:
+    """In Spark task `task` (its partition index) of batch N, for its `chunk`-th Arrow batch: an intent manifest,
+    then one file per ingest partition the rows touch (one PUT each). A retry of the task rewrites the same
+    names."""
     parts = partition_tables(table)
     if not parts:
         return []
-    files = {data_key(key, query_id, batch_id, task): part for key, part in parts.items()}
-    manifest = f"{task_manifest_prefix(query_id, batch_id)}{task:05d}.json"
+    label = f"{task:05d}-{chunk:05d}"
+    files = {data_key(key, query_id, batch_id, label): part for key, part in parts.items()}
+    manifest = f"{task_manifest_prefix(query_id, batch_id)}{label}.json"
     store.put(manifest, json.dumps({"files": sorted(files)}).encode())
     for key, part in files.items():
         store.put(key, parquet_bytes(part))
@@ -294,7 +296,7 @@ def duckdb_view_sql(location: str, view: str) -> str:
     return (
         f"CREATE OR REPLACE VIEW {view} AS "
         f"SELECT d.* EXCLUDE (filename) FROM read_parquet('{pattern}', hive_partitioning = true, filename = true) d "
-        f"WHERE regexp_extract(d.filename, 'part-(.*-[0-9]{{12}})(-[0-9]+)?\\.parquet$', 1) IN ("
+        f"WHERE regexp_extract(d.filename, 'part-(.*-[0-9]{{12}})(-[0-9]+)*\\.parquet$', 1) IN ("
         f"SELECT c.query_id || '-' || lpad(CAST(c.batch_id AS VARCHAR), 12, '0') "
         f"FROM read_json('{commits}', columns = {{query_id: 'VARCHAR', batch_id: 'BIGINT'}}) c)"
     )
