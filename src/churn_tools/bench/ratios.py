@@ -92,10 +92,10 @@ RATIOS = (
     ),
     Ratio(
         "stream_handler_jvm_heap_max_vs_min_ratio",
-        "stream_handler.jvm_heap_after_gc.max",
-        "stream_handler.jvm_heap_after_gc.min",
+        "stream_handler.jvm_live_heap.max",
+        "stream_handler.jvm_live_heap.min",
         "<= 1.25",
-        "streaming handler alone, 10k..1M records: JVM heap after GC max / min (local mode: driver and executor)",
+        "streaming handler alone, 10k..1M records: JVM live heap (after a full GC) max / min (local mode: driver and executor)",
     ),
     Ratio(
         "stream_handler_vs_batch_per_core_ratio",

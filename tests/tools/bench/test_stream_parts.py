@@ -33,6 +33,9 @@ def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp
         "max": max(small["driver_python_peak_rss_mb"], large["driver_python_peak_rss_mb"]),
     }
     assert 0 < large["jvm_heap_after_gc_mb"] < 1024
+    # The live heap, from the full collections the run asked for (at least the one when the handler returned).
+    assert 0 < large["jvm_live_heap_mb"] < 1024
+    assert found["jvm_live_heap"]["max"] == max(small["jvm_live_heap_mb"], large["jvm_live_heap_mb"])
     # What the handler wrote: every record once, through the commit markers, in files the tasks named.
     scored = tmp_path / "work" / "handler-1000" / "scored"
     committed = sink.read_committed(str(scored), ["record_id"])
