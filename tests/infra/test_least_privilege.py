@@ -381,6 +381,8 @@ ALLOWED = [
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/ingest_year=*")),
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_manifests/*")),
     Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_commits/*")),
+    # The commit protocol's begin lists an earlier attempt's task manifests (_manifests/Q/N/) before any write.
+    Call("stream-job", "s3:ListBucket", s3_arn("results")),
     Call("stream-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # the batch job's boto3 calls (churn_pipeline.model, churn_pipeline.scoring.endpoint_client)
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),

@@ -112,11 +112,31 @@ def local_tfvars() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def local_root(tmp_path_factory, moto_server, local_tfvars, tf_env) -> LocalRoot:
+def plan_review_moto(tmp_path_factory):
+    """A moto server of the plan review's own (its URL given to Terraform, no environment changed): the
+    worker's session server may hold another test's churn-local-* resources (a clean-clone run failed 21 applies
+    with EntityAlreadyExists on the role churn-local-glue-jobs)."""
+    from churn_tools.local import services as local_services
+
+    port = local_services.free_port()
+    process = local_services.start_moto(port, tmp_path_factory.mktemp("plan-review-moto") / "moto.log")
+    try:
+        yield f"http://{local_services.LOOPBACK}:{port}"
+    finally:
+        local_services.stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def local_root(tmp_path_factory, plan_review_moto, local_tfvars, tf_env) -> LocalRoot:
     """The local root applied once with its own terraform.tfvars."""
     if shutil.which("terraform") is None:
         pytest.fail("the terraform CLI is required for the plan review tests (CI installs it)")
-    root = LocalRoot(tmp_path_factory.mktemp("plan-review"), moto_server, tf_env)
+    from churn_tools.local import services as local_services
+
+    # moto's fake credentials for the provider (the endpoint is a tfvar, endpoint_url)
+    root = LocalRoot(
+        tmp_path_factory.mktemp("plan-review"), plan_review_moto, {**tf_env, **local_services.LOCAL_AWS_ENV}
+    )
     root.apply(local_tfvars)
     return root
 
