@@ -12,7 +12,7 @@ from churn_pipeline.contract.features import ContractError
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import INVOKE_ENDPOINT_LIMIT_BYTES, ScoringConfig
 from churn_pipeline.scoring.endpoint_protocol import format_csv, parse_predictions, split_payloads
-from churn_pipeline.scoring.spark import score
+from churn_pipeline.scoring.spark import score, task_scorer
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools.local import services as local_services
 
@@ -154,3 +154,42 @@ def test_pandas_udf_path_for_spark_without_arrow_udfs_gives_the_same_scores(
     assert list(zip(rejected.Phone, rejected.error_code, strict=True)) == [
         (frame["Phone"].iloc[2], "OUT_OF_RANGE")
     ]
+
+
+def test_a_task_scorer_gives_each_row_the_outcome_the_udf_gives_it(spark, model_dir, rows):
+    """The streaming handler's tasks score with `TaskScorer` (no UDF); on the same rows, prior errors included,
+    every row gets the UDF path's outcome, probability, prediction, code and reason."""
+    frame = rows.rename(columns=str.lower).astype(object).copy()
+    frame.loc[3, "day mins"] = "lots"
+    frame.loc[4, "intl calls"] = None
+    frame["key"] = [f"k-{i}" for i in range(len(frame))]
+    frame["parse_code"] = None
+    frame["parse_reason"] = None
+    frame.loc[5, ["parse_code", "parse_reason"]] = ["BAD_JSON", "not JSON"]
+    frame = frame.astype(str).where(frame.notna(), None)  # text values, as a JSON parser may give them
+    config = ScoringConfig(mode="embedded", model_uri=str(model_dir), threshold=0.3)
+    spark_frame = spark.createDataFrame(frame)
+    prior = ("parse_code", "parse_reason")
+    by_udf = score(spark_frame, config, prior_error=prior)
+    try:
+        scored = by_udf.scored.toPandas()
+        rejected = by_udf.rejected.toPandas()
+    finally:
+        by_udf.release()
+    scorer = task_scorer(spark_frame.schema, spark, config, prior_error=prior)
+    got = scorer.outcomes(frame, scored_at_micros=1_700_000_000_000_000).set_index("key")
+    assert "parse_code" not in got.columns and scorer.model_version == scored["model_version"].iloc[0]
+    assert sorted(got.index[got["outcome"] == "rejected"]) == sorted(rejected["key"])
+    assert sorted(
+        zip(got.loc[rejected["key"], "error_code"], got.loc[rejected["key"], "error_reason"], strict=True)
+    ) == sorted(zip(rejected["error_code"], rejected["error_reason"], strict=True))
+    assert len(rejected) == 3  # the two the contract refuses, and the one the parser did
+    mine = got.loc[scored["key"]]
+    assert (mine["outcome"] == "scored").all() and mine["error_code"].isna().all()
+    np.testing.assert_allclose(mine["churn_probability"], scored["churn_probability"], rtol=0, atol=0)
+    assert list(mine["churn_prediction"]) == list(scored["churn_prediction"])
+    assert list(mine["model_version"]) == list(scored["model_version"])
+    assert (mine["scored_at"] == 1_700_000_000_000_000).all()
+    unscored = got.loc[rejected["key"]]
+    assert unscored["churn_probability"].isna().all() and unscored["churn_prediction"].isna().all()
+    assert unscored["model_version"].isna().all() and unscored["scored_at"].isna().all()

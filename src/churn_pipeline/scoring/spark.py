@@ -9,6 +9,9 @@ as `text/csv` payloads to a SageMaker endpoint (mode "endpoint").
 
 The UDF is marked non-deterministic and its result is persisted before the three outcomes are split off,
 so Spark never evaluates it twice for a row: the endpoint is called once per row, the model run once.
+
+A job whose own tasks handle every row in one pass (the streaming handler: parse, score, write per Arrow
+batch) calls the same worker function through `TaskScorer` instead of the UDF.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from churn_pipeline.scoring.worker import (
     PRIOR_REASON,
     REJECTED,
     SCORED,
+    OnScored,
     arrow_batch_scorer,
     pandas_batch_scorer,
 )
@@ -68,9 +72,6 @@ class ScoringResult:
     failed: DataFrame  # input columns + error_reason (the endpoint could not score them after retries)
     tagged: DataFrame  # the persisted frame the three are split from; `release()` frees it
     model_version: str
-    # Every row once: the input columns, every result column (null where its outcome has none) and `OUTCOME`,
-    # for a writer that splits the outcomes in its own tasks, in one pass (the streaming handler).
-    outcomes: DataFrame | None = None
     # The model's training baseline when drift was asked for (None: not asked, or a model without one).
     drift_baseline: drift.Baseline | None = None
     _drift_counts: Accumulator | None = None
@@ -83,17 +84,7 @@ class ScoringResult:
             raise ValueError(
                 "drift counts were not asked for (score(..., count_drift=True)) or the model has no baseline"
             )
-        counter = drift.BinCounter(self.drift_baseline)
-        batches = list(self._drift_counts.value.values())
-        vector = np.sum(batches, axis=0) if batches else np.zeros(counter.size, dtype=np.int64)
-        counts = counter.counts_of(vector)
-        counted = sum(counts.get(drift.SCORE, {}).values())
-        if counted != scored_rows:
-            raise RuntimeError(
-                f"the scoring workers counted {counted} scored rows for drift, the outcomes {scored_rows}: "
-                "read drift counts only after an action computed the whole scored frame"
-            )
-        return counts
+        return _summed_drift_counts(self.drift_baseline, self._drift_counts, scored_rows)
 
     def counts(self) -> dict[str, int]:
         """Rows per outcome, in one pass over the persisted frame."""
@@ -111,6 +102,22 @@ class ScoringResult:
 
     def release(self) -> None:
         self.tagged.unpersist()
+
+
+def _summed_drift_counts(
+    baseline: drift.Baseline, accumulator: Accumulator, scored_rows: int
+) -> dict[str, dict[str, int]]:
+    counter = drift.BinCounter(baseline)
+    batches = list(accumulator.value.values())
+    vector = np.sum(batches, axis=0) if batches else np.zeros(counter.size, dtype=np.int64)
+    counts = counter.counts_of(vector)
+    counted = sum(counts.get(drift.SCORE, {}).values())
+    if counted != scored_rows:
+        raise RuntimeError(
+            f"the scoring workers counted {counted} scored rows for drift, the outcomes {scored_rows}: "
+            "read drift counts only after an action computed the whole scored frame"
+        )
+    return counts
 
 
 class _CountsByBatch(AccumulatorParam):
@@ -166,10 +173,9 @@ def score(
     feature and bin as they score them: `ScoringResult.drift_counts` after the first write.
     Raises ContractError (before any work) when a column the model needs is absent.
     """
-    model_dir = ModelDir.fetch(config.model_uri, config.region)
-    spec = model_dir.spec()
-    version = model_dir.version()
-    needed = resolve_columns(df.columns, spec.input_columns)  # model column -> input column
+    spec, version, needed, baseline, counts, on_scored = _prepare(
+        df.columns, df.sparkSession, config, count_drift
+    )
 
     inputs = [F.col(_quote(needed[name])).alias(name) for name in spec.input_columns]
     if prior_error:
@@ -177,9 +183,6 @@ def score(
             F.col(_quote(prior_error[0])).alias(PRIOR_CODE),
             F.col(_quote(prior_error[1])).alias(PRIOR_REASON),
         ]
-    baseline = model_dir.baseline() if count_drift else None
-    counts = df.sparkSession.sparkContext.accumulator({}, _CountsByBatch()) if baseline is not None else None
-    on_scored = _drift_counter(baseline, counts) if baseline is not None and counts is not None else None
     udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error), on_scored=on_scored)
     if config.arrow_batch_rows is not None:
         df.sparkSession.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
@@ -211,20 +214,109 @@ def score(
     failed = tagged.where(outcome == FAILED).select(
         *input_columns, F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON)
     )
-    is_scored = outcome == SCORED
-    outcomes = tagged.select(
-        *input_columns,
-        F.when(is_scored, probability).alias(PROBABILITY),
-        F.when(is_scored, (probability >= F.lit(config.threshold)).cast("int")).alias(PREDICTION),
-        F.when(is_scored, F.lit(version)).alias(VERSION),
-        F.when(is_scored, F.current_timestamp()).alias(SCORED_AT),
-        F.col(f"{_RESULT}.error_code").alias(ERROR_CODE),
-        F.col(f"{_RESULT}.error_reason").alias(ERROR_REASON),
-        outcome.alias(OUTCOME),
-    )
     return ScoringResult(
         scored=scored, rejected=rejected, failed=failed, tagged=tagged, model_version=version,
-        outcomes=outcomes, drift_baseline=baseline, _drift_counts=counts,
+        drift_baseline=baseline, _drift_counts=counts,
+    )  # fmt: skip
+
+
+def _prepare(columns: Sequence[str], spark, config: ScoringConfig, count_drift: bool):
+    """What both scorers fix on the driver before any work: the model's spec and version, the input column of
+    each model column (ContractError when one is absent), and the drift counting (baseline, accumulator and
+    the workers' `on_scored`) when asked for and the model has a baseline."""
+    model_dir = ModelDir.fetch(config.model_uri, config.region)
+    spec = model_dir.spec()
+    needed = resolve_columns(columns, spec.input_columns)  # model column -> input column
+    baseline = model_dir.baseline() if count_drift else None
+    counts = spark.sparkContext.accumulator({}, _CountsByBatch()) if baseline is not None else None
+    on_scored = _drift_counter(baseline, counts) if baseline is not None and counts is not None else None
+    return spec, model_dir.version(), needed, baseline, counts, on_scored
+
+
+@dataclass
+class TaskScorer:
+    """The shared scorer for a job whose own Spark tasks score (mapInPandas): the function the UDF applies
+    (`worker.arrow_batch_scorer`), called on each pandas batch the task holds. Spark's UDF operator keeps
+    every input row it has sent to Python in a queue until the row's result comes back, and when the UDF is
+    slower than the operator feeding it that queue holds the task's whole partition (measured: a 500,000-row
+    partition behind the scoring UDF held 957 MB of heap, 256 MB without the UDF). A mapInPandas that
+    scores its batches itself has no such queue: a task holds the batch it is on.
+
+    Built on the driver by `task_scorer` (model spec, version, drift accumulator); pickled into the tasks."""
+
+    config: ScoringConfig
+    spec: FeatureSpec
+    model_version: str
+    arrow_types: dict[str, object]  # model column -> the Arrow type of its input column
+    inputs: dict[str, str]  # model column -> input column
+    prior_error: tuple[str, str] | None
+    drift_baseline: drift.Baseline | None
+    on_scored: OnScored | None
+    _drift_counts: Accumulator | None
+
+    def outcomes(self, frame, scored_at_micros: int):
+        """`frame` (pandas) without the prior-error columns, plus every result column (null where the row's
+        outcome has none) and `OUTCOME`: the task's rows, each once, as `score` splits them."""
+        import pandas as pd
+        import pyarrow as pa
+
+        arrays = [
+            pa.array(frame[self.inputs[name]], type=self.arrow_types[name], from_pandas=True)
+            for name in self.spec.input_columns
+        ]
+        if self.prior_error:
+            arrays += [
+                pa.array(frame[column], type=pa.string(), from_pandas=True) for column in self.prior_error
+            ]
+        scorer = arrow_batch_scorer(
+            self.config, self.spec, with_prior_error=bool(self.prior_error), on_scored=self.on_scored
+        )
+        result = scorer(*arrays).flatten()
+        outcome = result[1].to_numpy(zero_copy_only=False)
+        is_scored = outcome == SCORED
+        probability = result[0].to_numpy(zero_copy_only=False)
+        out = frame.drop(columns=list(self.prior_error or ())).reset_index(drop=True)
+        out[PROBABILITY] = pd.Series(probability).where(is_scored)
+        prediction = pd.Series((probability >= self.config.threshold).astype("int64")).astype("Int64")
+        out[PREDICTION] = prediction.where(is_scored)
+        out[VERSION] = pd.Series([self.model_version] * len(out), dtype=object).where(is_scored)
+        out[SCORED_AT] = pd.Series([scored_at_micros] * len(out), dtype="Int64").where(is_scored)
+        out[ERROR_CODE] = pd.Series(result[2].to_pylist(), dtype=object)
+        out[ERROR_REASON] = pd.Series(result[3].to_pylist(), dtype=object)
+        out[OUTCOME] = outcome
+        return out
+
+    def drift_counts(self, scored_rows: int) -> dict[str, dict[str, int]]:
+        """As `ScoringResult.drift_counts`: after the tasks ran."""
+        if self.drift_baseline is None or self._drift_counts is None:
+            raise ValueError(
+                "drift counts were not asked for (count_drift=True) or the model has no baseline"
+            )
+        return _summed_drift_counts(self.drift_baseline, self._drift_counts, scored_rows)
+
+
+def task_scorer(
+    schema: T.StructType,
+    spark,
+    config: ScoringConfig,
+    prior_error: tuple[str, str] | None = None,
+    count_drift: bool = False,
+) -> TaskScorer:
+    """A `TaskScorer` for frames of `schema` (what the tasks' pandas batches hold). Raises ContractError
+    (before any work) when a column the model needs is absent. Sets the session's Arrow batch size, as
+    `score` does: the tasks' batches are that long."""
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    spec, version, needed, baseline, counts, on_scored = _prepare(
+        schema.fieldNames(), spark, config, count_drift
+    )
+    if config.arrow_batch_rows is not None:
+        spark.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
+    return TaskScorer(
+        config=config, spec=spec, model_version=version,
+        arrow_types={name: to_arrow_type(schema[needed[name]].dataType) for name in spec.input_columns},
+        inputs=needed, prior_error=prior_error, drift_baseline=baseline, on_scored=on_scored,
+        _drift_counts=counts,
     )  # fmt: skip
 
 

@@ -10,7 +10,6 @@ Spark 3.3 (Glue 4.0 runs this module): no Spark-4-only calls.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -218,7 +217,7 @@ class BatchHandler:
         return stats
 
     @staticmethod
-    def _drift_of(result: spark_scoring.ScoringResult, rows: int) -> drift.DriftReport:
+    def _drift_of(result: spark_scoring.TaskScorer, rows: int) -> drift.DriftReport:
         """PSI of the batch's scored rows against the baseline: the counts were taken by the scoring workers
         as they scored (scoring.spark), never the rows collected for it."""
         if rows == 0:
@@ -234,45 +233,48 @@ class BatchHandler:
             name: store for name, store in targets.items() if not sink.is_committed(store, query_id, batch_id)
         }
         replayed = [sink.begin_batch(store, query_id, batch_id) for store in pending.values()]
-        # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
-        # fixed cost (a Python worker per operator, the Arrow hops) was most of a small batch's latency. A task
-        # still holds one Arrow batch at a time, so more records per task cost no memory.
-        # (coalesce never adds partitions: a batch with fewer keeps its own.)
-        source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
-        parsed = source.mapInPandas(_parser(self.max_payload_bytes), _PARSED_SCHEMA)
-        result = spark_scoring.score(
-            parsed,
-            # One pass over the scoring result (the write), so nothing to persist: the UDF runs once per row.
-            dataclasses.replace(self.scoring, storage_level="NONE"),
+        # One Python operator per task: it parses, scores (the shared scorer's function) and writes each Arrow
+        # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
+        # until its result came back: behind a parse that outruns the model, the whole partition
+        # (spark_scoring.TaskScorer).
+        scorer = spark_scoring.task_scorer(
+            _PARSED_SCHEMA,
+            source.sparkSession,
+            self.scoring,
             prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
-            keep_for_unscored=(DATA,),
             count_drift=self.drift is not None,
         )
-        try:
-            if result.outcomes is None:
-                raise RuntimeError("the shared scorer returned no outcomes frame: a bug in scoring.spark")
-            outcomes = result.outcomes.withColumn(
-                spark_scoring.SCORED_AT, F.expr(f"unix_micros({spark_scoring.SCORED_AT})")
-            )  # epoch micros: no session time zone between Spark and pandas
-            locations = {name: store.uri("") for name, store in pending.items()}
-            writer = _task_writer(locations, self.scoring.region, query_id, batch_id)
-            reports = [
-                json.loads(row["report"])
-                for row in outcomes.mapInPandas(writer, _TASK_REPORT_SCHEMA).collect()
-            ]
-            stats.records_in = sum(r["records"] for r in reports)
-            stats.scored = sum(r["rows"][SCORED] for r in reports)
-            report = self._drift_of(result, stats.scored) if self.drift else None
-        finally:
-            result.release()
+        # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
+        # fixed cost (a Python worker, the Arrow hops) was most of a small batch's latency. A task holds one
+        # Arrow batch at a time, so more records per task cost no memory.
+        # (coalesce never adds partitions: a batch with fewer keeps its own.)
+        source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
+        locations = {name: store.uri("") for name, store in pending.items()}
+        # One scoring time for the micro-batch (what current_timestamp() gives a query), the same in a retry.
+        scored_at_micros = int(time.time() * 1e6)
+        pipeline = _task_pipeline(
+            self.max_payload_bytes,
+            scorer,
+            scored_at_micros,
+            locations,
+            self.scoring.region,
+            query_id,
+            batch_id,
+        )
+        reports = [
+            json.loads(row["report"]) for row in source.mapInPandas(pipeline, _TASK_REPORT_SCHEMA).collect()
+        ]
+        stats.records_in = sum(r["records"] for r in reports)
+        stats.scored = sum(r["rows"][SCORED] for r in reports)
+        report = self._drift_of(scorer, stats.scored) if self.drift else None
         stats.dead_lettered = sum(r["rows"][DEAD] for r in reports)
         for r in reports:
             for code, n in r["codes"].items():
                 stats.dead_letter_codes[code] = stats.dead_letter_codes.get(code, 0) + n
-        stats.model_version = result.model_version
+        stats.model_version = scorer.model_version
         arrivals = [r["min_arrival"] for r in reports if r["min_arrival"] is not None]
 
-        extra = {"model_version": result.model_version}
+        extra = {"model_version": scorer.model_version}
         # Dead letters (and drift) first, the output last: a crash before the output's commit leaves the batch
         # uncommitted, so it re-runs; the tasks rewrite only what is not committed.
         if DEAD in pending:
@@ -280,7 +282,7 @@ class BatchHandler:
             sink.commit_batch(self.dead_letter, query_id, batch_id, files, stats.dead_lettered, extra)
         if self.drift is not None and report is not None and arrivals:
             stats.drift = report.summary()
-            table = drift_table(report, result.model_version, batch_id, pd.Series([min(arrivals)]))
+            table = drift_table(report, scorer.model_version, batch_id, pd.Series([min(arrivals)]))
             replayed.append(sink.write_batch(self.drift, table, query_id, batch_id, extra).replayed)
         if SCORED in pending:
             files = [f for r in reports for f in r["files"].get(SCORED, [])]
@@ -291,22 +293,21 @@ class BatchHandler:
         return stats
 
 
-def _parser(max_payload_bytes: int):
-    """The parse tasks' function (mapInPandas): each Arrow batch of raw records -> parsed, row for row."""
-
-    def parse(batches):
-        for frame in batches:
-            yield parse_frame(frame, max_payload_bytes)
-
-    return parse
-
-
-def _task_writer(locations: dict[str, str], region: str | None, query_id: str, batch_id: int):
-    """The write tasks' function (mapInPandas over `ScoringResult.outcomes`): for each Arrow batch of its
-    partition, a task builds the scored and dead-letter tables, writes each with the task protocol of
-    `sink.write_task` to the datasets not yet committed, and reports one JSON line: records, rows and files per
-    dataset, dead-letter codes and the earliest arrival. A task holds one Arrow batch at a time, never its
-    whole partition."""
+def _task_pipeline(
+    max_payload_bytes: int,
+    scorer: spark_scoring.TaskScorer,
+    scored_at_micros: int,
+    locations: dict[str, str],
+    region: str | None,
+    query_id: str,
+    batch_id: int,
+):
+    """The tasks' function (mapInPandas over the source frame): for each Arrow batch of its partition, a task
+    parses the records (`parse_frame`), scores them (the shared scorer, the parser's verdict as the prior
+    error), builds the scored and dead-letter tables, writes each with the task protocol of `sink.write_task`
+    to the datasets not yet committed, and reports one JSON line: records, rows and files per dataset,
+    dead-letter codes and the earliest arrival. A task holds one Arrow batch at a time, never its whole
+    partition."""
 
     def write(batches):
         from pyspark import TaskContext
@@ -315,9 +316,10 @@ def _task_writer(locations: dict[str, str], region: str | None, query_id: str, b
         if context is None:
             raise RuntimeError("the stream's write runs in Spark tasks: no TaskContext here")
         stores = {name: sink.store_for(location, region) for name, location in locations.items()}
-        for chunk, frame in enumerate(batches):
-            if not len(frame):
+        for chunk, source in enumerate(batches):
+            if not len(source):
                 continue
+            frame = scorer.outcomes(parse_frame(source, max_payload_bytes), scored_at_micros)
             is_scored = (frame[spark_scoring.OUTCOME] == spark_scoring.SCORED).to_numpy()
             scored, dead = frame[is_scored].reset_index(drop=True), frame[~is_scored].reset_index(drop=True)
             tables = {SCORED: output_table(scored), DEAD: dead_letter_table(dead)}
