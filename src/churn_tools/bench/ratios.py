@@ -95,7 +95,7 @@ RATIOS = (
         "stream_handler.jvm_live_heap.max",
         "stream_handler.jvm_live_heap.min",
         "<= 1.25",
-        "streaming handler alone, 10k..1M records: JVM live heap (after a full GC) max / min (local mode: driver and executor)",
+        "streaming handler alone, 10k..1M records: driver JVM live heap (after a full GC) max / min (executors in JVMs of their own)",
     ),
     Ratio(
         "stream_handler_vs_batch_per_core_ratio",

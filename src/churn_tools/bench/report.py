@@ -75,9 +75,11 @@ def _handler_rows(handler: dict) -> list[str]:
         return [f"| streaming handler alone | not measured ({handler['skipped']}) | – | – |"]
     return [
         f"| streaming handler alone, {size['records']:,} records ({size['partitions']} partitions): "
-        f"records/s per core; driver Python RSS / JVM live heap / JVM heap after young GCs (MB) "
+        f"records/s per core; driver Python RSS / driver JVM live heap / driver JVM heap after young GCs; "
+        f"executors' heap after GC (MB) "
         f"| {_number(size['records_per_second_per_core'])}; {_number(size['driver_python_peak_rss_mb'])} / "
-        f"{_number(size['jvm_live_heap_mb'])} / {_number(size['jvm_heap_after_gc_mb'])} | – | – |"
+        f"{_number(size['jvm_live_heap_mb'])} / {_number(size['jvm_heap_after_gc_mb'])}; "
+        f"{_number(size['executor_jvm_heap_after_gc_mb'])} | – | – |"
         for size in handler["sizes"].values()
     ]
 

@@ -5,13 +5,17 @@
 No Kinesis is involved: the micro-batch is a frame in the Kinesis source's raw schema (`data` as the JSON bytes
 the producer sends, shard id, sequence number, partition key, arrival time), read from parquet files of at
 most `RECORDS_PER_SHARD` records, one file per "shard" and one Spark partition per file, as the Kinesis source
-gives one partition per shard. Each size runs in a fresh process, so its peak memory is its own:
+gives one partition per shard. Each size runs in a fresh process, so its peak memory is its own, on a
+`local-cluster` master: the driver in this process's JVM, the executors in JVMs of their own (one core each,
+as many as the local master has task slots), as on Glue, so the driver's memory is the driver's alone:
 
 - the driver's Python process: its peak resident memory (ru_maxrss), which grew with the batch when the
   handler collected every micro-batch to the driver;
-- the JVM's live heap: what a full collection, requested every LIVE_HEAP_SAMPLE_SECONDS while the handler
-  runs, leaves (GC log); beside it the heap after young collections, which also holds garbage. In local mode
-  that JVM is the driver *and* the executor, so this is an upper bound on what the driver holds.
+- the driver JVM's live heap: what a full collection, requested every LIVE_HEAP_SAMPLE_SECONDS while the
+  handler runs, leaves (GC log); beside it the heap after young collections, which also holds garbage;
+- the executors' heap after collections (their own GC logs), for what the tasks hold.
+
+The batch job on the same rows runs on the same master, so the per-core ratio compares like with like.
 
 `measure` runs the sizes (and the batch job on the same rows, for the per-core throughput ratio) REPEAT
 times, interleaved, and returns medians.
@@ -37,6 +41,7 @@ import pyarrow.parquet as pq
 
 from churn_tools.bench import gc_log
 from churn_tools.bench.proc import TreeMeter
+from churn_tools.bench.ratios import stats
 
 RECORDS_PER_SHARD = 50_000
 # While the handler runs, a full collection is requested this often (and once when it returns): the heap it
@@ -86,7 +91,13 @@ def raw_records(csv: Path, out: Path, say) -> Path:
 
 
 def run_handler(
-    records_dir: Path, model_dir: str, out: Path, master: str, driver_memory: str, java: str
+    records_dir: Path,
+    model_dir: str,
+    out: Path,
+    master: str,
+    driver_memory: str,
+    java: str,
+    executor_java: str = "",
 ) -> dict:
     """One micro-batch through the handler in this process; its figures."""
     from churn_pipeline.scoring.config import ScoringConfig
@@ -98,7 +109,8 @@ def run_handler(
         "churn-bench-handler", master, driver_memory, java,
         # One partition per file (per shard): a file is never split, and no two are packed together.
         extra_conf={"spark.sql.files.maxPartitionBytes": str(largest + 1),
-                    "spark.sql.files.openCostInBytes": str(largest + 1)},
+                    "spark.sql.files.openCostInBytes": str(largest + 1),
+                    **({"spark.executor.extraJavaOptions": executor_java} if executor_java else {})},
     )  # fmt: skip
     spark.sparkContext.setLogLevel("ERROR")
     source = spark.read.parquet(str(records_dir))
@@ -136,8 +148,12 @@ def run_handler(
 
 
 def _fresh_process(command: list[str], out: Path) -> tuple[dict, float]:
+    # A local-cluster master starts its executors from SPARK_HOME: the pip-installed pyspark is one.
+    import pyspark
+
+    env = {**os.environ, "SPARK_HOME": os.environ.get("SPARK_HOME", str(Path(pyspark.__file__).parent))}
     with open(out / "job.log", "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         meter = TreeMeter(process.pid)
         exit_code = process.wait()
         cpu = meter.stop()
@@ -153,12 +169,25 @@ def handler_once(records_dir: Path, model_dir: str, out: Path, master: str, heap
         sys.executable, "-m", "churn_tools.bench.stream_handler", "--records-dir", str(records_dir),
         "--model-dir", model_dir, "--out", str(out), "--master", master, "--driver-memory", heap,
         f"--driver-java-options=-Xms{heap} {gc_log.jvm_options(out / 'gc.log')}",
+        # %p: each executor JVM writes its own log (JDK unified logging expands it to the process id).
+        f"--executor-java-options={gc_log.jvm_options(out / 'executor-gc-%p.log')}",
     ]  # fmt: skip
     figures, cpu = _fresh_process(command, out)
     figures["cpu_seconds"] = round(cpu, 2)
     gc = gc_log.summarise(out / "gc.log")
     figures["jvm_heap_after_gc_mb"] = gc["peak_heap_after_gc_mb"]
     figures["jvm_live_heap_mb"] = gc["peak_live_heap_mb"]
+    # An executor that never collected (no task came its way on a small batch) has nothing to say.
+    executor_logs = [
+        log for log in sorted(out.glob("executor-gc-*.log")) if gc_log.PAUSE.search(log.read_text())
+    ]
+    if not executor_logs:
+        raise RuntimeError(
+            f"no executor GC pause logged in {out}: did the handler run on a local-cluster master?"
+        )
+    figures["executor_jvm_heap_after_gc_mb"] = max(
+        gc_log.summarise(log)["peak_heap_after_gc_mb"] for log in executor_logs
+    )
     return figures
 
 
@@ -186,13 +215,18 @@ def task_slots(master: str) -> int:
     return (os.cpu_count() or 1) if found[1] == "*" else int(found[1] or 1)
 
 
+def cluster_master(master: str, executor_memory: str) -> str:
+    """The local master's task slots as executors of one core each, in JVMs of their own: local[2] with 2g ->
+    local-cluster[2,1,2048]."""
+    found = re.fullmatch(r"(\d+)([mg])", executor_memory.lower())
+    if found is None:
+        raise ValueError(f"executor memory as <n>m or <n>g, not {executor_memory!r}")
+    megabytes = int(found[1]) * (1024 if found[2] == "g" else 1)
+    return f"local-cluster[{task_slots(master)},1,{megabytes}]"
+
+
 def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return (
-        ordered[len(ordered) // 2]
-        if len(ordered) % 2
-        else (ordered[len(ordered) // 2 - 1] + ordered[len(ordered) // 2]) / 2
-    )
+    return stats(values)["median"]
 
 
 def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Path, repeat: int, master: str,
@@ -202,6 +236,7 @@ def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Pa
     from churn_tools.bench.measure import ensure_data
 
     cores = task_slots(master)
+    cluster = cluster_master(master, heap)
     inputs = {n: ensure_data(n, data_dir, say) for n in sizes}
     records = {n: raw_records(inputs[n], data_dir / f"raw-records-{n}", say) for n in sizes}
     runs: dict[int, list[dict]] = {n: [] for n in sizes}
@@ -209,13 +244,14 @@ def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Pa
     largest = max(sizes)
     for round_index in range(repeat):
         for n in sizes:
-            figures = handler_once(records[n], model_dir, work_dir / f"handler-{n}", master, heap)
+            figures = handler_once(records[n], model_dir, work_dir / f"handler-{n}", cluster, heap)
             say(f"handler {n:,} records (round {round_index + 1}): {figures['wall_seconds']:.1f}s, "
                 f"driver Python {figures['driver_python_peak_rss_mb']:,.0f} MB, "
-                f"JVM live heap {figures['jvm_live_heap_mb']:,.0f} MB (after young GCs <= "
-                f"{figures['jvm_heap_after_gc_mb']:,.0f} MB)")  # fmt: skip
+                f"driver JVM live heap {figures['jvm_live_heap_mb']:,.0f} MB (after young GCs <= "
+                f"{figures['jvm_heap_after_gc_mb']:,.0f} MB), executors' heap after GC <= "
+                f"{figures['executor_jvm_heap_after_gc_mb']:,.0f} MB")  # fmt: skip
             runs[n].append(figures)
-        batch_runs.append(batch_once(inputs[largest], model_dir, work_dir / "batch-same-rows", master, heap))
+        batch_runs.append(batch_once(inputs[largest], model_dir, work_dir / "batch-same-rows", cluster, heap))
         say(f"batch job on the same {largest:,} rows: {batch_runs[-1]['wall_seconds']:.1f}s")
     per_size = {}
     for n, results in runs.items():
@@ -228,6 +264,7 @@ def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Pa
             "driver_python_peak_rss_mb": _median([r["driver_python_peak_rss_mb"] for r in results]),
             "jvm_heap_after_gc_mb": _median([r["jvm_heap_after_gc_mb"] for r in results]),
             "jvm_live_heap_mb": _median([r["jvm_live_heap_mb"] for r in results]),
+            "executor_jvm_heap_after_gc_mb": _median([r["executor_jvm_heap_after_gc_mb"] for r in results]),
             "runs": results,
         }
     batch_wall = _median([r["wall_seconds"] for r in batch_runs])
@@ -237,6 +274,7 @@ def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Pa
     live_heap = [size["jvm_live_heap_mb"] for size in per_size.values()]
     return {
         "cores": cores,
+        "master": cluster,
         "records_per_shard": RECORDS_PER_SHARD,
         "driver_heap": heap,
         "sizes": per_size,
@@ -262,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default="local[*]")
     parser.add_argument("--driver-memory", default="2g")
     parser.add_argument("--driver-java-options", default="")
+    parser.add_argument("--executor-java-options", default="")
     args = parser.parse_args(argv)
     figures = run_handler(args.records_dir, args.model_dir, args.out, args.master, args.driver_memory,
-                          args.driver_java_options)  # fmt: skip
+                          args.driver_java_options, args.executor_java_options)  # fmt: skip
     (args.out / "summary.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures))
     return 0

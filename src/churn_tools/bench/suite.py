@@ -15,8 +15,9 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
   inputs and result that does no work): what moving the rows to the Python workers and back adds (per core);
 - scaling: batch embedded at 1x, 4x, 16x ROWS, each in a fresh process (wall time and peak memory);
 - streaming handler alone: one micro-batch of 10k, 100k and 1M records in the Kinesis source's raw schema (no
-  Kinesis), each in a fresh process: per-core throughput against the batch job on the same rows, driver
-  Python peak RSS and JVM heap after GC at each size (churn_tools.bench.stream_handler);
+  Kinesis), each in a fresh process, the driver apart from the executors (local-cluster): per-core throughput
+  against the batch job on the same rows, the driver's Python peak RSS and JVM live heap, the executors' heap
+  after GC, at each size (churn_tools.bench.stream_handler);
 - streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
   distribution at 1,000 records/s.
 

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from churn_pipeline.streaming import sink
-from churn_tools.bench import stream_handler, stream_latency
+from churn_tools.bench import report, stream_handler, stream_latency
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +33,16 @@ def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp
         "max": max(small["driver_python_peak_rss_mb"], large["driver_python_peak_rss_mb"]),
     }
     assert 0 < large["jvm_heap_after_gc_mb"] < 1024
+    # The executors ran in JVMs of their own (local-cluster), each writing its own GC log.
+    assert found["master"] == f"local-cluster[{found['cores']},1,1024]"
+    assert 0 < large["executor_jvm_heap_after_gc_mb"] < 1024
+    assert len(list((tmp_path / "work" / "handler-1000").glob("executor-gc-*.log"))) == found["cores"]
+    rows = report._handler_rows(found)
+    assert [row.split(":")[0] for row in rows] == [
+        "| streaming handler alone, 300 records (1 partitions)",
+        "| streaming handler alone, 1,000 records (3 partitions)",
+    ]
+    assert all("executors' heap after GC" in row for row in rows)
     # The live heap, from the full collections the run asked for (at least the one when the handler returned).
     assert 0 < large["jvm_live_heap_mb"] < 1024
     assert found["jvm_live_heap"]["max"] == max(small["jvm_live_heap_mb"], large["jvm_live_heap_mb"])
