@@ -12,23 +12,26 @@ from churn_tools.local import services as local_services
 
 
 @contextlib.contextmanager
-def running_moto(log_dir: Path):
-    """A real moto server on loopback for the block; yields its URL. Clients reach it via AWS_ENDPOINT_URL
-    (and moto's fake credentials), set for the block and restored after it."""
+def running_moto(log_dir: Path, set_environment: bool = True):
+    """A real moto server on loopback for the block; yields its URL. With `set_environment`, clients reach it
+    via AWS_ENDPOINT_URL (and moto's fake credentials), set for the block and restored after it; without, the
+    caller hands the URL to whatever needs it (Terraform's endpoints) and no variable changes."""
     port = local_services.free_port()
     process = local_services.start_moto(port, log_dir / "moto.log")
     url = f"http://{local_services.LOOPBACK}:{port}"
     saved = {k: os.environ.get(k) for k in [*local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update(local_services.LOCAL_AWS_ENV)
-    os.environ["AWS_ENDPOINT_URL"] = url
+    if set_environment:
+        os.environ.update(local_services.LOCAL_AWS_ENV)
+        os.environ["AWS_ENDPOINT_URL"] = url
     try:
         yield url
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        if set_environment:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         local_services.stop_process(process)
 
 

@@ -116,14 +116,10 @@ def plan_review_moto(tmp_path_factory):
     """A moto server of the plan review's own (its URL given to Terraform, no environment changed): the
     worker's session server may hold another test's churn-local-* resources (a clean-clone run failed 21 applies
     with EntityAlreadyExists on the role churn-local-glue-jobs)."""
-    from churn_tools.local import services as local_services
+    from endpoint_helpers import running_moto
 
-    port = local_services.free_port()
-    process = local_services.start_moto(port, tmp_path_factory.mktemp("plan-review-moto") / "moto.log")
-    try:
-        yield f"http://{local_services.LOOPBACK}:{port}"
-    finally:
-        local_services.stop_process(process)
+    with running_moto(tmp_path_factory.mktemp("plan-review-moto"), set_environment=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
