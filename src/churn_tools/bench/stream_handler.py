@@ -49,6 +49,8 @@ RECORDS_PER_SHARD = 50_000
 # climbs to G1's marking threshold (45% of the heap) on a long run whatever the job keeps.
 LIVE_HEAP_SAMPLE_SECONDS = 2.0
 QUERY_ID = "bench-handler"
+# One micro-batch of 1M records runs in under a minute here; far beyond that, something is stuck.
+RUN_TIMEOUT_SECONDS = 1800
 
 
 def raw_records(csv: Path, out: Path, say) -> Path:
@@ -147,16 +149,38 @@ def run_handler(
     }
 
 
-def _fresh_process(command: list[str], out: Path) -> tuple[dict, float]:
-    # A local-cluster master starts its executors from SPARK_HOME: the pip-installed pyspark is one.
+def _spark_home(out: Path) -> Path:
+    """`out/spark-home`: links to every entry of Spark's home (SPARK_HOME, or the pip-installed pyspark) but
+    its `work` directory. A local-cluster master starts its executors from SPARK_HOME, each in a directory
+    under SPARK_HOME/work (it reads no SPARK_WORKER_DIR): so they run under `out`, not in the virtualenv."""
     import pyspark
 
-    env = {**os.environ, "SPARK_HOME": os.environ.get("SPARK_HOME", str(Path(pyspark.__file__).parent))}
+    source = Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+    home = out / "spark-home"
+    home.mkdir()
+    for entry in source.iterdir():
+        if entry.name != "work":
+            (home / entry.name).symlink_to(entry)
+    return home
+
+
+def _fresh_process(command: list[str], out: Path) -> tuple[dict, float]:
+    env = {**os.environ, "SPARK_HOME": str(_spark_home(out))}
     with open(out / "job.log", "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         meter = TreeMeter(process.pid)
-        exit_code = process.wait()
-        cpu = meter.stop()
+        try:
+            # An executor that cannot start is relaunched without end (the run never finishes): give up.
+            exit_code = process.wait(timeout=RUN_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise RuntimeError(
+                f"{command[2]} still running after {RUN_TIMEOUT_SECONDS} s, killed; log: {out / 'job.log'}, "
+                f"executors' logs under {out / 'spark-home' / 'work'}"
+            ) from None
+        finally:
+            cpu = meter.stop()
     if exit_code != 0:
         raise RuntimeError(f"{command[2]} failed (exit {exit_code}); log: {out / 'job.log'}")
     return json.loads((out / "summary.json").read_text()), cpu
@@ -235,6 +259,9 @@ def measure(sizes: tuple[int, ...], model_dir: str, data_dir: Path, work_dir: Pa
     rows in the same rounds. Medians per size; the per-core ratio at the largest size."""
     from churn_tools.bench.measure import ensure_data
 
+    # The executors run in directories of their own: every path they are given is absolute.
+    data_dir, work_dir = data_dir.resolve(), work_dir.resolve()
+    model_dir = model_dir if "://" in model_dir else str(Path(model_dir).resolve())
     cores = task_slots(master)
     cluster = cluster_master(master, heap)
     inputs = {n: ensure_data(n, data_dir, say) for n in sizes}

@@ -6,7 +6,9 @@ was written."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -19,7 +21,9 @@ pytestmark = pytest.mark.slow
 
 def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(stream_handler, "RECORDS_PER_SHARD", 400)  # the raw files are written here
-    found = stream_handler.measure((300, 1000), str(model_dir), tmp_path / "data", tmp_path / "work", 1,
+    # Relative paths, as `make bench` gives them: the executors, in directories of their own, get them absolute.
+    monkeypatch.chdir(tmp_path)
+    found = stream_handler.measure((300, 1000), os.path.relpath(model_dir), Path("data"), Path("work"), 1,
                                    "local[2]", "1g", print)  # fmt: skip
     small, large = found["sizes"]["300"], found["sizes"]["1000"]
     assert (small["records"], small["partitions"]) == (300, 1)
@@ -37,6 +41,7 @@ def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp
     assert found["master"] == f"local-cluster[{found['cores']},1,1024]"
     assert 0 < large["executor_jvm_heap_after_gc_mb"] < 1024
     assert len(list((tmp_path / "work" / "handler-1000").glob("executor-gc-*.log"))) == found["cores"]
+    assert (tmp_path / "work" / "handler-1000" / "spark-home" / "work").is_dir()  # not inside the virtualenv
     rows = report._handler_rows(found)
     assert [row.split(":")[0] for row in rows] == [
         "| streaming handler alone, 300 records (1 partitions)",
