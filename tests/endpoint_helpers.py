@@ -7,6 +7,8 @@ import contextlib
 import os
 from pathlib import Path
 
+import pytest
+
 from churn_tools.local import endpoint_server
 from churn_tools.local import services as local_services
 
@@ -19,19 +21,13 @@ def running_moto(log_dir: Path, set_environment: bool = True):
     port = local_services.free_port()
     process = local_services.start_moto(port, log_dir / "moto.log")
     url = f"http://{local_services.LOOPBACK}:{port}"
-    saved = {k: os.environ.get(k) for k in [*local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL"]}
-    if set_environment:
-        os.environ.update(local_services.LOCAL_AWS_ENV)
-        os.environ["AWS_ENDPOINT_URL"] = url
     try:
-        yield url
+        with pytest.MonkeyPatch.context() as env:
+            if set_environment:
+                for key, value in {**local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": url}.items():
+                    env.setenv(key, value)
+            yield url
     finally:
-        if set_environment:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         local_services.stop_process(process)
 
 

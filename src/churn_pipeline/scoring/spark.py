@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from pyspark import Accumulator, AccumulatorParam, StorageLevel
@@ -52,7 +53,7 @@ VERSION = outputs.MODEL_VERSION
 SCORED_AT = outputs.SCORED_AT
 ERROR_CODE = outputs.ERROR_CODE
 ERROR_REASON = outputs.ERROR_REASON
-OUTCOME = "outcome"  # of `ScoringResult.outcomes`: SCORED, REJECTED or FAILED
+OUTCOME = "outcome"  # of `TaskScorer.outcomes`: SCORED, REJECTED or FAILED
 
 _RESULT = "_churn_scoring"
 RESULT_TYPE = T.StructType(
@@ -80,10 +81,6 @@ class ScoringResult:
         """{feature: {bin: count}} of the scored rows against `drift_baseline`, as the scoring workers counted
         them while the persisted frame was computed (by the first write). `scored_rows` is the scored count
         the caller has: a frame not yet computed in full cannot pass for a drift of fewer rows."""
-        if self.drift_baseline is None or self._drift_counts is None:
-            raise ValueError(
-                "drift counts were not asked for (score(..., count_drift=True)) or the model has no baseline"
-            )
         return _summed_drift_counts(self.drift_baseline, self._drift_counts, scored_rows)
 
     def counts(self) -> dict[str, int]:
@@ -105,8 +102,11 @@ class ScoringResult:
 
 
 def _summed_drift_counts(
-    baseline: drift.Baseline, accumulator: Accumulator, scored_rows: int
+    baseline: drift.Baseline | None, accumulator: Accumulator | None, scored_rows: int
 ) -> dict[str, dict[str, int]]:
+    """The workers' counts summed over their batches, checked against the scored rows the caller has."""
+    if baseline is None or accumulator is None:
+        raise ValueError("drift counts were not asked for (count_drift=True) or the model has no baseline")
     counter = drift.BinCounter(baseline)
     batches = list(accumulator.value.values())
     vector = np.sum(batches, axis=0) if batches else np.zeros(counter.size, dtype=np.int64)
@@ -184,8 +184,6 @@ def score(
             F.col(_quote(prior_error[1])).alias(PRIOR_REASON),
         ]
     udf = _scoring_udf(config, spec, with_prior_error=bool(prior_error), on_scored=on_scored)
-    if config.arrow_batch_rows is not None:
-        df.sparkSession.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
     outcome = outcome_column()
     # One argument per column, not one struct: the JVM then builds no nested row per input row.
     tagged = df.withColumn(_RESULT, udf(*inputs))
@@ -223,7 +221,10 @@ def score(
 def _prepare(columns: Sequence[str], spark, config: ScoringConfig, count_drift: bool):
     """What both scorers fix on the driver before any work: the model's spec and version, the input column of
     each model column (ContractError when one is absent), and the drift counting (baseline, accumulator and
-    the workers' `on_scored`) when asked for and the model has a baseline."""
+    the workers' `on_scored`) when asked for and the model has a baseline. Sets the session's Arrow batch
+    size: the UDF's batches, or a mapInPandas task's, are that long."""
+    if config.arrow_batch_rows is not None:
+        spark.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
     model_dir = ModelDir.fetch(config.model_uri, config.region)
     spec = model_dir.spec()
     needed = resolve_columns(columns, spec.input_columns)  # model column -> input column
@@ -268,10 +269,7 @@ class TaskScorer:
             arrays += [
                 pa.array(frame[column], type=pa.string(), from_pandas=True) for column in self.prior_error
             ]
-        scorer = arrow_batch_scorer(
-            self.config, self.spec, with_prior_error=bool(self.prior_error), on_scored=self.on_scored
-        )
-        result = scorer(*arrays).flatten()
+        result = self._score(*arrays).flatten()
         outcome = result[1].to_numpy(zero_copy_only=False)
         is_scored = outcome == SCORED
         probability = result[0].to_numpy(zero_copy_only=False)
@@ -279,19 +277,22 @@ class TaskScorer:
         out[PROBABILITY] = pd.Series(probability).where(is_scored)
         prediction = pd.Series((probability >= self.config.threshold).astype("int64")).astype("Int64")
         out[PREDICTION] = prediction.where(is_scored)
-        out[VERSION] = pd.Series([self.model_version] * len(out), dtype=object).where(is_scored)
-        out[SCORED_AT] = pd.Series([scored_at_micros] * len(out), dtype="Int64").where(is_scored)
-        out[ERROR_CODE] = pd.Series(result[2].to_pylist(), dtype=object)
-        out[ERROR_REASON] = pd.Series(result[3].to_pylist(), dtype=object)
+        out[VERSION] = pd.Series(self.model_version, index=out.index, dtype=object).where(is_scored)
+        out[SCORED_AT] = pd.Series(scored_at_micros, index=out.index, dtype="Int64").where(is_scored)
+        out[ERROR_CODE] = result[2].to_pandas()
+        out[ERROR_REASON] = result[3].to_pandas()
         out[OUTCOME] = outcome
         return out
 
+    @cached_property
+    def _score(self):
+        """The worker function, built once per task process (the instance is pickled before its first use)."""
+        return arrow_batch_scorer(
+            self.config, self.spec, with_prior_error=bool(self.prior_error), on_scored=self.on_scored
+        )
+
     def drift_counts(self, scored_rows: int) -> dict[str, dict[str, int]]:
         """As `ScoringResult.drift_counts`: after the tasks ran."""
-        if self.drift_baseline is None or self._drift_counts is None:
-            raise ValueError(
-                "drift counts were not asked for (count_drift=True) or the model has no baseline"
-            )
         return _summed_drift_counts(self.drift_baseline, self._drift_counts, scored_rows)
 
 
@@ -303,15 +304,12 @@ def task_scorer(
     count_drift: bool = False,
 ) -> TaskScorer:
     """A `TaskScorer` for frames of `schema` (what the tasks' pandas batches hold). Raises ContractError
-    (before any work) when a column the model needs is absent. Sets the session's Arrow batch size, as
-    `score` does: the tasks' batches are that long."""
+    (before any work) when a column the model needs is absent."""
     from pyspark.sql.pandas.types import to_arrow_type
 
     spec, version, needed, baseline, counts, on_scored = _prepare(
         schema.fieldNames(), spark, config, count_drift
     )
-    if config.arrow_batch_rows is not None:
-        spark.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
     return TaskScorer(
         config=config, spec=spec, model_version=version,
         arrow_types={name: to_arrow_type(schema[needed[name]].dataType) for name in spec.input_columns},

@@ -55,7 +55,8 @@ _VALID_SCHEMA = T.StructType(
         *[T.StructField(name, _SPARK_TYPES[records.spark_type_name(name)]) for name in records.PARSED_FIELDS],
     ]
 )
-# What the parse tasks return: the record, its parsed fields, and the parser's (or the source's) verdict.
+# What `parse_frame` returns (the types the scorer reads its inputs as): the record, its parsed fields, and
+# the parser's (or the source's) verdict.
 _PARSED_SCHEMA = T.StructType(
     [
         *_VALID_SCHEMA.fields,
@@ -217,14 +218,14 @@ class BatchHandler:
         return stats
 
     @staticmethod
-    def _drift_of(result: spark_scoring.TaskScorer, rows: int) -> drift.DriftReport:
+    def _drift_of(scorer: spark_scoring.TaskScorer, rows: int) -> drift.DriftReport:
         """PSI of the batch's scored rows against the baseline: the counts were taken by the scoring workers
         as they scored (scoring.spark), never the rows collected for it."""
         if rows == 0:
             return drift.DriftReport(unavailable="no record of this micro-batch was scored")
-        if result.drift_baseline is None:
+        if scorer.drift_baseline is None:
             return drift.report(None, {}, rows)
-        return drift.report(result.drift_baseline, result.drift_counts(rows), rows)
+        return drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
 
     def _process(self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats) -> BatchStats:
         targets = {DEAD: self.dead_letter, SCORED: self.output}
