@@ -43,13 +43,14 @@ def patch_kinesis() -> None:
 
 
 class ReplayRetries:
-    """WSGI middleware: a retry (amz-sdk-request "attempt=N", N > 1) of a call already answered gets the first
-    answer again instead of a second execution. Only changing calls (not GET/HEAD, which are safe to repeat) with
-    small answers are kept, the most recent `capacity` of them."""
+    """WSGI middleware: a retry (amz-sdk-request "attempt=N", N > 1) of a call moto already carried out gets
+    that answer again instead of a second execution. Kept: successful (2xx) answers of changing calls (not
+    GET/HEAD, safe to repeat), up to MAX_BODY bytes, the most recent `capacity` of them (at most 32 MiB). A retry
+    after an error answer runs again, as before: the SDK retries some errors because a later attempt may pass."""
 
-    MAX_BODY = 1 << 20
+    MAX_BODY = 64 << 10
 
-    def __init__(self, app, capacity: int = 1024):
+    def __init__(self, app, capacity: int = 512):
         self.app = app
         self.capacity = capacity
         self.answers: OrderedDict[str, tuple[str, list, bytes]] = OrderedDict()
@@ -78,7 +79,7 @@ class ReplayRetries:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        if len(body) <= self.MAX_BODY:
+        if captured.get("status", "").startswith("2") and len(body) <= self.MAX_BODY:
             with self.lock:
                 self.answers[invocation] = (captured["status"], captured["headers"], body)
                 while len(self.answers) > self.capacity:
