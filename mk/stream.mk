@@ -38,6 +38,7 @@ produce: setup
 	$(BIN)/churn-produce --data "$(DATA)" --stream "$(STREAM)" $(if $(DATASET),--dataset "$(DATASET)") \
 		$(if $(RATE),--rate $(RATE))
 
+# The records' fields come from MODEL_DIR's dataset description (dataset.json): no DATASET is needed here.
 ## Run the streaming job: make stream STREAM=<name> OUTPUT=<dir> CHECKPOINT=<dir> [MODE=embedded|endpoint] [STOP_WHEN_IDLE=s]
 stream: setup java-check
 	$(BIN)/churn-stream --stream "$(STREAM)" --output "$(STREAM_OUTPUT)" \

@@ -17,6 +17,7 @@ import pytest
 
 from churn_pipeline.batch import glue as batch_glue
 from churn_pipeline.contract import outputs, settings
+from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
@@ -83,7 +84,7 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     stream = tfvars(env)["settings"]["jobs"]["stream"]
     region = tfvars(env)["region"]
     # What the Kinesis connector and forEachBatch are given: the window as Spark's trigger takes it.
-    source = stream_glue.kinesis_connection_options(args)
+    source = stream_glue.kinesis_connection_options(args, tutorial())
     assert source["startingPosition"] == stream["starting_position"].lower()
     assert source["streamARN"] == f"arn:aws:kinesis:{region}:123456789012:stream/churn-{env}-customer-churn"
     options = stream_glue.for_each_batch_options(args)
@@ -210,7 +211,7 @@ def job_verdict(planned, setting, value) -> tuple[bool, str]:
                 batch_glue.config_from_glue_args(args)
             else:
                 stream_glue.handler_from_args(args)
-                stream_glue.kinesis_connection_options(args)
+                stream_glue.kinesis_connection_options(args, tutorial())
                 stream_glue.for_each_batch_options(args)
     except ValueError as exc:
         return False, str(exc)
