@@ -27,6 +27,7 @@ from .test_static import is_glue_own
 
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
+SOURCE_TABLE = "module.pipeline.module.glue.aws_glue_catalog_table.kinesis_source"
 
 
 def tfvars(env: str) -> dict:
@@ -118,16 +119,33 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_catalog_table_has_its_writer_s_schema(planned, env):
+# dev's and prod's plans for a model of the tutorial's description, and dev's for a model of a second shape (one
+# more plan: the roots differ in settings, not in tables).
+@pytest.fixture(params=[("dev", "tutorial"), ("prod", "tutorial"), ("dev", "second")], ids="-".join)
+def planned_for_a_model(request, planned, env_plans, second_description):
+    """(env, the deployed model's description, the root's plan for that model)."""
+    env, which = request.param
+    description = second_description if which == "second" else tutorial()
+    return env, description, env_plans.plan(env, description)
+
+
+def test_every_catalog_table_has_its_writer_s_schema(planned_for_a_model):
+    env, description, plan = planned_for_a_model
     for dataset in outputs.DATASETS:
-        table = planned[env][TABLE.format(dataset.table)]
+        table = plan[TABLE.format(dataset.table)]
         columns = [(c["name"], c["type"]) for c in table["storage_descriptor"][0]["columns"]]
-        assert columns == [(c["name"], c["type"]) for c in dataset.catalog_columns()], dataset.table
+        # The writer's schema for the model deployed: its data's columns first where the writer puts them.
+        expected = dataset.for_data(description).catalog_columns()
+        assert columns == [(c["name"], c["type"]) for c in expected], dataset.table
         assert [(k["name"], k["type"]) for k in table.get("partition_keys") or []] == [
             (f.name, f.type) for f in dataset.partition_keys
         ], dataset.table
         assert "has_encrypted_data" not in table["parameters"], dataset.table
+    # The Kinesis source table describes the records a producer sends for that model.
+    source = plan[SOURCE_TABLE]["storage_descriptor"][0]["columns"]
+    assert [(c["name"], c["type"]) for c in source] == [
+        (c["name"], c["type"]) for c in outputs.catalog_fields(outputs.stream_record_fields(description))
+    ]
 
 
 # ---------------------------------------------------------------- settings: Terraform accepts what the jobs accept

@@ -67,6 +67,7 @@ module "pipeline" {
   analytics     = var.settings.analytics
   monitoring    = var.settings.monitoring
   artifacts     = var.artifacts
+  data_columns  = var.data_columns
 
   # moto evaluates bucket-policy conditions without the request context, so the TLS-only policy denies every
   # object request, and it serves plain HTTP anyway: the emulator cannot model it (terraform/README.md).

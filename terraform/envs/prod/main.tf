@@ -37,4 +37,5 @@ module "pipeline" {
   analytics     = var.settings.analytics
   monitoring    = var.settings.monitoring
   artifacts     = var.artifacts
+  data_columns  = var.data_columns
 }

@@ -12,3 +12,11 @@ variable "artifacts" {
   description = "Keys of the uploaded artifacts and the model version; written by `make deploy` / `make plan` (churn_tools.deploy)."
   type        = any
 }
+
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns); written by `make deploy` / `make plan` beside `artifacts` (churn_tools.deploy)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}

@@ -108,6 +108,9 @@ module "glue" {
   batch_job  = var.jobs.batch
   stream_job = var.jobs.stream
   tags       = local.tags
+
+  # The deployed model's data columns: the scored and source catalog tables open with them.
+  data_columns = var.data_columns
 }
 
 module "analytics" {

@@ -138,6 +138,14 @@ variable "artifacts" {
   })
 }
 
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns, in file order), written with `artifacts` by the packaging step: the catalog tables open with them (validated by modules/glue)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}
+
 variable "tags" {
   description = "Tags added to every resource (Project and Environment are always added)."
   type        = map(string)
