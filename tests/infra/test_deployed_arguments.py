@@ -148,6 +148,28 @@ def test_every_catalog_table_has_its_writer_s_schema(planned_for_a_model):
     ]
 
 
+def test_the_saved_queries_are_the_ones_the_demo_runs_for_the_deployed_model(planned_for_a_model):
+    """Athena's named queries as planned (the contract's and the model's data's, rendered by Terraform) are the
+    SQL churn_tools.analytics renders for DuckDB for that model's description, query for query."""
+    from churn_tools import analytics
+
+    env, description, plan = planned_for_a_model
+    prefix = 'module.pipeline.module.analytics.aws_athena_named_query.this["'
+    saved = {
+        address.removeprefix(prefix).removesuffix('"]'): values
+        for address, values in plan.items()
+        if address.startswith(prefix)
+    }
+    database = next(iter(saved.values()))["database"]
+    expected = {q.name: q for q in analytics.load_named_queries(database, analytics.TABLES, description)}
+    assert set(saved) == set(expected)
+    assert {name: (v["query"], v["description"]) for name, v in saved.items()} == {
+        name: (q.sql, q.description) for name, q in expected.items()
+    }
+    by_feature = [name for name in saved if name.startswith("churn_rate_by_")]
+    assert len(by_feature) == len(description.categorical_features)  # one per categorical feature of the data
+
+
 # ---------------------------------------------------------------- settings: Terraform accepts what the jobs accept
 # Every job setting of the README's configuration table, set to each allowed value and to refused ones.
 ROUND_TRIP_VALUES = {

@@ -248,7 +248,9 @@ class DemoSteps:
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
         results = {}
-        for query in load_named_queries(database=database, tables=tables):
+        # The queries a user finds in Athena: the contract's and those of the scoring model's data.
+        description = ModelDir(self.model_dir).description()
+        for query in load_named_queries(database=database, tables=tables, description=description):
             frame = con.execute(query.sql).df()
             results[query.name] = frame
         counts = {

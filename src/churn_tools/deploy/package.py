@@ -94,8 +94,18 @@ class Package:
         return key
 
     def terraform_variables(self) -> dict:
-        """What the environment roots take from the packaging step: `artifacts` and `data_columns`."""
-        return {"artifacts": self.variables, "data_columns": self.description.catalog_columns()}
+        """What the environment roots take from the packaging step: `artifacts`, and the data's `data_columns`
+        and `data_named_queries`."""
+        from churn_tools import analytics
+
+        return {
+            "artifacts": self.variables,
+            "data_columns": self.description.catalog_columns(),
+            "data_named_queries": {
+                name: {"description": text, "template": template}
+                for name, (text, template) in analytics.data_query_templates(self.description).items()
+            },
+        }
 
 
 # The job wheel is built from churn_pipeline alone (the runtime); the workstation tools (churn_tools) never ship

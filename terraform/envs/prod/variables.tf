@@ -20,3 +20,11 @@ variable "data_columns" {
     type = string
   }))
 }
+
+variable "data_named_queries" {
+  description = "The Athena named queries that read the deployed model's data columns (churn rate by each categorical feature, latest scores by id), as templates; written by `make deploy` / `make plan` beside `data_columns` (churn_tools.analytics)."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+}

@@ -121,6 +121,7 @@ module "analytics" {
   kms_key_arn                    = module.storage.kms_key_arn
   database_name                  = module.glue.database_name
   create_named_queries           = var.analytics.create_named_queries
+  data_named_queries             = var.data_named_queries
   bytes_scanned_cutoff_per_query = var.analytics.bytes_scanned_cutoff_per_query
   force_destroy                  = var.force_destroy
   tags                           = local.tags

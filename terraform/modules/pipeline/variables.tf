@@ -146,6 +146,15 @@ variable "data_columns" {
   }))
 }
 
+variable "data_named_queries" {
+  description = "The Athena named queries that read the data's own columns (generated from the deployed model's dataset description by the packaging step), added to the contract's fixed ones."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+  default = {}
+}
+
 variable "tags" {
   description = "Tags added to every resource (Project and Environment are always added)."
   type        = map(string)
