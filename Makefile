@@ -52,9 +52,9 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 java-check:
 	@scripts/check-java.sh
 
-## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
+## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [DATASET=description.json] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
 demo: setup java-check
-	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
+	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") $(if $(DATASET),--dataset "$(DATASET)") --rows $(ROWS) \
 		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
 
 ## Lint, then run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]

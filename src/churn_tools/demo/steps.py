@@ -38,7 +38,13 @@ class StepFailed(RuntimeError):
 
 
 class DemoSteps:
+    def _dataset_args(self) -> list[str]:
+        """--dataset for the children that read raw data (synthetic, training, producer) when one is given."""
+        return ["--dataset", str(self.config.dataset)] if self.config.dataset else []
+
     def step_data(self) -> str:
+        if self.config.dataset and not self.config.dataset.is_file():
+            raise StepFailed(f"DATASET={self.config.dataset} does not exist")
         if self.config.data:
             if not self.config.data.is_file():
                 raise StepFailed(f"DATA={self.config.data} does not exist")
@@ -48,15 +54,17 @@ class DemoSteps:
         self.run_child(
             "data",
             ["-m", "churn_tools.synthetic", "--rows", str(self.config.rows), "--out", str(self.data),
-             "--seed", str(self.config.seed)],
+             "--seed", str(self.config.seed), *self._dataset_args()],
         )  # fmt: skip
         return f"{self.config.rows:,} synthetic rows in {self.data}"
 
     def step_train(self) -> str:
         self.model_dir = self.work / "model"
         self.run_child(
-            "train", ["model_training/train.py", "--data", str(self.data), "--model-dir", str(self.model_dir)]
-        )
+            "train",
+            ["model_training/train.py", "--data", str(self.data), "--model-dir", str(self.model_dir),
+             *self._dataset_args()],
+        )  # fmt: skip
         metrics = ModelDir(self.model_dir).metrics()
         self.outcome.report["model"] = {
             "version": metrics["model_version"],
@@ -169,7 +177,7 @@ class DemoSteps:
         self.run_child(
             "produce",
             ["-m", "churn_tools.local.producer", "--data", str(self.data),
-             "--stream", self.deployed.stream_name, "--id-prefix", "demo-"],
+             "--stream", self.deployed.stream_name, "--id-prefix", "demo-", *self._dataset_args()],
         )  # fmt: skip
         sent = _count_data_rows(self.data)
         malformed = put_malformed(self.deployed.stream_name, self.env())
