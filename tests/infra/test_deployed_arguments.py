@@ -9,9 +9,11 @@ backend instead of S3, and STS at the session's moto server for the account id. 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
+import botocore.session
 import glue_fakes
 import pytest
 
@@ -51,6 +53,20 @@ def test_every_deployed_argument_is_one_the_entry_script_reads(planned, env):
         # Glue reserves --mode (and --conf, --debug, --endpoint, --JOB_NAME) for itself:
         # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
         assert not {"--mode", "--conf", "--debug", "--endpoint", "--JOB_NAME"} & set(arguments), job
+
+
+def glue_api_pattern(shape: str) -> str:
+    """The pattern Glue's API gives a string shape (botocore's service model; botocore itself does not check it)."""
+    return botocore.session.get_session().get_service_model("glue").shape_for(shape).metadata["pattern"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_streaming_job_restarts_in_a_maintenance_window_glue_takes(planned, env):
+    # Without one Glue restarts the run 7 days after it started, at whatever hour that was:
+    # https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html
+    window = planned[env][GLUE_JOB.format("stream")]["maintenance_window"]
+    assert window is not None and re.fullmatch(glue_api_pattern("MaintenanceWindow"), window), window
+    assert planned[env][GLUE_JOB.format("batch")]["maintenance_window"] is None
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -213,7 +213,9 @@ locals {
       script_key  = var.artifacts.batch_script_key
       wheels      = var.artifacts.batch_python_modules
       timeout     = var.batch_job.timeout_minutes
-      arguments   = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
+      # Maintenance windows are for streaming jobs only.
+      maintenance_window = null
+      arguments          = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
     }
     stream = {
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
@@ -221,9 +223,13 @@ locals {
       settings    = var.stream_job
       script_key  = var.artifacts.stream_script_key
       wheels      = var.artifacts.stream_python_modules
-      # A streaming job runs until stopped: no timeout on purpose.
-      timeout   = null
-      arguments = local.stream_job_arguments
+      # A streaming job runs until stopped: no timeout on purpose. Glue still restarts it for maintenance, every
+      # 7 days at the hour the run started unless it has a maintenance window, then within 3 hours of the window's
+      # start (https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html); it resumes from its
+      # checkpoint.
+      timeout            = null
+      maintenance_window = var.stream_job.maintenance_window
+      arguments          = local.stream_job_arguments
     }
   }
 }
@@ -238,6 +244,7 @@ resource "aws_glue_job" "this" {
   worker_type            = each.value.settings.worker_type
   number_of_workers      = each.value.settings.number_of_workers
   timeout                = each.value.timeout
+  maintenance_window     = each.value.maintenance_window
   security_configuration = aws_glue_security_configuration.this.name
   execution_class        = "STANDARD"
 
