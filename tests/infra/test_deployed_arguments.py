@@ -69,6 +69,31 @@ def test_the_streaming_job_restarts_in_a_maintenance_window_glue_takes(planned, 
     assert planned[env][GLUE_JOB.format("batch")]["maintenance_window"] is None
 
 
+# Glue parameters that do nothing for these jobs. Continuous logging is a Glue 4.0-and-earlier feature; from 5.0 on
+# every job logs in real time (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html).
+# The catalog as Spark's Hive metastore serves spark.sql/spark.table over catalog tables, which the jobs never use
+# (they read S3 paths and the stream by ARN), and it asks first for the `default` database, which the role may
+# not read.
+PRE_5_ONLY = {"--enable-continuous-cloudwatch-log"}
+HIVE_CATALOG_USES = ("enableHiveSupport", "spark.table(", "spark.catalog", "saveAsTable", "from_catalog")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_job_gets_a_glue_parameter_it_has_no_use_for(planned, env):
+    sources = [*(REPO_ROOT / "src" / "churn_pipeline").rglob("*.py"), *(REPO_ROOT / "jobs").glob("*.py")]
+    catalog_users = [str(p) for p in sources if any(use in p.read_text() for use in HIVE_CATALOG_USES)]
+    for job in ("batch", "stream"):
+        planned_job = planned[env][GLUE_JOB.format(job)]
+        arguments = planned_job["default_arguments"]
+        assert float(planned_job["glue_version"]) >= 5.0, job
+        assert not PRE_5_ONLY & set(arguments), (
+            f"{job} (Glue {planned_job['glue_version']}): {PRE_5_ONLY & set(arguments)}"
+        )
+        assert catalog_users or "--enable-glue-datacatalog" not in arguments, (
+            f"{job}: --enable-glue-datacatalog, though no job code reads a catalog table through Spark"
+        )
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_batch_job_reads_its_planned_arguments_into_its_config(planned, env, tmp_path, monkeypatch):
     arguments = planned[env][GLUE_JOB.format("batch")]["default_arguments"]

@@ -78,13 +78,14 @@ locals {
     "--window_size"       = local.stream_settings.window_size
   })
 
-  # Glue's own parameters, the same for both jobs.
+  # Glue's own parameters, the same for both jobs. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
+  # feature (from 5.0 every job logs in real time:
+  # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html), and --enable-glue-datacatalog
+  # (the catalog as Spark's Hive metastore): the jobs read S3 paths and the stream by ARN, never a catalog table.
   glue_runtime_arguments = {
-    "--job-language"                     = "python"
-    "--TempDir"                          = "${local.s3.data}/tmp/glue/"
-    "--enable-metrics"                   = "true"
-    "--enable-continuous-cloudwatch-log" = "true"
-    "--enable-glue-datacatalog"          = "true"
+    "--job-language"   = "python"
+    "--TempDir"        = "${local.s3.data}/tmp/glue/"
+    "--enable-metrics" = "true"
     # Workers may have no internet: pip installs only the uploaded wheels.
     "--python-modules-installer-option" = "--no-index"
   }
