@@ -9,9 +9,11 @@ backend instead of S3, and STS at the session's moto server for the account id. 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
+import botocore.session
 import glue_fakes
 import pytest
 
@@ -53,6 +55,45 @@ def test_every_deployed_argument_is_one_the_entry_script_reads(planned, env):
         # Glue reserves --mode (and --conf, --debug, --endpoint, --JOB_NAME) for itself:
         # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
         assert not {"--mode", "--conf", "--debug", "--endpoint", "--JOB_NAME"} & set(arguments), job
+
+
+def glue_api_pattern(shape: str) -> str:
+    """The pattern Glue's API gives a string shape (botocore's service model; botocore itself does not check it)."""
+    return botocore.session.get_session().get_service_model("glue").shape_for(shape).metadata["pattern"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_streaming_job_restarts_in_a_maintenance_window_glue_takes(planned, env):
+    # Without one Glue restarts the run 7 days after it started, at whatever hour that was:
+    # https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html
+    window = planned[env][GLUE_JOB.format("stream")]["maintenance_window"]
+    assert window is not None and re.fullmatch(glue_api_pattern("MaintenanceWindow"), window), window
+    assert planned[env][GLUE_JOB.format("batch")]["maintenance_window"] is None
+
+
+# Glue parameters that do nothing for these jobs. Continuous logging is a Glue 4.0-and-earlier feature; from 5.0 on
+# every job logs in real time (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html).
+# The catalog as Spark's Hive metastore serves spark.sql/spark.table over catalog tables, which the jobs never use
+# (they read S3 paths and the stream by ARN), and it asks first for the `default` database, which the role may
+# not read.
+PRE_5_ONLY = {"--enable-continuous-cloudwatch-log"}
+HIVE_CATALOG_USES = ("enableHiveSupport", "spark.table(", "spark.catalog", "saveAsTable", "from_catalog")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_job_gets_a_glue_parameter_it_has_no_use_for(planned, env):
+    sources = [*(REPO_ROOT / "src" / "churn_pipeline").rglob("*.py"), *(REPO_ROOT / "jobs").glob("*.py")]
+    catalog_users = [str(p) for p in sources if any(use in p.read_text() for use in HIVE_CATALOG_USES)]
+    for job in ("batch", "stream"):
+        planned_job = planned[env][GLUE_JOB.format(job)]
+        arguments = planned_job["default_arguments"]
+        assert float(planned_job["glue_version"]) >= 5.0, job
+        assert not PRE_5_ONLY & set(arguments), (
+            f"{job} (Glue {planned_job['glue_version']}): {PRE_5_ONLY & set(arguments)}"
+        )
+        assert catalog_users or "--enable-glue-datacatalog" not in arguments, (
+            f"{job}: --enable-glue-datacatalog, though no job code reads a catalog table through Spark"
+        )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -17,6 +17,7 @@ from churn_pipeline.contract import codes
 from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import glue, records, sink
+from churn_pipeline.streaming import handler as h
 from churn_pipeline.streaming.handler import BatchHandler
 from churn_tools.local import producer
 
@@ -191,3 +192,45 @@ def test_with_no_metadata_the_id_is_a_digest_of_payload_and_arrival():
     assert first != records.derived_record_id(None, None, None, 1_001, b'{"a": 1}')
     assert first != records.derived_record_id(None, None, None, 1_000, b'{"a": 2}')
     assert first.startswith("sha256:") and "None" not in first
+
+
+# addRecordTimestamp's __src_timestamp: AWS documents the column, not its type. Each plausible type, as a real
+# Spark frame of the parsed form, reaches the handler as the same arrival time.
+ARRIVAL_MILLIS = int(ARRIVAL.timestamp() * 1000)
+ARRIVAL_FORMS = {  # SQL, the column of each form
+    "timestamp": f"timestamp_millis({ARRIVAL_MILLIS})",
+    "bigint": f"CAST({ARRIVAL_MILLIS} AS BIGINT)",
+    "string": "'2026-12-02T09:30:00.000Z'",
+}
+
+
+def parsed_frame_with_arrival(spark, payloads, form):
+    return parsed_frame(spark, payloads).withColumn(glue.RECORD_TIMESTAMP, F.expr(ARRIVAL_FORMS[form]))
+
+
+@pytest.mark.parametrize("form", sorted(ARRIVAL_FORMS))
+def test_the_record_timestamp_is_read_as_the_arrival_time_whatever_its_type(spark, payloads, form):
+    frame = parsed_frame_with_arrival(spark, payloads[:2], form)
+    assert frame.schema[glue.RECORD_TIMESTAMP].dataType.simpleString() == form
+    mapped = glue.to_handler_columns(frame)
+    assert isinstance(mapped.schema[h.ARRIVAL].dataType, T.TimestampType)
+    micros = {row[0] for row in mapped.select(F.expr(f"unix_micros({h.ARRIVAL})")).collect()}
+    assert micros == {ARRIVAL_MILLIS * 1000}
+
+
+def test_a_micro_batch_with_epoch_millis_scores_and_the_first_batch_logs_the_type(
+    spark, payloads, model_dir, tmp_path, caplog
+):
+    with caplog.at_level(logging.INFO, logger="churn_pipeline.streaming"):
+        frame = parsed_frame_with_arrival(spark, payloads[:3], "bigint")
+        stats, scored, _ = run(spark, frame, model_dir, tmp_path, "ms")
+    assert stats.scored == len(scored) == 3
+    assert "arrival column: __src_timestamp of type bigint, read as epoch milliseconds" in caplog.messages
+
+
+def test_a_record_timestamp_of_another_type_is_refused_naming_it(spark, payloads):
+    frame = parsed_frame(spark, payloads[:1]).withColumn(glue.RECORD_TIMESTAMP, F.lit(1.5))
+    with pytest.raises(
+        ValueError, match=r"arrival column __src_timestamp is of type double: expected a timestamp"
+    ):
+        glue.to_handler_columns(frame)

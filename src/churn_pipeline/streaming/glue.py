@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from churn_pipeline.contract import codes, settings
 from churn_pipeline.contract.dataset import DatasetDescription
@@ -100,16 +101,53 @@ def kinesis_connection_options(args: Mapping[str, str], description: DatasetDesc
     }
 
 
+def arrival_column(frame: DataFrame) -> tuple[str, T.DataType | None, str]:
+    """(column, Spark type, how it is read) of the connector's arrival time. AWS documents addRecordTimestamp's
+    __src_timestamp column without its type, so each plausible one is read as what it would mean: a timestamp
+    as is, a long as epoch milliseconds (Kinesis' ApproximateArrivalTimestamp), a string as ISO-8601."""
+    name = (
+        "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in frame.columns else RECORD_TIMESTAMP
+    )
+    if name not in frame.columns:
+        return name, None, "absent"
+    kind = frame.schema[name].dataType
+    for types, how in _ARRIVAL_READINGS:
+        if isinstance(kind, types):
+            return name, kind, how
+    raise ValueError(
+        f"the Kinesis source frame's arrival column {name} is of type {kind.simpleString()}: expected a "
+        "timestamp, epoch milliseconds (long) or ISO-8601 text"
+    )
+
+
+_ARRIVAL_READINGS = (
+    ((T.TimestampType, T.TimestampNTZType), "timestamp"),
+    ((T.LongType, T.IntegerType), "epoch milliseconds"),
+    ((T.StringType,), "ISO-8601 text"),
+)
+
+
+def _arrival(name: str, how: str):
+    column = F.col(name)
+    if how == "epoch milliseconds":
+        return F.expr(f"timestamp_millis(`{name}`)")
+    if how == "ISO-8601 text":
+        return F.to_timestamp(column)
+    return column
+
+
 def to_handler_columns(frame: DataFrame, parser: records.RecordParser) -> DataFrame:
     """Map either form of the Glue connector's records to the handler's columns (null where Glue gives none);
     `parser` is the handler's (the parsed form's fields are its fields)."""
     present = set(frame.columns)
-    arrival = "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in present else RECORD_TIMESTAMP
+    arrival, _, how = arrival_column(frame)
     columns = []
     for glue_name, name in GLUE_COLUMNS.items():
         source = arrival if name == h.ARRIVAL else glue_name
         if name == h.DATA and source not in present:
             columns += _parsed_payload(frame, parser)
+        elif name == h.ARRIVAL and source in present:
+            columns.append(_arrival(source, how).alias(name))
         elif source in present:
             column = F.col(source)
             columns.append((column.cast("binary") if name == h.DATA else column).alias(name))
@@ -199,6 +237,11 @@ class BatchFunction:
     def __call__(self, batch: DataFrame, batch_id: int) -> h.BatchStats:
         if not self.facts_logged:
             log.info("source frame schema: %s", batch.schema.json())
+            name, kind, how = arrival_column(batch)
+            log.info(
+                "arrival column: %s of type %s, read as %s",
+                name, kind.simpleString() if kind is not None else "-", how,
+            )  # fmt: skip
             log.info("runtime: %s", json.dumps(runtime_facts(batch.sparkSession), sort_keys=True))
             self.facts_logged = True
         return self.handler(to_handler_columns(batch, self.handler.contract.parser), batch_id)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from pyspark import Accumulator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -202,6 +203,8 @@ class BatchHandler:
         self._query_id = query_id
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
+        # One drift accumulator for the query, emptied per micro-batch: the driver never releases one.
+        self._drift_counts: Accumulator | None = None
         self._contract: StreamContract | None = None
 
     @property
@@ -278,12 +281,15 @@ class BatchHandler:
         # until its result came back: behind a parse that outruns the model, the whole partition
         # (spark_scoring.TaskScorer).
         contract = self.contract
+        if self.drift is not None and self._drift_counts is None:
+            self._drift_counts = spark_scoring.drift_accumulator(source.sparkSession)
         scorer = spark_scoring.task_scorer(
             contract.parsed_schema,
             source.sparkSession,
             self.scoring,
             prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
             count_drift=self.drift is not None,
+            drift_counts=self._drift_counts,
         )
         # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
         # fixed cost (a Python worker, the Arrow hops) was most of a small batch's latency. A task holds one

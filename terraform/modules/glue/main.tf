@@ -84,13 +84,14 @@ locals {
     "--window_size"       = local.stream_settings.window_size
   })
 
-  # Glue's own parameters, the same for both jobs.
+  # Glue's own parameters, the same for both jobs. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
+  # feature (from 5.0 every job logs in real time:
+  # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html), and --enable-glue-datacatalog
+  # (the catalog as Spark's Hive metastore): the jobs read S3 paths and the stream by ARN, never a catalog table.
   glue_runtime_arguments = {
-    "--job-language"                     = "python"
-    "--TempDir"                          = "${local.s3.data}/tmp/glue/"
-    "--enable-metrics"                   = "true"
-    "--enable-continuous-cloudwatch-log" = "true"
-    "--enable-glue-datacatalog"          = "true"
+    "--job-language"   = "python"
+    "--TempDir"        = "${local.s3.data}/tmp/glue/"
+    "--enable-metrics" = "true"
     # Workers may have no internet: pip installs only the uploaded wheels.
     "--python-modules-installer-option" = "--no-index"
   }
@@ -219,7 +220,9 @@ locals {
       script_key  = var.artifacts.batch_script_key
       wheels      = var.artifacts.batch_python_modules
       timeout     = var.batch_job.timeout_minutes
-      arguments   = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
+      # Maintenance windows are for streaming jobs only.
+      maintenance_window = null
+      arguments          = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
     }
     stream = {
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
@@ -227,9 +230,13 @@ locals {
       settings    = var.stream_job
       script_key  = var.artifacts.stream_script_key
       wheels      = var.artifacts.stream_python_modules
-      # A streaming job runs until stopped: no timeout on purpose.
-      timeout   = null
-      arguments = local.stream_job_arguments
+      # A streaming job runs until stopped: no timeout on purpose. Glue still restarts it for maintenance, every
+      # 7 days at the hour the run started unless it has a maintenance window, then within 3 hours of the window's
+      # start (https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html); it resumes from its
+      # checkpoint.
+      timeout            = null
+      maintenance_window = var.stream_job.maintenance_window
+      arguments          = local.stream_job_arguments
     }
   }
 }
@@ -244,6 +251,7 @@ resource "aws_glue_job" "this" {
   worker_type            = each.value.settings.worker_type
   number_of_workers      = each.value.settings.number_of_workers
   timeout                = each.value.timeout
+  maintenance_window     = each.value.maintenance_window
   security_configuration = aws_glue_security_configuration.this.name
   execution_class        = "STANDARD"
 

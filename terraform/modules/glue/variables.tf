@@ -183,15 +183,23 @@ variable "batch_job" {
 }
 
 variable "stream_job" {
-  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position. Window and position unset: the contract's defaults."
+  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position (unset: the contract's defaults), and maintenance_window, the weekly hour (GMT, \"Sun:02\") in which Glue restarts the run for its maintenance instead of 7 days after the run started."
   type = object({
-    glue_version      = optional(string, "5.1")
-    worker_type       = optional(string, "G.1X")
-    number_of_workers = optional(number, 2)
-    window_size       = optional(string)
-    starting_position = optional(string)
+    glue_version       = optional(string, "5.1")
+    worker_type        = optional(string, "G.1X")
+    number_of_workers  = optional(number, 2)
+    window_size        = optional(string)
+    starting_position  = optional(string)
+    maintenance_window = optional(string, "Sun:02")
   })
   default = {}
+
+  # Glue's MaintenanceWindow pattern (botocore's glue service model, shape MaintenanceWindow); the provider passes
+  # any string through (5.100.0), so CreateJob would be the first to refuse it.
+  validation {
+    condition     = can(regex("^(Sun|Mon|Tue|Wed|Thu|Fri|Sat):([01]?[0-9]|2[0-3])$", var.stream_job.maintenance_window))
+    error_message = "stream_job.maintenance_window must be a weekday and an hour in GMT as Glue takes it, Sun:02 or Wed:23 (Sun-Sat, 0-23), got ${jsonencode(var.stream_job.maintenance_window)}."
+  }
 
   validation {
     condition     = var.stream_job.starting_position == null || contains(local.contract.starting_positions, coalesce(var.stream_job.starting_position, "-")) || can(regex(local.contract.starting_timestamp_pattern, coalesce(var.stream_job.starting_position, "-")))

@@ -97,6 +97,8 @@ variable "jobs" {
       number_of_workers = optional(number, 2)
       window_size       = optional(string)
       starting_position = optional(string)
+      # Weekly hour (GMT) of Glue's maintenance restarts of the streaming job; modules/glue validates it.
+      maintenance_window = optional(string, "Sun:02")
     }), {})
   })
   default = {}

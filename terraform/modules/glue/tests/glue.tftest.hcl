@@ -299,3 +299,37 @@ run "rejects_a_data_column_named_like_a_column_the_jobs_add" {
 
   expect_failures = [var.data_columns]
 }
+
+# Glue restarts a streaming job run every 7 days at the hour it started unless the job has a maintenance window
+# (https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html); the batch job has none to set.
+run "the_streaming_job_restarts_in_its_maintenance_window" {
+  command = plan
+
+  assert {
+    condition     = aws_glue_job.this["stream"].maintenance_window == "Sun:02" && aws_glue_job.this["batch"].maintenance_window == null
+    error_message = "the streaming job's maintenance window defaults to Sun:02 (GMT); the batch job has none"
+  }
+}
+
+run "takes_another_maintenance_window" {
+  command = plan
+
+  variables {
+    stream_job = { maintenance_window = "Wed:23" }
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].maintenance_window == "Wed:23"
+    error_message = "the configured maintenance window reaches the streaming job"
+  }
+}
+
+run "rejects_a_maintenance_window_glue_does_not_take" {
+  command = plan
+
+  variables {
+    stream_job = { maintenance_window = "Sunday:24" }
+  }
+
+  expect_failures = [var.stream_job]
+}
