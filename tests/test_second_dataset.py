@@ -124,6 +124,29 @@ def test_batch_embedded_and_endpoint_score_every_row_blanks_included(spark, telc
                                            "Electronic check", "Mailed check"]).all()  # fmt: skip
 
 
+def test_its_saved_queries_run_on_duckdb_over_its_batch_scores(spark, telco, tmp_path):
+    """The named queries made from its description (one per categorical feature, score deciles, latest by
+    customerID) run on DuckDB over the batch job's output, as the demo runs them."""
+    from churn_tools import analytics
+
+    _scored(spark, telco, "embedded", tmp_path)
+    con = duckdb.connect()
+    con.execute('CREATE SCHEMA "db"')
+    con.execute(f"""CREATE VIEW "db"."b" AS SELECT * FROM read_parquet('{tmp_path}/scored/**/*.parquet')""")
+    queries = {q.name: q for q in analytics.load_named_queries("db", {**analytics.TABLES, "batch": "b"},
+                                                                telco["description"])}  # fmt: skip
+    by_feature = sorted(name for name in queries if name.startswith("churn_rate_by_"))
+    assert len(by_feature) == len(telco["description"].categorical_features) == 16
+    payment = con.execute(queries["churn_rate_by_paymentmethod"].sql).df()
+    assert sorted(payment["PaymentMethod"]) == ["Bank transfer (automatic)", "Credit card (automatic)",
+                                                "Electronic check", "Mailed check"]  # fmt: skip
+    assert payment["customers"].sum() == example_data.ROWS
+    deciles = con.execute(queries["score_deciles"].sql).df()
+    assert list(deciles["decile"]) == list(range(1, 11)) and deciles["customers"].sum() == example_data.ROWS
+    for name in by_feature:
+        assert con.execute(queries[name].sql).df()["customers"].sum() == example_data.ROWS, name
+
+
 def test_stream_on_the_local_kinesis_scores_every_record_once(spark, moto_server, telco, tmp_path):
     kinesis = boto3.client("kinesis", endpoint_url=moto_server)
     source = pd.read_csv(telco["csv"], dtype=str, keep_default_na=False)
