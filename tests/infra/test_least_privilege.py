@@ -359,6 +359,7 @@ ALLOWED = [
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
+    Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
     Call("stream-job", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
     Call("stream-job", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/metadata")),
     Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
@@ -383,6 +384,7 @@ ALLOWED = [
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
     Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
+    Call("batch-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
     Call(
         "batch-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
     ),
@@ -450,7 +452,12 @@ def test_streaming_job_scores_under_the_glue_role(stack, workload):
 
 
 def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
-    assert workload["batch"]["model_files"] == ["baseline.json", "feature_spec.json", "model.tar.gz"]
+    assert workload["batch"]["model_files"] == [
+        "baseline.json",
+        "dataset.json",
+        "feature_spec.json",
+        "model.tar.gz",
+    ]
     assert workload["batch"]["drift_published"]
     assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
     assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()

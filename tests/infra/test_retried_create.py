@@ -14,6 +14,7 @@ import threading
 
 import boto3
 
+from churn_tools.deploy import package as packaging
 from churn_tools.deploy import terraform as deploy
 from churn_tools.local import services as local_services
 
@@ -95,7 +96,7 @@ def test_a_create_retried_after_its_answer_was_lost_does_not_fail_the_apply(tmp_
             env = deploy.prepare("local", tmp_path / "work", endpoint_url=f"http://127.0.0.1:{proxy.port}")
             env.process_env["TF_CLI_CONFIG_FILE"] = tf_env["TF_CLI_CONFIG_FILE"]
             # Placeholder keys: only the catalog tables (and what they depend on) are applied.
-            env.artifacts_file.write_text(json.dumps({"artifacts": ARTIFACTS}))
+            packaging.write_variables(packaging.Package(variables=ARTIFACTS), env.artifacts_file)
             deploy.init(env)
             try:
                 env.run(
