@@ -37,4 +37,6 @@ module "pipeline" {
   analytics     = var.settings.analytics
   monitoring    = var.settings.monitoring
   artifacts     = var.artifacts
+
+  live_instance_count = var.live_instance_count
 }

@@ -68,6 +68,8 @@ module "pipeline" {
   monitoring    = var.settings.monitoring
   artifacts     = var.artifacts
 
+  live_instance_count = var.live_instance_count
+
   # moto evaluates bucket-policy conditions without the request context, so the TLS-only policy denies every
   # object request, and it serves plain HTTP anyway: the emulator cannot model it (terraform/README.md).
   emulator_exceptions = { tls_only_bucket_policy = false }
