@@ -167,3 +167,36 @@ def test_plan_summary_counts_and_lists_changes():
         format_summary("local", summarize_plan({"resource_changes": []}))
         == "Plan for ENV=local: no changes.\n"
     )
+
+
+def config_change(before_count, after_count, before_type="ml.m5.large", after_type="ml.m5.large", paths=()):
+    """A replacement of the endpoint configuration in the shape of `terraform show -json` of a plan."""
+    from churn_tools.deploy.terraform import CONFIG_ADDRESS
+
+    def variant(count, instance_type):
+        return {"production_variants": [{"initial_instance_count": count, "instance_type": instance_type}]}
+
+    return {"resource_changes": [{"address": CONFIG_ADDRESS, "change": {
+        "actions": ["create", "delete"], "before": variant(before_count, before_type),
+        "after": variant(after_count, after_type), "replace_paths": [list(p) for p in paths]}}]}  # fmt: skip
+
+
+def test_a_count_that_changed_alone_is_no_reason_to_roll_the_endpoint():
+    from churn_tools.deploy.terraform import replaces_only_for_the_count
+
+    count = ("production_variants", 0, "initial_instance_count")
+    model = ("production_variants", 0, "model_name")
+    assert replaces_only_for_the_count(config_change(1, 2, paths=[count]))
+    assert not replaces_only_for_the_count(config_change(1, 2, paths=[count, model]))
+    assert not replaces_only_for_the_count(config_change(1, 1, paths=[model]))
+    assert not replaces_only_for_the_count({"resource_changes": []})
+
+
+def test_an_instance_type_change_is_seen_in_the_plan():
+    from churn_tools.deploy.terraform import instance_type_change
+
+    assert instance_type_change(config_change(2, 2, after_type="ml.m5.xlarge")) == (
+        "ml.m5.large",
+        "ml.m5.xlarge",
+    )
+    assert instance_type_change(config_change(2, 3)) is None
