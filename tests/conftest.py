@@ -123,6 +123,16 @@ def real_data_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def second_description():
+    """A second shape of churn data (tests/data/telco-shape.dataset.json): another id, a Yes/No label,
+    categories with spaces and parentheses, a numeric column whose blanks are allowed, passthrough and
+    ignored columns."""
+    from churn_pipeline.contract.dataset import DatasetDescription
+
+    return DatasetDescription.load(Path(__file__).parent / "data" / "telco-shape.dataset.json")
+
+
+@pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "synthetic.csv"
     return synthetic.write_csv(20_000, path, seed=7)

@@ -6,7 +6,8 @@ model reads, the shares of the training rows in fixed bins: for a numeric column
 training deciles (`edges`; bin i holds the values v with edges[i-1] < v <= edges[i], the first and last bins
 are open), for a categorical column one bin per value seen in training; and the same for the model's scores
 on the training rows (decile edges of [0, 1]). A value the baseline has never seen (a new state, say) is
-counted in its own bin, `UNSEEN`, whose baseline share is 0.
+counted in its own bin, `UNSEEN`, whose baseline share is 0, or the share of training rows where the value
+was blank (a blank the dataset description allows is scored, and counted there too).
 
 PSI = sum over bins of (actual - expected) * ln(actual / expected), each share floored at `SHARE_FLOOR` so that
 an empty bin counts (as is usual for PSI). Below 0.1 is read as stable, 0.1-0.2 as a shift to watch, above
@@ -76,16 +77,27 @@ class FeatureBins:
     @classmethod
     def numeric(cls, values: np.ndarray) -> FeatureBins:
         values = np.asarray(values, dtype=np.float64)
-        edges = tuple(float(e) for e in np.unique(np.quantile(values, QUANTILES)))
+        # A blank the dataset allows is NaN here: its share is the UNSEEN bin's, where scoring counts a
+        # missing number, so a change in how often a value is missing is drift too.
+        present = values[~np.isnan(values)]
+        edges = tuple(float(e) for e in np.unique(np.quantile(present, QUANTILES))) if len(present) else ()
         counts = np.bincount(
-            np.searchsorted(np.asarray(edges), values, side="left"), minlength=len(edges) + 1
+            np.searchsorted(np.asarray(edges), present, side="left"), minlength=len(edges) + 1
         )
-        return cls(NUMERIC, {str(i): float(c) / len(values) for i, c in enumerate(counts)}, edges)
+        shares = {str(i): float(c) / len(values) for i, c in enumerate(counts)}
+        if len(present) < len(values):
+            shares[UNSEEN] = float(len(values) - len(present)) / len(values)
+        return cls(NUMERIC, shares, edges)
 
     @classmethod
     def categorical(cls, values: pd.Series) -> FeatureBins:
-        shares = values.astype(str).value_counts(normalize=True).sort_index()
-        return cls(CATEGORICAL, {str(k): float(v) for k, v in shares.items()})
+        present = values.dropna()
+        shares = {
+            str(k): float(v) / len(values) for k, v in present.astype(str).value_counts().sort_index().items()
+        }
+        if len(present) < len(values):  # allowed blanks: scoring counts a null as UNSEEN
+            shares[UNSEEN] = float(len(values) - len(present)) / len(values)
+        return cls(CATEGORICAL, shares)
 
 
 @dataclass(frozen=True)
@@ -219,7 +231,9 @@ class BinCounter:
         self._labels: dict[str, list[str]] = {}  # feature -> label of bin index 0, 1, ... (UNSEEN last)
         for name, bins in baseline.features.items():
             labels = (
-                [str(i) for i in range(len(bins.edges) + 1)] if bins.kind == NUMERIC else list(bins.shares)
+                [str(i) for i in range(len(bins.edges) + 1)]
+                if bins.kind == NUMERIC
+                else [label for label in bins.shares if label != UNSEEN]
             )
             self._labels[name] = [*labels, UNSEEN]
         sizes = [len(labels) for labels in self._labels.values()]

@@ -1,7 +1,8 @@
 """The model directory (`ModelDir`), its version, and a scorer that applies it.
 
-A model directory holds `model.tar.gz` (the SageMaker-compatible archive), `feature_spec.json` (the input
-contract) and `metrics.json` (the model version and its evaluation). `ModelDir` is the one place that knows
+A model directory holds `model.tar.gz` (the SageMaker-compatible archive), `dataset.json` (the description of
+the data it was trained on: every scorer reads its raw schema from it), `feature_spec.json` (the input
+contract derived from it) and `metrics.json` (the model version and its evaluation). `ModelDir` is the one place that knows
 those names: training writes through it, scoring, deploy and the local tools read through it.
 `model.tar.gz` holds exactly one file, `xgboost-model`, because the built-in XGBoost container loads
 every file of the archive as a member of an ensemble.
@@ -27,6 +28,8 @@ import pandas as pd
 import xgboost as xgb
 
 from churn_pipeline import drift
+from churn_pipeline.contract import dataset
+from churn_pipeline.contract.dataset import DESCRIPTION_FILENAME, DatasetDescription
 from churn_pipeline.contract.features import SPEC_FILENAME, EncodedBatch, FeatureSpec, encode
 
 MODEL_FILENAME = "xgboost-model"
@@ -41,14 +44,22 @@ class ModelDirError(FileNotFoundError):
     """A model directory lacks a file it must hold; the message names the files and how to make them."""
 
 
-def model_version(model_bytes: bytes, spec: FeatureSpec, baseline_json: str | None = None) -> str:
-    """Content hash of model + spec (+ the training baseline where there is one): equal artifacts give equal
-    versions, on any machine; a model directory from before baselines keeps its version."""
+def model_version(
+    model_bytes: bytes,
+    spec: FeatureSpec,
+    baseline_json: str | None = None,
+    description_json: str | None = None,
+) -> str:
+    """Content hash of model + spec (+ the training baseline and the dataset description where there are):
+    equal artifacts give equal versions, on any machine; a model directory from before baselines or
+    descriptions keeps its version."""
     digest = hashlib.sha256()
     digest.update(model_bytes)
     digest.update(spec.to_json().encode())
     if baseline_json is not None:
         digest.update(baseline_json.encode())
+    if description_json is not None:
+        digest.update(description_json.encode())
     return digest.hexdigest()[:16]
 
 
@@ -113,7 +124,7 @@ class Scorer:
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))
         booster.set_param({"nthread": 1})  # one per Python worker: Spark already runs a worker per core
-        return cls(booster, spec, model_version(raw, spec, ModelDir(model_dir).baseline_json()))
+        return cls(booster, spec, ModelDir(model_dir).version_of(raw, spec))
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         if matrix.shape[1] != self.spec.n_features:
@@ -137,7 +148,8 @@ def cached_scorer(model_dir: str) -> Scorer:
 
 @dataclass(frozen=True)
 class ModelDir:
-    """A model directory: model.tar.gz + feature_spec.json + metrics.json (plus evaluation.png from training)."""
+    """A model directory: model.tar.gz + dataset.json + feature_spec.json + metrics.json (plus baseline.json and
+    evaluation.png from training)."""
 
     path: Path
 
@@ -145,6 +157,8 @@ class ModelDir:
     SPEC = SPEC_FILENAME
     METRICS = METRICS_FILENAME
     BASELINE = BASELINE_FILENAME  # optional: a model trained before baselines has none (drift unavailable)
+    # Optional for the same reason: a model trained before descriptions scores with the tutorial's.
+    DESCRIPTION = DESCRIPTION_FILENAME
     # What scoring needs (the endpoint and the jobs): the archive and the input contract.
     SCORING_FILES = (ARCHIVE_FILENAME, SPEC_FILENAME)
     # What a deploy needs: those, and the version recorded in metrics.json.
@@ -169,6 +183,10 @@ class ModelDir:
     def baseline_path(self) -> Path:
         return self.path / self.BASELINE
 
+    @property
+    def description_path(self) -> Path:
+        return self.path / self.DESCRIPTION
+
     def missing(self, names: tuple[str, ...] = DEPLOY_FILES) -> list[str]:
         return [name for name in names if not (self.path / name).is_file()]
 
@@ -183,20 +201,31 @@ class ModelDir:
 
     # ---------------------------------------------------------------- write (training)
     def write(
-        self, model_bytes: bytes, spec: FeatureSpec, metrics: dict, baseline: drift.Baseline | None = None
+        self,
+        model_bytes: bytes,
+        spec: FeatureSpec,
+        metrics: dict,
+        baseline: drift.Baseline | None = None,
+        description: DatasetDescription | None = None,
     ) -> Path:
-        """The archive, the spec, the baseline and the metrics; returns the archive's path."""
+        """The archive, the description, the spec, the baseline and the metrics; returns the archive's path."""
         self.path.mkdir(parents=True, exist_ok=True)
         archive = write_archive(model_bytes, self.path)
-        self.write_side_files(spec, metrics, baseline)
+        self.write_side_files(spec, metrics, baseline, description)
         return archive
 
     def write_side_files(
-        self, spec: FeatureSpec, metrics: dict, baseline: drift.Baseline | None = None
+        self,
+        spec: FeatureSpec,
+        metrics: dict,
+        baseline: drift.Baseline | None = None,
+        description: DatasetDescription | None = None,
     ) -> None:
-        """feature_spec.json + baseline.json + metrics.json (in a SageMaker job they go to SM_OUTPUT_DATA_DIR,
-        not the archive)."""
+        """dataset.json + feature_spec.json + baseline.json + metrics.json (in a SageMaker job they go to
+        SM_OUTPUT_DATA_DIR, not the archive)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        if description is not None:
+            description.save(self.description_path)
         spec.save(self.spec_path)
         if baseline is not None:
             self.baseline_path.write_text(baseline.file_text())
@@ -212,6 +241,14 @@ class ModelDir:
 
     def spec(self) -> FeatureSpec:
         return FeatureSpec.load(self.spec_path)
+
+    def description_json(self) -> str | None:
+        return self.description_path.read_text(encoding="utf-8") if self.description_path.is_file() else None
+
+    def description(self) -> DatasetDescription:
+        """The description of the data the model was trained on; for a model trained before descriptions, the
+        tutorial's (said once per directory)."""
+        return _description_of(str(self.path))
 
     def baseline_json(self) -> str | None:
         return self.baseline_path.read_text() if self.baseline_path.is_file() else None
@@ -233,7 +270,10 @@ class ModelDir:
 
     def version(self) -> str:
         """The version computed from the artifacts themselves (what the jobs write beside each score)."""
-        return model_version(self.model_bytes(), self.spec(), self.baseline_json())
+        return self.version_of(self.model_bytes(), self.spec())
+
+    def version_of(self, model_bytes: bytes, spec: FeatureSpec) -> str:
+        return model_version(model_bytes, spec, self.baseline_json(), self.description_json())
 
     def scorer(self) -> Scorer:
         return Scorer.from_dir(self.path)
@@ -263,15 +303,15 @@ def _fetched(uri: str, region: str | None) -> str:
         for name in ModelDir.SCORING_FILES:
             key = f"{prefix}/{name}" if prefix else name
             s3.download_file(bucket, key, str(target / name))
-        _download_optional(
-            s3, bucket, f"{prefix}/{BASELINE_FILENAME}" if prefix else BASELINE_FILENAME, target
-        )
+        for optional in (BASELINE_FILENAME, DESCRIPTION_FILENAME):
+            _download_optional(s3, bucket, f"{prefix}/{optional}" if prefix else optional, target)
     log.info("downloaded %s to %s (pid %d)", uri, target, os.getpid())
     return str(target)
 
 
 def _download_optional(s3, bucket: str, key: str, target: Path) -> None:
-    """The baseline, where the model has one: an older model's absence is expected and said once."""
+    """The baseline or the description, where the model has one: an older model's absence is expected and
+    said once."""
     from botocore.exceptions import ClientError
 
     try:
@@ -279,4 +319,19 @@ def _download_optional(s3, bucket: str, key: str, target: Path) -> None:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
             raise
-        log.info("s3://%s/%s absent: the model has no baseline, drift is unavailable", bucket, key)
+        log.info("s3://%s/%s absent: a model from before it (see ModelDir)", bucket, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _description_of(path: str) -> DatasetDescription:
+    """One load (and one warning for an older model) per model directory and process."""
+    model = ModelDir(path)
+    if model.description_path.is_file():
+        return DatasetDescription.load(model.description_path)
+    log.warning(
+        "model directory %s has no %s (trained before dataset descriptions): scoring with the tutorial's "
+        "dataset description",
+        path,
+        DESCRIPTION_FILENAME,
+    )
+    return dataset.tutorial()

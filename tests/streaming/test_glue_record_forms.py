@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from churn_pipeline.contract import codes
+from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import glue, records, sink
 from churn_pipeline.streaming.handler import BatchHandler
@@ -61,7 +62,7 @@ def parsed_frame(spark, payloads):
     over each payload, the struct's fields at top level (the connector's metadata columns are not there)."""
     parsed = F.from_json(
         F.col("data").cast("string"),
-        glue.PAYLOAD_SCHEMA_DDL,
+        records.payload_ddl(tutorial()),
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": records.CORRUPT_RECORD},
     )
     return (
@@ -82,13 +83,17 @@ def run(spark, frame, model_dir, tmp_path, name):
 
 def test_the_job_asks_the_connector_for_the_documented_parsed_form(spark):
     options = glue.kinesis_connection_options(
-        {"stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "LATEST"}
+        {"stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "LATEST"},
+        tutorial(),
     )
     assert {k: options[k] for k in ("classification", "inferSchema")} == {"classification": "json",
                                                                         "inferSchema": "false"}  # fmt: skip
     # The schema is the contract's: every raw column with its type, the ids, and the corrupt-record column.
     schema = T.StructType.fromDDL(options["schema"])
-    assert schema.fieldNames() == [*records.PARSED_FIELDS, records.CORRUPT_RECORD]
+    assert schema.fieldNames() == [
+        *records.RecordParser.for_description(tutorial()).parsed_fields,
+        records.CORRUPT_RECORD,
+    ]
     assert schema["Day Mins"].dataType == T.DoubleType() and schema["Area Code"].dataType == T.IntegerType()
 
 
@@ -139,7 +144,7 @@ def test_both_forms_score_the_same_records_and_dead_letter_the_rest(spark, paylo
 def test_a_frame_of_neither_form_is_refused_naming_its_columns(spark):
     frame = spark.createDataFrame([("x",)], "payload string")
     with pytest.raises(ValueError, match=r"neither a `data` column .* its columns: \['payload'\]"):
-        glue.to_handler_columns(frame)
+        glue.to_handler_columns(frame, records.RecordParser.for_description(tutorial()))
 
 
 def test_the_first_micro_batch_logs_the_source_schema_and_the_runtime(spark, payloads, model_dir, tmp_path,

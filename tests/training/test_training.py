@@ -54,6 +54,7 @@ def score_in_separate_process(model_dir: Path, csv_path: Path, batches: list[lis
 def test_artifacts_are_written_in_the_container_layout(model_dir):
     assert sorted(p.name for p in model_dir.iterdir()) == [
         "baseline.json",
+        "dataset.json",
         "evaluation.png",
         "feature_spec.json",
         "metrics.json",
@@ -64,9 +65,12 @@ def test_artifacts_are_written_in_the_container_layout(model_dir):
     assert (model_dir / "evaluation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((model_dir / "metrics.json").read_text())
     spec = FeatureSpec.load(model_dir)
-    # The version covers the model, its spec and its training baseline (drift).
+    # The version covers the model, its spec, its training baseline (drift) and its dataset description.
     assert metrics["model_version"] == model_version(
-        read_model_bytes(model_dir), spec, (model_dir / "baseline.json").read_text()
+        read_model_bytes(model_dir),
+        spec,
+        (model_dir / "baseline.json").read_text(),
+        (model_dir / "dataset.json").read_text(),
     )
     test = metrics["test"]
     cm = test["confusion_matrix"]
@@ -197,6 +201,7 @@ def test_runs_unchanged_as_a_sagemaker_training_job(repo_root, tmp_path):
     assert sorted(p.name for p in model.iterdir()) == ["xgboost-model"]
     assert sorted(p.name for p in output.iterdir()) == [
         "baseline.json",
+        "dataset.json",
         "evaluation.png",
         "feature_spec.json",
         "metrics.json",
@@ -206,7 +211,12 @@ def test_runs_unchanged_as_a_sagemaker_training_job(repo_root, tmp_path):
     assert hyperparameters["max_depth"] == 2  # the CLI flag wins
     version = json.loads((output / "metrics.json").read_text())["model_version"]
     raw = (model / "xgboost-model").read_bytes()
-    assert version == model_version(raw, FeatureSpec.load(output), (output / "baseline.json").read_text())
+    assert version == model_version(
+        raw,
+        FeatureSpec.load(output),
+        (output / "baseline.json").read_text(),
+        (output / "dataset.json").read_text(),
+    )
     assert hashlib.sha256(raw).hexdigest()  # a real file, loadable below
     import xgboost as xgb
 

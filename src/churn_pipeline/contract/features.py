@@ -4,7 +4,8 @@ The tutorial one-hot encoded each Glue micro-batch from the distinct values foun
 small batch produced a vector of the wrong width and order. Here the vocabulary of every categorical
 column is frozen into a versioned JSON spec when the model is trained, and ONE function, `encode`,
 turns rows into the model's float matrix for training, the batch job, the streaming job and endpoint
-payloads alike.
+payloads alike. Which columns are features, their bounds and whether a blank is allowed come from the
+dataset description (contract.dataset); a spec is derived from it and the training data by `build_spec`.
 """
 
 from __future__ import annotations
@@ -18,22 +19,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from churn_pipeline.contract import schema
 from churn_pipeline.contract.codes import MISSING_VALUE, NOT_A_NUMBER, OUT_OF_RANGE
+from churn_pipeline.contract.dataset import DatasetDescription, canonical, tutorial
+from churn_pipeline.contract.errors import ContractError
 
 log = logging.getLogger(__name__)
 
-SPEC_VERSION = 1
+# 2: bounds and blanks per column, from the dataset description. 1: one lower bound for every numeric column,
+# no blanks allowed in numeric columns (models trained before descriptions; still loaded).
+SPEC_VERSION = 2
+SUPPORTED_SPEC_VERSIONS = (1, 2)
 SPEC_FILENAME = "feature_spec.json"
-
-# Charges are the minutes times a fixed tariff (perfectly collinear), Phone is an identifier.
-DEFAULT_DROPPED = ("Phone", "Day Charge", "Eve Charge", "Night Charge", "Intl Charge", schema.LABEL_COLUMN)
-# Area Code has three values and no order: one-hot, as the tutorial's notebook did.
-DEFAULT_CATEGORICAL = ("State", "Area Code", "Int'l Plan", "VMail Plan")
-
-
-class ContractError(ValueError):
-    """The input as a whole does not fit the contract (e.g. a required column is missing)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +42,13 @@ class CategoricalColumn:
 class FeatureSpec:
     numeric_columns: tuple[str, ...]
     categorical_columns: tuple[CategoricalColumn, ...]
-    dropped_columns: tuple[str, ...] = DEFAULT_DROPPED
-    label_column: str = schema.LABEL_COLUMN
-    positive_label: str = schema.POSITIVE_LABEL
-    # Every usage figure in this dataset is a count or a duration: a negative value is a data error.
-    numeric_lower_bound: float = 0.0
+    # The raw columns that are not features (id, label, passthrough, ignored): never required by `encode`.
+    dropped_columns: tuple[str, ...] = ()
+    # (min, max) per numeric column, either None for no bound: a value outside is rejected (OUT_OF_RANGE).
+    bounds: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # Columns whose blank is a missing value: NaN for XGBoost (numeric) or an all-zero one-hot (categorical),
+    # instead of a MISSING_VALUE reject.
+    blank_allowed: tuple[str, ...] = ()
     spec_version: int = SPEC_VERSION
 
     @property
@@ -69,14 +67,16 @@ class FeatureSpec:
         """The raw columns the model needs, in spec order (what a scorer must ship to Python)."""
         return list(self.numeric_columns) + [c.name for c in self.categorical_columns]
 
+    def allows_blank(self, column: str) -> bool:
+        return column in self.blank_allowed
+
     def to_dict(self) -> dict:
         return {
             "spec_version": self.spec_version,
-            "label_column": self.label_column,
-            "positive_label": self.positive_label,
             "dropped_columns": list(self.dropped_columns),
             "numeric_columns": list(self.numeric_columns),
-            "numeric_lower_bound": self.numeric_lower_bound,
+            "bounds": {name: list(self.bounds[name]) for name in self.numeric_columns if name in self.bounds},
+            "blank_allowed": list(self.blank_allowed),
             "categorical_columns": [
                 {"name": c.name, "vocabulary": list(c.vocabulary)} for c in self.categorical_columns
             ],
@@ -89,19 +89,30 @@ class FeatureSpec:
     @classmethod
     def from_dict(cls, data: Mapping) -> FeatureSpec:
         version = data.get("spec_version")
-        if version != SPEC_VERSION:
+        if version not in SUPPORTED_SPEC_VERSIONS:
             raise ContractError(
-                f"feature spec version {version!r} is not supported (expected {SPEC_VERSION})"
+                f"feature spec version {version!r} is not supported (expected one of {SUPPORTED_SPEC_VERSIONS})"
             )
+        numeric = tuple(data["numeric_columns"])
+        categorical = tuple(
+            CategoricalColumn(c["name"], tuple(c["vocabulary"])) for c in data["categorical_columns"]
+        )
+        bounds: dict[str, tuple[float | None, float | None]]
+        if version == 1:
+            # A model from before descriptions: one lower bound for all numeric columns, and a blank category
+            # was an unseen one (all-zero one-hot), never a reject.
+            lower = float(data["numeric_lower_bound"])
+            bounds = {name: (lower, None) for name in numeric}
+            blank_allowed = tuple(c.name for c in categorical)
+        else:
+            bounds = {name: (_bound(low), _bound(high)) for name, (low, high) in data["bounds"].items()}
+            blank_allowed = tuple(data["blank_allowed"])
         spec = cls(
-            numeric_columns=tuple(data["numeric_columns"]),
-            categorical_columns=tuple(
-                CategoricalColumn(c["name"], tuple(c["vocabulary"])) for c in data["categorical_columns"]
-            ),
+            numeric_columns=numeric,
+            categorical_columns=categorical,
             dropped_columns=tuple(data["dropped_columns"]),
-            label_column=data["label_column"],
-            positive_label=data["positive_label"],
-            numeric_lower_bound=float(data["numeric_lower_bound"]),
+            bounds=bounds,
+            blank_allowed=blank_allowed,
         )
         if "n_features" in data and data["n_features"] != spec.n_features:
             raise ContractError(
@@ -128,38 +139,46 @@ class FeatureSpec:
         return path
 
 
-def build_spec(
-    frame: pd.DataFrame,
-    categorical: Iterable[str] = DEFAULT_CATEGORICAL,
-    dropped: Iterable[str] = DEFAULT_DROPPED,
-) -> FeatureSpec:
-    """Freeze the contract from the training data: numeric columns in file order, sorted vocabularies."""
-    categorical = tuple(categorical)
-    dropped = tuple(dropped)
-    present = resolve_columns(frame.columns, categorical)
-    numeric = tuple(
-        str(c)
-        for c in frame.columns
-        if schema.canonical(str(c)) not in {schema.canonical(n) for n in dropped + categorical}
-    )
+def _bound(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def build_spec(frame: pd.DataFrame, description: DatasetDescription | None = None) -> FeatureSpec:
+    """Freeze the contract from the description (default: the tutorial's) and the training data: the
+    features in the description's order; each categorical's vocabulary as the description fixes it, or else
+    its sorted training values."""
+    description = description or tutorial()
+    categorical = [c.name for c in description.categorical_features]
+    present = resolve_columns(frame.columns, [c.name for c in description.columns if c.role != "ignored"])
     cats = []
-    for name in categorical:
-        values = frame[present[name]].dropna().map(normalise_category)
-        cats.append(CategoricalColumn(name, tuple(sorted(set(values) - {""}))))
-    return FeatureSpec(numeric_columns=numeric, categorical_columns=tuple(cats), dropped_columns=dropped)
+    for column in description.categorical_features:
+        if column.vocabulary is not None:
+            vocabulary = column.vocabulary
+        else:
+            values = frame[present[column.name]].dropna().map(normalise_category)
+            vocabulary = tuple(sorted(set(values) - {""}))
+        cats.append(CategoricalColumn(column.name, vocabulary))
+    features = {c.name for c in description.numeric_features} | set(categorical)
+    return FeatureSpec(
+        numeric_columns=tuple(c.name for c in description.numeric_features),
+        categorical_columns=tuple(cats),
+        dropped_columns=tuple(c.name for c in description.columns if c.name not in features),
+        bounds={c.name: (c.minimum, c.maximum) for c in description.numeric_features},
+        blank_allowed=tuple(c.name for c in description.columns if c.name in features and c.blank_allowed),
+    )
 
 
 def resolve_columns(available: Iterable[str], required: Iterable[str]) -> dict[str, str]:
     """Map each required column to the available one with the same name, ignoring case and padding."""
     by_key: dict[str, str] = {}
     for col in available:
-        key = schema.canonical(str(col))
+        key = canonical(str(col))
         if key in by_key:
             raise ContractError(
                 f"columns {by_key[key]!r} and {col!r} differ only in case; cannot tell them apart"
             )
         by_key[key] = str(col)
-    missing = [name for name in required if schema.canonical(name) not in by_key]
+    missing = [name for name in required if canonical(name) not in by_key]
     if missing:
         raise ContractError(
             "missing required column(s): "
@@ -167,7 +186,7 @@ def resolve_columns(available: Iterable[str], required: Iterable[str]) -> dict[s
             + f"; found {len(by_key)} column(s): "
             + ", ".join(repr(c) for c in by_key.values())
         )
-    return {name: by_key[schema.canonical(name)] for name in required}
+    return {name: by_key[canonical(name)] for name in required}
 
 
 def normalise_category(value: object) -> str:
@@ -196,8 +215,10 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
     """Turn raw rows (any column order or case, extra columns ignored) into the model's float matrix.
 
     - a required column absent from the frame -> ContractError naming it (the input is unusable);
-    - a missing, non-numeric, infinite or negative numeric value -> the row is rejected with a reason;
-    - an unseen or missing category -> all-zero one-hot for that column, counted in `unknown_categories`.
+    - a non-numeric or infinite numeric value, or one outside the column's bounds -> the row is rejected;
+    - a blank in a column whose blank is not allowed -> the row is rejected (MISSING_VALUE); where it is
+      allowed, a numeric blank is NaN (XGBoost's missing value) and a categorical one an all-zero one-hot;
+    - an unseen (or allowed missing) category -> all-zero one-hot, counted in `unknown_categories`.
     """
     columns = resolve_columns(frame.columns, spec.input_columns)
     n_rows = len(frame)
@@ -210,8 +231,10 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
         values = _per_distinct_value(raw, _to_float, np.nan)
         missing = _per_distinct_value(raw, _missing_mask, True)
         not_number = ~missing & ~np.isfinite(values)
-        out_of_range = ~missing & ~not_number & (values < spec.numeric_lower_bound)
-        _note(codes, reasons, missing, MISSING_VALUE, lambda i, n=name: f"{n!r} is missing")
+        low, high = spec.bounds.get(name, (None, None))
+        checked = ~missing & ~not_number
+        if not spec.allows_blank(name):
+            _note(codes, reasons, missing, MISSING_VALUE, lambda i, n=name: f"{n!r} is missing")
         _note(
             codes,
             reasons,
@@ -219,14 +242,30 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
             NOT_A_NUMBER,
             lambda i, n=name, r=raw: f"{n!r} is not a number: {r.iloc[i]!r}",
         )
-        _note(
-            codes,
-            reasons,
-            out_of_range,
-            OUT_OF_RANGE,
-            lambda i, n=name, v=values: f"{n!r} is {v[i]:g}, below the minimum {spec.numeric_lower_bound:g}",
-        )
-        matrix[:, j] = np.where(np.isfinite(values), values, 0.0)
+        if low is not None:
+            _note(
+                codes,
+                reasons,
+                checked & (values < low),
+                OUT_OF_RANGE,
+                lambda i, n=name, v=values, b=low: f"{n!r} is {v[i]:g}, below the minimum {b:g}",
+            )
+        if high is not None:
+            _note(
+                codes,
+                reasons,
+                checked & (values > high),
+                OUT_OF_RANGE,
+                lambda i, n=name, v=values, b=high: f"{n!r} is {v[i]:g}, above the maximum {b:g}",
+            )
+        # A blank the description allows reaches XGBoost as NaN, its missing value (training and every scorer).
+        matrix[:, j] = np.where(np.isfinite(values), values, np.nan if spec.allows_blank(name) else 0.0)
+
+    for cat in spec.categorical_columns:
+        if not spec.allows_blank(cat.name):
+            raw = frame[columns[cat.name]]
+            missing = _per_distinct_value(raw, _missing_mask, True)
+            _note(codes, reasons, missing, MISSING_VALUE, lambda i, n=cat.name: f"{n!r} is missing")
 
     offset = len(spec.numeric_columns)
     unknown: dict[str, int] = {}
@@ -266,10 +305,10 @@ def _category_positions(raw: pd.Series, vocabulary: Sequence[str]) -> np.ndarray
     and per-row Python calls were the encoder's hot spot. Values that cannot be hashed (a JSON list, say) are
     normalised row by row instead; they end up unseen either way.
     """
-    lookup = {schema.canonical(v): i for i, v in enumerate(vocabulary)}
+    lookup = {canonical(v): i for i, v in enumerate(vocabulary)}
 
     def position(value: object) -> int:
-        return -1 if _is_missing(value) else lookup.get(schema.canonical(normalise_category(value)), -1)
+        return -1 if _is_missing(value) else lookup.get(canonical(normalise_category(value)), -1)
 
     try:
         as_category = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("category")
@@ -320,15 +359,23 @@ def _note(codes: np.ndarray, reasons: np.ndarray, mask: np.ndarray, code: str, d
             reasons[i] = f"{reasons[i]}; {text}"
 
 
-def labels(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
-    """The binary label column (1 for the positive label), matched case-insensitively."""
-    column = resolve_columns(frame.columns, [spec.label_column])[spec.label_column]
+def labels(frame: pd.DataFrame, description: DatasetDescription, source: str = "the data") -> np.ndarray:
+    """The binary label column (1 for a positive value, 0 for a negative one), matched case-insensitively;
+    ContractError naming the data rows whose label is neither."""
+    name = description.label_column
+    column = resolve_columns(frame.columns, [name])[name]
     values = frame[column].astype("string").str.strip()
-    unknown = ~values.isin([spec.positive_label, schema.NEGATIVE_LABEL])
+    positive = values.isin(description.positive_labels).to_numpy()
+    unknown = ~(positive | values.isin(description.negative_labels).to_numpy())
     if unknown.any():
-        examples = sorted(set(values[unknown].fillna("<missing>").tolist()))[:5]
-        raise ContractError(
-            f"label column {spec.label_column!r} has values other than "
-            f"{spec.positive_label!r}/{schema.NEGATIVE_LABEL!r}: {examples}"
+        rows = np.flatnonzero(unknown)
+        examples = ", ".join(
+            f"data row {i + 1}: {values.iloc[i] if not pd.isna(values.iloc[i]) else '<blank>'!r}"
+            for i in rows[:5]
         )
-    return (values == spec.positive_label).to_numpy(dtype=np.float32)
+        raise ContractError(
+            f"{source}: label column {name!r} has {len(rows)} value(s) that are neither positive "
+            f"{list(description.positive_labels)} nor negative {list(description.negative_labels)} "
+            f"({examples}{', ...' if len(rows) > 5 else ''})"
+        )
+    return positive.astype(np.float32)

@@ -3,15 +3,19 @@
 The writers build their files from these lists (so a file's schema is this one), and Terraform's Glue catalog
 tables take their columns, partition keys and locations from the contract file generated from them: a table
 cannot drift from its writer. Types are the Glue catalog's (Hive) names; `arrow_type` maps them for pyarrow.
-Column names keep the writer's spelling (the tutorial's header, e.g. "Account Length"); the catalog stores
-them lower-cased (`catalog_columns`), as Glue does with any name.
+
+The scored datasets open with the raw columns of the user's data: those come from the dataset description
+of the model that scored them (`Dataset.columns_for(description)`), and Terraform takes them from the
+description of the model `make deploy` ships; the fixed columns after them are defined here. Column names
+keep the writer's spelling (the user's header, e.g. "Account Length"); the catalog stores them lower-cased
+(`catalog_columns`), as Glue does with any name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from churn_pipeline.contract import schema
+from churn_pipeline.contract.dataset import DatasetDescription, canonical
 
 STRING, INT, BIGINT, DOUBLE, TIMESTAMP, BINARY = "string", "int", "bigint", "double", "timestamp", "binary"
 
@@ -27,19 +31,42 @@ class Dataset:
     table: str  # Glue catalog table name
     bucket: str  # purpose of the bucket (data, artifacts, results)
     prefix: str  # where the job writes it in that bucket, ending in "/"
-    columns: tuple[Field, ...]  # in each data file, in this order
+    columns: tuple[Field, ...]  # in each data file, in this order (after the data's own, see below)
     partition_keys: tuple[Field, ...] = ()  # Hive folders key=value/ under the prefix (not in the files)
     description: str = ""
+    # The raw columns of the user's data open each file (the description's output columns): `columns` are
+    # the fixed ones after them. A dataset with this flag is resolved per model with `for_data`.
+    data_columns_first: bool = False
+
+    def for_data(self, description: DatasetDescription) -> Dataset:
+        """This dataset with the raw columns of `description` in front (as written for that model)."""
+        if not self.data_columns_first:
+            return self
+        return replace(self, columns=raw_fields(description) + self.columns, data_columns_first=False)
 
     @property
     def column_names(self) -> tuple[str, ...]:
+        self._require_resolved()
         return tuple(f.name for f in self.columns)
 
     def catalog_columns(self) -> list[dict[str, str]]:
-        return [{"name": schema.canonical(f.name), "type": f.type} for f in self.columns]
+        self._require_resolved()
+        return catalog_fields(self.columns)
+
+    def _require_resolved(self) -> None:
+        if self.data_columns_first:
+            raise ValueError(f"{self.table}: its columns depend on the data; use for_data(description)")
 
 
-RAW_FIELDS = tuple(Field(c.name, c.kind) for c in schema.RAW_COLUMNS)
+def raw_fields(description: DatasetDescription) -> tuple[Field, ...]:
+    """The raw columns the scored datasets keep (the description's output columns), with catalog types."""
+    return tuple(Field(c.name, c.catalog_type) for c in description.output_columns)
+
+
+def catalog_fields(fields: tuple[Field, ...]) -> list[dict[str, str]]:
+    return [{"name": canonical(f.name), "type": f.type} for f in fields]
+
+
 PROBABILITY = "churn_probability"
 PREDICTION = "churn_prediction"
 MODEL_VERSION = "model_version"
@@ -58,9 +85,15 @@ RAW_LINE = "raw_line"
 SOURCE_FIELDS = (Field(SOURCE_FILE, STRING), Field(RAW_LINE, STRING))
 RECORD_ID = "record_id"
 EVENT_TIME = "event_time"
-# What a producer puts on the stream as JSON: the tutorial's record plus an id and its event time (the
-# kinesis_customer_churn catalog table describes it).
-STREAM_RECORD_FIELDS = RAW_FIELDS + (Field(RECORD_ID, STRING), Field(EVENT_TIME, STRING))
+# What a producer puts on the stream as JSON: the described record plus an id and its event time (the
+# kinesis_customer_churn catalog table describes it: the data's columns, then these).
+STREAM_RECORD_EXTRA_FIELDS = (Field(RECORD_ID, STRING), Field(EVENT_TIME, STRING))
+
+
+def stream_record_fields(description: DatasetDescription) -> tuple[Field, ...]:
+    return raw_fields(description) + STREAM_RECORD_EXTRA_FIELDS
+
+
 KINESIS_SHARD_ID = "kinesis_shard_id"
 KINESIS_SEQUENCE_NUMBER = "kinesis_sequence_number"
 KINESIS_PARTITION_KEY = "kinesis_partition_key"
@@ -84,8 +117,9 @@ BATCH_PREDICTIONS = Dataset(
     "batch_predictions",
     "results",
     "batch/predictions/",
-    RAW_FIELDS + SCORE_FIELDS,
+    SCORE_FIELDS,
     description="Scored customer records of the batch job (one batch_id=<run> folder per run).",
+    data_columns_first=True,
 )
 BATCH_REJECTS = Dataset(
     "batch_rejects",
@@ -98,8 +132,9 @@ BATCH_FAILED = Dataset(
     "batch_failed",
     "results",
     "batch/failed/",
-    RAW_FIELDS + SOURCE_FIELDS + (Field(ERROR_REASON, STRING),),
+    SOURCE_FIELDS + (Field(ERROR_REASON, STRING),),
     description="Valid batch rows the endpoint could not score after every retry, with the last error.",
+    data_columns_first=True,
 )
 # Drift of a batch run against the model's training baseline (churn_pipeline.drift): one row per model input
 # column and one for the score.
@@ -123,9 +158,10 @@ STREAM_PREDICTIONS = Dataset(
     "stream_predictions",
     "results",
     "stream/predictions/",
-    RAW_FIELDS + (Field(EVENT_TIME, STRING),) + SCORE_FIELDS + KINESIS_FIELDS,
+    (Field(EVENT_TIME, STRING),) + SCORE_FIELDS + KINESIS_FIELDS,
     INGEST_PARTITIONS,
     description="Scored customer records of the streaming job, partitioned by arrival hour.",
+    data_columns_first=True,
 )
 STREAM_DEAD_LETTER = Dataset(
     "stream_dead_letter",
@@ -185,5 +221,6 @@ def arrow_type(kind: str):
 def arrow_schema(dataset: Dataset, with_partitions: bool = False):
     import pyarrow as pa
 
+    dataset._require_resolved()
     fields = dataset.columns + (dataset.partition_keys if with_partitions else ())
     return pa.schema([pa.field(f.name, arrow_type(f.type)) for f in fields])

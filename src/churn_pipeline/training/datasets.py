@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from churn_pipeline.contract import schema
-from churn_pipeline.contract.features import ContractError
+from churn_pipeline.contract.dataset import DatasetDescription, canonical, tutorial
+from churn_pipeline.contract.errors import ContractError
 
 CSV_SUFFIXES = (".csv", ".txt")
 
@@ -29,28 +29,31 @@ def csv_files(path: str | Path) -> list[Path]:
     return [path]
 
 
-def read_churn_csv(path: str | Path) -> pd.DataFrame:
-    """Read churn rows as text; header names are matched to the raw schema case-insensitively.
+def read_churn_csv(
+    path: str | Path, description: DatasetDescription | None = None, *, label_required: bool = True
+) -> pd.DataFrame:
+    """Read churn rows as text; header names are matched to the description's columns case-insensitively.
 
-    Raises ContractError for an empty file or a header that lacks a column of the raw schema.
-    Extra columns are kept (the feature contract ignores them).
+    Raises ContractError for an empty file or a header that lacks a described column (the label may be
+    absent when `label_required` is false: data to score). Extra columns are kept (the feature contract
+    ignores them). Without a description, the tutorial's.
     """
+    description = description or tutorial()
+    required = description.column_names if label_required else description.required_columns
     frames = []
     for file in csv_files(path):
         if file.stat().st_size == 0:
-            raise ContractError(
-                f"{file} is empty: expected a header row with the columns {list(schema.RAW_COLUMN_NAMES)}"
-            )
+            raise ContractError(f"{file} is empty: expected a header row with the columns {list(required)}")
         frame = pd.read_csv(file, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
-        frames.append(_canonical_header(frame, file))
+        frames.append(_canonical_header(frame, file, required))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _canonical_header(frame: pd.DataFrame, file: Path) -> pd.DataFrame:
-    by_key = {schema.canonical(name): name for name in schema.RAW_COLUMN_NAMES}
-    missing = [
-        name for key, name in by_key.items() if key not in {schema.canonical(c) for c in frame.columns}
-    ]
+def _canonical_header(frame: pd.DataFrame, file: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """The description's spelling for every column it names (any case in the file)."""
+    by_key = {canonical(name): name for name in required}
+    present = {canonical(str(c)) for c in frame.columns}
+    missing = [name for key, name in by_key.items() if key not in present]
     if missing:
         raise ContractError(f"{file}: missing column(s) {missing}; header has {list(frame.columns)}")
-    return frame.rename(columns=lambda c: by_key.get(schema.canonical(c), c))
+    return frame.rename(columns=lambda c: by_key.get(canonical(str(c)), c))

@@ -20,6 +20,7 @@ import pandas as pd
 import xgboost as xgb
 
 from churn_pipeline import drift
+from churn_pipeline.contract.dataset import DatasetDescription, tutorial
 from churn_pipeline.contract.features import ContractError, FeatureSpec, build_spec, encode, labels
 from churn_pipeline.contract.settings import DEFAULT_THRESHOLD
 from churn_pipeline.model import MODEL_FILENAME, ModelDir, booster_bytes, model_version
@@ -57,6 +58,7 @@ class TrainResult:
     test_labels: np.ndarray
     test_probabilities: np.ndarray
     baseline: drift.Baseline | None = None  # of the training split's inputs and scores
+    description: DatasetDescription | None = None  # of the data it was trained on (the model carries it)
 
 
 def split_indices(n_rows: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,12 +69,19 @@ def split_indices(n_rows: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.n
 
 
 def train(
-    frame: pd.DataFrame, hyperparameters: dict | None = None, threshold: float = DEFAULT_THRESHOLD
+    frame: pd.DataFrame,
+    hyperparameters: dict | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    description: DatasetDescription | None = None,
+    source: str = "the training data",
 ) -> TrainResult:
+    """Train on `frame` (text values, as `datasets.read_churn_csv` reads them) described by `description`
+    (default: the tutorial's)."""
+    description = description or tutorial()
     params = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     num_round = int(params.pop("num_round"))
-    spec = build_spec(frame)
-    y_all = labels(frame, spec)
+    spec = build_spec(frame, description)
+    y_all = labels(frame, description, source)
     encoded = encode(frame, spec)
     if encoded.n_rejected:
         log.warning("%d training row(s) rejected by the feature contract and left out", encoded.n_rejected)
@@ -126,7 +135,7 @@ def train(
         [c.name for c in spec.categorical_columns],
         booster.predict(dtrain).astype(np.float64),
     )
-    return TrainResult(booster, spec, metrics, y[test_idx], test_p, baseline)
+    return TrainResult(booster, spec, metrics, y[test_idx], test_p, baseline, description)
 
 
 def write_artifacts(
@@ -138,15 +147,20 @@ def write_artifacts(
     bare `xgboost-model` goes into it and the other files go to SM_OUTPUT_DATA_DIR (output.tar.gz).
     """
     raw = booster_bytes(result.booster)
-    version = model_version(raw, result.spec, result.baseline.file_text() if result.baseline else None)
+    version = model_version(
+        raw,
+        result.spec,
+        result.baseline.file_text() if result.baseline else None,
+        result.description.to_json() if result.description else None,
+    )
     metrics = {"model_version": version, **result.metrics}
     side_dir = sagemaker_output_dir or model_dir
     if sagemaker_output_dir is None:
-        ModelDir(model_dir).write(raw, result.spec, metrics, result.baseline)
+        ModelDir(model_dir).write(raw, result.spec, metrics, result.baseline, result.description)
     else:
         model_dir.mkdir(parents=True, exist_ok=True)
         (model_dir / MODEL_FILENAME).write_bytes(raw)
-        ModelDir(side_dir).write_side_files(result.spec, metrics, result.baseline)
+        ModelDir(side_dir).write_side_files(result.spec, metrics, result.baseline, result.description)
     from churn_pipeline.training.evaluation import plot_evaluation
 
     plot_evaluation(
@@ -168,6 +182,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--data", default=os.environ.get("SM_CHANNEL_TRAIN"), help="training CSV file or directory"
     )
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR"), help="where the artifacts go")
+    parser.add_argument(
+        "--dataset",
+        default=os.environ.get("SM_CHANNEL_DATASET"),
+        help="the dataset description (JSON; a file or a directory holding dataset.json); default: the "
+        "tutorial's dataset",
+    )
     parser.add_argument("--min-auc", type=float, default=0.80, help="quality gate on validation AUC")
     parser.add_argument(
         "--threshold", type=float, default=DEFAULT_THRESHOLD, help="decision threshold for the metrics"
@@ -197,8 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             **overrides,
         }
     try:
-        frame = datasets.read_churn_csv(args.data)
-        result = train(frame, overrides, threshold=args.threshold)
+        description = DatasetDescription.load(args.dataset) if args.dataset else tutorial()
+        frame = datasets.read_churn_csv(args.data, description)
+        result = train(frame, overrides, threshold=args.threshold, description=description, source=args.data)
         validation_auc = result.metrics["validation"]["auc"]
         model_dir = Path(args.model_dir)
         side_dir = Path(os.environ.get("SM_OUTPUT_DATA_DIR", model_dir)) if args.in_sagemaker else None

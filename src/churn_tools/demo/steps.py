@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming import sink
 from churn_tools import analytics
@@ -134,10 +135,12 @@ class DemoSteps:
         )
 
     def step_drift(self) -> str:
-        """A shifted copy of the data (Day Mins x 1.5) through the batch job, which publishes its largest PSI to
-        CloudWatch under the deployed batch job's name; then the deployed drift alarm's condition is checked."""
+        """A shifted copy of the data (one numeric feature x 1.5, drift_demo_column) through the batch job, which
+        publishes its largest PSI to CloudWatch under the deployed batch job's name; then the deployed drift
+        alarm's condition is checked."""
         shifted = self.work / "data" / "shifted.csv"
-        write_shifted_copy(self.data, shifted, DRIFT_DEMO_COLUMN, DRIFT_DEMO_FACTOR, DRIFT_DEMO_ROWS)
+        column = drift_demo_column(ModelDir(self.model_dir).description())
+        write_shifted_copy(self.data, shifted, column, DRIFT_DEMO_FACTOR, DRIFT_DEMO_ROWS)
         summary_file = self.work / "drift-summary.json"
         self.run_child(
             "batch-shifted",
@@ -150,7 +153,7 @@ class DemoSteps:
         found = json.loads(summary_file.read_text())["drift"]
         alarm = drift_alarm_condition(self.deployed.batch_job_name, self.env())
         self.outcome.report["drift_demo"] = {
-            "column": DRIFT_DEMO_COLUMN,
+            "column": column,
             "factor": DRIFT_DEMO_FACTOR,
             **found,
             **alarm,
@@ -158,7 +161,7 @@ class DemoSteps:
         if not alarm["reached"]:
             raise StepFailed(f"the shifted data did not reach the drift alarm's condition: {alarm}")
         return (
-            f"{DRIFT_DEMO_COLUMN} x {DRIFT_DEMO_FACTOR}: max PSI {found['max_psi']:.3f} ({found['max_feature']}) "
+            f"{column} x {DRIFT_DEMO_FACTOR}: max PSI {found['max_psi']:.3f} ({found['max_feature']}) "
             f">= alarm {alarm['alarm']} threshold {alarm['threshold']}: alarm condition reached"
         )
 
@@ -245,7 +248,9 @@ class DemoSteps:
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
         results = {}
-        for query in load_named_queries(database=database, tables=tables):
+        # The queries a user finds in Athena: the contract's and those of the scoring model's data.
+        description = ModelDir(self.model_dir).description()
+        for query in load_named_queries(database=database, tables=tables, description=description):
             frame = con.execute(query.sql).df()
             results[query.name] = frame
         counts = {
@@ -266,9 +271,17 @@ class DemoSteps:
     # ------------------------------------------------------------------ report
 
 
-DRIFT_DEMO_COLUMN = "Day Mins"
 DRIFT_DEMO_FACTOR = 1.5
 DRIFT_DEMO_ROWS = 3000
+
+
+def drift_demo_column(description: DatasetDescription) -> str:
+    """The feature the drift demo shifts: the model's first decimal numeric feature (the tutorial's day minutes),
+    else its first numeric one."""
+    numeric = description.numeric_features
+    if not numeric:
+        raise StepFailed(f"the drift demo shifts a numeric feature; {description.name!r} has none")
+    return next((c for c in numeric if c.type == "decimal"), numeric[0]).name
 
 
 def write_shifted_copy(source: Path, target: Path, column: str, factor: float, rows: int) -> Path:

@@ -275,6 +275,14 @@ def _fetch_model(env: Environment, uri: str) -> Path:
                 f"s3://{bucket}/{prefix}{name} cannot be read ({code}): a model URI names the S3 prefix of a "
                 f"model directory holding {', '.join(ModelDir.DEPLOY_FILES)}"
             ) from exc
+    # Where the model has them: its drift baseline, and the description of its data (the catalog tables' columns).
+    for name in (ModelDir.BASELINE, ModelDir.DESCRIPTION):
+        try:
+            client.download_file(bucket, prefix + name, str(target / name))
+        except client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise DeployError(f"s3://{bucket}/{prefix}{name} cannot be read: {exc}") from exc
+            (target / name).unlink(missing_ok=True)  # a model from before it: none, not a stale one
     return target
 
 

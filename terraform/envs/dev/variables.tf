@@ -13,6 +13,22 @@ variable "artifacts" {
   type        = any
 }
 
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns); written by `make deploy` / `make plan` beside `artifacts` (churn_tools.deploy)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}
+
+variable "data_named_queries" {
+  description = "The Athena named queries that read the deployed model's data columns (churn rate by each categorical feature, latest scores by id), as templates; written by `make deploy` / `make plan` beside `data_columns` (churn_tools.analytics)."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+}
+
 variable "live_instance_count" {
   description = "Instances the deployed endpoint runs now, set by `make deploy` when an autoscaler owns the count (modules/model_endpoint): a rollout starts the new fleet at it. Null: the settings' initial_instance_count."
   type        = number

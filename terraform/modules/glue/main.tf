@@ -5,6 +5,11 @@ locals {
   # terraform/contract.json by `make contract`: the catalog tables, argument values and validations read it.
   contract = jsondecode(file("${path.module}/../../contract.json"))
   datasets = local.contract.datasets
+  # The columns the jobs add after the data's own (data_columns_first datasets and the stream record).
+  fixed_column_names = distinct(concat(
+    flatten([for dataset in local.datasets : [for c in dataset.columns : c.name] if dataset.data_columns_first]),
+    [for c in local.contract.stream_record_extra_columns : c.name],
+  ))
 
   # Settings left unset take the contract's defaults (the same ones the jobs document).
   scoring = {
@@ -34,14 +39,15 @@ locals {
     ingest_hour  = { "type" = "integer", "range" = "0,23", "digits" = "2" }
   }
 
-  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys. The batch
-  # job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its tables are
-  # not partitioned in the catalog: Athena reads every folder under the location, a new run included.
+  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys: the scored
+  # ones open with the deployed model's data columns (var.data_columns), as the jobs write them for that model.
+  # The batch job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its
+  # tables are not partitioned in the catalog: Athena reads every folder under the location, a new run included.
   result_tables = {
     for name, dataset in local.datasets : name => {
       location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
       description = dataset.description
-      columns     = dataset.columns
+      columns     = concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
       partitions  = [for key in dataset.partition_keys : merge(key, { projection = local.ingest_projection[key.name] })]
     }
   }
@@ -121,9 +127,9 @@ resource "aws_glue_catalog_table" "kinesis_source" {
       serialization_library = "org.openx.data.jsonserde.JsonSerDe"
     }
 
-    # The tutorial's fields plus the producer's record_id and event_time (churn_pipeline.contract.outputs).
+    # The deployed model's data columns plus the producer's record_id and event_time (contract.outputs).
     dynamic "columns" {
-      for_each = local.contract.stream_record_columns
+      for_each = concat(var.data_columns, local.contract.stream_record_extra_columns)
       content {
         name = columns.value.name
         type = columns.value.type

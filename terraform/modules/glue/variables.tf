@@ -55,6 +55,38 @@ variable "stream" {
   })
 }
 
+variable "data_columns" {
+  description = "The columns of the deployed model's data, in file order: the catalog columns of its dataset description (dataset.json; lower-cased names, Glue types), written by `make deploy` / `make plan` (churn_tools.deploy.package). The scored tables and the Kinesis source table open with them, then their fixed columns (terraform/contract.json)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+
+  # Glue takes a column name of 1-255 characters (https://docs.aws.amazon.com/glue/latest/webapi/API_Column.html)
+  # and stores it lower-cased; the writers and the catalog match names that way (contract.dataset.canonical).
+  validation {
+    condition     = length(var.data_columns) > 0 && alltrue([for c in var.data_columns : length(c.name) > 0 && length(c.name) <= 255 && c.name == lower(trimspace(c.name))])
+    error_message = "data_columns must name at least one column, each 1-255 characters, lower-case and trimmed (as the Glue catalog stores it), got ${jsonencode([for c in var.data_columns : c.name])}."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.data_columns : contains(local.contract.data_column_types, c.type)])
+    error_message = "data_columns types must be one of ${jsonencode(local.contract.data_column_types)}, got ${jsonencode(distinct([for c in var.data_columns : c.type]))}."
+  }
+
+  validation {
+    condition     = length(distinct([for c in var.data_columns : c.name])) == length(var.data_columns)
+    error_message = "data_columns names must be distinct, got ${jsonencode([for c in var.data_columns : c.name])}."
+  }
+
+  # A data column named like a fixed column after it (churn_probability, record_id, ...) would make two columns
+  # of one name in a table.
+  validation {
+    condition     = length(setintersection([for c in var.data_columns : c.name], local.fixed_column_names)) == 0
+    error_message = "data_columns must not reuse a name of the columns the jobs add after them, got ${jsonencode(setintersection([for c in var.data_columns : c.name], local.fixed_column_names))}."
+  }
+}
+
 variable "region" {
   description = "Region of the jobs' AWS clients on the workers (job argument --aws_region): a Glue worker's environment does not promise one."
   type        = string

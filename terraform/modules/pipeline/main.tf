@@ -109,6 +109,9 @@ module "glue" {
   batch_job  = var.jobs.batch
   stream_job = var.jobs.stream
   tags       = local.tags
+
+  # The deployed model's data columns: the scored and source catalog tables open with them.
+  data_columns = var.data_columns
 }
 
 module "analytics" {
@@ -119,6 +122,7 @@ module "analytics" {
   kms_key_arn                    = module.storage.kms_key_arn
   database_name                  = module.glue.database_name
   create_named_queries           = var.analytics.create_named_queries
+  data_named_queries             = var.data_named_queries
   bytes_scanned_cutoff_per_query = var.analytics.bytes_scanned_cutoff_per_query
   force_destroy                  = var.force_destroy
   tags                           = local.tags

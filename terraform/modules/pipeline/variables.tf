@@ -138,6 +138,23 @@ variable "artifacts" {
   })
 }
 
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns, in file order), written with `artifacts` by the packaging step: the catalog tables open with them (validated by modules/glue)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}
+
+variable "data_named_queries" {
+  description = "The Athena named queries that read the data's own columns (generated from the deployed model's dataset description by the packaging step), added to the contract's fixed ones."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+  default = {}
+}
+
 variable "tags" {
   description = "Tags added to every resource (Project and Environment are always added)."
   type        = map(string)
