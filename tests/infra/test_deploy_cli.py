@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from churn_pipeline.contract.dataset import DESCRIPTION_FILENAME, tutorial
+from churn_tools import analytics
 from churn_tools.deploy import package as packaging
 from churn_tools.deploy import providers
 from churn_tools.deploy.terraform import format_summary, summarize_plan
@@ -151,7 +152,14 @@ def test_the_model_s_description_ships_beside_it_and_gives_terraform_the_data_co
         written = json.loads(
             packaging.write_variables(built, tmp_path / f"{directory.name}.json").read_text()
         )
-        assert written == {"artifacts": built.variables, "data_columns": built.description.catalog_columns()}
+        assert set(written) == {"artifacts", "data_columns", "data_named_queries"}
+        assert written["artifacts"] == built.variables
+        assert written["data_columns"] == built.description.catalog_columns()
+        # The saved queries are those of the packaged model's description (their SQL runs on DuckDB elsewhere).
+        assert written["data_named_queries"] == {
+            name: {"description": text, "template": template}
+            for name, (text, template) in analytics.data_query_templates(built.description).items()
+        }
         return built, written["data_columns"]
 
     tutorial_model, tutorial_columns = package(model_dir)
