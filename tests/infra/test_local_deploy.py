@@ -74,15 +74,13 @@ def rollout_outcome(tmp_path_factory) -> Path:
 def own_moto(tmp_path_factory, rollout_outcome):
     """A moto server of this module's own: the worker's session server may already hold another unit's
     churn-local-* resources (tests/tools/plan_review applies the same root and keeps it for its plans). It
-    has SageMaker's UpdateEndpoint (tests/sagemaker_rollout_moto.py), which moto lacks, so rollouts apply."""
-    import sagemaker_rollout_moto
+    has SageMaker's UpdateEndpoint and Glue's UpdateJob (tests/rollout_moto.py), which moto lacks, so rollouts apply."""
+    import rollout_moto
 
     from churn_tools.local import services as local_services
 
     port = local_services.free_port()
-    process = sagemaker_rollout_moto.start(
-        port, tmp_path_factory.mktemp("deploy-moto") / "moto.log", rollout_outcome
-    )
+    process = rollout_moto.start(port, tmp_path_factory.mktemp("deploy-moto") / "moto.log", rollout_outcome)
     url = f"http://{local_services.LOOPBACK}:{port}"
     try:
         with pytest.MonkeyPatch.context() as env:
@@ -858,6 +856,12 @@ def test_a_rollout_keeps_the_autoscaled_instance_count(deployment, second_model_
     assert before not in {
         c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
     }
+    # Both jobs score with the new model (Glue UpdateJob carried the new model prefix).
+    new_prefix = json.loads((deployment["env_work"] / "artifacts.tfvars.json").read_text())["artifacts"]
+    model_uri = f"s3://{BUCKETS['artifacts']}/{new_prefix['model_prefix']}"
+    assert {job: deployed_arguments(job)["--model_uri"] for job in ("batch", "stream")} == dict.fromkeys(
+        ("batch", "stream"), model_uri
+    )
 
 
 def test_destroy_leaves_nothing_behind(deployment):
