@@ -816,10 +816,13 @@ def test_a_rolled_back_rollout_fails_the_deploy_and_keeps_what_the_endpoint_serv
         == served_model
     )
     assert sagemaker.describe_model(ModelName=served_model)["ModelName"] == served_model
-    # The deploy says what happened and what brings the state back in line.
+    # The deploy says what happened. The provider reads the endpoint back after UpdateEndpoint, so the state
+    # already records the configuration it serves (else the message names `make refresh ENV=local`).
     assert "rolled back" in result.stderr and served in result.stderr
-    assert "make refresh ENV=local" in result.stderr
-    deploy_cli("refresh", deployment, second_model_dir)
+    assert f"Terraform's state already records that the endpoint serves {served}" in result.stderr
+    [recorded_endpoint] = endpoint_state(deployment)["aws_sagemaker_endpoint"]
+    assert recorded_endpoint["endpoint_config_name"] == served
+    deploy_cli("refresh", deployment, second_model_dir)  # changes nothing here, and must not fail
     recorded = endpoint_state(deployment)
     assert [e["endpoint_config_name"] for e in recorded["aws_sagemaker_endpoint"]] == [served]
     # The old configuration and model stay in state (deposed): the next rollout that succeeds deletes them.
