@@ -19,7 +19,7 @@ DEPLOY = $(BIN)/churn-deploy --env $(ENV) $(if $(DEPLOY_MODEL),--model "$(DEPLOY
 # Every terraform call below runs with the generated CLI config (offline provider mirror + plugin cache).
 TF := TF_CLI_CONFIG_FILE="$(abspath $(WORK))/terraform/terraformrc" TF_IN_AUTOMATION=1 terraform
 
-.PHONY: tf-providers plan apply deploy destroy tf-fmt tf-validate tf-test model-artifacts
+.PHONY: tf-providers plan apply deploy destroy refresh tf-fmt tf-validate tf-test model-artifacts
 
 ## Find the Terraform AWS provider mirror and write the CLI config: make tf-providers [TF_PROVIDER_MIRROR=dir]
 tf-providers: setup
@@ -53,6 +53,10 @@ deploy: model-artifacts tf-providers
 ## Destroy an environment; fails (non-zero, naming what is left) unless everything is gone: make destroy ENV=...
 destroy: tf-providers
 	$(DEPLOY) destroy
+
+## The state takes what AWS has, nothing in AWS changes (terraform apply -refresh-only; after a rolled-back rollout): make refresh ENV=...
+refresh: tf-providers
+	$(DEPLOY) refresh
 
 ## Rewrite every Terraform file in canonical format (CI runs terraform fmt -check)
 tf-fmt:

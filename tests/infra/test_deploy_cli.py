@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from churn_pipeline.contract.dataset import DESCRIPTION_FILENAME, tutorial
+from churn_tools import analytics
 from churn_tools.deploy import package as packaging
 from churn_tools.deploy import providers
 from churn_tools.deploy.terraform import format_summary, summarize_plan
@@ -151,7 +152,14 @@ def test_the_model_s_description_ships_beside_it_and_gives_terraform_the_data_co
         written = json.loads(
             packaging.write_variables(built, tmp_path / f"{directory.name}.json").read_text()
         )
-        assert written == {"artifacts": built.variables, "data_columns": built.description.catalog_columns()}
+        assert set(written) == {"artifacts", "data_columns", "data_named_queries"}
+        assert written["artifacts"] == built.variables
+        assert written["data_columns"] == built.description.catalog_columns()
+        # The saved queries are those of the packaged model's description (their SQL runs on DuckDB elsewhere).
+        assert written["data_named_queries"] == {
+            name: {"description": text, "template": template}
+            for name, (text, template) in analytics.data_query_templates(built.description).items()
+        }
         return built, written["data_columns"]
 
     tutorial_model, tutorial_columns = package(model_dir)
@@ -221,3 +229,36 @@ def test_plan_summary_counts_and_lists_changes():
         format_summary("local", summarize_plan({"resource_changes": []}))
         == "Plan for ENV=local: no changes.\n"
     )
+
+
+def config_change(before_count, after_count, before_type="ml.m5.large", after_type="ml.m5.large", paths=()):
+    """A replacement of the endpoint configuration in the shape of `terraform show -json` of a plan."""
+    from churn_tools.deploy.terraform import CONFIG_ADDRESS
+
+    def variant(count, instance_type):
+        return {"production_variants": [{"initial_instance_count": count, "instance_type": instance_type}]}
+
+    return {"resource_changes": [{"address": CONFIG_ADDRESS, "change": {
+        "actions": ["create", "delete"], "before": variant(before_count, before_type),
+        "after": variant(after_count, after_type), "replace_paths": [list(p) for p in paths]}}]}  # fmt: skip
+
+
+def test_a_count_that_changed_alone_is_no_reason_to_roll_the_endpoint():
+    from churn_tools.deploy.terraform import replaces_only_for_the_count
+
+    count = ("production_variants", 0, "initial_instance_count")
+    model = ("production_variants", 0, "model_name")
+    assert replaces_only_for_the_count(config_change(1, 2, paths=[count]))
+    assert not replaces_only_for_the_count(config_change(1, 2, paths=[count, model]))
+    assert not replaces_only_for_the_count(config_change(1, 1, paths=[model]))
+    assert not replaces_only_for_the_count({"resource_changes": []})
+
+
+def test_an_instance_type_change_is_seen_in_the_plan():
+    from churn_tools.deploy.terraform import instance_type_change
+
+    assert instance_type_change(config_change(2, 2, after_type="ml.m5.xlarge")) == (
+        "ml.m5.large",
+        "ml.m5.xlarge",
+    )
+    assert instance_type_change(config_change(2, 3)) is None

@@ -45,7 +45,9 @@ EMULATOR_DRIFT = {
 }
 
 
-def deploy_cli(command: str, deployment: dict, model_dir: Path) -> subprocess.CompletedProcess:
+def deploy_cli(
+    command: str, deployment: dict, model_dir: Path, succeed: bool = True
+) -> subprocess.CompletedProcess:
     work, job_wheel = deployment["work"], deployment["job_wheel"]
     # With the dependency wheels, as ENV=dev and prod ship them: the Glue runtime matrix below installs the
     # uploaded set on each job's Glue version.
@@ -55,7 +57,8 @@ def deploy_cli(command: str, deployment: dict, model_dir: Path) -> subprocess.Co
          "--dependency-wheels", "yes"],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True,
     )  # fmt: skip
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+    if succeed:
+        assert result.returncode == 0, f"{command} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
     return result
 
 
@@ -64,13 +67,30 @@ def client(service: str):
 
 
 @pytest.fixture(scope="module")
-def own_moto(tmp_path_factory):
-    """A moto server of this module's own: the worker's session server may already hold another unit's
-    churn-local-* resources (tests/tools/plan_review applies the same root and keeps it for its plans)."""
-    from endpoint_helpers import running_moto
+def rollout_outcome(tmp_path_factory) -> Path:
+    """The file that says how the module's moto server answers the next UpdateEndpoint: succeed or rollback."""
+    return tmp_path_factory.mktemp("rollout") / "outcome"
 
-    with running_moto(tmp_path_factory.mktemp("deploy-moto")) as url:
-        yield url
+
+@pytest.fixture(scope="module")
+def own_moto(tmp_path_factory, rollout_outcome):
+    """A moto server of this module's own: the worker's session server may already hold another unit's
+    churn-local-* resources (tests/tools/plan_review applies the same root and keeps it for its plans). It
+    has SageMaker's UpdateEndpoint and Glue's UpdateJob (tests/rollout_moto.py), which moto lacks, so rollouts apply."""
+    import rollout_moto
+
+    from churn_tools.local import services as local_services
+
+    port = local_services.free_port()
+    process = rollout_moto.start(port, tmp_path_factory.mktemp("deploy-moto") / "moto.log", rollout_outcome)
+    url = f"http://{local_services.LOOPBACK}:{port}"
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in {**local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": url}.items():
+                env.setenv(key, value)
+            yield url
+    finally:
+        local_services.stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -765,6 +785,88 @@ def test_a_model_of_another_dataset_changes_the_tables_that_hold_its_columns_in_
     }
     expected = writer_schemas(second_description)
     assert planned == {table: expected[table] for table in tables.values()}
+
+
+def endpoint_state(deployment) -> dict:
+    """What Terraform's state records of the endpoint and its configuration (deposed objects apart)."""
+    state = json.loads((deployment["env_work"] / "terraform.tfstate").read_text())
+    found = {}
+    for resource in state["resources"]:
+        if resource.get("module") == MODEL_ENDPOINT and resource["mode"] == "managed":
+            for instance in resource["instances"]:
+                key = resource["type"] + (" (deposed)" if "deposed" in instance else "")
+                found.setdefault(key, []).append(instance["attributes"])
+    return found
+
+
+def test_a_rolled_back_rollout_fails_the_deploy_and_keeps_what_the_endpoint_serves(
+    deployment, second_model_dir, rollout_outcome
+):
+    sagemaker = client("sagemaker")
+    served = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    served_model = sagemaker.describe_endpoint_config(EndpointConfigName=served)["ProductionVariants"][0][
+        "ModelName"
+    ]
+    rollout_outcome.write_text("rollback")  # SageMaker takes the update, then the guardrails roll it back
+    result = deploy_cli("deploy", deployment, second_model_dir, succeed=False)
+    print(result.stderr[-3000:])
+    assert result.returncode != 0, "a deploy whose rollout was rolled back must fail"
+    # The endpoint still serves the old configuration, and neither it nor its model was deleted.
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == served
+    assert (
+        sagemaker.describe_endpoint_config(EndpointConfigName=served)["ProductionVariants"][0]["ModelName"]
+        == served_model
+    )
+    assert sagemaker.describe_model(ModelName=served_model)["ModelName"] == served_model
+    # The deploy says what happened. The provider reads the endpoint back after UpdateEndpoint, so the state
+    # already records the configuration it serves (else the message names `make refresh ENV=local`).
+    assert "rolled back" in result.stderr and served in result.stderr
+    assert f"Terraform's state already records that the endpoint serves {served}" in result.stderr
+    [recorded_endpoint] = endpoint_state(deployment)["aws_sagemaker_endpoint"]
+    assert recorded_endpoint["endpoint_config_name"] == served
+    deploy_cli("refresh", deployment, second_model_dir)  # changes nothing here, and must not fail
+    recorded = endpoint_state(deployment)
+    assert [e["endpoint_config_name"] for e in recorded["aws_sagemaker_endpoint"]] == [served]
+    # The old configuration and model stay in state (deposed): the next rollout that succeeds deletes them.
+    assert [c["name"] for c in recorded["aws_sagemaker_endpoint_configuration (deposed)"]] == [served]
+    assert [m["name"] for m in recorded["aws_sagemaker_model (deposed)"]] == [served_model]
+
+
+def test_a_rollout_keeps_the_autoscaled_instance_count(deployment, second_model_dir, rollout_outcome):
+    sagemaker, autoscaling = client("sagemaker"), client("application-autoscaling")
+    # The autoscaler has moved the variant to 2 instances (registered target, desired count set).
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": f"endpoint/{ENDPOINT}/variant/primary",
+              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}  # fmt: skip
+    autoscaling.register_scalable_target(**target, MinCapacity=1, MaxCapacity=3)
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[{"VariantName": "primary", "DesiredInstanceCount": 2}],
+    )
+    before = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    rollout_outcome.write_text("succeed")
+    try:
+        deploy_cli("deploy", deployment, second_model_dir)
+    finally:
+        autoscaling.deregister_scalable_target(**target)
+    endpoint = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+    new_version = json.loads((second_model_dir / "metrics.json").read_text())["model_version"]
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert endpoint["EndpointConfigName"] != before
+    assert config["ProductionVariants"][0]["ModelName"] == f"{ENDPOINT}-{new_version}"
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 2
+    # The rollout succeeded: the configuration and model the rollback had kept are gone now.
+    recorded = endpoint_state(deployment)
+    assert "aws_sagemaker_endpoint_configuration (deposed)" not in recorded
+    assert before not in {
+        c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    }
+    # Both jobs score with the new model (Glue UpdateJob carried the new model prefix).
+    new_prefix = json.loads((deployment["env_work"] / "artifacts.tfvars.json").read_text())["artifacts"]
+    model_uri = f"s3://{BUCKETS['artifacts']}/{new_prefix['model_prefix']}"
+    assert {job: deployed_arguments(job)["--model_uri"] for job in ("batch", "stream")} == dict.fromkeys(
+        ("batch", "stream"), model_uri
+    )
 
 
 def test_destroy_leaves_nothing_behind(deployment):

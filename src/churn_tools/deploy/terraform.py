@@ -7,6 +7,12 @@ plan:    credentials check -> package (keys only) -> saved plan + readable summa
 apply:   the saved, reviewed plan: refused if its inputs changed since (the record), else upload, `terraform apply
          tfplan` (no re-plan). The artifacts bucket must exist (the first deployment is a `deploy`).
 destroy: destroy everything; fails loudly (non-zero, with what is left) if anything survives.
+refresh: `terraform apply -refresh-only`: the state takes what AWS has (after a rolled-back rollout).
+
+After every apply, the endpoint is checked against what Terraform planned: DescribeEndpoint must report the
+endpoint configuration in state and InService; a rollout the guardrails rolled back fails the command, keeps the
+configuration and model the endpoint still serves, and names the command that brings the state back in line. An
+autoscaled endpoint's live instance count is passed to Terraform, so a rollout does not scale it in.
 
 Every command takes the model explicitly (--model: a model directory or the s3:// prefix of one); only ENV=local
 falls back to .work/model (which `make` trains if absent). The model's source, version and metrics are recorded
@@ -48,6 +54,20 @@ UPLOAD_TARGETS = (
     f'{STORAGE_TARGET}.aws_s3_bucket_public_access_block.this["artifacts"]',
     f"{STORAGE_TARGET}.aws_s3_bucket_policy.this",
 )
+
+
+MODEL_ENDPOINT = "module.pipeline.module.model_endpoint"
+ENDPOINT_ADDRESS = f"{MODEL_ENDPOINT}.aws_sagemaker_endpoint.this"
+CONFIG_ADDRESS = f"{MODEL_ENDPOINT}.aws_sagemaker_endpoint_configuration.this"
+MODEL_ADDRESS = f"{MODEL_ENDPOINT}.aws_sagemaker_model.this"
+SCALING_ADDRESSES = (
+    f"{MODEL_ENDPOINT}.aws_appautoscaling_policy.this[0]",
+    f"{MODEL_ENDPOINT}.aws_appautoscaling_target.this[0]",
+)
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# The endpoint is settling while in these; the check waits for it (the provider's own waiter does not know
+# RollingBack: terraform-provider-aws internal/service/sagemaker/endpoint.go waitEndpointInService, #48997).
+SETTLING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed")
 
 
 class DeployError(RuntimeError):
@@ -301,30 +321,247 @@ def outputs(env: Environment) -> dict:
     return {name: value["value"] for name, value in json.loads(result.stdout).items()}
 
 
-def state_resources(env: Environment) -> dict[str, dict]:
-    """Attribute values of every resource in state, by address (works after a targeted apply, unlike outputs)."""
+def state_resources(env: Environment, deposed: bool = False) -> dict[str, dict]:
+    """Attribute values of every resource in state, by address (works after a targeted apply, unlike outputs).
+    Objects a create_before_destroy replacement deposed and has not destroyed yet are left out, or, with
+    `deposed`, are all that is returned."""
     shown = json.loads(env.run("show", "-json", capture=True).stdout)
     found: dict[str, dict] = {}
     pending = [shown.get("values", {}).get("root_module", {})]
     while pending:
         module = pending.pop()
-        found.update({resource["address"]: resource["values"] for resource in module.get("resources", [])})
+        found.update({
+            resource["address"]: resource["values"]
+            for resource in module.get("resources", [])
+            if ("deposed_key" in resource) == deposed
+        })  # fmt: skip
         pending += module.get("child_modules", [])
     return found
 
 
-def _s3_client(env: Environment):
+def _client(env: Environment, service: str):
     import boto3
 
     if env.name == "local":
         return boto3.client(
-            "s3",
+            service,
             region_name=env.region,
             endpoint_url=env.process_env["AWS_ENDPOINT_URL"],
             aws_access_key_id=env.process_env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env.process_env["AWS_SECRET_ACCESS_KEY"],
         )
-    return boto3.client("s3", region_name=env.region)
+    return boto3.client(service, region_name=env.region)
+
+
+def _s3_client(env: Environment):
+    return _client(env, "s3")
+
+
+# ---------------------------------------------------------------- the endpoint: its fleet, its rollouts
+@dataclass
+class Fleet:
+    """The deployed endpoint's variant as AWS has it: its live instance count, the count its configuration
+    started with (in state), and whether Application Auto Scaling owns the count (a registered target)."""
+
+    endpoint: str
+    variant: str
+    live_count: int
+    configured_count: int
+    autoscaled: bool
+
+
+def deployed_fleet(env: Environment, state: dict[str, dict]) -> Fleet | None:
+    """None before the endpoint exists, and for a serverless one (no instances)."""
+    endpoint, config = state.get(ENDPOINT_ADDRESS), state.get(CONFIG_ADDRESS)
+    if endpoint is None or config is None:
+        return None
+    [variant] = config["production_variants"]
+    if not variant.get("initial_instance_count"):
+        return None
+    described = _client(env, "sagemaker").describe_endpoint(EndpointName=endpoint["name"])
+    live = next(v for v in described["ProductionVariants"] if v["VariantName"] == variant["variant_name"])
+    targets = _client(env, "application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[f"endpoint/{endpoint['name']}/variant/{variant['variant_name']}"],
+        ScalableDimension=SCALABLE_DIMENSION,
+    )["ScalableTargets"]
+    return Fleet(
+        endpoint=endpoint["name"],
+        variant=variant["variant_name"],
+        live_count=live.get("DesiredInstanceCount", live.get("CurrentInstanceCount", 0)),
+        configured_count=variant["initial_instance_count"],
+        autoscaled=bool(targets),
+    )
+
+
+def _config_change(plan_json: dict) -> dict | None:
+    return next(
+        (c["change"] for c in plan_json.get("resource_changes", []) if c["address"] == CONFIG_ADDRESS), None
+    )
+
+
+def replaces_only_for_the_count(plan_json: dict) -> bool:
+    """Whether the plan replaces the endpoint configuration for its instance count alone (`replace_paths`)."""
+    change = _config_change(plan_json)
+    if change is None or "delete" not in change["actions"] or "create" not in change["actions"]:
+        return False
+    paths = change.get("replace_paths") or []
+    return bool(paths) and all(path[-1] == "initial_instance_count" for path in paths)
+
+
+def instance_type_change(plan_json: dict) -> tuple[str, str] | None:
+    """(old, new) instance type when the plan replaces the endpoint configuration with another instance type."""
+    change = _config_change(plan_json)
+    if change is None or not change.get("before") or not change.get("after"):
+        return None
+    before = change["before"]["production_variants"][0].get("instance_type")
+    after = change["after"]["production_variants"][0].get("instance_type")
+    return (before, after) if before and after and before != after else None
+
+
+def plan_rollout(
+    env: Environment,
+    plan_file: Path,
+    fleet: Fleet | None,
+    options: tuple[str, ...] = ("-input=false", "-lock-timeout=60s"),
+) -> dict:
+    """Save a plan that keeps an autoscaled fleet's instance count; returns it as `terraform show -json`.
+
+    UpdateEndpoint resets the variant to the new configuration's InitialInstanceCount (the provider cannot send
+    RetainAllVariantProperties: terraform-provider-aws PR #49069), so a rollout of an autoscaled endpoint starts
+    at the live count (`live_instance_count`). A count that changed alone is the autoscaler's business, not a
+    reason to roll the endpoint: then the plan keeps the count the configuration has.
+    """
+    counts = [fleet.live_count, fleet.configured_count] if fleet and fleet.autoscaled else [None]
+    for count in counts:
+        fleet_vars = [] if count is None else [f"-var=live_instance_count={count}"]
+        env.run("plan", *options, f"-out={plan_file}", *env.var_args(), *fleet_vars)
+        shown = json.loads(env.run("show", "-json", str(plan_file), capture=True).stdout)
+        if count is None or not replaces_only_for_the_count(shown):
+            break
+        print(
+            f"the endpoint's live count ({fleet.live_count}) differs from its configuration's "
+            f"({fleet.configured_count}) and nothing else changes it: planning without a rollout",
+            file=sys.stderr,
+        )
+    return shown
+
+
+def instance_type_refusal(env: Environment, plan_json: dict, fleet: Fleet | None) -> str | None:
+    """Why this plan cannot be applied as it is: a new instance type on a variant that is a scalable target."""
+    change = instance_type_change(plan_json)
+    if change is None or fleet is None or not fleet.autoscaled:
+        return None
+    # "If the update would change the instance type for any model that is a target for auto scaling, the update
+    # fails": delete the scaling policies and deregister the target first, update, register again
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html).
+    return (
+        f"the endpoint configuration's instance type changes from {change[0]} to {change[1]} while "
+        f"{fleet.endpoint}/{fleet.variant} is an Application Auto Scaling target: SageMaker refuses that "
+        "UpdateEndpoint (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)"
+    )
+
+
+def deregister_for_instance_type(env: Environment) -> None:
+    """Delete the scaling policy and deregister the target (Terraform's own destroy of the two), so the apply
+    that follows updates the endpoint first and then registers both again (they depend on the endpoint)."""
+    print(
+        "deregistering the endpoint's autoscaling before the instance type changes; the apply registers it again "
+        f"after the endpoint update (if that apply fails, `make deploy ENV={env.name}` again restores it)",
+        file=sys.stderr,
+    )
+    targets = [f"-target={address}" for address in SCALING_ADDRESSES]
+    env.run(
+        "apply", "-destroy", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args(), *targets
+    )
+
+
+def wait_until_settled(
+    env: Environment, name: str, timeout_seconds: float = 3600, poll_seconds: float = 15
+) -> dict:
+    """DescribeEndpoint once the endpoint is out of every transitional status (or the timeout passed)."""
+    import time
+
+    sagemaker = _client(env, "sagemaker")
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        described = sagemaker.describe_endpoint(EndpointName=name)
+        if described["EndpointStatus"] not in SETTLING or time.monotonic() > deadline:
+            return described
+        print(f"endpoint {name} is {described['EndpointStatus']}: waiting", file=sys.stderr)
+        time.sleep(poll_seconds)
+
+
+def refresh_command(env: Environment) -> str:
+    return f"make refresh ENV={env.name}"
+
+
+def rollout_problem(env: Environment) -> str | None:
+    """What is wrong when the endpoint does not serve the configuration Terraform created for it, else None."""
+    state = state_resources(env)
+    endpoint, config = state.get(ENDPOINT_ADDRESS), state.get(CONFIG_ADDRESS)
+    if endpoint is None or config is None:
+        return None
+    described = wait_until_settled(env, endpoint["name"])
+    served, status, planned = described["EndpointConfigName"], described["EndpointStatus"], config["name"]
+    if served == planned and status == "InService":
+        return None
+    reason = f" (FailureReason: {described['FailureReason']})" if described.get("FailureReason") else ""
+    lines = [
+        f"the endpoint {endpoint['name']} is {status} on endpoint configuration {served}, not on {planned}, "
+        f"which this apply created for it{reason}."
+    ]
+    if served != planned:
+        lines[0] = "the rollout was rolled back: " + lines[0]
+        kept = {
+            address: values["name"]
+            for address, values in state_resources(env, deposed=True).items()
+            if address in (CONFIG_ADDRESS, MODEL_ADDRESS)
+        }
+        if kept.get(CONFIG_ADDRESS) == served:
+            lines.append(
+                f"Kept: {served} and its model {kept.get(MODEL_ADDRESS, '(not replaced)')}, which the endpoint "
+                "still runs on; Terraform holds them as deposed objects and deletes them only after a rollout "
+                "that succeeds."
+            )
+        else:
+            lines.append(
+                f"{served} is not one Terraform keeps: if it was deleted, SageMaker can neither scale nor update "
+                "the endpoint (terraform-provider-aws #48997); check `aws sagemaker describe-endpoint-config "
+                f"--endpoint-config-name {served}`."
+            )
+        if endpoint["endpoint_config_name"] == served:
+            lines.append(f"Terraform's state already records that the endpoint serves {served}.")
+        else:
+            lines.append(
+                f"Terraform's state records {endpoint['endpoint_config_name']}: bring it back in line with "
+                f"`{refresh_command(env)}` (terraform apply -refresh-only: the state takes what DescribeEndpoint "
+                "says and AWS is left as it is; no import, since nothing left the state)."
+            )
+        lines.append(
+            "See why the rollback alarms fired (the endpoint's 5xx and latency alarms, the new model's logs), "
+            f"then deploy again: the next `make deploy ENV={env.name}` rolls the endpoint again."
+        )
+    return "\n".join(lines)
+
+
+def check_endpoint(env: Environment, apply_error: DeployError | None = None) -> None:
+    """After an apply (also one that failed): fail, saying why, unless the endpoint serves what was planned."""
+    problem = rollout_problem(env)
+    if problem is not None:
+        failed = f"\n(terraform apply: {apply_error})" if apply_error else ""
+        raise DeployError(problem + failed)
+    if apply_error is not None:
+        raise apply_error
+
+
+def refresh(env: Environment) -> None:
+    """`terraform apply -refresh-only`: the state takes what AWS has; nothing in AWS changes."""
+    if not env.artifacts_file.exists():
+        raise DeployError(f"{env.artifacts_file} is missing: refresh an environment this checkout deployed")
+    init(env)
+    env.run("apply", "-refresh-only", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args())
+    print(f"ENV={env.name}: Terraform's state now records what AWS has", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- plan summary
@@ -371,12 +608,18 @@ def plan(env: Environment, model_source: str, dependency_wheels: bool) -> dict:
     plan_file = env.work / "tfplan"
     inputs_file = env.work / INPUTS_FILE
     inputs_file.unlink(missing_ok=True)  # no record beside a plan that failed half-way
-    env.run("plan", *PLAN_OPTIONS, f"-out={plan_file}", *env.var_args())
+    fleet = deployed_fleet(env, state_resources(env))
+    shown = plan_rollout(env, plan_file, fleet, PLAN_OPTIONS)
+    refusal = instance_type_refusal(env, shown, fleet)
+    if refusal:
+        print(
+            f"warning: {refusal}; `make apply` refuses this plan, `make deploy` deregisters first",
+            file=sys.stderr,
+        )
     inputs_file.write_text(json.dumps(plan_inputs(env, model), indent=2, sort_keys=True) + "\n")
-    shown = env.run("show", "-json", str(plan_file), capture=True)
     # The machine-readable plan, for reviews (make plan-summary PLAN_JSON=...) and tests.
-    (env.work / "tfplan.json").write_text(shown.stdout)
-    summary = summarize_plan(json.loads(shown.stdout))
+    (env.work / "tfplan.json").write_text(json.dumps(shown))
+    summary = summarize_plan(shown)
     (env.work / "plan-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     text = format_summary(env.name, summary)
     (env.work / "plan-summary.txt").write_text(text)
@@ -398,7 +641,17 @@ def deploy(env: Environment, model_source: str, dependency_wheels: bool) -> dict
         f"uploaded {len(uploaded)} new artifact(s) to s3://{bucket}/ ({len(package.files)} in the package)",
         file=sys.stderr,
     )
-    env.run(*apply_args)
+    fleet = deployed_fleet(env, state_resources(env))
+    plan_file = env.work / "deploy.tfplan"
+    shown = plan_rollout(env, plan_file, fleet)
+    if instance_type_refusal(env, shown, fleet):
+        deregister_for_instance_type(env)
+        shown = plan_rollout(env, plan_file, fleet)
+    try:
+        env.run("apply", "-input=false", "-lock-timeout=60s", str(plan_file))
+    except DeployError as failure:
+        check_endpoint(env, failure)
+    check_endpoint(env)
     return outputs(env)
 
 
@@ -431,7 +684,19 @@ def apply_plan(env: Environment, model_source: str, dependency_wheels: bool, pla
     bucket = state[bucket_address]["bucket"]
     uploaded = packaging.upload(package, bucket, _s3_client(env))
     print(f"uploaded {len(uploaded)} new artifact(s) to s3://{bucket}/", file=sys.stderr)
-    env.run("apply", "-input=false", "-lock-timeout=60s", str(plan_file))
+    reviewed = plan_file.parent / "tfplan.json"
+    if reviewed.is_file():
+        refusal = instance_type_refusal(env, json.loads(reviewed.read_text()), deployed_fleet(env, state))
+        if refusal:
+            raise DeployError(
+                f"refusing to apply {plan_file}: {refusal}. `make deploy ENV={env.name}` deregisters "
+                "the target, updates the endpoint and registers it again, in that order."
+            )
+    try:
+        env.run("apply", "-input=false", "-lock-timeout=60s", str(plan_file))
+    except DeployError as failure:
+        check_endpoint(env, failure)
+    check_endpoint(env)
     return outputs(env)
 
 
@@ -457,7 +722,7 @@ def destroy(env: Environment, model_source: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["plan", "apply", "deploy", "destroy"])
+    parser.add_argument("command", choices=["plan", "apply", "deploy", "destroy", "refresh"])
     parser.add_argument("--env", required=True, help="local, dev or prod")
     parser.add_argument(
         "--model",
@@ -500,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
     if model is None and args.env == "local":
         model = DEFAULT_LOCAL_MODEL
     # (An unknown ENV is refused by prepare, naming the environments.)
-    if model is None and args.command != "destroy" and args.env in ENVIRONMENTS:
+    if model is None and args.command not in ("destroy", "refresh") and args.env in ENVIRONMENTS:
         print(
             f"error: ENV={args.env} deploys only a model chosen explicitly: pass --model <model directory or "
             "s3://bucket/prefix/ of one> (make ... MODEL=...); nothing is trained implicitly outside ENV=local",
@@ -518,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "deploy":
             result = deploy(env, model, dependency_wheels)
             print(json.dumps(result, indent=2))
+        elif args.command == "refresh":
+            refresh(env)
         else:
             destroy(env, model)
     except (DeployError, packaging.PackagingError, ProjectNotFound) as exc:

@@ -39,4 +39,6 @@ module "pipeline" {
   artifacts          = var.artifacts
   data_columns       = var.data_columns
   data_named_queries = var.data_named_queries
+
+  live_instance_count = var.live_instance_count
 }

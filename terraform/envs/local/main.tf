@@ -70,6 +70,8 @@ module "pipeline" {
   data_columns       = var.data_columns
   data_named_queries = var.data_named_queries
 
+  live_instance_count = var.live_instance_count
+
   # moto evaluates bucket-policy conditions without the request context, so the TLS-only policy denies every
   # object request, and it serves plain HTTP anyway: the emulator cannot model it (terraform/README.md).
   emulator_exceptions = { tls_only_bucket_policy = false }

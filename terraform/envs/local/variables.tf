@@ -28,3 +28,9 @@ variable "data_named_queries" {
     template    = string
   }))
 }
+
+variable "live_instance_count" {
+  description = "Instances the deployed endpoint runs now, set by `make deploy` when an autoscaler owns the count (modules/model_endpoint): a rollout starts the new fleet at it. Null: the settings' initial_instance_count."
+  type        = number
+  default     = null
+}

@@ -30,8 +30,20 @@ locals {
   # ALL_AT_ONCE instead, still with the baking period and the alarm rollback
   # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-all-at-once.html).
   guarded      = var.rollout != null
-  canary       = local.guarded && !local.serverless && var.initial_instance_count >= 2
+  canary       = local.guarded ? !local.serverless && local.fleet_size >= 2 * var.rollout.canary_instances : false
   traffic_type = local.canary ? "CANARY" : "ALL_AT_ONCE"
+
+  # The instance count a new endpoint configuration starts with. UpdateEndpoint resets every variant to its new
+  # configuration's InitialInstanceCount unless the request says RetainAllVariantProperties, and the provider
+  # never says it (internal/service/sagemaker/endpoint.go, resourceEndpointUpdate, sends only EndpointName,
+  # EndpointConfigName and DeploymentConfig; hashicorp/terraform-provider-aws#48990, PR #49069 adds it). So
+  # `make deploy` reads the count the autoscaler set (DescribeEndpoint) and passes it here: a rollout starts
+  # the new fleet at that count, kept within the autoscaling range, instead of scaling it in.
+  fleet_size = (
+    var.live_instance_count == null ? var.initial_instance_count :
+    local.autoscaling ? min(max(var.live_instance_count, var.autoscaling.min_capacity), var.autoscaling.max_capacity) :
+    var.live_instance_count
+  )
 }
 
 # Asking for data capture on a serverless endpoint is not an error (the pipeline's data_capture_enabled setting
@@ -78,7 +90,7 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
     variant_name           = local.variant_name
     model_name             = aws_sagemaker_model.this.name
     instance_type          = local.serverless ? null : var.instance_type
-    initial_instance_count = local.serverless ? null : var.initial_instance_count
+    initial_instance_count = local.serverless ? null : local.fleet_size
 
     dynamic "serverless_config" {
       for_each = local.serverless ? [var.serverless] : []
@@ -116,6 +128,20 @@ resource "aws_sagemaker_endpoint" "this" {
   name                 = var.name
   endpoint_config_name = aws_sagemaker_endpoint_configuration.this.name
   tags                 = var.tags
+
+  lifecycle {
+    # A rollout the deployment guardrails roll back leaves the endpoint InService on its old configuration. The
+    # provider's waiter does not know RollingBack (waitEndpointInService: pending Creating, Updating,
+    # SystemUpdating; target InService) and takes that InService for success, then reads the old name back
+    # (hashicorp/terraform-provider-aws#48997, PR #49020). Without this check Terraform would go on to destroy the
+    # replaced (create_before_destroy) configuration and model, which the endpoint still runs on: autoscaling can
+    # then launch no instance and the next UpdateEndpoint fails. Failing here stops the apply before those
+    # destroys; both stay in state (deposed) until a rollout succeeds. `make deploy` then says what happened.
+    postcondition {
+      condition     = self.endpoint_config_name == aws_sagemaker_endpoint_configuration.this.name
+      error_message = "The endpoint ${var.name} serves endpoint configuration ${self.endpoint_config_name}, not ${aws_sagemaker_endpoint_configuration.this.name}: the rollout was rolled back (deployment guardrails) or did not take. The configuration and model it serves are kept; `make deploy` names the command that brings Terraform's state back in line."
+    }
+  }
 
   dynamic "deployment_config" {
     for_each = local.guarded ? [var.rollout] : []

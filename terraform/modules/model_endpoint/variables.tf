@@ -86,6 +86,17 @@ variable "initial_instance_count" {
   }
 }
 
+variable "live_instance_count" {
+  description = "Instances the deployed endpoint's variant runs now (DescribeEndpoint's DesiredInstanceCount), set by `make deploy` when an autoscaler owns the count; a new endpoint configuration starts with it (kept within the autoscaling range) instead of initial_instance_count, so a rollout does not scale the endpoint in. Null: initial_instance_count."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.live_instance_count == null || try(var.live_instance_count >= 1, false)
+    error_message = "live_instance_count must be at least 1 (or null)."
+  }
+}
+
 variable "serverless" {
   description = "Serverless inference instead of instances: memory (MB) and maximum concurrency. Null for instances. A serverless endpoint has no KMS key, autoscaling, network isolation or data capture (SageMaker's feature exclusions for Serverless Inference)."
   type = object({

@@ -65,6 +65,7 @@ module "model_endpoint" {
   kms_key_arn            = module.storage.kms_key_arn
   instance_type          = var.endpoint.instance_type
   initial_instance_count = var.endpoint.initial_instance_count
+  live_instance_count    = var.live_instance_count
   serverless             = var.endpoint.serverless
   autoscaling            = var.endpoint.autoscaling
   data_capture = var.endpoint.data_capture_enabled ? {

@@ -162,3 +162,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "live_instance_count" {
+  description = "Instances the deployed endpoint runs now (DescribeEndpoint), set by `make deploy` when an autoscaler owns the count: a rollout starts the new fleet at it instead of endpoint.initial_instance_count (modules/model_endpoint). Null: initial_instance_count."
+  type        = number
+  default     = null
+}

@@ -304,3 +304,57 @@ run "accepts_the_provider_s_longest_timeout" {
     error_message = "the longest timeout the provider takes reaches the endpoint"
   }
 }
+
+# A rollout keeps the count the autoscaler set: `make deploy` passes it as live_instance_count, and the new
+# configuration starts with it, within the autoscaling range (UpdateEndpoint resets the variant to it).
+run "a_new_configuration_starts_at_the_live_instance_count" {
+  command = plan
+
+  variables {
+    initial_instance_count = 4
+    live_instance_count    = 5
+    autoscaling            = { min_capacity = 2, max_capacity = 6, target_invocations_per_instance = 200 }
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx"], canary_instances = 2 }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.production_variants[0].initial_instance_count == 5
+    error_message = "the new fleet starts at the live count, not initial_instance_count"
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "CANARY"
+    error_message = "a fleet of 5 holds a canary of 2"
+  }
+}
+
+run "the_live_count_is_kept_within_the_autoscaling_range" {
+  command = plan
+
+  variables {
+    initial_instance_count = 2
+    live_instance_count    = 9
+    autoscaling            = { min_capacity = 2, max_capacity = 6, target_invocations_per_instance = 200 }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.production_variants[0].initial_instance_count == 6
+    error_message = "a live count above max_capacity starts the new fleet at max_capacity"
+  }
+}
+
+run "a_canary_needs_twice_its_size_in_the_fleet_that_takes_it" {
+  command = plan
+
+  variables {
+    initial_instance_count = 2
+    live_instance_count    = 1
+    autoscaling            = { min_capacity = 1, max_capacity = 4, target_invocations_per_instance = 200 }
+    rollout                = { rollback_alarm_names = ["churn-test-endpoint-5xx"] }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint_configuration.this.production_variants[0].initial_instance_count == 1 && aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].traffic_routing_configuration[0].type == "ALL_AT_ONCE"
+    error_message = "a fleet scaled in to 1 instance cannot hold a canary: all at once"
+  }
+}
