@@ -20,6 +20,8 @@ ROWS ?= 20000
 SEED ?= 1729
 OUT ?= $(WORK)/data/churn-synthetic.csv
 DATA ?=
+# A dataset description (JSON, docs/bring-your-own-data.md); empty: the tutorial's dataset.
+DATASET ?=
 MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
@@ -28,7 +30,7 @@ PYTEST_ARGS ?= --durations=15
 # computing. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 2
 
-.PHONY: help setup test demo data train model java-check lint clean contract
+.PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract
 
 ## List the targets with a line each
 help:
@@ -50,9 +52,9 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 java-check:
 	@scripts/check-java.sh
 
-## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
+## Run the whole pipeline locally, no AWS account: make demo [DATA=csv] [DATASET=description.json] [ROWS=20000] [PORT=8080] [MOTO_PORT=5000]
 demo: setup java-check
-	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") --rows $(ROWS) \
+	$(BIN)/churn-demo --work "$(WORK)/demo" $(if $(DATA),--data "$(DATA)") $(if $(DATASET),--dataset "$(DATASET)") --rows $(ROWS) \
 		--moto-port $(MOTO_PORT) --endpoint-port $(PORT)
 
 ## Lint, then run the whole test suite on TEST_WORKERS workers (sets itself up on a fresh clone): make test [TEST_WORKERS=2]
@@ -67,17 +69,30 @@ lint: setup
 contract: setup
 	$(BIN)/churn-contract
 
-## Write synthetic churn data: make data ROWS=N OUT=path.csv [SEED=1729]
+## Write synthetic churn data: make data ROWS=N OUT=path.csv [SEED=1729] [DATASET=description.json]
 data: setup
-	$(BIN)/churn-data --rows $(ROWS) --out $(OUT) --seed $(SEED)
+	$(BIN)/churn-data --rows $(ROWS) --out $(OUT) --seed $(SEED) $(if $(DATASET),--dataset "$(DATASET)")
 
-## Train the model: make train [DATA=csv] [MODEL_DIR=dir] [MIN_AUC=0.80] [TRAIN_ON=local|sagemaker]
+## Propose a dataset description from your CSV: make dataset-infer DATA=csv LABEL=column POSITIVE=value [ID=column] [DATASET=out.json]
+dataset-infer: setup
+	@if [ -z "$(DATA)" ] || [ -z "$(LABEL)" ] || [ -z "$(POSITIVE)" ]; then echo "error: DATA=<csv> LABEL=<column> POSITIVE=<value> are required" >&2; exit 2; fi
+	$(BIN)/churn-dataset infer "$(DATA)" --label "$(LABEL)" --positive "$(POSITIVE)" $(if $(ID),--id "$(ID)") \
+		$(if $(DATASET),--out "$(DATASET)")
+
+## Check every row of a CSV against a dataset description: make dataset-check DATASET=description.json DATA=csv
+dataset-check: setup
+	@if [ -z "$(DATA)" ] || [ -z "$(DATASET)" ]; then echo "error: DATASET=<description.json> DATA=<csv> are required" >&2; exit 2; fi
+	$(BIN)/churn-dataset check "$(DATASET)" "$(DATA)"
+
+## Train the model: make train [DATA=csv] [DATASET=description.json] [MODEL_DIR=dir] [MIN_AUC=0.80] [TRAIN_ON=local|sagemaker]
 train: setup
 ifeq ($(TRAIN_ON),sagemaker)
+	@if [ -n "$(DATASET)" ]; then echo "error: TRAIN_ON=sagemaker does not ship DATASET yet: train locally (make train DATA=... DATASET=...)" >&2; exit 2; fi
 	$(BIN)/churn-train-sagemaker --data "$(DATA)" --min-auc $(MIN_AUC)
 else
 	@if [ -z "$(DATA)" ]; then $(MAKE) data ROWS=$(ROWS) OUT=$(OUT) SEED=$(SEED); fi
-	$(BIN)/churn-train --data "$(or $(DATA),$(OUT))" --model-dir "$(MODEL_DIR)" --min-auc $(MIN_AUC)
+	$(BIN)/churn-train --data "$(or $(DATA),$(OUT))" $(if $(DATASET),--dataset "$(DATASET)") \
+		--model-dir "$(MODEL_DIR)" --min-auc $(MIN_AUC)
 endif
 
 # What a trained MODEL_DIR holds (churn_pipeline.model.ModelDir.ARCHIVE; tests/test_makefile.py compares them).

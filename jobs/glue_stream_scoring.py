@@ -25,7 +25,9 @@ configure_logging()
 args = getResolvedOptions(sys.argv, ["JOB_NAME", *JOB_ARGUMENTS])
 # Every argument is checked before the query starts: a bad one fails here, naming it.
 handler = handler_from_args(args)
-source_options = kinesis_connection_options(args)
+# The connector parses the records with the schema of the model's dataset description (read from its
+# directory here, once; the handler scores with the same).
+source_options = kinesis_connection_options(args, handler.description)
 batch_options = for_each_batch_options(args)
 glue_context = GlueContext(SparkContext.getOrCreate())
 job = Job(glue_context)

@@ -17,10 +17,13 @@ BENCH_PER_ROW_SAMPLE ?= 2000
 
 .PHONY: batch endpoint endpoint-start endpoint-stop bench-batch
 
-## Score a CSV: make batch INPUT=<csv|dir> OUTPUT=<dir> MODE=embedded|endpoint [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [FORMAT=parquet|csv]
+# The data is read as MODEL_DIR's dataset description (its dataset.json); MODE=none scores nothing and reads it
+# as DATASET's (default: the tutorial's).
+## Score a CSV: make batch INPUT=<csv|dir> OUTPUT=<dir> MODE=embedded|endpoint|none [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [FORMAT=parquet|csv] [DATASET= (MODE=none only)]
 batch: setup
 	$(if $(ENDPOINT_URL),AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=$(ENDPOINT_URL) AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}) \
-	$(BIN)/churn-batch --input "$(INPUT)" --output "$(OUTPUT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
+	$(BIN)/churn-batch --input "$(INPUT)" --output "$(OUTPUT)" --mode $(MODE) \
+		$(if $(filter none,$(MODE)),$(if $(DATASET),--dataset "$(DATASET)"),--model-uri "$(MODEL_DIR)") \
 		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD) --format $(FORMAT)
 
 ## Serve MODEL_DIR as a local SageMaker-compatible endpoint in the foreground: make endpoint [MODEL_DIR=] [PORT=8080]

@@ -32,11 +32,13 @@ local-up: setup
 local-down: setup
 	$(BIN)/churn-local down --run-dir "$(RUN_DIR)"
 
-## Replay a churn CSV into Kinesis as JSON records: make produce DATA=<csv> STREAM=<name> [RATE=records/s]
+## Replay a churn CSV into Kinesis as JSON records: make produce DATA=<csv> STREAM=<name> [DATASET=description.json] [RATE=records/s]
 produce: setup
 	@if [ -z "$(DATA)" ]; then echo "error: DATA=<csv> is required" >&2; exit 2; fi
-	$(BIN)/churn-produce --data "$(DATA)" --stream "$(STREAM)" $(if $(RATE),--rate $(RATE))
+	$(BIN)/churn-produce --data "$(DATA)" --stream "$(STREAM)" $(if $(DATASET),--dataset "$(DATASET)") \
+		$(if $(RATE),--rate $(RATE))
 
+# The records' fields come from MODEL_DIR's dataset description (dataset.json): no DATASET is needed here.
 ## Run the streaming job: make stream STREAM=<name> OUTPUT=<dir> CHECKPOINT=<dir> [MODE=embedded|endpoint] [STOP_WHEN_IDLE=s]
 stream: setup java-check
 	$(BIN)/churn-stream --stream "$(STREAM)" --output "$(STREAM_OUTPUT)" \

@@ -149,7 +149,9 @@ def test_the_workers_counts_are_those_of_the_rows_written_and_a_recompute_counts
     from churn_pipeline.batch import reader
     from churn_pipeline.scoring import spark as spark_scoring
 
-    rows = reader.read_churn_lines(spark, str(fresh_csv)).rows.repartition(3)
+    rows = reader.read_churn_lines(spark, str(fresh_csv), ModelDir(model_dir).description()).rows.repartition(
+        3
+    )
     result = spark_scoring.score(
         rows, ScoringConfig(mode="embedded", model_uri=str(model_dir), arrow_batch_rows=700),
         prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON), count_drift=True,

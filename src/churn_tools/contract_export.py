@@ -3,6 +3,11 @@
 Terraform takes its variable validations, defaults, catalog table columns, partition keys and locations, and
 metric names and the Athena named queries from that file (`jsondecode(file(...))`), never from a copy. A test fails when the committed file
 differs from what this module generates, so the package stays the one definition.
+
+Only what does not depend on the user's data is here. The scored datasets and the Kinesis source table open
+with the data's own columns: Terraform takes those from the description of the model it deploys (the
+`data_columns` variable, churn_tools.deploy.package) and puts them before the fixed columns exported here
+(`data_columns_first`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from churn_pipeline.contract import codes, metrics, outputs, schema, settings
+from churn_pipeline.contract import codes, dataset, metrics, outputs, settings
 from churn_tools import analytics
 
 # Relative to the repository root (the file is committed; the package builds it).
@@ -35,15 +40,18 @@ def contract() -> dict:
         "threshold_bounds": list(settings.THRESHOLD_BOUNDS),
         "aws_region_pattern": settings.AWS_REGION_PATTERN,
         "codes": dict(codes.CODES),
-        "stream_record_columns": [
-            {"name": schema.canonical(f.name), "type": f.type} for f in outputs.STREAM_RECORD_FIELDS
-        ],
+        # The catalog types a data column may have (a description's string, integer and decimal).
+        "data_column_types": sorted(set(dataset.CATALOG_TYPES.values())),
+        # The Kinesis source table: the data's columns, then these (what a producer adds to each record).
+        "stream_record_extra_columns": outputs.catalog_fields(outputs.STREAM_RECORD_EXTRA_FIELDS),
         "datasets": {
             d.table: {
                 "bucket": d.bucket,
                 "prefix": d.prefix,
                 "description": d.description,
-                "columns": d.catalog_columns(),
+                # True: the data's columns come first, then `columns` (the fixed ones).
+                "data_columns_first": d.data_columns_first,
+                "columns": outputs.catalog_fields(d.columns),
                 "partition_keys": [asdict(f) for f in d.partition_keys],
             }
             for d in outputs.DATASETS

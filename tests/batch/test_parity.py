@@ -58,6 +58,8 @@ def test_embedded_and_endpoint_equal_training_time_predictions_on_every_row(
     np.testing.assert_allclose(
         endpoint["churn_probability"], embedded["churn_probability"], rtol=0, atol=1e-6
     )
+    # Exactly: the endpoint's CSV carries the float32 matrix unchanged.
+    assert (endpoint["churn_probability"] - embedded["churn_probability"]).abs().max() == 0.0
     # Every input column comes back unchanged (as typed values) beside the scores.
     typed = source.set_index("Phone").sort_index()
     for column in ["State", "Int'l Plan", "Churn?"]:

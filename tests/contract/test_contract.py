@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from churn_pipeline.contract import codes, metrics, outputs
+from churn_pipeline.contract import codes, dataset, metrics, outputs
 from churn_tools import contract_export as export
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,29 @@ def test_the_check_refuses_a_stale_file(tmp_path):
     stale = tmp_path / "contract.json"
     stale.write_text(export.render().replace('"NOT_A_NUMBER"', '"NOT_NUMERIC"'))
     assert export.main(["--check", "--out", str(stale)]) == 1
+
+
+def test_terraform_s_reading_of_the_exported_datasets_is_each_writer_s_schema(second_description):
+    """Terraform (modules/glue) puts the deployed model's data columns before the exported fixed ones where a
+    dataset is flagged data_columns_first; that is each writer's schema for the model, for either shape."""
+    exported = export.contract()
+    for description in (dataset.tutorial(), second_description):
+        data_columns = description.catalog_columns()
+        for d in outputs.DATASETS:
+            entry = exported["datasets"][d.table]
+            in_terraform = (data_columns if entry["data_columns_first"] else []) + entry["columns"]
+            assert in_terraform == d.for_data(description).catalog_columns(), (description.name, d.table)
+        assert data_columns + exported["stream_record_extra_columns"] == outputs.catalog_fields(
+            outputs.stream_record_fields(description)
+        )
+
+
+def test_the_contract_file_names_no_column_of_a_dataset():
+    """The data's columns reach Terraform from the deployed model's description, never from contract.json."""
+    exported = export.contract()
+    exported.pop("named_queries")  # SQL templates (churn_tools.analytics), checked by their own tests
+    text = json.dumps(exported)
+    assert [c["name"] for c in dataset.tutorial().catalog_columns() if f'"{c["name"]}"' in text] == []
 
 
 def string_literals(path: Path) -> set[str]:

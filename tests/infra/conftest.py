@@ -12,6 +12,9 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from churn_pipeline.contract import dataset
+from churn_pipeline.contract.dataset import DatasetDescription
+from churn_tools.deploy import package as packaging
 from churn_tools.local import services as local_services
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,42 +92,62 @@ provider "aws" {{
 """
 
 
-@pytest.fixture(scope="session")
-def planned(moto_server, tf_env, tmp_path_factory) -> dict[str, dict]:
-    """{env: {address: planned values}} of every resource of `terraform plan` of envs/dev and envs/prod."""
-    tree = tmp_path_factory.mktemp("env-plans")
-    shutil.copytree(
-        REPO_ROOT / "terraform", tree / "terraform", ignore=shutil.ignore_patterns(".terraform", "*.tfstate*")
-    )
-    (tree / "artifacts.tfvars.json").write_text(json.dumps({"artifacts": ARTIFACTS}))
-    # moto's fake credentials: the session's Terraform environment may predate the moto server.
-    process_env = {**tf_env, **local_services.LOCAL_AWS_ENV}
+class EnvPlans:
+    """envs/dev and envs/prod in a scratch copy of terraform/, initialised once, planned per (env, description):
+    the variables written by the packaging step's own writer (package.write_variables), for a model of that
+    description. Each plan is made once per session."""
 
-    def terraform(root, *args):
+    def __init__(self, tree: Path, process_env: dict[str, str], moto_url: str):
+        shutil.copytree(
+            REPO_ROOT / "terraform",
+            tree / "terraform",
+            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"),
+        )
+        self.tree, self.env = tree, process_env
+        self.roots = {env: tree / "terraform" / "envs" / env for env in ENVIRONMENTS}
+        # Inits one after the other: concurrent writers race in an empty plugin cache.
+        for root in self.roots.values():
+            (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_url))
+            self.terraform(root, "init", "-input=false")
+        self.plans: dict[tuple[str, str], dict] = {}
+
+    def terraform(self, root: Path, *args: str) -> str:
         result = subprocess.run(
-            ["terraform", f"-chdir={root}", *args, "-no-color"],
-            env=process_env,
-            capture_output=True,
-            text=True,
+            ["terraform", f"-chdir={root}", *args, "-no-color"], env=self.env, capture_output=True, text=True
         )
         assert result.returncode == 0, (
             f"terraform {args[0]} in {root}:\n{result.stderr}\n{result.stdout[-3000:]}"
         )
         return result.stdout
 
-    # Inits one after the other (concurrent writers race in an empty plugin cache), then both plans at once:
-    # each mostly waits on the provider.
-    roots = {env: tree / "terraform" / "envs" / env for env in ENVIRONMENTS}
-    for root in roots.values():
-        (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_server))
-        terraform(root, "init", "-input=false")
+    def plan(self, env: str, description: DatasetDescription) -> dict:
+        """{address: planned values} of every resource of `terraform plan` of the root."""
+        key = (env, description.name)
+        if key not in self.plans:
+            var_file = self.tree / f"{env}-{description.name}.tfvars.json"
+            packaging.write_variables(
+                packaging.Package(variables=ARTIFACTS, description=description), var_file
+            )
+            plan_file = f"{env}-{description.name}.tfplan"
+            self.terraform(self.roots[env], "plan", "-input=false", "-lock=false", f"-out={plan_file}",
+                           f"-var-file={var_file}")  # fmt: skip
+            shown = json.loads(self.terraform(self.roots[env], "show", "-json", plan_file))
+            self.plans[key] = {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
+        return self.plans[key]
 
-    def plan(env: str) -> dict:
-        var_file = f"-var-file={tree / 'artifacts.tfvars.json'}"
-        terraform(roots[env], "plan", "-input=false", "-lock=false", "-out=tfplan", var_file)
-        shown = json.loads(terraform(roots[env], "show", "-json", "tfplan"))
-        return {rc["address"]: rc["change"]["after"] for rc in shown["resource_changes"]}
 
+@pytest.fixture(scope="session")
+def env_plans(moto_server, tf_env, tmp_path_factory) -> EnvPlans:
+    # moto's fake credentials: the session's Terraform environment may predate the moto server.
+    return EnvPlans(
+        tmp_path_factory.mktemp("env-plans"), {**tf_env, **local_services.LOCAL_AWS_ENV}, moto_server
+    )
+
+
+@pytest.fixture(scope="session")
+def planned(env_plans) -> dict[str, dict]:
+    """{env: {address: planned values}} of envs/dev and envs/prod for a model of the tutorial's description."""
+    # Both plans at once: each mostly waits on the provider.
     with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
-        plans = dict(zip(ENVIRONMENTS, pool.map(plan, ENVIRONMENTS), strict=True))
-    return plans
+        plans = pool.map(lambda env: env_plans.plan(env, dataset.tutorial()), ENVIRONMENTS)
+        return dict(zip(ENVIRONMENTS, plans, strict=True))

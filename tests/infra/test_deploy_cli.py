@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from churn_pipeline.contract.dataset import DESCRIPTION_FILENAME, tutorial
 from churn_tools.deploy import package as packaging
 from churn_tools.deploy import providers
 from churn_tools.deploy.terraform import format_summary, summarize_plan
@@ -130,6 +132,58 @@ def test_keys_are_content_addressed(model_dir, tmp_path):
     }
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert first.variables["model_version"] == metrics["model_version"]
+
+
+def test_the_model_s_description_ships_beside_it_and_gives_terraform_the_data_columns(
+    model_dir, second_description, tmp_path
+):
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for script in packaging.ENTRY_SCRIPTS.values():
+        (jobs / script).write_text("REQUIRED_ARGS = ['JOB_NAME']\n")
+    wheel = tmp_path / "churn_pipeline-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"stands for the job wheel")
+
+    def package(directory):
+        built = packaging.build(directory, jobs, tmp_path / "cache", {"batch": "6.0", "stream": "5.1"},
+                                dependency_wheels=False, job_wheel=wheel)  # fmt: skip
+        written = json.loads(
+            packaging.write_variables(built, tmp_path / f"{directory.name}.json").read_text()
+        )
+        assert written == {"artifacts": built.variables, "data_columns": built.description.catalog_columns()}
+        return built, written["data_columns"]
+
+    tutorial_model, tutorial_columns = package(model_dir)
+    prefix = tutorial_model.variables["model_prefix"]
+    assert tutorial_model.files[prefix + DESCRIPTION_FILENAME] == model_dir / DESCRIPTION_FILENAME
+    assert tutorial_columns == tutorial().catalog_columns()
+
+    # The same model with another description: a new model prefix (the jobs read it there), its columns.
+    other = shutil.copytree(model_dir, tmp_path / "other-model")
+    second_description.save(other)
+    other_model, other_columns = package(other)
+    assert other_model.variables["model_prefix"] != prefix
+    assert other_columns == second_description.catalog_columns() != tutorial_columns
+    assert "internal flag" not in {c["name"] for c in other_columns}  # an ignored column is not written
+
+    # A model trained before descriptions: nothing uploaded for it, the tutorial's columns (as the jobs score it).
+    older = shutil.copytree(model_dir, tmp_path / "older-model")
+    (older / DESCRIPTION_FILENAME).unlink()
+    older_model, older_columns = package(older)
+    assert not [key for key in older_model.files if key.endswith(DESCRIPTION_FILENAME)]
+    assert older_model.variables["model_prefix"] not in (prefix, other_model.variables["model_prefix"])
+    assert older_columns == tutorial_columns
+
+
+def test_a_model_with_a_broken_description_is_refused_by_name(model_dir, tmp_path):
+    broken = shutil.copytree(model_dir, tmp_path / "broken-model")
+    (broken / "dataset.json").write_text('{"columns": []}')
+    wheel = tmp_path / "churn_pipeline-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"stands for the job wheel")
+    with pytest.raises(packaging.PackagingError, match=r"dataset description cannot be read: .*dataset.json"):
+        packaging.build(broken, REPO_ROOT / "jobs", tmp_path, {"batch": "6.0", "stream": "5.1"},
+                        dependency_wheels=False, job_wheel=wheel)  # fmt: skip
 
 
 def test_unknown_glue_version_is_refused(model_dir, tmp_path):

@@ -9,14 +9,17 @@ backend instead of S3, and STS at the session's moto server for the account id. 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 
+import botocore.session
 import glue_fakes
 import pytest
 
 from churn_pipeline.batch import glue as batch_glue
 from churn_pipeline.contract import outputs, settings
+from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
@@ -26,6 +29,7 @@ from .test_static import is_glue_own
 
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
+SOURCE_TABLE = "module.pipeline.module.glue.aws_glue_catalog_table.kinesis_source"
 
 
 def tfvars(env: str) -> dict:
@@ -51,6 +55,45 @@ def test_every_deployed_argument_is_one_the_entry_script_reads(planned, env):
         # Glue reserves --mode (and --conf, --debug, --endpoint, --JOB_NAME) for itself:
         # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-glue-arguments.html
         assert not {"--mode", "--conf", "--debug", "--endpoint", "--JOB_NAME"} & set(arguments), job
+
+
+def glue_api_pattern(shape: str) -> str:
+    """The pattern Glue's API gives a string shape (botocore's service model; botocore itself does not check it)."""
+    return botocore.session.get_session().get_service_model("glue").shape_for(shape).metadata["pattern"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_streaming_job_restarts_in_a_maintenance_window_glue_takes(planned, env):
+    # Without one Glue restarts the run 7 days after it started, at whatever hour that was:
+    # https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html
+    window = planned[env][GLUE_JOB.format("stream")]["maintenance_window"]
+    assert window is not None and re.fullmatch(glue_api_pattern("MaintenanceWindow"), window), window
+    assert planned[env][GLUE_JOB.format("batch")]["maintenance_window"] is None
+
+
+# Glue parameters that do nothing for these jobs. Continuous logging is a Glue 4.0-and-earlier feature; from 5.0 on
+# every job logs in real time (https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html).
+# The catalog as Spark's Hive metastore serves spark.sql/spark.table over catalog tables, which the jobs never use
+# (they read S3 paths and the stream by ARN), and it asks first for the `default` database, which the role may
+# not read.
+PRE_5_ONLY = {"--enable-continuous-cloudwatch-log"}
+HIVE_CATALOG_USES = ("enableHiveSupport", "spark.table(", "spark.catalog", "saveAsTable", "from_catalog")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_job_gets_a_glue_parameter_it_has_no_use_for(planned, env):
+    sources = [*(REPO_ROOT / "src" / "churn_pipeline").rglob("*.py"), *(REPO_ROOT / "jobs").glob("*.py")]
+    catalog_users = [str(p) for p in sources if any(use in p.read_text() for use in HIVE_CATALOG_USES)]
+    for job in ("batch", "stream"):
+        planned_job = planned[env][GLUE_JOB.format(job)]
+        arguments = planned_job["default_arguments"]
+        assert float(planned_job["glue_version"]) >= 5.0, job
+        assert not PRE_5_ONLY & set(arguments), (
+            f"{job} (Glue {planned_job['glue_version']}): {PRE_5_ONLY & set(arguments)}"
+        )
+        assert catalog_users or "--enable-glue-datacatalog" not in arguments, (
+            f"{job}: --enable-glue-datacatalog, though no job code reads a catalog table through Spark"
+        )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -83,7 +126,7 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     stream = tfvars(env)["settings"]["jobs"]["stream"]
     region = tfvars(env)["region"]
     # What the Kinesis connector and forEachBatch are given: the window as Spark's trigger takes it.
-    source = stream_glue.kinesis_connection_options(args)
+    source = stream_glue.kinesis_connection_options(args, tutorial())
     assert source["startingPosition"] == stream["starting_position"].lower()
     assert source["streamARN"] == f"arn:aws:kinesis:{region}:123456789012:stream/churn-{env}-customer-churn"
     options = stream_glue.for_each_batch_options(args)
@@ -117,16 +160,55 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_every_catalog_table_has_its_writer_s_schema(planned, env):
+# dev's and prod's plans for a model of the tutorial's description, and dev's for a model of a second shape (one
+# more plan: the roots differ in settings, not in tables).
+@pytest.fixture(params=[("dev", "tutorial"), ("prod", "tutorial"), ("dev", "second")], ids="-".join)
+def planned_for_a_model(request, planned, env_plans, second_description):
+    """(env, the deployed model's description, the root's plan for that model)."""
+    env, which = request.param
+    description = second_description if which == "second" else tutorial()
+    return env, description, env_plans.plan(env, description)
+
+
+def test_every_catalog_table_has_its_writer_s_schema(planned_for_a_model):
+    env, description, plan = planned_for_a_model
     for dataset in outputs.DATASETS:
-        table = planned[env][TABLE.format(dataset.table)]
+        table = plan[TABLE.format(dataset.table)]
         columns = [(c["name"], c["type"]) for c in table["storage_descriptor"][0]["columns"]]
-        assert columns == [(c["name"], c["type"]) for c in dataset.catalog_columns()], dataset.table
+        # The writer's schema for the model deployed: its data's columns first where the writer puts them.
+        expected = dataset.for_data(description).catalog_columns()
+        assert columns == [(c["name"], c["type"]) for c in expected], dataset.table
         assert [(k["name"], k["type"]) for k in table.get("partition_keys") or []] == [
             (f.name, f.type) for f in dataset.partition_keys
         ], dataset.table
         assert "has_encrypted_data" not in table["parameters"], dataset.table
+    # The Kinesis source table describes the records a producer sends for that model.
+    source = plan[SOURCE_TABLE]["storage_descriptor"][0]["columns"]
+    assert [(c["name"], c["type"]) for c in source] == [
+        (c["name"], c["type"]) for c in outputs.catalog_fields(outputs.stream_record_fields(description))
+    ]
+
+
+def test_the_saved_queries_are_the_ones_the_demo_runs_for_the_deployed_model(planned_for_a_model):
+    """Athena's named queries as planned (the contract's and the model's data's, rendered by Terraform) are the
+    SQL churn_tools.analytics renders for DuckDB for that model's description, query for query."""
+    from churn_tools import analytics
+
+    env, description, plan = planned_for_a_model
+    prefix = 'module.pipeline.module.analytics.aws_athena_named_query.this["'
+    saved = {
+        address.removeprefix(prefix).removesuffix('"]'): values
+        for address, values in plan.items()
+        if address.startswith(prefix)
+    }
+    database = next(iter(saved.values()))["database"]
+    expected = {q.name: q for q in analytics.load_named_queries(database, analytics.TABLES, description)}
+    assert set(saved) == set(expected)
+    assert {name: (v["query"], v["description"]) for name, v in saved.items()} == {
+        name: (q.sql, q.description) for name, q in expected.items()
+    }
+    by_feature = [name for name in saved if name.startswith("churn_rate_by_")]
+    assert len(by_feature) == len(description.categorical_features)  # one per categorical feature of the data
 
 
 # ---------------------------------------------------------------- settings: Terraform accepts what the jobs accept
@@ -210,7 +292,7 @@ def job_verdict(planned, setting, value) -> tuple[bool, str]:
                 batch_glue.config_from_glue_args(args)
             else:
                 stream_glue.handler_from_args(args)
-                stream_glue.kinesis_connection_options(args)
+                stream_glue.kinesis_connection_options(args, tutorial())
                 stream_glue.for_each_batch_options(args)
     except ValueError as exc:
         return False, str(exc)

@@ -287,9 +287,10 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
     kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
     kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
-    # Continuous logging (--enable-continuous-cloudwatch-log) into a KMS-encrypted group (security config).
+    # Job logs into the KMS-encrypted group a security configuration gives, /aws-glue/jobs-<role>-<configuration>/
+    # (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html, LogGroupName).
     logs = mirrored("logs", keys, denied)
-    group = f"/aws-glue/jobs/{PREFIX}-jobs-role/{PREFIX}-glue-jobs/output"
+    group = f"/aws-glue/jobs-{PREFIX}-glue-jobs-{PREFIX}-jobs/output"
     logs.create_log_group(logGroupName=group)  # with the key (logs:AssociateKmsKey: moto has no such call)
     logs.create_log_stream(logGroupName=group, logStreamName="jr_0001")
     logs.put_log_events(logGroupName=group, logStreamName="jr_0001",
@@ -297,11 +298,6 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     # Glue's own job metrics (--enable-metrics), namespace Glue; the connector describes the stream.
     mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
     mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
-    # The Data Catalog as Spark's metastore (--enable-glue-datacatalog): database and table lookups.
-    glue = mirrored("glue", keys, denied)
-    glue.get_database(Name=DATABASE)
-    glue.get_tables(DatabaseName=DATABASE)
-    glue.get_table(DatabaseName=DATABASE, Name="stream_predictions")
     return {"denied": denied}
 
 
@@ -355,7 +351,6 @@ class Call:
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/*"
 LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
-GLUE_CATALOG = f"arn:aws:glue:{REGION}:{ACCOUNT}:"
 ALLOWED = [
     # the streaming job, jobs/glue_stream_scoring.py (churn_pipeline.streaming)
     Call("stream-job", "kinesis:ListShards", STREAM_ARN),
@@ -415,25 +410,11 @@ ALLOWED = [
     Call("glue-runtime", "kms:GenerateDataKey", KEY),
     Call("glue-runtime", "kms:Decrypt", KEY),
     Call("glue-runtime", "kms:Encrypt", KEY),
-    Call("glue-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs/*"),
-    Call("glue-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs/*:log-stream:jr_0001"),
-    Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs/*:log-stream:jr_0001"),
+    Call("glue-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-*"),
+    Call("glue-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
+    Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
     Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
     Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
-    # a catalog request is authorised on the catalog, the database and the table(s), each
-    *(
-        Call("glue-runtime", action, f"{GLUE_CATALOG}{resource}")
-        for action, tables in (
-            ("glue:GetDatabase", None),
-            ("glue:GetTables", "*"),
-            ("glue:GetTable", "stream_predictions"),
-        )
-        for resource in (
-            "catalog",
-            f"database/{DATABASE}",
-            *([f"table/{DATABASE}/{tables}"] if tables else []),
-        )
-    ),
     # SageMaker, under the execution role
     Call("endpoint", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("endpoint", "kms:Decrypt", KEY),
@@ -565,6 +546,7 @@ PROBES = [
     Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
     Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
     Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
+    Probe("read a catalog table (the jobs read none)", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
     Probe("create a catalog table", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
     Probe("delete a catalog table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
     Probe("create a partition (projected)", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "stream_predictions", "PartitionInput": {"Values": ["2026", "01", "01", "00"]}}),

@@ -34,12 +34,14 @@ DATABASE = "churn_local_churn"
 MODEL_ENDPOINT = "module.pipeline.module.model_endpoint"
 # What a plan right after apply still changes, because moto does not keep what was sent (terraform/README.md):
 # the model's network isolation (and an empty vpc_config it adds), an endpoint configuration's absent data
-# capture (returned as a disabled one), hence the endpoint's configuration, and the stream's tags.
+# capture (returned as a disabled one), hence the endpoint's configuration, the stream's tags, and the streaming
+# job's maintenance window (moto 5.2.5's Glue keeps no MaintenanceWindow).
 EMULATOR_DRIFT = {
     f"{MODEL_ENDPOINT}.aws_sagemaker_model.this": "replace (create before destroy)",
     f"{MODEL_ENDPOINT}.aws_sagemaker_endpoint_configuration.this": "replace (create before destroy)",
     f"{MODEL_ENDPOINT}.aws_sagemaker_endpoint.this": "update in place",
     "module.pipeline.module.stream.aws_kinesis_stream.this": "update in place",
+    'module.pipeline.module.glue.aws_glue_job.this["stream"]': "update in place",
 }
 
 
@@ -98,6 +100,53 @@ def second_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+def write_described_csv(description, rows: int, path: Path, seed: int) -> Path:
+    """Small data of any description's shape: values within each column's bounds and vocabulary (made-up
+    categories where it names none), allowed blanks now and then, a label that follows the first numeric
+    feature, so a model learns something."""
+    import csv
+    import random
+
+    rng = random.Random(seed)
+    numeric = description.numeric_features[0]
+    low, high = numeric.minimum or 0, numeric.maximum or 100
+
+    def value(column, row: int) -> str:
+        if column.role == "id":
+            return f"{row:05d}-X"
+        if column.vocabulary:
+            return str(rng.choice(column.vocabulary))
+        if column.blank_allowed and rng.random() < 0.05:
+            return ""
+        if column.type == "integer":
+            return str(rng.randint(int(column.minimum or 0), int(column.maximum or 100)))
+        if column.type == "decimal":
+            return f"{rng.uniform(column.minimum or 0, column.maximum or 100):.2f}"
+        return rng.choice(["north", "south east", "west (coast)"])
+
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(description.column_names)
+        for row in range(rows):
+            values = {c.name: value(c, row) for c in description.columns if c.role != "label"}
+            level = (float(values[numeric.name] or low) - low) / (high - low)
+            positive = rng.random() < 0.8 - 0.6 * level
+            label = description.positive_labels[0] if positive else description.negative_labels[0]
+            writer.writerow([label if c.role == "label" else values[c.name] for c in description.columns])
+    return path
+
+
+@pytest.fixture(scope="module")
+def other_dataset_model_dir(tmp_path_factory, second_description) -> Path:
+    """A small model of a second dataset shape (tests/data/telco-shape.dataset.json): it carries that
+    description, as `churn-train --dataset` writes it."""
+    out = tmp_path_factory.mktemp("other-dataset-model")
+    csv = write_described_csv(second_description, 2_000, out / "data.csv", seed=5)
+    frame = read_churn_csv(csv, second_description)
+    write_artifacts(train(frame, description=second_description), out)
+    return out
+
+
 def test_buckets_are_encrypted_versioned_private(deployment):
     s3 = client("s3")
     key_arn = client("kms").describe_key(KeyId="alias/churn-local")["KeyMetadata"]["Arn"]
@@ -127,6 +176,7 @@ def test_the_package_is_uploaded_under_content_addressed_keys(deployment):
     expected = {
         artifacts["batch_script_key"], artifacts["stream_script_key"], artifacts["model_artifact_key"],
         artifacts["model_prefix"] + "feature_spec.json", artifacts["model_prefix"] + "baseline.json",
+        artifacts["model_prefix"] + "dataset.json",
         *artifacts["batch_python_modules"], *artifacts["stream_python_modules"],
     }  # fmt: skip
     assert {o["Key"] for o in listed} == expected
@@ -214,6 +264,25 @@ def test_catalog_tables_exist_with_partition_projection(deployment):
     for name in ("batch_predictions", "batch_rejects", "batch_failed"):
         assert tables[name]["StorageDescriptor"]["Location"].startswith(f"s3://{BUCKETS['results']}/batch/")
         assert not tables[name].get("PartitionKeys")
+
+
+def writer_schemas(description) -> dict[str, list[tuple[str, str]]]:
+    """(name, type) of every catalog table's columns as the jobs write them for a model of `description`."""
+    schemas = {
+        d.table: [(c["name"], c["type"]) for c in d.for_data(description).catalog_columns()]
+        for d in outputs.DATASETS
+    }
+    source = outputs.catalog_fields(outputs.stream_record_fields(description))
+    return {**schemas, "kinesis_customer_churn": [(c["name"], c["type"]) for c in source]}
+
+
+def test_catalog_tables_hold_the_deployed_model_s_columns(deployment):
+    from churn_pipeline.model import ModelDir
+
+    description = ModelDir(deployment["model_dir"]).description()
+    assert {table: catalog_schema(table)[0] for table in writer_schemas(description)} == writer_schemas(
+        description
+    )
 
 
 def test_endpoint_is_in_service_on_the_packaged_model(deployment):
@@ -672,6 +741,30 @@ def test_a_new_model_rolls_the_endpoint_without_destroying_it(deployment, second
     assert model["actions"] == ["create", "delete"] and model["after"]["name"] == f"{ENDPOINT}-{new_version}"
     endpoint = changes[f"{MODEL_ENDPOINT}.aws_sagemaker_endpoint.this"]
     assert endpoint["actions"] == ["update"] and endpoint["after"]["name"] == ENDPOINT
+
+
+def test_a_model_of_another_dataset_changes_the_tables_that_hold_its_columns_in_place(
+    deployment, other_dataset_model_dir, second_description
+):
+    deploy_cli("plan", deployment, other_dataset_model_dir)
+    summary = json.loads((deployment["env_work"] / "plan-summary.json").read_text())
+    glue = "module.pipeline.module.glue"
+    tables = {f'{glue}.aws_glue_catalog_table.results["{d.table}"]': d.table for d in outputs.DATASETS
+              if d.data_columns_first} | {f"{glue}.aws_glue_catalog_table.kinesis_source": "kinesis_customer_churn"}  # fmt: skip
+    assert {c["address"]: c["action"] for c in summary["changes"]} == {
+        **EMULATOR_DRIFT,
+        f'{glue}.aws_glue_job.this["batch"]': "update in place",  # model_uri: the new model's prefix
+        f'{glue}.aws_glue_job.this["stream"]': "update in place",
+        **dict.fromkeys(tables, "update in place"),
+    }
+    plan = json.loads((deployment["env_work"] / "tfplan.json").read_text())
+    after = {c["address"]: c["change"]["after"] for c in plan["resource_changes"]}
+    planned = {
+        table: [(c["name"], c["type"]) for c in after[address]["storage_descriptor"][0]["columns"]]
+        for address, table in tables.items()
+    }
+    expected = writer_schemas(second_description)
+    assert planned == {table: expected[table] for table in tables.values()}
 
 
 def test_destroy_leaves_nothing_behind(deployment):

@@ -231,7 +231,7 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
         arrival = f"TIMESTAMPTZ '{when.isoformat()}' AS kinesis_arrival_time"
         _write_partitioned(
             con, tmp_path / "stream", when, name,
-            f"'{name}' AS record_id, 'CA' AS state, 0.5 AS churn_probability, true AS churn_prediction, "
+            f"'{name}' AS record_id, '555-0100' AS Phone, 0.5 AS churn_probability, true AS churn_prediction, "
             f"'v1' AS model_version, {arrival}, now() AS scored_at",
         )  # fmt: skip
         _write_partitioned(con, tmp_path / "dead", when, name, f"'{name}' AS error_code, {arrival}")
@@ -242,7 +242,7 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
         )  # fmt: skip
     (tmp_path / "batch").mkdir()
     con.execute(
-        f"COPY (SELECT 'CA' AS state, true AS churn_prediction, 0.5 AS churn_probability) "
+        f"COPY (SELECT 'CA' AS State, true AS churn_prediction, 0.5 AS churn_probability) "
         f"TO '{tmp_path / 'batch' / 'b.parquet'}' (FORMAT parquet)"
     )
     con.execute('CREATE SCHEMA "db"')
@@ -260,20 +260,25 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
         )
 
     tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x", "stream_drift": "y"}
-    queries = {q.name: q for q in load_named_queries("db", tables)}
+    queries = {q.name: q for q in load_named_queries("db", tables)}  # the tutorial's description
     assert set(queries) == {
         "churn_rate_by_state",
+        "churn_rate_by_area_code",
+        "churn_rate_by_int_l_plan",
+        "churn_rate_by_vmail_plan",
+        "score_deciles",
         "latest_predictions",
         "dead_letter_summary",
         "drift_report",
     }
     for name in ("latest_predictions", "dead_letter_summary"):
         assert "ingest_year" in queries[name].sql and "ingest_day" in queries[name].sql, name
-    latest = [row[0] for row in con.execute(queries["latest_predictions"].sql).fetchall()]
-    assert latest == ["recent", "last_week"]
+    latest = con.execute(queries["latest_predictions"].sql).fetchall()
+    assert [(row[0], row[1]) for row in latest] == [("recent", "555-0100"), ("last_week", "555-0100")]
     summary = {row[0]: row[1] for row in con.execute(queries["dead_letter_summary"].sql).fetchall()}
     assert summary == {"recent": 1, "last_week": 1}
     assert con.execute(queries["churn_rate_by_state"].sql).fetchall() == [("CA", 1, 1.0, 0.5)]
+    assert con.execute(queries["score_deciles"].sql).fetchall() == [(1, 1, 0.5, 0.5, 1.0)]
     # Drift: both jobs' rows, the stream's of the last 7 days only; a reading from the package's thresholds.
     drift_rows = con.execute(queries["drift_report"].sql).df()
     readings = dict(zip(drift_rows["job"] + ":" + drift_rows["feature"], drift_rows["reading"], strict=True))

@@ -11,7 +11,12 @@ from endpoint_helpers import worker_environment
 from churn_pipeline.contract.features import ContractError
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import INVOKE_ENDPOINT_LIMIT_BYTES, ScoringConfig
-from churn_pipeline.scoring.endpoint_protocol import format_csv, parse_predictions, split_payloads
+from churn_pipeline.scoring.endpoint_protocol import (
+    format_csv,
+    parse_csv_body,
+    parse_predictions,
+    split_payloads,
+)
 from churn_pipeline.scoring.spark import score, task_scorer
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools.local import services as local_services
@@ -78,6 +83,16 @@ def test_payloads_respect_the_byte_budget_and_row_cap_and_keep_every_row(model_d
         list(split_payloads(matrix, 10, max_rows=7))
     with pytest.raises(ValueError, match="below InvokeEndpoint's limit"):
         ScoringConfig(mode="embedded", model_uri=".", payload_bytes=INVOKE_ENDPOINT_LIMIT_BYTES)
+
+
+def test_a_missing_value_is_an_empty_field_both_ways_as_the_xgboost_container_reads_it():
+    """NaN (an allowed blank) is written as an empty field and an empty field read back as NaN: the built-in
+    XGBoost container turns '' into 'nan' (aws/sagemaker-xgboost-container, encoder.py _clean_csv_string)."""
+    matrix = np.array([[1.5, np.nan, 3.0], [np.nan, 0.25, np.nan]], dtype=np.float32)
+    body = format_csv(matrix)
+    assert body == b"1.5,,3\n,0.25,\n"
+    np.testing.assert_array_equal(parse_csv_body(body, 3), matrix)  # NaN compared equal to NaN
+    np.testing.assert_array_equal(parse_csv_body(b"1,nan,3\n", 3), [[1.0, np.nan, 3.0]])
 
 
 def test_responses_parse_newline_or_comma_separated_with_a_count_check():

@@ -14,8 +14,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from churn_pipeline.contract import codes
+from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import glue, records, sink
+from churn_pipeline.streaming import handler as h
 from churn_pipeline.streaming.handler import BatchHandler
 from churn_tools.local import producer
 
@@ -61,7 +63,7 @@ def parsed_frame(spark, payloads):
     over each payload, the struct's fields at top level (the connector's metadata columns are not there)."""
     parsed = F.from_json(
         F.col("data").cast("string"),
-        glue.PAYLOAD_SCHEMA_DDL,
+        records.payload_ddl(tutorial()),
         {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": records.CORRUPT_RECORD},
     )
     return (
@@ -82,13 +84,17 @@ def run(spark, frame, model_dir, tmp_path, name):
 
 def test_the_job_asks_the_connector_for_the_documented_parsed_form(spark):
     options = glue.kinesis_connection_options(
-        {"stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "LATEST"}
+        {"stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "LATEST"},
+        tutorial(),
     )
     assert {k: options[k] for k in ("classification", "inferSchema")} == {"classification": "json",
                                                                         "inferSchema": "false"}  # fmt: skip
     # The schema is the contract's: every raw column with its type, the ids, and the corrupt-record column.
     schema = T.StructType.fromDDL(options["schema"])
-    assert schema.fieldNames() == [*records.PARSED_FIELDS, records.CORRUPT_RECORD]
+    assert schema.fieldNames() == [
+        *records.RecordParser.for_description(tutorial()).parsed_fields,
+        records.CORRUPT_RECORD,
+    ]
     assert schema["Day Mins"].dataType == T.DoubleType() and schema["Area Code"].dataType == T.IntegerType()
 
 
@@ -139,7 +145,7 @@ def test_both_forms_score_the_same_records_and_dead_letter_the_rest(spark, paylo
 def test_a_frame_of_neither_form_is_refused_naming_its_columns(spark):
     frame = spark.createDataFrame([("x",)], "payload string")
     with pytest.raises(ValueError, match=r"neither a `data` column .* its columns: \['payload'\]"):
-        glue.to_handler_columns(frame)
+        glue.to_handler_columns(frame, records.RecordParser.for_description(tutorial()))
 
 
 def test_the_first_micro_batch_logs_the_source_schema_and_the_runtime(spark, payloads, model_dir, tmp_path,
@@ -186,3 +192,45 @@ def test_with_no_metadata_the_id_is_a_digest_of_payload_and_arrival():
     assert first != records.derived_record_id(None, None, None, 1_001, b'{"a": 1}')
     assert first != records.derived_record_id(None, None, None, 1_000, b'{"a": 2}')
     assert first.startswith("sha256:") and "None" not in first
+
+
+# addRecordTimestamp's __src_timestamp: AWS documents the column, not its type. Each plausible type, as a real
+# Spark frame of the parsed form, reaches the handler as the same arrival time.
+ARRIVAL_MILLIS = int(ARRIVAL.timestamp() * 1000)
+ARRIVAL_FORMS = {  # SQL, the column of each form
+    "timestamp": f"timestamp_millis({ARRIVAL_MILLIS})",
+    "bigint": f"CAST({ARRIVAL_MILLIS} AS BIGINT)",
+    "string": "'2026-12-02T09:30:00.000Z'",
+}
+
+
+def parsed_frame_with_arrival(spark, payloads, form):
+    return parsed_frame(spark, payloads).withColumn(glue.RECORD_TIMESTAMP, F.expr(ARRIVAL_FORMS[form]))
+
+
+@pytest.mark.parametrize("form", sorted(ARRIVAL_FORMS))
+def test_the_record_timestamp_is_read_as_the_arrival_time_whatever_its_type(spark, payloads, form):
+    frame = parsed_frame_with_arrival(spark, payloads[:2], form)
+    assert frame.schema[glue.RECORD_TIMESTAMP].dataType.simpleString() == form
+    mapped = glue.to_handler_columns(frame)
+    assert isinstance(mapped.schema[h.ARRIVAL].dataType, T.TimestampType)
+    micros = {row[0] for row in mapped.select(F.expr(f"unix_micros({h.ARRIVAL})")).collect()}
+    assert micros == {ARRIVAL_MILLIS * 1000}
+
+
+def test_a_micro_batch_with_epoch_millis_scores_and_the_first_batch_logs_the_type(
+    spark, payloads, model_dir, tmp_path, caplog
+):
+    with caplog.at_level(logging.INFO, logger="churn_pipeline.streaming"):
+        frame = parsed_frame_with_arrival(spark, payloads[:3], "bigint")
+        stats, scored, _ = run(spark, frame, model_dir, tmp_path, "ms")
+    assert stats.scored == len(scored) == 3
+    assert "arrival column: __src_timestamp of type bigint, read as epoch milliseconds" in caplog.messages
+
+
+def test_a_record_timestamp_of_another_type_is_refused_naming_it(spark, payloads):
+    frame = parsed_frame(spark, payloads[:1]).withColumn(glue.RECORD_TIMESTAMP, F.lit(1.5))
+    with pytest.raises(
+        ValueError, match=r"arrival column __src_timestamp is of type double: expected a timestamp"
+    ):
+        glue.to_handler_columns(frame)

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.streaming import job, sink
 from churn_tools import synthetic
 from churn_tools.local import producer
@@ -46,7 +47,8 @@ def test_producer_records_are_json_per_customer_with_id_and_event_time(tmp_path)
         and first["Int'l Plan"] in ("yes", "no")
     )
     keys = [key for _, key in items]
-    assert keys[0] == f"{first['State']}-{first['Area Code']}-{first['Phone']}"
+    # The customer is the description's id column (the tutorial's: Phone); no module names a tutorial column.
+    assert keys[0] == first[tutorial().id_column] == first["Phone"]
     assert len(set(keys)) > 45  # one key per customer, not one constant key
 
 

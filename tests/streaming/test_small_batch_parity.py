@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from churn_pipeline.batch import job as batch_job
-from churn_pipeline.contract import schema
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_pipeline.training.train import train, write_artifacts
@@ -64,5 +64,5 @@ def test_one_record_micro_batch_scores_like_the_batch_job(spark, kinesis, tmp_pa
     assert stream_row["churn_prediction"] == batch_row["churn_prediction"]
     assert stream_row["model_version"] == batch_row["model_version"]
     # The record's own fields come out with the batch job's values and types.
-    for name in schema.RAW_COLUMN_NAMES:
+    for name in [c.name for c in ModelDir(model_dir).description().output_columns]:
         assert stream_row[name] == batch_row[name], name

@@ -147,3 +147,20 @@ def test_a_replayed_micro_batch_is_skipped_once_all_three_datasets_committed(
     again = handler(frame, 3)
     assert not first.skipped and again.skipped
     assert len(sink.read_committed(str(tmp_path / "drift"))) == len(ModelDir(model_dir).baseline().features)
+
+
+def test_the_driver_holds_one_drift_accumulator_per_query_however_many_micro_batches_ran(
+    spark, model_dir, records, tmp_path
+):
+    # pyspark registers every accumulator made on the driver in `_accumulatorRegistry` and never drops one:
+    # a new accumulator per micro-batch would grow the driver by one (with its counts) per batch, for weeks.
+    from pyspark import accumulators
+
+    handler = handler_for(model_dir, tmp_path)
+    batches = [records["fresh"][i * 40 : (i + 1) * 40] for i in range(6)]
+    first = handler(source_frame(spark, batches[0]), 0)
+    registered = len(accumulators._accumulatorRegistry)
+    later = [handler(source_frame(spark, items), batch_id) for batch_id, items in enumerate(batches[1:], 1)]
+    assert len(accumulators._accumulatorRegistry) == registered, "a micro-batch left a new accumulator behind"
+    # Reused, and each batch's drift counts only its own rows.
+    assert [s.drift["rows"] for s in (first, *later)] == [s.scored for s in (first, *later)] == [40] * 6

@@ -61,7 +61,7 @@ def test_editing_a_tool_leaves_the_job_wheel_key_unchanged_and_a_runtime_edit_ch
     with open(tree / "src" / "churn_tools" / "bench" / "suite.py", "a") as handle:
         handle.write("\n# a bench-only edit\n")
     with open(
-        tree / "src" / "churn_tools" / "analytics" / "queries" / "churn_rate_by_state.sql", "a"
+        tree / "src" / "churn_tools" / "analytics" / "queries" / "data" / "churn_rate_by_feature.sql", "a"
     ) as handle:
         handle.write("\n")
     assert packaging._source_digest(tree) == before

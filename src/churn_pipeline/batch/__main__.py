@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
-from churn_pipeline.contract.features import ContractError
+from churn_pipeline.contract.dataset import DatasetDescription
+from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, OUTPUT_FORMATS, SCORING_MODES
 from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
 from churn_pipeline.spark_session import local_session
@@ -36,8 +37,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="'none' runs the same job without scoring (benchmark baseline)")  # fmt: skip
     parser.add_argument(
         "--model-uri",
-        required=True,
-        help="directory or s3:// prefix with model.tar.gz + feature_spec.json (+ baseline.json)",
+        help="directory or s3:// prefix with model.tar.gz + feature_spec.json (+ baseline.json, dataset.json); "
+        "the data is read as its dataset description. Required unless --mode none",
+    )
+    parser.add_argument(
+        "--dataset",
+        help="with --mode none only: the data's dataset description (a JSON file or a directory holding "
+        "dataset.json; default: the tutorial's). A scoring run uses its model's",
     )
     parser.add_argument("--endpoint-name", help="SageMaker endpoint (mode endpoint)")
     parser.add_argument(
@@ -71,8 +77,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def config_from_args(args: argparse.Namespace) -> BatchConfig:
+    """The run's config; ValueError naming a bad or missing argument (before any Spark work)."""
     scoring = None
-    if args.mode != "none":
+    description = None
+    if args.mode == "none":
+        if args.dataset:
+            description = DatasetDescription.load(args.dataset)
+    else:
+        if not args.model_uri:
+            raise ValueError(f"--mode {args.mode} needs --model-uri (the model to score with)")
+        if args.dataset:
+            raise ValueError(
+                "--dataset is for --mode none: a scoring run reads the data as its model's description "
+                "(dataset.json in --model-uri)"
+            )
         scoring = ScoringConfig(
             mode=args.mode,
             model_uri=args.model_uri,
@@ -97,6 +115,7 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
         output_format=args.format,
         batch_id=args.batch_id,
         progress_seconds=args.progress_seconds,
+        dataset=description,
     )
 
 
@@ -108,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValueError as exc:
+    except (ValueError, ContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from pyspark.errors import AnalysisException

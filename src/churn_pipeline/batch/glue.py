@@ -1,7 +1,9 @@
 """Glue job arguments (all strings, as Terraform deploys them) -> BatchConfig; the entry script stays short.
 
 The scoring arguments are read by the same function as the streaming job's (scoring.config.from_glue_args),
-with the same rules as Terraform's validations (contract.settings).
+with the same rules as Terraform's validations (contract.settings). The data's columns need no argument: the
+job reads and writes them as the dataset description in the model directory of --model_uri
+(BatchConfig.description).
 """
 
 from __future__ import annotations

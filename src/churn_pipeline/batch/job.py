@@ -1,7 +1,8 @@
 """The batch scoring job: CSV in, scored / rejected / failed datasets out, a summary at the end.
 
 `run(spark, config)` is the whole job and takes every path, name and threshold from `config`; the Glue
-entry script and `python -m churn_pipeline.batch` only build the config and the session.
+entry script and `python -m churn_pipeline.batch` only build the config and the session. The columns read
+and written follow the dataset description of the model the run scores with (`BatchConfig.description`).
 
 One pass: the reader tags bad lines, the scorer rejects them unscored beside the rows the feature contract
 rejects, and the tagged frame is persisted once; the three datasets and the counts are read from it.
@@ -23,6 +24,8 @@ from pyspark.sql import functions as F
 from churn_pipeline import drift
 from churn_pipeline.batch import reader, writer
 from churn_pipeline.contract import codes, outputs
+from churn_pipeline.contract.dataset import DatasetDescription, tutorial
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
 
@@ -43,8 +46,16 @@ class BatchConfig:
     metrics_job_name: str | None = (
         None  # publish the largest PSI to CloudWatch under this job name (None: not)
     )
+    # The data's description for a run without scoring (default: the tutorial's). A scoring run takes the
+    # one of the model it scores with, never another: see `description`.
+    dataset: DatasetDescription | None = None
 
     def __post_init__(self) -> None:
+        if self.scoring is not None and self.dataset is not None:
+            raise ValueError(
+                "a scoring run reads its data as the model's dataset description (dataset.json in the model "
+                "directory); an explicit dataset description is for a run without scoring"
+            )
         if self.output_format not in writer.FORMATS:
             raise ValueError(f"output_format must be one of {writer.FORMATS}, got {self.output_format!r}")
         paths = [
@@ -57,6 +68,13 @@ class BatchConfig:
             raise ValueError("output, rejects, failed and drift paths must differ")
         if self.batch_id is not None:
             writer.check_batch_id(self.batch_id)
+
+    def description(self) -> DatasetDescription:
+        """The description the run reads and writes by: its model's (fetched once per process), or else the
+        explicit one, or the tutorial's."""
+        if self.scoring is not None:
+            return ModelDir.fetch(self.scoring.model_uri, self.scoring.region).description()
+        return self.dataset or tutorial()
 
     @property
     def resolved_batch_id(self) -> str:
@@ -131,7 +149,8 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     batch_id = config.resolved_batch_id
     mode = config.scoring.mode if config.scoring else "no-scoring"
     say(f"batch {batch_id}: reading {config.input_path} (mode {mode})")
-    csv_input = reader.read_churn_lines(spark, config.input_path)
+    description = config.description()
+    csv_input = reader.read_churn_lines(spark, config.input_path, description)
     progress = ProgressReporter(spark, config.progress_seconds, say) if config.progress_seconds > 0 else None
     if progress:
         progress.start()
@@ -139,7 +158,10 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
         result = _tag(csv_input.rows, config)
         try:
             say(f"writing scored rows to {config.output_path}")
-            writer.replace_partition(spark, result.scored, config.output_path, batch_id, config.output_format)
+            scored = _in_dataset_order(
+                result.scored, outputs.BATCH_PREDICTIONS, description, csv_input.extra_columns
+            )
+            writer.replace_partition(spark, scored, config.output_path, batch_id, config.output_format)
             counts = result.counts_by_code()
             drift_report = _drift(
                 spark, result, config, batch_id, counts_of(counts, spark_scoring.SCORED), say
@@ -154,10 +176,13 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
                 spark_scoring.ERROR_REASON,
             )
             writer.replace_partition(spark, rejects, config.rejects_path, batch_id, config.output_format)
-            failed_rows = _source_fields_last(
+            failed_rows = _in_dataset_order(
                 result.failed.withColumnsRenamed(
                     {reader.SOURCE_FILE: outputs.SOURCE_FILE, reader.RAW_LINE: outputs.RAW_LINE}
-                )
+                ),
+                outputs.BATCH_FAILED,
+                description,
+                csv_input.extra_columns,
             )
             writer.replace_partition(spark, failed_rows, config.failed_path, batch_id, config.output_format)
             failure_reasons = (
@@ -249,11 +274,19 @@ def _drift_frame(spark: SparkSession, report: drift.DriftReport, model_version: 
     return spark.createDataFrame(rows, schema)
 
 
-def _source_fields_last(failed: DataFrame) -> DataFrame:
-    """The failed rows in the column order of their dataset (contract.outputs.BATCH_FAILED): the row's own
-    columns, then where it came from, then the error."""
-    tail = [f.name for f in outputs.SOURCE_FIELDS] + [outputs.ERROR_REASON]
-    return failed.select(*[spark_scoring._quote(c) for c in failed.columns if c not in tail], *tail)
+def _in_dataset_order(
+    frame: DataFrame,
+    dataset: outputs.Dataset,
+    description: DatasetDescription,
+    extra_columns: tuple[str, ...],
+) -> DataFrame:
+    """`frame` in the columns of `dataset` resolved for the run's description (contract.outputs): the
+    description's output columns, then the input's undescribed header columns (kept as read, as text), then
+    the dataset's fixed columns. A contract column the frame lacks is a bug here, named by Spark."""
+    names = dataset.for_data(description).column_names
+    described = len(description.output_columns)
+    ordered = (*names[:described], *extra_columns, *names[described:])
+    return frame.select(*[spark_scoring._quote(c) for c in ordered])
 
 
 def counts_of(counts: dict[tuple[str, str | None], int], outcome: str) -> int:

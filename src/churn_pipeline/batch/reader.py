@@ -1,9 +1,14 @@
-"""The batch CSV reader: the tutorial's format with header, schema enforced explicitly, nothing lost.
+"""The batch CSV reader: CSV with a header, typed by the model's dataset description, nothing lost.
 
 Files are read as lines (so a rejected row keeps its raw text) and each line is parsed in the JVM with
-`from_csv` against the header: no inferSchema, types cast with try_cast. A line that is not a clean row is
-not dropped: it carries a reader error code and reason into the scorer, which rejects it unscored in the same
-single pass. Header lines (one per file) and blank lines are tagged too, so they are counted, not written.
+`from_csv` against the header: no inferSchema, each described column cast to its described type with try_cast
+(integer -> int, decimal -> double, string stays text). A line that is not a clean row is not dropped: it
+carries a reader error code and reason into the scorer, which rejects it unscored in the same single pass.
+Header lines (one per file) and blank lines are tagged too, so they are counted, not written.
+
+The rows come out as the scored datasets keep them: the description's output columns in its order and
+spelling (ignored columns read, unchecked and dropped; a label absent from a scoring input is null), then any
+undescribed header columns as text, then the reader's INTERNAL_COLUMNS.
 
 Limits: a quoted field cannot span lines (the dataset has none); every file must share the first file's
 header (another header fails its type checks and is rejected, visibly).
@@ -17,9 +22,10 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline.contract import schema
+from churn_pipeline.contract import dataset
 from churn_pipeline.contract.codes import BLANK_LINE, HEADER_LINE, NOT_A_NUMBER, WRONG_FIELD_COUNT
-from churn_pipeline.contract.features import ContractError
+from churn_pipeline.contract.dataset import DatasetDescription, canonical
+from churn_pipeline.contract.errors import ContractError
 
 RAW_LINE = "_raw_line"
 SOURCE_FILE = "_source_file"
@@ -28,7 +34,8 @@ READ_ERROR_REASON = "_read_error_reason"
 INTERNAL_COLUMNS = (RAW_LINE, SOURCE_FILE, READ_ERROR_CODE, READ_ERROR_REASON)
 
 
-_SPARK_TYPES = {"int": "int", "double": "double"}
+# The Spark type of each described value type (as the Glue catalog stores it: contract.dataset.CATALOG_TYPES).
+_SPARK_TYPES = {dataset.INTEGER: "int", dataset.DECIMAL: "double"}
 # A quoted field, with "" as an escaped quote: removed before counting the separators of a line.
 _BOM = "\ufeff"
 _QUOTED_FIELD = '"(?:[^"]|"")*"'
@@ -36,25 +43,29 @@ _QUOTED_FIELD = '"(?:[^"]|"")*"'
 
 @dataclass(frozen=True)
 class CsvInput:
-    rows: DataFrame  # header columns (typed per schema, extras as text) + the INTERNAL_COLUMNS
-    header: tuple[str, ...]
+    rows: DataFrame  # described output columns (typed), extra header columns (text), the INTERNAL_COLUMNS
+    header: tuple[str, ...]  # the first file's header, as written
+    extra_columns: tuple[str, ...] = ()  # header columns the description does not name, kept as text
 
 
-def read_churn_lines(spark: SparkSession, input_path: str) -> CsvInput:
-    """Read CSV file(s) under `input_path` (a file, a directory or a glob) into typed rows, tagging bad lines."""
+def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetDescription) -> CsvInput:
+    """Read CSV file(s) under `input_path` (a file, a directory or a glob) into rows typed by `description`,
+    tagging bad lines. Raises ContractError naming the file and the column(s) when the header lacks a
+    column the description requires, before any Spark work on the data."""
     lines = spark.read.option("recursiveFileLookup", "true").text(input_path)
     first = lines.select(F.col("_metadata.file_path").alias("file"), "value").first()
     if first is None:
         raise ContractError(
-            f"no lines in {input_path}: expected CSV with the header {','.join(schema.RAW_COLUMN_NAMES)}"
+            f"no lines in {input_path}: expected CSV with the header of {description.name!r} "
+            f"({','.join(description.column_names)})"
         )
     header_line = first["value"].lstrip(_BOM)
-    header = parse_header(header_line, first["file"])
+    header = parse_header(header_line, first["file"], description)
 
     # Staged projections, each column computed once and referenced by name: a single projection with the
     # per-column checks inlined twice (code and reason) outgrows the JVM's 64 KB method limit for codegen.
     width = len(header)
-    kinds = {schema.canonical(c.name): c.kind for c in schema.RAW_COLUMNS}
+    described = description.by_canonical
     schema_ddl = ", ".join(f"c{j} STRING" for j in range(width))
     options = {"mode": "PERMISSIVE", "ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}
     stripped = lines.select(
@@ -79,14 +90,16 @@ def read_churn_lines(spark: SparkSession, input_path: str) -> CsvInput:
     typed: list[Column] = []
     errors: list[Column] = []
     for j, name in enumerate(header):
-        kind = kinds.get(schema.canonical(name), "string")
+        column = described.get(canonical(name))
         text = F.col(f"_t{j}")
-        if kind == "string":
+        if column is not None and column.role == dataset.IGNORED:
+            continue  # read (the header names it) and dropped: not checked either
+        if column is None or column.type == dataset.STRING:
             typed.append(F.when(text != "", text).alias(name))
             continue
-        cast = F.expr(f"try_cast(_t{j} as {_SPARK_TYPES[kind]})")
+        cast = F.expr(f"try_cast(_t{j} as {_SPARK_TYPES[column.type]})")
         typed.append(cast.alias(name))
-        expected = "a whole number" if kind == "int" else "a number"
+        expected = "a whole number" if column.type == dataset.INTEGER else "a number"
         bad = text.isNotNull() & (text != "") & cast.isNull()
         errors.append(F.when(bad, F.concat(F.lit(f"{name!r} is not {expected}: '"), text, F.lit("'"))))
     checked = texts.select(
@@ -110,29 +123,39 @@ def read_churn_lines(spark: SparkSession, input_path: str) -> CsvInput:
         .when(wrong_count, F.format_string(f"row has %d field(s), the header has {width}", n_fields))
         .when(type_reason != "", type_reason)
     )
+    in_header = {canonical(name): name for name in header}
+    outputs = [
+        F.col(_quote(in_header[canonical(c.name)])).alias(c.name)
+        if canonical(c.name) in in_header
+        else F.lit(None).cast(_SPARK_TYPES.get(c.type, "string")).alias(c.name)  # a label not given
+        for c in description.output_columns
+    ]
+    extras = tuple(name for name in header if canonical(name) not in described)
     rows = checked.select(
-        *[F.col(_quote(name)) for name in header],
+        *outputs,
+        *[F.col(_quote(name)) for name in extras],
         value.alias(RAW_LINE),
         F.col(SOURCE_FILE),
         code.alias(READ_ERROR_CODE),
         reason.alias(READ_ERROR_REASON),
     )
-    return CsvInput(rows=rows, header=header)
+    return CsvInput(rows=rows, header=header, extra_columns=extras)
 
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def parse_header(line: str, source: str) -> tuple[str, ...]:
-    """The header's column names; every raw column must be present (any case), extras are kept."""
+def parse_header(line: str, source: str, description: DatasetDescription) -> tuple[str, ...]:
+    """The header's column names; every column the description requires of a scoring input (all but the
+    label) must be present (any case), extras are kept."""
     names = tuple(n.strip() for n in next(csv.reader([line])))
-    present = {schema.canonical(n) for n in names}
-    missing = [n for n in schema.RAW_COLUMN_NAMES if schema.canonical(n) not in present]
+    present = {canonical(n) for n in names}
+    missing = [n for n in description.required_columns if canonical(n) not in present]
     if missing:
         raise ContractError(
-            f"{source}: the first line is not the churn header; missing column(s) {missing}; "
-            f"first line: {line[:200]!r}"
+            f"{source}: the first line is not the header of {description.name!r}; missing column(s) "
+            f"{missing}; first line: {line[:200]!r}"
         )
     if len(present) != len(names):
         raise ContractError(f"{source}: the header names a column twice (case-insensitively): {list(names)}")

@@ -97,6 +97,7 @@ class FeatureSpec:
         categorical = tuple(
             CategoricalColumn(c["name"], tuple(c["vocabulary"])) for c in data["categorical_columns"]
         )
+        bounds: dict[str, tuple[float | None, float | None]]
         if version == 1:
             # A model from before descriptions: one lower bound for all numeric columns, and a blank category
             # was an unseen one (all-zero one-hot), never a reject.

@@ -21,13 +21,18 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 
 
 def format_csv(matrix: np.ndarray) -> bytes:
-    """`text/csv` lines, no header, no label; float32 values in their shortest exact form (Arrow's writer)."""
+    """`text/csv` lines, no header, no label; float32 values in their shortest exact form (Arrow's writer).
+    A missing value (NaN: a blank the dataset description allows) is an empty field, as the built-in XGBoost
+    container reads one: its CSV decoder turns '' into 'nan' before building the DMatrix, whose missing value
+    is NaN (aws/sagemaker-xgboost-container, src/sagemaker_xgboost_container/encoder.py, `_clean_csv_string`
+    and `csv_to_dmatrix`)."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     matrix = np.asarray(matrix, dtype=np.float32)
     table = pa.Table.from_arrays(
-        [pa.array(matrix[:, j]) for j in range(matrix.shape[1])],
+        # from_pandas: NaN becomes null, which Arrow's writer writes as an empty field
+        [pa.array(matrix[:, j], from_pandas=True) for j in range(matrix.shape[1])],
         names=[f"f{j}" for j in range(matrix.shape[1])],
     )
     buffer = io.BytesIO()
@@ -78,7 +83,8 @@ class BadRequest(ValueError):
 
 
 def parse_csv_body(body: bytes, n_features: int, max_bytes: int = MAX_BODY_BYTES) -> np.ndarray:
-    """The float32 matrix of a text/csv body, or BadRequest naming the first problem found."""
+    """The float32 matrix of a text/csv body, or BadRequest naming the first problem found. An empty field
+    is a missing value (NaN), as in the XGBoost container (see `format_csv`); so is a 'nan' text."""
     if len(body) > max_bytes:
         raise BadRequest(f"body is {len(body)} bytes, over the limit of {max_bytes} bytes", status=413)
     if not body.strip():
@@ -99,7 +105,10 @@ def _parse_fast(body: bytes, n_features: int) -> np.ndarray:
         io.BytesIO(body),
         read_options=pa_csv.ReadOptions(column_names=names),
         parse_options=pa_csv.ParseOptions(newlines_in_values=False),
-        convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.float32())),
+        # Only an empty field is null (then NaN below); Arrow's float parser reads 'nan' as NaN itself.
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.float32()), null_values=[""], strings_can_be_null=False
+        ),
     )
     return np.column_stack([column.to_numpy(zero_copy_only=False) for column in table.columns]).astype(
         np.float32

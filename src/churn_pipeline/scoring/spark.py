@@ -218,18 +218,33 @@ def score(
     )  # fmt: skip
 
 
-def _prepare(columns: Sequence[str], spark, config: ScoringConfig, count_drift: bool):
+def drift_accumulator(spark) -> Accumulator:
+    """An accumulator for the workers' drift counts, to reuse across scorings (`task_scorer`'s
+    `drift_accumulator`): pyspark's driver keeps every accumulator it made in `accumulators._accumulatorRegistry`
+    and never drops one, so a new one per streaming micro-batch would grow the driver for as long as it runs."""
+    return spark.sparkContext.accumulator({}, _CountsByBatch())
+
+
+def _prepare(
+    columns: Sequence[str], spark, config: ScoringConfig, count_drift: bool, counts: Accumulator | None = None
+):
     """What both scorers fix on the driver before any work: the model's spec and version, the input column of
     each model column (ContractError when one is absent), and the drift counting (baseline, accumulator and
-    the workers' `on_scored`) when asked for and the model has a baseline. Sets the session's Arrow batch
-    size: the UDF's batches, or a mapInPandas task's, are that long."""
+    the workers' `on_scored`) when asked for and the model has a baseline: `counts` emptied for this scoring
+    when given, else a new accumulator. Sets the session's Arrow batch size: the UDF's batches, or a
+    mapInPandas task's, are that long."""
     if config.arrow_batch_rows is not None:
         spark.conf.set(ARROW_BATCH_ROWS_CONF, str(config.arrow_batch_rows))
     model_dir = ModelDir.fetch(config.model_uri, config.region)
     spec = model_dir.spec()
     needed = resolve_columns(columns, spec.input_columns)  # model column -> input column
     baseline = model_dir.baseline() if count_drift else None
-    counts = spark.sparkContext.accumulator({}, _CountsByBatch()) if baseline is not None else None
+    if baseline is None:
+        counts = None
+    elif counts is None:
+        counts = drift_accumulator(spark)
+    else:
+        counts.value = {}  # reused: this scoring's counts only (the driver may set an accumulator's value)
     on_scored = _drift_counter(baseline, counts) if baseline is not None and counts is not None else None
     return spec, model_dir.version(), needed, baseline, counts, on_scored
 
@@ -302,13 +317,16 @@ def task_scorer(
     config: ScoringConfig,
     prior_error: tuple[str, str] | None = None,
     count_drift: bool = False,
+    drift_counts: Accumulator | None = None,
 ) -> TaskScorer:
-    """A `TaskScorer` for frames of `schema` (what the tasks' pandas batches hold). Raises ContractError
-    (before any work) when a column the model needs is absent."""
+    """A `TaskScorer` for frames of `schema` (what the tasks' pandas batches hold). With `count_drift`, the
+    workers count into `drift_counts` (from `drift_accumulator`, emptied first) when given: a caller that scores
+    again and again, as a streaming query does, reuses one. Raises ContractError (before any work) when a
+    column the model needs is absent."""
     from pyspark.sql.pandas.types import to_arrow_type
 
     spec, version, needed, baseline, counts, on_scored = _prepare(
-        schema.fieldNames(), spark, config, count_drift
+        schema.fieldNames(), spark, config, count_drift, drift_counts
     )
     return TaskScorer(
         config=config, spec=spec, model_version=version,

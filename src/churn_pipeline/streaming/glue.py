@@ -20,8 +20,10 @@ from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from churn_pipeline.contract import codes, settings
+from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.scoring import config as scoring_config
 from churn_pipeline.streaming import handler as h
 from churn_pipeline.streaming import records
@@ -52,9 +54,12 @@ GLUE_COLUMNS = {
     "shardId": h.SHARD_ID,
 }
 RECORD_TIMESTAMP = "__src_timestamp"
-# Parsed form (classification=json, inferSchema=false, schema=<DDL>): the payload's fields as typed columns.
-# A record Spark's JSON parser cannot fit to the schema keeps its text in _corrupt_record (PERMISSIVE mode).
-PAYLOAD_SCHEMA_DDL = records.payload_ddl()
+# Parsed form (classification=json, inferSchema=false, schema=<DDL>): the payload's fields as typed columns,
+# the DDL from the dataset description of the model the job scores with (records.payload_ddl). A record
+# Spark's JSON parser cannot fit to the schema keeps its text in _corrupt_record (PERMISSIVE mode). Spark is
+# more lenient than records.RecordParser in one way: a STRING field takes any JSON value as its text (apache/
+# spark JacksonParser.scala, StringType: "always tries to convert the data as string"), so a number given for
+# a text field is scored as that text here, where the raw form dead-letters it (MISTYPED_FIELD).
 # The connector's startingPosition values are "trim_horizon", "latest", "earliest" or a timestamp
 # https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-connect-kinesis-home.html
 _CONNECTOR_POSITIONS = {"TRIM_HORIZON": "trim_horizon", "LATEST": "latest"}
@@ -78,8 +83,9 @@ def job_region(args: Mapping[str, str]) -> str:
     return region
 
 
-def kinesis_connection_options(args: Mapping[str, str]) -> dict[str, str]:
-    """connection_options of glue_context.create_data_frame.from_options(connection_type="kinesis")."""
+def kinesis_connection_options(args: Mapping[str, str], description: DatasetDescription) -> dict[str, str]:
+    """connection_options of glue_context.create_data_frame.from_options(connection_type="kinesis"), for the
+    records of `description` (the scoring model's: `BatchHandler.description`)."""
     position = settings.check_starting_position(args[settings.STARTING_POSITION.argument])
     # The options of the Kinesis connection reference (streamARN, startingPosition, classification,
     # inferSchema, schema in DDL format when inferSchema is false, addRecordTimestamp on Glue 4.0+):
@@ -90,20 +96,58 @@ def kinesis_connection_options(args: Mapping[str, str]) -> dict[str, str]:
         "startingPosition": _CONNECTOR_POSITIONS.get(position, position),
         "classification": "json",
         "inferSchema": "false",
-        "schema": PAYLOAD_SCHEMA_DDL,
+        "schema": records.payload_ddl(description),
         "addRecordTimestamp": "true",
     }
 
 
-def to_handler_columns(frame: DataFrame) -> DataFrame:
-    """Map either form of the Glue connector's records to the handler's columns (null where Glue gives none)."""
+def arrival_column(frame: DataFrame) -> tuple[str, T.DataType | None, str]:
+    """(column, Spark type, how it is read) of the connector's arrival time. AWS documents addRecordTimestamp's
+    __src_timestamp column without its type, so each plausible one is read as what it would mean: a timestamp
+    as is, a long as epoch milliseconds (Kinesis' ApproximateArrivalTimestamp), a string as ISO-8601."""
+    name = (
+        "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in frame.columns else RECORD_TIMESTAMP
+    )
+    if name not in frame.columns:
+        return name, None, "absent"
+    kind = frame.schema[name].dataType
+    for types, how in _ARRIVAL_READINGS:
+        if isinstance(kind, types):
+            return name, kind, how
+    raise ValueError(
+        f"the Kinesis source frame's arrival column {name} is of type {kind.simpleString()}: expected a "
+        "timestamp, epoch milliseconds (long) or ISO-8601 text"
+    )
+
+
+_ARRIVAL_READINGS = (
+    ((T.TimestampType, T.TimestampNTZType), "timestamp"),
+    ((T.LongType, T.IntegerType), "epoch milliseconds"),
+    ((T.StringType,), "ISO-8601 text"),
+)
+
+
+def _arrival(name: str, how: str):
+    column = F.col(name)
+    if how == "epoch milliseconds":
+        return F.expr(f"timestamp_millis(`{name}`)")
+    if how == "ISO-8601 text":
+        return F.to_timestamp(column)
+    return column
+
+
+def to_handler_columns(frame: DataFrame, parser: records.RecordParser) -> DataFrame:
+    """Map either form of the Glue connector's records to the handler's columns (null where Glue gives none);
+    `parser` is the handler's (the parsed form's fields are its fields)."""
     present = set(frame.columns)
-    arrival = "approximateArrivalTimestamp" if "approximateArrivalTimestamp" in present else RECORD_TIMESTAMP
+    arrival, _, how = arrival_column(frame)
     columns = []
     for glue_name, name in GLUE_COLUMNS.items():
         source = arrival if name == h.ARRIVAL else glue_name
         if name == h.DATA and source not in present:
-            columns += _parsed_payload(frame)
+            columns += _parsed_payload(frame, parser)
+        elif name == h.ARRIVAL and source in present:
+            columns.append(_arrival(source, how).alias(name))
         elif source in present:
             column = F.col(source)
             columns.append((column.cast("binary") if name == h.DATA else column).alias(name))
@@ -112,11 +156,11 @@ def to_handler_columns(frame: DataFrame) -> DataFrame:
     return frame.select(*columns)
 
 
-def _parsed_payload(frame: DataFrame) -> list:
+def _parsed_payload(frame: DataFrame, parser: records.RecordParser) -> list:
     """The parsed form's payload, for the handler: the record as JSON again, so that the one parser
-    (records.parse_record) judges it exactly as a raw record. A record Spark could not parse is given as its
-    text (judged and dead-lettered with its reason); one with no field and no text is UNPARSED_RECORD."""
-    fields = [name for name in records.PARSED_FIELDS if name in frame.columns]
+    (`parser`, the handler's) judges it exactly as a raw record. A record Spark could not parse is given as
+    its text (judged and dead-lettered with its reason); one with no field and no text is UNPARSED_RECORD."""
+    fields = [name for name in parser.parsed_fields if name in frame.columns]
     if not fields:
         raise ValueError(
             "the Kinesis source frame has neither a `data` column (raw form) nor any field of the record "
@@ -193,9 +237,14 @@ class BatchFunction:
     def __call__(self, batch: DataFrame, batch_id: int) -> h.BatchStats:
         if not self.facts_logged:
             log.info("source frame schema: %s", batch.schema.json())
+            name, kind, how = arrival_column(batch)
+            log.info(
+                "arrival column: %s of type %s, read as %s",
+                name, kind.simpleString() if kind is not None else "-", how,
+            )  # fmt: skip
             log.info("runtime: %s", json.dumps(runtime_facts(batch.sparkSession), sort_keys=True))
             self.facts_logged = True
-        return self.handler(to_handler_columns(batch), batch_id)
+        return self.handler(to_handler_columns(batch, self.handler.contract.parser), batch_id)
 
 
 def configure_logging() -> None:

@@ -4,8 +4,9 @@ every record handled in the Spark tasks (the driver sees counts, file names, man
 Input: a DataFrame of Kinesis records with the columns of `SOURCE_COLUMNS` (the Python source gives them as
 is; the Glue entry script maps either form of the Glue connector's records to them), and optionally
 `SOURCE_ERROR_CODE` / `SOURCE_ERROR_REASON`: a record the source already judged unusable is dead-lettered
-with that code, never parsed. Kept compatible with Python 3.10 and
-Spark 3.3 (Glue 4.0 runs this module): no Spark-4-only calls.
+with that code, never parsed. The record's fields and the scored dataset's columns follow the dataset
+description of the model the handler scores with (`StreamContract`, read once per run on the driver).
+Kept compatible with Python 3.10 and Spark 3.3 (Glue 4.0 runs this module): no Spark-4-only calls.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from pyspark import Accumulator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from churn_pipeline import drift
 from churn_pipeline.contract import outputs
+from churn_pipeline.contract.dataset import DatasetDescription, canonical
+from churn_pipeline.contract.errors import ContractError
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records, sink
 
@@ -43,36 +48,57 @@ ARRIVAL_MICROS = "_arrival_micros"
 PARSE_ERROR_CODE = "_parse_error_code"
 PARSE_ERROR_REASON = "_parse_error_reason"
 
-_SPARK_TYPES = {"int": T.IntegerType(), "double": T.DoubleType(), "string": T.StringType()}
-_ARROW_TYPES = {"int": pa.int32(), "double": pa.float64(), "string": pa.string()}
-_VALID_SCHEMA = T.StructType(
-    [
-        T.StructField(DATA, T.BinaryType()),
-        T.StructField(SHARD_ID, T.StringType()),
-        T.StructField(SEQUENCE_NUMBER, T.StringType()),
-        T.StructField(PARTITION_KEY, T.StringType()),
-        T.StructField(ARRIVAL_MICROS, T.LongType()),
-        *[T.StructField(name, _SPARK_TYPES[records.spark_type_name(name)]) for name in records.PARSED_FIELDS],
-    ]
-)
-# What `parse_frame` returns (the types the scorer reads its inputs as): the record, its parsed fields, and
-# the parser's (or the source's) verdict.
-_PARSED_SCHEMA = T.StructType(
-    [
-        *_VALID_SCHEMA.fields,
-        T.StructField(PARSE_ERROR_CODE, T.StringType()),
-        T.StructField(PARSE_ERROR_REASON, T.StringType()),
-    ]
-)
+_SPARK_TYPES = {outputs.INT: T.IntegerType(), outputs.DOUBLE: T.DoubleType(), outputs.STRING: T.StringType()}
 # What each write task reports to the driver: one JSON line of counts and the files it wrote.
 _TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
 
 
-def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class StreamContract:
+    """What the records and the scored dataset look like for one model: its dataset description, the record
+    parser built from it (pickled into the tasks), the frame `parse_frame` returns and the scored dataset's
+    columns (contract.outputs.STREAM_PREDICTIONS with the description's columns in front)."""
+
+    description: DatasetDescription
+    parser: records.RecordParser
+    parsed_schema: T.StructType
+    output: outputs.Dataset
+
+    @classmethod
+    def for_description(cls, description: DatasetDescription) -> StreamContract:
+        parser = records.RecordParser.for_description(description)
+        # The record, its parsed fields (the types the scorer reads its inputs as), and the parser's (or the
+        # source's) verdict.
+        parsed_schema = T.StructType(
+            [
+                T.StructField(DATA, T.BinaryType()),
+                T.StructField(SHARD_ID, T.StringType()),
+                T.StructField(SEQUENCE_NUMBER, T.StringType()),
+                T.StructField(PARTITION_KEY, T.StringType()),
+                T.StructField(ARRIVAL_MICROS, T.LongType()),
+                *[
+                    T.StructField(name, _SPARK_TYPES[kind])
+                    for name, kind in zip(parser.parsed_fields, parser.types, strict=True)
+                ],
+                T.StructField(PARSE_ERROR_CODE, T.StringType()),
+                T.StructField(PARSE_ERROR_REASON, T.StringType()),
+            ]
+        )
+        output = outputs.STREAM_PREDICTIONS.for_data(description)
+        names = [canonical(name) for name in output.column_names]
+        clashes = sorted({name for name in names if names.count(name) > 1})
+        if clashes:
+            raise ContractError(
+                f"{description.source}: column(s) {clashes} have the name of a column the stream job adds "
+                f"to its scored records ({outputs.STREAM_PREDICTIONS.table}): rename them"
+            )
+        return cls(description, parser, parsed_schema, output)
+
+
+def parse_frame(frame: pd.DataFrame, parser: records.RecordParser, max_payload_bytes: int) -> pd.DataFrame:
     """Parse every record of a pandas batch; one output row per input row, in order."""
-    out: dict[str, list[object]] = {
-        name: [] for name in (*records.PARSED_FIELDS, PARSE_ERROR_CODE, PARSE_ERROR_REASON)
-    }
+    fields = parser.parsed_fields
+    out: dict[str, list[object]] = {name: [] for name in (*fields, PARSE_ERROR_CODE, PARSE_ERROR_REASON)}
     rows = zip(
         frame[DATA], frame[SHARD_ID], frame[SEQUENCE_NUMBER], frame[PARTITION_KEY], frame[ARRIVAL_MICROS],
         frame[SOURCE_ERROR_CODE], frame[SOURCE_ERROR_REASON], strict=True,
@@ -82,14 +108,14 @@ def parse_frame(frame: pd.DataFrame, max_payload_bytes: int) -> pd.DataFrame:
         if source_code is not None:
             parsed = records.Parsed(None, source_code, source_reason)
         else:
-            parsed = records.parse_record(payload, max_payload_bytes)
-        values = parsed.values or dict.fromkeys(records.PARSED_FIELDS)
+            parsed = parser.parse(payload, max_payload_bytes)
+        values = parsed.values or dict.fromkeys(fields)
         if parsed.values is not None and not values[records.RECORD_ID]:
             # Producers that add no record_id (the tutorial's) still get a stable id: where Kinesis put it.
             values[records.RECORD_ID] = records.derived_record_id(
                 _text_or_none(shard), _text_or_none(seq), _text_or_none(key), _int_or_none(arrival), payload
             )
-        for name in records.PARSED_FIELDS:
+        for name in fields:
             out[name].append(values[name])
         out[PARSE_ERROR_CODE].append(parsed.error_code)
         out[PARSE_ERROR_REASON].append(parsed.error_reason)
@@ -177,6 +203,22 @@ class BatchHandler:
         self._query_id = query_id
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
+        # One drift accumulator for the query, emptied per micro-batch: the driver never releases one.
+        self._drift_counts: Accumulator | None = None
+        self._contract: StreamContract | None = None
+
+    @property
+    def contract(self) -> StreamContract:
+        """The records' and outputs' shape for the model scored with, read from its directory once per run
+        (at the first micro-batch, or when the Glue entry script asks for the connector's schema)."""
+        if self._contract is None:
+            model = ModelDir.fetch(self.scoring.model_uri, self.scoring.region)
+            self._contract = StreamContract.for_description(model.description())
+        return self._contract
+
+    @property
+    def description(self) -> DatasetDescription:
+        return self.contract.description
 
     @property
     def query_id(self) -> str:
@@ -238,12 +280,16 @@ class BatchHandler:
         # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
         # until its result came back: behind a parse that outruns the model, the whole partition
         # (spark_scoring.TaskScorer).
+        contract = self.contract
+        if self.drift is not None and self._drift_counts is None:
+            self._drift_counts = spark_scoring.drift_accumulator(source.sparkSession)
         scorer = spark_scoring.task_scorer(
-            _PARSED_SCHEMA,
+            contract.parsed_schema,
             source.sparkSession,
             self.scoring,
             prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
             count_drift=self.drift is not None,
+            drift_counts=self._drift_counts,
         )
         # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
         # fixed cost (a Python worker, the Arrow hops) was most of a small batch's latency. A task holds one
@@ -254,6 +300,8 @@ class BatchHandler:
         # One scoring time for the micro-batch (what current_timestamp() gives a query), the same in a retry.
         scored_at_micros = int(time.time() * 1e6)
         pipeline = _task_pipeline(
+            contract.parser,
+            contract.output,
             self.max_payload_bytes,
             scorer,
             scored_at_micros,
@@ -295,6 +343,8 @@ class BatchHandler:
 
 
 def _task_pipeline(
+    parser: records.RecordParser,
+    output: outputs.Dataset,
     max_payload_bytes: int,
     scorer: spark_scoring.TaskScorer,
     scored_at_micros: int,
@@ -320,10 +370,10 @@ def _task_pipeline(
         for chunk, source in enumerate(batches):
             if not len(source):
                 continue
-            frame = scorer.outcomes(parse_frame(source, max_payload_bytes), scored_at_micros)
+            frame = scorer.outcomes(parse_frame(source, parser, max_payload_bytes), scored_at_micros)
             is_scored = (frame[spark_scoring.OUTCOME] == spark_scoring.SCORED).to_numpy()
             scored, dead = frame[is_scored].reset_index(drop=True), frame[~is_scored].reset_index(drop=True)
-            tables = {SCORED: output_table(scored), DEAD: dead_letter_table(dead)}
+            tables = {SCORED: output_table(scored, output), DEAD: dead_letter_table(dead)}
             report = {
                 "records": len(frame),
                 "rows": {SCORED: len(scored), DEAD: len(dead)},
@@ -367,11 +417,14 @@ def _text(series: pd.Series) -> pa.Array:
     )
 
 
-def output_table(scored: pd.DataFrame) -> pa.Table:
-    """Scored rows: the record's fields (as received), the scores, record_id and kinesis_*, ingest_* partitions."""
+def output_table(scored: pd.DataFrame, dataset: outputs.Dataset) -> pa.Table:
+    """Scored rows of `dataset` (STREAM_PREDICTIONS for the model's description): the record's fields (as
+    received), the scores, record_id and kinesis_*, ingest_* partitions."""
+    fixed = {f.name for f in outputs.STREAM_PREDICTIONS.columns}
     columns: dict[str, pa.Array] = {
-        name: pa.array(scored[name], _ARROW_TYPES[records.spark_type_name(name)], from_pandas=True)
-        for name in records.FIELD_NAMES
+        f.name: pa.array(scored[f.name], outputs.arrow_type(f.type), from_pandas=True)
+        for f in dataset.columns
+        if f.name not in fixed
     }
     columns[records.EVENT_TIME] = _text(scored[records.EVENT_TIME])
     columns[spark_scoring.PROBABILITY] = pa.array(
@@ -386,7 +439,7 @@ def output_table(scored: pd.DataFrame) -> pa.Table:
     columns[outputs.KINESIS_ARRIVAL_TIME] = _timestamps(scored[ARRIVAL_MICROS])
     for name, values in _partitions(scored[ARRIVAL_MICROS]).items():
         columns[name] = pa.array(values, pa.string())
-    return _as_dataset(columns, outputs.STREAM_PREDICTIONS)
+    return _as_dataset(columns, dataset)
 
 
 def drift_table(

@@ -23,6 +23,7 @@ from pathlib import Path
 from pyspark.errors import StreamingQueryException
 
 from churn_pipeline.contract import settings
+from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import endpoint_client
 from churn_pipeline.scoring.config import ScoringConfig
@@ -30,7 +31,7 @@ from churn_pipeline.spark_session import local_session
 from churn_pipeline.streaming import kinesis_source as ks
 from churn_pipeline.streaming import records
 from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
-from churn_pipeline.streaming.handler import BatchHandler, BatchStats, CheckpointQueryId
+from churn_pipeline.streaming.handler import BatchHandler, BatchStats, CheckpointQueryId, StreamContract
 
 log = logging.getLogger("churn_pipeline.streaming")
 
@@ -108,7 +109,9 @@ def check_dependencies(config: StreamJobConfig) -> None:
     try:
         model_dir = ModelDir.fetch(config.model_uri, config.region)
         n_features = model_dir.spec().n_features
-    except (OSError, BotoCoreError, ClientError) as exc:
+        # The records' fields come from the model's dataset description: a broken one stops the job here.
+        StreamContract.for_description(model_dir.description())
+    except (OSError, ContractError, BotoCoreError, ClientError) as exc:
         raise StartupError(f"model {config.model_uri!r} cannot be loaded: {exc}") from exc
     if config.mode == "endpoint":
         assert config.endpoint_name, "the config refuses endpoint mode without an endpoint name"

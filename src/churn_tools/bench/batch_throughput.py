@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run
+from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.spark_session import local_session
 from churn_tools.bench.proc import TreeMeter
@@ -62,7 +63,11 @@ def per_row_rows_per_second(
         )
         return float(response["Body"].read().decode().strip())
 
-    rows = read_churn_lines(spark, data).rows.where(F.col(READ_ERROR_CODE).isNull()).limit(sample)
+    rows = (
+        read_churn_lines(spark, data, ModelDir(model_dir).description())
+        .rows.where(F.col(READ_ERROR_CODE).isNull())
+        .limit(sample)
+    )
     rows = rows.repartition(spark.sparkContext.defaultParallelism).cache()
     n_rows = rows.count()
     udf = F.udf(invoke_one, T.DoubleType()).asNondeterministic()
@@ -94,6 +99,8 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
         # Only the drift mode writes drift; the others compute none (the cost measured is all of it).
         drift_path=str(target / "drift") if mode.endswith(DRIFT_SUFFIX) else None,
         scoring=scoring,
+        # The floor without scoring reads the data as the scored modes do: as the model's description.
+        dataset=None if scoring else ModelDir(model_dir).description(),
         batch_id="bench",
         progress_seconds=0,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from churn_pipeline.contract.features import FeatureSpec, encode, resolve_columns
+from churn_pipeline.contract.features import encode, resolve_columns
 from churn_pipeline.model import ModelDir, Scorer
 from churn_tools import synthetic
 from churn_tools.bench import gc_log, stream_latency
@@ -60,7 +60,7 @@ def in_process_paths(spark, data: Path, model_dir: str, max_rows: int, repeat: i
     from churn_pipeline.scoring import spark as spark_scoring
 
     spec = ModelDir(model_dir).spec()
-    table = first_rows_as_arrow(spark, data, spec, max_rows)
+    table = first_rows_as_arrow(spark, data, ModelDir(model_dir), max_rows)
     scorer = Scorer.from_dir(model_dir)
     scorer.booster.set_param({"nthread": 1})  # per core, whatever the Scorer default becomes
     matrix = encode(table.to_pandas(), scorer.spec).matrix
@@ -91,27 +91,29 @@ def in_process_paths(spark, data: Path, model_dir: str, max_rows: int, repeat: i
     }
 
 
-def model_inputs(spark, data: Path, spec: FeatureSpec):
-    """Every line of `data` as the batch reader types it: the model's input columns and the reader's error code."""
+def model_inputs(spark, data: Path, model: ModelDir):
+    """Every line of `data` as the batch reader types it (by the model's dataset description): the model's
+    input columns and the reader's error code."""
     from pyspark.sql import functions as F
 
     from churn_pipeline.batch.reader import READ_ERROR_CODE, read_churn_lines
 
-    rows = read_churn_lines(spark, str(data)).rows
+    spec = model.spec()
+    rows = read_churn_lines(spark, str(data), model.description()).rows
     needed = resolve_columns(rows.columns, spec.input_columns)
     return rows.select(
         *[F.col(f"`{needed[c]}`").alias(c) for c in spec.input_columns], F.col(READ_ERROR_CODE)
     )
 
 
-def first_rows_as_arrow(spark, data: Path, spec: FeatureSpec, max_rows: int):
+def first_rows_as_arrow(spark, data: Path, model: ModelDir, max_rows: int):
     """The model's input columns of the file's first valid rows, converted to Arrow by Spark (its types)."""
     import pyarrow.compute as pc
 
     from churn_pipeline.batch.reader import READ_ERROR_CODE
 
     # max_rows + 1 lines: the header line is one of them (tagged by the reader, dropped below).
-    table = model_inputs(spark, data, spec).limit(max_rows + 1).toArrow()
+    table = model_inputs(spark, data, model).limit(max_rows + 1).toArrow()
     return table.filter(pc.is_null(table[READ_ERROR_CODE])).drop_columns([READ_ERROR_CODE])
 
 
@@ -143,7 +145,7 @@ def udf_in_spark_paths(spark, data: Path, model_dir: str, repeat: int) -> dict:
     cores = task_slots(spark)
     # The reader's code column is cached and filtered on afterwards: a filter on it before the cache makes
     # Spark inline all of the reader's checks into the filter, and the cache then took 130 s, not 23 s.
-    cached = model_inputs(spark, data, spec).repartition(cores).cache()
+    cached = model_inputs(spark, data, ModelDir(model_dir)).repartition(cores).cache()
     valid = cached.where(F.col(READ_ERROR_CODE).isNull()).drop(READ_ERROR_CODE)
     inputs = [F.col(f"`{c}`") for c in spec.input_columns]
     config = spark_scoring.ScoringConfig(mode="embedded", model_uri=model_dir, storage_level="NONE")

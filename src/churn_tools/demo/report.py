@@ -6,6 +6,8 @@ import json
 
 from churn_tools.demo.steps import StepFailed
 
+SHOWN_FEATURE_QUERIES = 3
+
 
 class DemoReport:
     def print_report(self) -> None:
@@ -46,8 +48,16 @@ class DemoReport:
             f"stream ({self.config.stream_mode:<8}) {produced['total']:>9,} produced    {counts['stream_scored']:>9,} scored  "
             f"{counts['dead_lettered']:>6,} dead-lettered"
         )
-        self.say("\nchurn rate by state, top 10 (batch scores):")
-        self.say(_indent(self.query_results["churn_rate_by_state"].head(10).to_string(index=False)))
+        # One saved query per categorical feature of the model's data (churn_tools.analytics): the first few shown.
+        by_feature = sorted(name for name in self.query_results if name.startswith("churn_rate_by_"))
+        for name in by_feature[:SHOWN_FEATURE_QUERIES]:
+            feature = self.query_results[name].columns[0]
+            self.say(f"\nchurn rate by {feature}, top 5 (batch scores; saved query {name}):")
+            self.say(_indent(self.query_results[name].head(5).to_string(index=False)))
+        if len(by_feature) > SHOWN_FEATURE_QUERIES:
+            self.say(f"  (and {', '.join(by_feature[SHOWN_FEATURE_QUERIES:])})")
+        self.say("\nscore deciles (batch scores):")
+        self.say(_indent(self.query_results["score_deciles"].to_string(index=False)))
         self.say("\ndead-letter summary (stream):")
         self.say(_indent(self.query_results["dead_letter_summary"].to_string(index=False)))
         self.say("\nlatest predictions (stream), 5 of them:")

@@ -43,6 +43,7 @@ class Interrupted(BaseException):
 class DemoConfig:
     work: Path
     data: Path | None
+    dataset: Path | None  # the data's description (None: the tutorial's)
     rows: int
     seed: int
     moto_port: int
@@ -246,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole churn pipeline locally, end to end.")
     parser.add_argument("--work", type=Path, default=Path(".work/demo"))
     parser.add_argument("--data", type=Path, default=None, help="a churn CSV (default: synthetic data)")
+    parser.add_argument(
+        "--dataset", type=Path, default=None, help="the data's description (default: the tutorial's dataset)"
+    )
     parser.add_argument("--rows", type=int, default=20_000, help="synthetic rows when --data is not given")
     parser.add_argument("--seed", type=int, default=1729)
     parser.add_argument("--moto-port", type=int, default=5000)
@@ -258,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DemoConfig(
         work=args.work.resolve(),
         data=args.data.resolve() if args.data else None,
+        dataset=args.dataset.resolve() if args.dataset else None,
         rows=args.rows,
         seed=args.seed,
         moto_port=args.moto_port,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming import sink
 from churn_tools import analytics
@@ -37,7 +38,13 @@ class StepFailed(RuntimeError):
 
 
 class DemoSteps:
+    def _dataset_args(self) -> list[str]:
+        """--dataset for the children that read raw data (synthetic, training, producer) when one is given."""
+        return ["--dataset", str(self.config.dataset)] if self.config.dataset else []
+
     def step_data(self) -> str:
+        if self.config.dataset and not self.config.dataset.is_file():
+            raise StepFailed(f"DATASET={self.config.dataset} does not exist")
         if self.config.data:
             if not self.config.data.is_file():
                 raise StepFailed(f"DATA={self.config.data} does not exist")
@@ -47,15 +54,17 @@ class DemoSteps:
         self.run_child(
             "data",
             ["-m", "churn_tools.synthetic", "--rows", str(self.config.rows), "--out", str(self.data),
-             "--seed", str(self.config.seed)],
+             "--seed", str(self.config.seed), *self._dataset_args()],
         )  # fmt: skip
         return f"{self.config.rows:,} synthetic rows in {self.data}"
 
     def step_train(self) -> str:
         self.model_dir = self.work / "model"
         self.run_child(
-            "train", ["model_training/train.py", "--data", str(self.data), "--model-dir", str(self.model_dir)]
-        )
+            "train",
+            ["model_training/train.py", "--data", str(self.data), "--model-dir", str(self.model_dir),
+             *self._dataset_args()],
+        )  # fmt: skip
         metrics = ModelDir(self.model_dir).metrics()
         self.outcome.report["model"] = {
             "version": metrics["model_version"],
@@ -134,10 +143,12 @@ class DemoSteps:
         )
 
     def step_drift(self) -> str:
-        """A shifted copy of the data (Day Mins x 1.5) through the batch job, which publishes its largest PSI to
-        CloudWatch under the deployed batch job's name; then the deployed drift alarm's condition is checked."""
+        """A shifted copy of the data (one numeric feature x 1.5, drift_demo_column) through the batch job, which
+        publishes its largest PSI to CloudWatch under the deployed batch job's name; then the deployed drift
+        alarm's condition is checked."""
         shifted = self.work / "data" / "shifted.csv"
-        write_shifted_copy(self.data, shifted, DRIFT_DEMO_COLUMN, DRIFT_DEMO_FACTOR, DRIFT_DEMO_ROWS)
+        column = drift_demo_column(ModelDir(self.model_dir).description())
+        write_shifted_copy(self.data, shifted, column, DRIFT_DEMO_FACTOR, DRIFT_DEMO_ROWS)
         summary_file = self.work / "drift-summary.json"
         self.run_child(
             "batch-shifted",
@@ -150,7 +161,7 @@ class DemoSteps:
         found = json.loads(summary_file.read_text())["drift"]
         alarm = drift_alarm_condition(self.deployed.batch_job_name, self.env())
         self.outcome.report["drift_demo"] = {
-            "column": DRIFT_DEMO_COLUMN,
+            "column": column,
             "factor": DRIFT_DEMO_FACTOR,
             **found,
             **alarm,
@@ -158,7 +169,7 @@ class DemoSteps:
         if not alarm["reached"]:
             raise StepFailed(f"the shifted data did not reach the drift alarm's condition: {alarm}")
         return (
-            f"{DRIFT_DEMO_COLUMN} x {DRIFT_DEMO_FACTOR}: max PSI {found['max_psi']:.3f} ({found['max_feature']}) "
+            f"{column} x {DRIFT_DEMO_FACTOR}: max PSI {found['max_psi']:.3f} ({found['max_feature']}) "
             f">= alarm {alarm['alarm']} threshold {alarm['threshold']}: alarm condition reached"
         )
 
@@ -166,7 +177,7 @@ class DemoSteps:
         self.run_child(
             "produce",
             ["-m", "churn_tools.local.producer", "--data", str(self.data),
-             "--stream", self.deployed.stream_name, "--id-prefix", "demo-"],
+             "--stream", self.deployed.stream_name, "--id-prefix", "demo-", *self._dataset_args()],
         )  # fmt: skip
         sent = _count_data_rows(self.data)
         malformed = put_malformed(self.deployed.stream_name, self.env())
@@ -245,7 +256,9 @@ class DemoSteps:
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
         results = {}
-        for query in load_named_queries(database=database, tables=tables):
+        # The queries a user finds in Athena: the contract's and those of the scoring model's data.
+        description = ModelDir(self.model_dir).description()
+        for query in load_named_queries(database=database, tables=tables, description=description):
             frame = con.execute(query.sql).df()
             results[query.name] = frame
         counts = {
@@ -266,9 +279,17 @@ class DemoSteps:
     # ------------------------------------------------------------------ report
 
 
-DRIFT_DEMO_COLUMN = "Day Mins"
 DRIFT_DEMO_FACTOR = 1.5
 DRIFT_DEMO_ROWS = 3000
+
+
+def drift_demo_column(description: DatasetDescription) -> str:
+    """The feature the drift demo shifts: the model's first decimal numeric feature (the tutorial's day minutes),
+    else its first numeric one."""
+    numeric = description.numeric_features
+    if not numeric:
+        raise StepFailed(f"the drift demo shifts a numeric feature; {description.name!r} has none")
+    return next((c for c in numeric if c.type == "decimal"), numeric[0]).name
 
 
 def write_shifted_copy(source: Path, target: Path, column: str, factor: float, rows: int) -> Path:

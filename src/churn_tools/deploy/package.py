@@ -1,8 +1,13 @@
 """Package what the jobs and the endpoint need, under content-addressed keys of the artifacts bucket.
 
 The package: the job package's wheel, the Glue entry scripts, the dependency wheels (Glue workers may have
-no internet), model.tar.gz + feature_spec.json. Every key holds a hash of its content, so an unchanged file
-keeps its key (and Terraform sees no change) and a new model gets a new key (and rolls the endpoint).
+no internet), model.tar.gz + feature_spec.json (+ baseline.json and dataset.json where the model has them).
+Every key holds a hash of its content, so an unchanged file keeps its key (and Terraform sees no change) and a
+new model gets a new key (and rolls the endpoint).
+
+Besides the keys, Terraform gets the data's columns (`data_columns`): the catalog columns of the model's dataset
+description, which the scored and source catalog tables open with (the tutorial's for a model trained before
+descriptions, as the jobs score it).
 
 `python -m churn_tools.deploy.package --model-dir DIR --out FILE` computes the keys and writes the
 Terraform variables (no upload); `upload()` puts the files into the bucket once it exists.
@@ -22,6 +27,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from churn_pipeline.contract.dataset import DatasetDescription, tutorial
+from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import ModelDir, ModelDirError
 from churn_tools.deploy import wheels
 from churn_tools.project import project_root
@@ -75,14 +82,30 @@ def content_key(prefix: str, path: Path) -> str:
 
 @dataclass
 class Package:
-    """Local files and the bucket keys they go to, plus the Terraform `artifacts` variable."""
+    """Local files and the bucket keys they go to, plus the Terraform `artifacts` variable and the description
+    of the model's data (its columns become the `data_columns` variable)."""
 
     files: dict[str, Path] = field(default_factory=dict)  # key -> local file
     variables: dict = field(default_factory=dict)
+    description: DatasetDescription = field(default_factory=tutorial)
 
     def add(self, key: str, path: Path) -> str:
         self.files[key] = path
         return key
+
+    def terraform_variables(self) -> dict:
+        """What the environment roots take from the packaging step: `artifacts`, and the data's `data_columns`
+        and `data_named_queries`."""
+        from churn_tools import analytics
+
+        return {
+            "artifacts": self.variables,
+            "data_columns": self.description.catalog_columns(),
+            "data_named_queries": {
+                name: {"description": text, "template": template}
+                for name, (text, template) in analytics.data_query_templates(self.description).items()
+            },
+        }
 
 
 # The job wheel is built from churn_pipeline alone (the runtime); the workstation tools (churn_tools) never ship
@@ -231,16 +254,22 @@ def build(
         scripts[variable] = package.add(content_key("code", path), path)
 
     archive, spec, version = model_files(model_dir)
-    # The training baseline (drift) goes beside them where the model has one (a model from before has none).
-    baseline = ModelDir(model_dir).baseline_path
+    model = ModelDir(model_dir)
+    # The training baseline (drift) and the dataset description go beside them where the model has them (a
+    # model from before has none: the jobs then score with the tutorial's description, and so do the tables).
+    optional = [p for p in (model.baseline_path, model.description_path) if p.is_file()]
     digest = hashlib.sha256(
-        b"".join(bytes.fromhex(sha256_file(p)) for p in (archive, spec, baseline) if p.is_file())
+        b"".join(bytes.fromhex(sha256_file(p)) for p in (archive, spec, *optional))
     ).hexdigest()[:32]
     model_prefix = f"models/{digest}/"
     model_key = package.add(model_prefix + ModelDir.ARCHIVE, archive)
-    if baseline.is_file():
-        package.add(model_prefix + ModelDir.BASELINE, baseline)
+    for path in optional:
+        package.add(model_prefix + path.name, path)
     package.add(model_prefix + ModelDir.SPEC, spec)
+    try:
+        package.description = model.description()
+    except ContractError as exc:
+        raise PackagingError(f"the model's dataset description cannot be read: {exc}") from exc
 
     if job_wheel is None:
         job_wheel = build_job_wheel(repo_root, cache_dir)
@@ -281,13 +310,13 @@ def upload(package: Package, bucket: str, s3_client) -> list[str]:
 
 def write_variables(package: Package, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"artifacts": package.variables}, indent=2, sort_keys=True) + "\n")
+    out.write_text(json.dumps(package.terraform_variables(), indent=2, sort_keys=True) + "\n")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Compute artifact keys and write the Terraform artifacts variable."
+        description="Compute artifact keys and write the Terraform variables artifacts and data_columns."
     )
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--jobs-dir", type=Path, default=None, help="default: jobs/ of the checkout")

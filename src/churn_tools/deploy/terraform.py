@@ -54,6 +54,13 @@ class DeployError(RuntimeError):
     pass
 
 
+# `terraform plan`'s options besides the plan file and the variables. No state lock: with use_lockfile the S3
+# backend writes and deletes <key>.tflock for every locking operation, a plan included (HashiCorp's S3 backend
+# page, "Permissions Required"), and the plan role is read-only. A plan writes no state, and a saved plan made
+# while an apply ran is refused by `terraform apply tfplan` (the state's serial moved on: "Saved plan is stale"),
+# so the lock protects nothing here; whereas Put/DeleteObject on the lock key, for a role every pull request's
+# code runs as, would let a pull request delete a running apply's lock or hold one to block deploys.
+PLAN_OPTIONS = ("-input=false", "-lock=false")
 DEFAULT_LOCAL_MODEL = ".work/model"
 INPUTS_FILE = "tfplan.inputs.json"
 
@@ -255,6 +262,14 @@ def _fetch_model(env: Environment, uri: str) -> Path:
                 f"s3://{bucket}/{prefix}{name} cannot be read ({code}): a model URI names the S3 prefix of a "
                 f"model directory holding {', '.join(ModelDir.DEPLOY_FILES)}"
             ) from exc
+    # Where the model has them: its drift baseline, and the description of its data (the catalog tables' columns).
+    for name in (ModelDir.BASELINE, ModelDir.DESCRIPTION):
+        try:
+            client.download_file(bucket, prefix + name, str(target / name))
+        except client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise DeployError(f"s3://{bucket}/{prefix}{name} cannot be read: {exc}") from exc
+            (target / name).unlink(missing_ok=True)  # a model from before it: none, not a stale one
     return target
 
 
@@ -356,7 +371,7 @@ def plan(env: Environment, model_source: str, dependency_wheels: bool) -> dict:
     plan_file = env.work / "tfplan"
     inputs_file = env.work / INPUTS_FILE
     inputs_file.unlink(missing_ok=True)  # no record beside a plan that failed half-way
-    env.run("plan", "-input=false", "-lock-timeout=60s", f"-out={plan_file}", *env.var_args())
+    env.run("plan", *PLAN_OPTIONS, f"-out={plan_file}", *env.var_args())
     inputs_file.write_text(json.dumps(plan_inputs(env, model), indent=2, sort_keys=True) + "\n")
     shown = env.run("show", "-json", str(plan_file), capture=True)
     # The machine-readable plan, for reviews (make plan-summary PLAN_JSON=...) and tests.

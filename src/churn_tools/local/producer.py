@@ -1,11 +1,12 @@
 """Replay a churn CSV into a Kinesis stream, one JSON object per customer record (like the tutorial's notebook).
 
-    python -m churn_tools.local.producer --data churn.csv --stream churn [--rate 1000]
+    python -m churn_tools.local.producer --data churn.csv --stream churn [--dataset description.json] [--rate 1000]
 
-Each record keeps the CSV header's field names, numbers as JSON numbers, and gets a `record_id` and an
-`event_time`. PutRecords batches hold at most 500 records and 5 MiB; the partition key is the customer
-(state, area code, phone), so one customer's records stay in order on one shard while load spreads over all
-shards. Records a PutRecords call reports as failed (throttling, internal errors) are sent again, and only
+Each record keeps the CSV header's field names, with the types of the dataset description (default: the
+tutorial's): integer and decimal columns as JSON numbers, a blank in them as null; and gets a `record_id` and an
+`event_time`. PutRecords batches hold at most 500 records and 5 MiB; the partition key is the customer (the
+description's id column; the record otherwise), so one customer's records stay in order on one shard while
+load spreads over all shards. Records a PutRecords call reports as failed (throttling, internal errors) are sent again, and only
 those. SIGTERM/SIGINT finish the batch in flight, then stop. Exit code 2 when the stream is not there.
 """
 
@@ -27,7 +28,14 @@ from pathlib import Path
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from churn_pipeline.contract import schema
+from churn_pipeline.contract.dataset import (
+    DECIMAL,
+    INTEGER,
+    DatasetDescription,
+    DescriptionError,
+    canonical,
+    tutorial,
+)
 from churn_pipeline.streaming.kinesis_source import kinesis_client
 
 log = logging.getLogger("churn_tools.local.producer")
@@ -52,39 +60,41 @@ class BatchReport:
     seconds: float
 
 
-def customer_key(row: dict) -> str:
-    return f"{row.get('State', '')}-{row.get('Area Code', '')}-{row.get('Phone', '')}"
-
-
 def json_value(text: str | None, kind: str):
-    """CSV text -> the JSON value the notebook would send: numbers as numbers, anything unparsable kept as text."""
+    """CSV text -> the JSON value the notebook would send: numbers (a description's integer and decimal
+    columns) as numbers and their blanks as null, anything unparsable kept as text."""
     if text is None:
         return None
-    if kind == "int":
+    if kind in (INTEGER, DECIMAL):
+        if not text.strip():
+            return None
         try:
-            return int(text)
-        except ValueError:
-            return text
-    if kind == "double":
-        try:
-            return float(text)
+            return int(text) if kind == INTEGER else float(text)
         except ValueError:
             return text
     return text
 
 
-def csv_records(path: str | Path, id_prefix: str) -> Iterator[tuple[bytes, str]]:
-    """(JSON payload, partition key) per CSV row; record_id is `id_prefix` + the row number."""
-    kinds = {c.name: c.kind for c in schema.RAW_COLUMNS}
+def csv_records(
+    path: str | Path, id_prefix: str, description: DatasetDescription | None = None
+) -> Iterator[tuple[bytes, str]]:
+    """(JSON payload, partition key) per CSV row; record_id is `id_prefix` + the row number. Types and the
+    customer key (the id column) come from the description, by default the tutorial's."""
+    description = description or tutorial()
+    kinds = {canonical(c.name): c.type for c in description.columns}
+    id_key = canonical(description.id_column) if description.id_column else None
     for chunk_start, chunk in _chunks(path):
+        id_field = next((c for c in chunk.columns if canonical(c) == id_key), None)
         for offset, row in enumerate(chunk.to_dict(orient="records")):
             body = {
-                name: json_value(None if pd.isna(value) else value, kinds.get(name, "string"))
+                name: json_value(None if pd.isna(value) else value, kinds.get(canonical(name), "string"))
                 for name, value in row.items()
             }
-            body["record_id"] = f"{id_prefix}{chunk_start + offset:09d}"
+            record_id = f"{id_prefix}{chunk_start + offset:09d}"
+            body["record_id"] = record_id
             body["event_time"] = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-            yield json.dumps(body).encode(), customer_key(row)
+            key = row[id_field] if id_field is not None and not pd.isna(row[id_field]) else record_id
+            yield json.dumps(body).encode(), str(key)
 
 
 def _chunks(path: str | Path, size: int = 10_000):
@@ -202,7 +212,11 @@ def _rebatch(groups: Iterable[list], limit: int) -> Iterator[list]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Replay a churn CSV into a Kinesis stream as JSON records.")
-    parser.add_argument("--data", required=True, help="churn CSV (header as in the tutorial's dataset)")
+    parser.add_argument("--data", required=True, help="churn CSV (the columns of its dataset description)")
+    parser.add_argument(
+        "--dataset",
+        help="dataset description (JSON) of the CSV, for its types and id; default: the tutorial's",
+    )
     parser.add_argument("--stream", required=True, help="Kinesis stream name")
     parser.add_argument(
         "--rate", type=float, default=None, help="records per second (default: as fast as possible)"
@@ -225,10 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         check_stream(client, args.stream)
         if not Path(args.data).is_file():
             raise ProducerError(f"data file {args.data!r} does not exist")
-        sent = send(
-            client, args.stream, csv_records(args.data, prefix), args.rate, lambda: bool(stop_requested)
-        )
-    except ProducerError as exc:
+        description = DatasetDescription.load(args.dataset) if args.dataset else None
+        records = csv_records(args.data, prefix, description)
+        sent = send(client, args.stream, records, args.rate, lambda: bool(stop_requested))
+    except (ProducerError, DescriptionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"sent {sent:,} record(s) to {args.stream} (record_id prefix {prefix!r})")

@@ -28,13 +28,15 @@ provider "aws" {
 module "pipeline" {
   source = "../../modules/pipeline"
 
-  environment   = "dev"
-  name_prefix   = var.settings.name_prefix
-  force_destroy = var.settings.force_destroy
-  stream        = var.settings.stream
-  endpoint      = var.settings.endpoint
-  jobs          = var.settings.jobs
-  analytics     = var.settings.analytics
-  monitoring    = var.settings.monitoring
-  artifacts     = var.artifacts
+  environment        = "dev"
+  name_prefix        = var.settings.name_prefix
+  force_destroy      = var.settings.force_destroy
+  stream             = var.settings.stream
+  endpoint           = var.settings.endpoint
+  jobs               = var.settings.jobs
+  analytics          = var.settings.analytics
+  monitoring         = var.settings.monitoring
+  artifacts          = var.artifacts
+  data_columns       = var.data_columns
+  data_named_queries = var.data_named_queries
 }

@@ -12,3 +12,19 @@ variable "artifacts" {
   description = "Keys of the uploaded artifacts and the model version; written by `make deploy` / `make plan` (churn_tools.deploy)."
   type        = any
 }
+
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns); written by `make deploy` / `make plan` beside `artifacts` (churn_tools.deploy)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}
+
+variable "data_named_queries" {
+  description = "The Athena named queries that read the deployed model's data columns (churn rate by each categorical feature, latest scores by id), as templates; written by `make deploy` / `make plan` beside `data_columns` (churn_tools.analytics)."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+}

@@ -58,15 +58,17 @@ provider "aws" {
 module "pipeline" {
   source = "../../modules/pipeline"
 
-  environment   = "local"
-  name_prefix   = var.settings.name_prefix
-  force_destroy = var.settings.force_destroy
-  stream        = var.settings.stream
-  endpoint      = var.settings.endpoint
-  jobs          = var.settings.jobs
-  analytics     = var.settings.analytics
-  monitoring    = var.settings.monitoring
-  artifacts     = var.artifacts
+  environment        = "local"
+  name_prefix        = var.settings.name_prefix
+  force_destroy      = var.settings.force_destroy
+  stream             = var.settings.stream
+  endpoint           = var.settings.endpoint
+  jobs               = var.settings.jobs
+  analytics          = var.settings.analytics
+  monitoring         = var.settings.monitoring
+  artifacts          = var.artifacts
+  data_columns       = var.data_columns
+  data_named_queries = var.data_named_queries
 
   # moto evaluates bucket-policy conditions without the request context, so the TLS-only policy denies every
   # object request, and it serves plain HTTP anyway: the emulator cannot model it (terraform/README.md).

@@ -23,8 +23,12 @@ resource "aws_athena_workgroup" "this" {
 
 locals {
   # The named queries are templates defined once in the package (churn_tools.analytics, package data) and
-  # copied into terraform/contract.json by `make contract`; the local demo runs the very same SQL on DuckDB.
-  named_query_templates = jsondecode(file("${path.module}/../../contract.json")).named_queries
+  # copied into terraform/contract.json by `make contract`; those that read the data's own columns come from
+  # the deployed model's description (var.data_named_queries); the local demo runs the very same SQL on DuckDB.
+  named_query_templates = merge(
+    jsondecode(file("${path.module}/../../contract.json")).named_queries,
+    var.data_named_queries,
+  )
   # The tables the templates name (batch_table, stream_table, ...): the contract's datasets.
   query_tables = merge(
     { database = var.database_name },

@@ -39,8 +39,22 @@ variable "bytes_scanned_cutoff_per_query" {
   }
 }
 
+variable "data_named_queries" {
+  description = "Named queries that read the data's own columns (churn rate by each categorical feature, latest scores by id): templates like the contract's, generated from the deployed model's dataset description (churn_tools.analytics)."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.data_named_queries) : can(regex("^[a-z0-9_]{1,128}$", name))])
+    error_message = "data_named_queries names must be 1-128 lower-case letters, digits or underscores."
+  }
+}
+
 variable "create_named_queries" {
-  description = "Create the saved queries (churn rate by state, latest predictions, dead-letter summary)."
+  description = "Create the saved queries (churn rate by each categorical feature, score deciles, latest predictions, dead-letter summary, drift)."
   type        = bool
   default     = true
 }

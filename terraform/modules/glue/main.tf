@@ -5,6 +5,11 @@ locals {
   # terraform/contract.json by `make contract`: the catalog tables, argument values and validations read it.
   contract = jsondecode(file("${path.module}/../../contract.json"))
   datasets = local.contract.datasets
+  # The columns the jobs add after the data's own (data_columns_first datasets and the stream record).
+  fixed_column_names = distinct(concat(
+    flatten([for dataset in local.datasets : [for c in dataset.columns : c.name] if dataset.data_columns_first]),
+    [for c in local.contract.stream_record_extra_columns : c.name],
+  ))
 
   # Settings left unset take the contract's defaults (the same ones the jobs document).
   scoring = {
@@ -34,14 +39,15 @@ locals {
     ingest_hour  = { "type" = "integer", "range" = "0,23", "digits" = "2" }
   }
 
-  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys. The batch
-  # job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its tables are
-  # not partitioned in the catalog: Athena reads every folder under the location, a new run included.
+  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys: the scored
+  # ones open with the deployed model's data columns (var.data_columns), as the jobs write them for that model.
+  # The batch job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its
+  # tables are not partitioned in the catalog: Athena reads every folder under the location, a new run included.
   result_tables = {
     for name, dataset in local.datasets : name => {
       location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
       description = dataset.description
-      columns     = dataset.columns
+      columns     = concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
       partitions  = [for key in dataset.partition_keys : merge(key, { projection = local.ingest_projection[key.name] })]
     }
   }
@@ -78,13 +84,14 @@ locals {
     "--window_size"       = local.stream_settings.window_size
   })
 
-  # Glue's own parameters, the same for both jobs.
+  # Glue's own parameters, the same for both jobs. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
+  # feature (from 5.0 every job logs in real time:
+  # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html), and --enable-glue-datacatalog
+  # (the catalog as Spark's Hive metastore): the jobs read S3 paths and the stream by ARN, never a catalog table.
   glue_runtime_arguments = {
-    "--job-language"                     = "python"
-    "--TempDir"                          = "${local.s3.data}/tmp/glue/"
-    "--enable-metrics"                   = "true"
-    "--enable-continuous-cloudwatch-log" = "true"
-    "--enable-glue-datacatalog"          = "true"
+    "--job-language"   = "python"
+    "--TempDir"        = "${local.s3.data}/tmp/glue/"
+    "--enable-metrics" = "true"
     # Workers may have no internet: pip installs only the uploaded wheels.
     "--python-modules-installer-option" = "--no-index"
   }
@@ -121,9 +128,9 @@ resource "aws_glue_catalog_table" "kinesis_source" {
       serialization_library = "org.openx.data.jsonserde.JsonSerDe"
     }
 
-    # The tutorial's fields plus the producer's record_id and event_time (churn_pipeline.contract.outputs).
+    # The deployed model's data columns plus the producer's record_id and event_time (contract.outputs).
     dynamic "columns" {
-      for_each = local.contract.stream_record_columns
+      for_each = concat(var.data_columns, local.contract.stream_record_extra_columns)
       content {
         name = columns.value.name
         type = columns.value.type
@@ -213,7 +220,9 @@ locals {
       script_key  = var.artifacts.batch_script_key
       wheels      = var.artifacts.batch_python_modules
       timeout     = var.batch_job.timeout_minutes
-      arguments   = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
+      # Maintenance windows are for streaming jobs only.
+      maintenance_window = null
+      arguments          = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
     }
     stream = {
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
@@ -221,9 +230,13 @@ locals {
       settings    = var.stream_job
       script_key  = var.artifacts.stream_script_key
       wheels      = var.artifacts.stream_python_modules
-      # A streaming job runs until stopped: no timeout on purpose.
-      timeout   = null
-      arguments = local.stream_job_arguments
+      # A streaming job runs until stopped: no timeout on purpose. Glue still restarts it for maintenance, every
+      # 7 days at the hour the run started unless it has a maintenance window, then within 3 hours of the window's
+      # start (https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html); it resumes from its
+      # checkpoint.
+      timeout            = null
+      maintenance_window = var.stream_job.maintenance_window
+      arguments          = local.stream_job_arguments
     }
   }
 }
@@ -238,6 +251,7 @@ resource "aws_glue_job" "this" {
   worker_type            = each.value.settings.worker_type
   number_of_workers      = each.value.settings.number_of_workers
   timeout                = each.value.timeout
+  maintenance_window     = each.value.maintenance_window
   security_configuration = aws_glue_security_configuration.this.name
   execution_class        = "STANDARD"
 

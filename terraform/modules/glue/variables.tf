@@ -55,6 +55,38 @@ variable "stream" {
   })
 }
 
+variable "data_columns" {
+  description = "The columns of the deployed model's data, in file order: the catalog columns of its dataset description (dataset.json; lower-cased names, Glue types), written by `make deploy` / `make plan` (churn_tools.deploy.package). The scored tables and the Kinesis source table open with them, then their fixed columns (terraform/contract.json)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+
+  # Glue takes a column name of 1-255 characters (https://docs.aws.amazon.com/glue/latest/webapi/API_Column.html)
+  # and stores it lower-cased; the writers and the catalog match names that way (contract.dataset.canonical).
+  validation {
+    condition     = length(var.data_columns) > 0 && alltrue([for c in var.data_columns : length(c.name) > 0 && length(c.name) <= 255 && c.name == lower(trimspace(c.name))])
+    error_message = "data_columns must name at least one column, each 1-255 characters, lower-case and trimmed (as the Glue catalog stores it), got ${jsonencode([for c in var.data_columns : c.name])}."
+  }
+
+  validation {
+    condition     = alltrue([for c in var.data_columns : contains(local.contract.data_column_types, c.type)])
+    error_message = "data_columns types must be one of ${jsonencode(local.contract.data_column_types)}, got ${jsonencode(distinct([for c in var.data_columns : c.type]))}."
+  }
+
+  validation {
+    condition     = length(distinct([for c in var.data_columns : c.name])) == length(var.data_columns)
+    error_message = "data_columns names must be distinct, got ${jsonencode([for c in var.data_columns : c.name])}."
+  }
+
+  # A data column named like a fixed column after it (churn_probability, record_id, ...) would make two columns
+  # of one name in a table.
+  validation {
+    condition     = length(setintersection([for c in var.data_columns : c.name], local.fixed_column_names)) == 0
+    error_message = "data_columns must not reuse a name of the columns the jobs add after them, got ${jsonencode(setintersection([for c in var.data_columns : c.name], local.fixed_column_names))}."
+  }
+}
+
 variable "region" {
   description = "Region of the jobs' AWS clients on the workers (job argument --aws_region): a Glue worker's environment does not promise one."
   type        = string
@@ -151,15 +183,23 @@ variable "batch_job" {
 }
 
 variable "stream_job" {
-  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position. Window and position unset: the contract's defaults."
+  description = "Streaming scoring job: Glue version (one that supports Kinesis sources), workers, window and start position (unset: the contract's defaults), and maintenance_window, the weekly hour (GMT, \"Sun:02\") in which Glue restarts the run for its maintenance instead of 7 days after the run started."
   type = object({
-    glue_version      = optional(string, "5.1")
-    worker_type       = optional(string, "G.1X")
-    number_of_workers = optional(number, 2)
-    window_size       = optional(string)
-    starting_position = optional(string)
+    glue_version       = optional(string, "5.1")
+    worker_type        = optional(string, "G.1X")
+    number_of_workers  = optional(number, 2)
+    window_size        = optional(string)
+    starting_position  = optional(string)
+    maintenance_window = optional(string, "Sun:02")
   })
   default = {}
+
+  # Glue's MaintenanceWindow pattern (botocore's glue service model, shape MaintenanceWindow); the provider passes
+  # any string through (5.100.0), so CreateJob would be the first to refuse it.
+  validation {
+    condition     = can(regex("^(Sun|Mon|Tue|Wed|Thu|Fri|Sat):([01]?[0-9]|2[0-3])$", var.stream_job.maintenance_window))
+    error_message = "stream_job.maintenance_window must be a weekday and an hour in GMT as Glue takes it, Sun:02 or Wed:23 (Sun-Sat, 0-23), got ${jsonencode(var.stream_job.maintenance_window)}."
+  }
 
   validation {
     condition     = var.stream_job.starting_position == null || contains(local.contract.starting_positions, coalesce(var.stream_job.starting_position, "-")) || can(regex(local.contract.starting_timestamp_pattern, coalesce(var.stream_job.starting_position, "-")))

@@ -115,24 +115,6 @@ data "aws_iam_policy_document" "glue" {
   }
 
   statement {
-    sid = "ReadCatalogTables"
-    # Reads only (--enable-glue-datacatalog makes the catalog Spark's metastore). No glue:CreatePartition or
-    # BatchCreatePartition: the stream tables use partition projection, whose partitions Athena computes and
-    # never reads from the catalog (https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html), and
-    # the batch tables are unpartitioned, so the jobs write files, never partitions. Each catalog action needs
-    # the catalog, database and table ARNs (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
-    actions = [
-      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
-      "glue:BatchGetPartition",
-    ]
-    resources = [
-      "${local.arn_base}:glue:${local.region}:${local.account}:catalog",
-      "${local.arn_base}:glue:${local.region}:${local.account}:database/${var.glue_database_name}",
-      "${local.arn_base}:glue:${local.region}:${local.account}:table/${var.glue_database_name}/*",
-    ]
-  }
-
-  statement {
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
     resources = ["${local.arn_base}:logs:${local.region}:${local.account}:log-group:/aws-glue/*"]

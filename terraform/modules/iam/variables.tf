@@ -43,11 +43,6 @@ variable "endpoint_name" {
   type        = string
 }
 
-variable "glue_database_name" {
-  description = "Glue catalog database whose tables the jobs read and update."
-  type        = string
-}
-
 variable "xgboost_image_tag" {
   description = "Tag of the built-in XGBoost image the SageMaker role may pull."
   type        = string

@@ -148,8 +148,10 @@ variable "rollout" {
 
   # Ranges of the UpdateEndpoint API: AutoRollbackConfig.Alarms 1-10, CapacitySize >= 1 (and a canary of at most half
   # the new fleet), TrafficRoutingConfig.WaitIntervalInSeconds 0-3600, TerminationWaitInSeconds 0-3600,
-  # MaximumExecutionTimeoutInSeconds 600-28800 and above the waits:
+  # MaximumExecutionTimeoutInSeconds above the waits:
   # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html
+  # The API takes a timeout up to 28800, the provider only 600-14400 (hashicorp/terraform-provider-aws,
+  # internal/service/sagemaker/endpoint.go: validation.IntBetween(600, 14400)); the stricter bound is the one mirrored.
   validation {
     condition     = var.rollout == null || try(length(var.rollout.rollback_alarm_names) >= 1 && length(var.rollout.rollback_alarm_names) <= 10, false)
     error_message = "rollout.rollback_alarm_names must name 1-10 CloudWatch alarms (without one, nothing can roll a bad model back)."
@@ -164,10 +166,10 @@ variable "rollout" {
     condition = var.rollout == null || try(
       var.rollout.wait_interval_in_seconds >= 0 && var.rollout.wait_interval_in_seconds <= 3600 &&
       var.rollout.termination_wait_in_seconds >= 0 && var.rollout.termination_wait_in_seconds <= 3600 &&
-      var.rollout.maximum_execution_timeout_in_seconds >= 600 && var.rollout.maximum_execution_timeout_in_seconds <= 28800 &&
+      var.rollout.maximum_execution_timeout_in_seconds >= 600 && var.rollout.maximum_execution_timeout_in_seconds <= 14400 &&
       var.rollout.maximum_execution_timeout_in_seconds > var.rollout.wait_interval_in_seconds + var.rollout.termination_wait_in_seconds,
     false)
-    error_message = "rollout: wait_interval_in_seconds and termination_wait_in_seconds must be 0-3600, maximum_execution_timeout_in_seconds 600-28800 and larger than both waits together."
+    error_message = "rollout: wait_interval_in_seconds and termination_wait_in_seconds must be 0-3600, maximum_execution_timeout_in_seconds 600-14400 (the AWS provider's limit) and larger than both waits together."
   }
 }
 

@@ -17,9 +17,9 @@ module "storage" {
   # Services that use the key on our behalf, one documented statement each (storage/main.tf):
   key_service_access = {
     # The Glue jobs' security configuration encrypts their CloudWatch logs with the key. Every log group name
-    # Glue documents for jobs starts with /aws-glue/ (/aws-glue/jobs/output, /aws-glue/jobs/error, and with a
-    # security configuration /aws-glue/jobs/<configuration>-role/<role>/...), and the Glue role may write logs only
-    # under /aws-glue/ (iam module). terraform/README.md, "First deployment checklist", says how to confirm it.
+    # Glue documents for jobs starts with /aws-glue/ (/aws-glue/jobs/output and /aws-glue/jobs/error, and with a
+    # security configuration /aws-glue/jobs-<role name>-<security configuration name>/..., API_JobRun.html,
+    # LogGroupName), and the Glue role may write logs only under /aws-glue/ (iam module). terraform/README.md, "First deployment checklist", says how to confirm it.
     log_groups = ["/aws-glue/*"]
     # The alarm topic (monitoring) is encrypted with the key; alarms and the Glue job-failure rule publish to it.
     alarms_to_sns = true
@@ -47,7 +47,6 @@ module "iam" {
   kms_key_arn          = module.storage.kms_key_arn
   stream_arn           = module.stream.arn
   endpoint_name        = local.endpoint_name
-  glue_database_name   = local.database_name
   xgboost_image_tag    = var.endpoint.xgboost_image_tag
   data_capture_enabled = var.endpoint.data_capture_enabled
   rollback_alarm_names = local.guarded_rollout ? module.monitoring.endpoint_alarm_names : []
@@ -108,6 +107,9 @@ module "glue" {
   batch_job  = var.jobs.batch
   stream_job = var.jobs.stream
   tags       = local.tags
+
+  # The deployed model's data columns: the scored and source catalog tables open with them.
+  data_columns = var.data_columns
 }
 
 module "analytics" {
@@ -118,6 +120,7 @@ module "analytics" {
   kms_key_arn                    = module.storage.kms_key_arn
   database_name                  = module.glue.database_name
   create_named_queries           = var.analytics.create_named_queries
+  data_named_queries             = var.data_named_queries
   bytes_scanned_cutoff_per_query = var.analytics.bytes_scanned_cutoff_per_query
   force_destroy                  = var.force_destroy
   tags                           = local.tags

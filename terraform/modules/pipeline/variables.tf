@@ -97,6 +97,8 @@ variable "jobs" {
       number_of_workers = optional(number, 2)
       window_size       = optional(string)
       starting_position = optional(string)
+      # Weekly hour (GMT) of Glue's maintenance restarts of the streaming job; modules/glue validates it.
+      maintenance_window = optional(string, "Sun:02")
     }), {})
   })
   default = {}
@@ -136,6 +138,23 @@ variable "artifacts" {
     batch_python_modules  = list(string)
     stream_python_modules = list(string)
   })
+}
+
+variable "data_columns" {
+  description = "The deployed model's data columns (its dataset description's catalog columns, in file order), written with `artifacts` by the packaging step: the catalog tables open with them (validated by modules/glue)."
+  type = list(object({
+    name = string
+    type = string
+  }))
+}
+
+variable "data_named_queries" {
+  description = "The Athena named queries that read the data's own columns (generated from the deployed model's dataset description by the packaging step), added to the contract's fixed ones."
+  type = map(object({
+    description = string
+    template    = string
+  }))
+  default = {}
 }
 
 variable "tags" {

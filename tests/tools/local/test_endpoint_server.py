@@ -60,6 +60,20 @@ def test_ping_and_container_invocations_answer_one_probability_per_line(endpoint
     np.testing.assert_array_equal(np.array([float(x) for x in lines]), expected)
 
 
+def test_an_empty_field_is_scored_as_a_missing_value(endpoint_url, encoded, model_dir):
+    """As the XGBoost container: an empty field is NaN, XGBoost's missing value (not 0, not an error)."""
+    matrix, _ = encoded
+    with_missing = matrix[:20].copy()
+    with_missing[::3, 0] = np.nan
+    with_missing[1::3, -1] = np.nan
+    status, body = post(f"{endpoint_url}/invocations", format_csv(with_missing))
+    assert status == 200, body.decode()[:300]
+    got = parse_predictions(body, len(with_missing))
+    np.testing.assert_array_equal(got, Scorer.from_dir(model_dir).predict_matrix(with_missing))
+    zeros = np.nan_to_num(with_missing, nan=0.0)
+    assert not np.array_equal(got, Scorer.from_dir(model_dir).predict_matrix(zeros))
+
+
 def test_runtime_api_through_boto3_and_concurrent_requests(endpoint_url, encoded):
     matrix, expected = encoded
     client = runtime_client(endpoint_url)

@@ -18,6 +18,10 @@ from typing import Any
 import hcl2
 import pytest
 
+from churn_pipeline.contract import dataset
+from churn_pipeline.contract.dataset import DatasetDescription
+from churn_tools.deploy import package as packaging
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # Artifact keys in the shapes the modules validate; the plans only need the names, not the objects.
 ARTIFACTS = {
@@ -75,9 +79,16 @@ class LocalRoot:
             )
         return result.stdout
 
-    def var_file(self, name: str, tfvars: dict[str, Any]) -> Path:
+    def var_file(
+        self, name: str, tfvars: dict[str, Any], description: DatasetDescription | None = None
+    ) -> Path:
+        """The settings, and the packaging step's variables (its own writer's) for a model of `description`
+        (default: the tutorial's)."""
+        package = packaging.Package(variables=ARTIFACTS, description=description or dataset.tutorial())
         path = self.workdir / f"{name}.tfvars.json"
-        path.write_text(json.dumps({**tfvars, "endpoint_url": self.endpoint_url, "artifacts": ARTIFACTS}))
+        path.write_text(
+            json.dumps({**tfvars, "endpoint_url": self.endpoint_url, **package.terraform_variables()})
+        )
         return path
 
     def apply(self, tfvars: dict[str, Any]) -> None:
@@ -86,7 +97,14 @@ class LocalRoot:
             "apply", "-auto-approve", "-input=false", f"-var-file={self.var_file('applied', tfvars)}"
         )
 
-    def plan_json(self, name: str, tfvars: dict[str, Any], *extra: str, workspace: str = "default") -> Path:
+    def plan_json(
+        self,
+        name: str,
+        tfvars: dict[str, Any],
+        *extra: str,
+        workspace: str = "default",
+        description: DatasetDescription | None = None,
+    ) -> Path:
         """`terraform plan -out` then `terraform show -json`; cached by name for the session.
 
         No refresh: the state was written by the apply a moment ago against the same moto server, and
@@ -94,7 +112,7 @@ class LocalRoot:
         """
         if name not in self.plans:
             planfile = self.workdir / f"{name}.tfplan"
-            var_file = f"-var-file={self.var_file(name, tfvars)}"
+            var_file = f"-var-file={self.var_file(name, tfvars, description)}"
             # -lock=false: several plans read the state at once; none of them writes it.
             self.terraform(
                 "plan", "-input=false", "-refresh=false", "-lock=false", f"-out={planfile}", var_file, *extra,
@@ -161,17 +179,20 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 # An empty workspace of the same root: dev's configuration planned from nothing.
 DEV_WORKSPACE = "dev-configuration"
-FIXTURE_PLANS = (*SCENARIOS, "destroy", "noop-storage", DEV_WORKSPACE)
+# The same settings, a model of another dataset (tests/data/telco-shape.dataset.json).
+OTHER_DATASET = "other-dataset"
+FIXTURE_PLANS = (*SCENARIOS, "destroy", "noop-storage", DEV_WORKSPACE, OTHER_DATASET)
 
 
 @pytest.fixture(scope="session")
-def fixture_plans(local_root, local_tfvars) -> dict[str, Path]:
+def fixture_plans(local_root, local_tfvars, second_description) -> dict[str, Path]:
     """Every fixture plan's JSON by name, made at once, a few in parallel. Besides SCENARIOS:
     - "destroy": `plan -destroy`;
     - "noop-storage": the storage module (buckets, key, policies) re-planned unchanged: nothing to do;
     - "dev-configuration": dev's terraform.tfvars (region, settings) planned from an empty state in another
       workspace of the local root; the dev root itself needs AWS credentials and its S3 backend, its resources
-      and settings are the same.
+      and settings are the same;
+    - "other-dataset": the local settings, the packaging step's variables for a model of a second description.
     """
     local_root.terraform("workspace", "new", DEV_WORKSPACE, workspace=DEV_WORKSPACE)
 
@@ -182,6 +203,8 @@ def fixture_plans(local_root, local_tfvars) -> dict[str, Path]:
             return local_root.plan_json(name, local_tfvars, "-target=module.pipeline.module.storage")
         if name == DEV_WORKSPACE:
             return local_root.plan_json(name, env_tfvars("dev"), workspace=DEV_WORKSPACE)
+        if name == OTHER_DATASET:
+            return local_root.plan_json(name, local_tfvars, description=second_description)
         return local_root.plan_json(name, merged(local_tfvars, SCENARIOS[name]))
 
     with ThreadPoolExecutor(max_workers=3) as pool:

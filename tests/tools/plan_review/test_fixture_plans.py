@@ -37,6 +37,7 @@ EXPECTED_ALARMS = {
     "grow": {("iam-widening", SAGEMAKER_POLICY), ("encryption", ENDPOINT_CONFIG)},
     "rename": {("data-loss", address) for address in DATA_BEARING},  # the key has no name: it stays
     "destroy": {("data-loss", address) for address in DATA_BEARING | {KMS_KEY}},
+    "other-dataset": set(),  # the tables' columns change in place: nothing is lost
 }
 ALARM = re.compile(r"^- \S+ (?:high|medium) \*\*([\w-]+)\*\* `([^`]+)`: (.*)$")
 
@@ -155,3 +156,28 @@ def test_policies_known_only_after_apply_are_noted_for_review(summaries):
     for role in ("glue", "sagemaker"):
         address = f"module.pipeline.module.iam.aws_iam_role_policy.{role}"
         assert f"**iam-unknown** `{address}`: `policy` is known only after apply: review it" in notes
+
+
+def test_a_model_of_another_dataset_changes_the_tables_that_hold_its_columns_in_place(
+    fixture_plan, second_description
+):
+    document = json.loads(fixture_plan("other-dataset").read_text())
+    changed = {
+        change["address"]: change["change"]
+        for change in document["resource_changes"]
+        if change["change"]["actions"] != ["no-op"] and change["type"] == "aws_glue_catalog_table"
+    }
+    scored = [d for d in outputs.DATASETS if d.data_columns_first]
+    source = f"{GLUE}.aws_glue_catalog_table.kinesis_source"
+    tables = {f'{GLUE}.aws_glue_catalog_table.results["{d.table}"]': d for d in scored}
+    assert set(changed) == {*tables, source}
+    assert {tuple(change["actions"]) for change in changed.values()} == {("update",)}
+    for address, dataset in tables.items():
+        columns = changed[address]["after"]["storage_descriptor"][0]["columns"]
+        assert [{"name": c["name"], "type": c["type"]} for c in columns] == dataset.for_data(
+            second_description
+        ).catalog_columns(), address
+    columns = changed[source]["after"]["storage_descriptor"][0]["columns"]
+    assert [{"name": c["name"], "type": c["type"]} for c in columns] == outputs.catalog_fields(
+        outputs.stream_record_fields(second_description)
+    )

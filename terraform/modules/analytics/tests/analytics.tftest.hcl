@@ -5,6 +5,13 @@ variables {
   results_bucket = "churn-test-results-123456789012"
   kms_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   database_name  = "churn_test_churn"
+  # As the packaging step generates them from a description (churn_tools.analytics.data_query_templates).
+  data_named_queries = {
+    churn_rate_by_payment_method = {
+      description = "Share of customers predicted to churn, per Payment method, over every batch scored (top 10)."
+      template    = "SELECT \"payment method\", count(*) AS customers FROM \"$${database}\".\"$${batch_table}\" GROUP BY \"payment method\""
+    }
+  }
 }
 
 run "encrypted_enforced_workgroup_with_saved_queries" {
@@ -26,8 +33,13 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
   }
 
   assert {
-    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_state", "latest_predictions", "dead_letter_summary", "drift_report"])
-    error_message = "the four saved queries exist"
+    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_payment_method", "score_deciles", "dead_letter_summary", "drift_report"])
+    error_message = "the contract's saved queries and the data's exist"
+  }
+
+  assert {
+    condition     = aws_athena_named_query.this["churn_rate_by_payment_method"].query == "SELECT \"payment method\", count(*) AS customers FROM \"churn_test_churn\".\"batch_predictions\" GROUP BY \"payment method\""
+    error_message = "a data query is rendered with this database's tables, as the contract's are"
   }
 
   assert {
@@ -39,7 +51,7 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
   # partition columns, or it reads every partition ever written.
   assert {
     condition = alltrue([
-      for name in ["latest_predictions", "dead_letter_summary"] :
+      for name in ["dead_letter_summary"] :
       strcontains(aws_athena_named_query.this[name].query, "WHERE CAST(ingest_year AS varchar) >= CAST(year(current_date - INTERVAL '7' DAY) AS varchar)")
       && strcontains(aws_athena_named_query.this[name].query, "CAST(ingest_year AS integer) * 10000 + CAST(ingest_month AS integer) * 100 + CAST(ingest_day AS integer)")
     ])
@@ -68,4 +80,14 @@ run "rejects_a_scan_cutoff_below_athena_minimum" {
   }
 
   expect_failures = [var.bytes_scanned_cutoff_per_query]
+}
+
+run "rejects_a_data_query_name_athena_would_not_take" {
+  command = plan
+
+  variables {
+    data_named_queries = { "churn rate by State" = { description = "x", template = "SELECT 1" } }
+  }
+
+  expect_failures = [var.data_named_queries]
 }

@@ -20,6 +20,12 @@ variables {
     batch_python_modules  = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
     stream_python_modules = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
   }
+  # A model's data columns (dataset.json's catalog columns), in file order.
+  data_columns = [
+    { name = "customer id", type = "string" },
+    { name = "tenure", type = "int" },
+    { name = "monthly charges", type = "double" },
+  ]
 }
 
 run "jobs_scripts_arguments_and_encryption" {
@@ -100,15 +106,25 @@ run "streaming_tables_project_their_ingest_partitions" {
 
   assert {
     condition     = aws_glue_catalog_table.kinesis_source.name == "kinesis_customer_churn" && aws_glue_catalog_table.kinesis_source.parameters["typeOfData"] == "kinesis"
-    error_message = "the tutorial's Kinesis source table"
+    error_message = "the Kinesis source table of the stream"
   }
 
   assert {
     condition = alltrue([
       for name, dataset in jsondecode(file("../../contract.json")).datasets :
-      [for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : { name = c.name, type = c.type }] == dataset.columns
+      [for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : { name = c.name, type = c.type }] == concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
     ])
-    error_message = "every result table has its writer's columns (churn_pipeline.contract.outputs), in order"
+    error_message = "every result table has its writer's columns (the data's first where the writer puts them first, then churn_pipeline.contract.outputs), in order"
+  }
+
+  assert {
+    condition     = [for c in aws_glue_catalog_table.results["batch_predictions"].storage_descriptor[0].columns : c.name] == ["customer id", "tenure", "monthly charges", "churn_probability", "churn_prediction", "model_version", "scored_at"]
+    error_message = "batch_predictions: the model's data columns, then the scores"
+  }
+
+  assert {
+    condition     = [for c in aws_glue_catalog_table.kinesis_source.storage_descriptor[0].columns : { name = c.name, type = c.type }] == concat(var.data_columns, [{ name = "record_id", type = "string" }, { name = "event_time", type = "string" }])
+    error_message = "the Kinesis source table: the model's data columns, then the producer's record_id and event_time"
   }
 
   assert {
@@ -192,4 +208,128 @@ run "rejects_a_script_key_that_is_not_content_addressed" {
   }
 
   expect_failures = [var.artifacts]
+}
+
+run "tables_follow_another_model_s_data_columns" {
+  command = plan
+
+  variables {
+    data_columns = [
+      { name = "state", type = "string" },
+      { name = "day mins", type = "double" },
+      { name = "churn?", type = "string" },
+    ]
+  }
+
+  assert {
+    condition = alltrue([
+      for name in ["batch_predictions", "batch_failed", "stream_predictions"] :
+      slice([for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : c.name], 0, 3) == ["state", "day mins", "churn?"]
+    ])
+    error_message = "the scored tables open with the deployed model's columns, whichever they are"
+  }
+
+  assert {
+    condition     = [for c in aws_glue_catalog_table.results["batch_failed"].storage_descriptor[0].columns : c.type] == ["string", "double", "string", "string", "string", "string"]
+    error_message = "batch_failed: the data's columns with their types, then source_file, raw_line, error_reason"
+  }
+
+  assert {
+    condition     = length(aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns) == 4 && length(aws_glue_catalog_table.results["stream_dead_letter"].storage_descriptor[0].columns) == 9
+    error_message = "tables without the data's columns keep only their fixed ones"
+  }
+}
+
+run "rejects_data_columns_glue_would_not_store_as_named" {
+  command = plan
+
+  variables {
+    data_columns = [{ name = "Customer ID", type = "string" }]
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+run "rejects_an_empty_data_column_name" {
+  command = plan
+
+  variables {
+    data_columns = [{ name = "", type = "string" }]
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+run "rejects_no_data_columns" {
+  command = plan
+
+  variables {
+    data_columns = []
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+run "rejects_a_description_type_that_is_not_a_catalog_type" {
+  command = plan
+
+  variables {
+    data_columns = [{ name = "monthly charges", type = "decimal" }]
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+run "rejects_a_data_column_twice" {
+  command = plan
+
+  variables {
+    data_columns = [{ name = "tenure", type = "int" }, { name = "tenure", type = "double" }]
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+run "rejects_a_data_column_named_like_a_column_the_jobs_add" {
+  command = plan
+
+  variables {
+    data_columns = [{ name = "tenure", type = "int" }, { name = "record_id", type = "string" }]
+  }
+
+  expect_failures = [var.data_columns]
+}
+
+# Glue restarts a streaming job run every 7 days at the hour it started unless the job has a maintenance window
+# (https://docs.aws.amazon.com/glue/latest/dg/glue-streaming-maintenance.html); the batch job has none to set.
+run "the_streaming_job_restarts_in_its_maintenance_window" {
+  command = plan
+
+  assert {
+    condition     = aws_glue_job.this["stream"].maintenance_window == "Sun:02" && aws_glue_job.this["batch"].maintenance_window == null
+    error_message = "the streaming job's maintenance window defaults to Sun:02 (GMT); the batch job has none"
+  }
+}
+
+run "takes_another_maintenance_window" {
+  command = plan
+
+  variables {
+    stream_job = { maintenance_window = "Wed:23" }
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].maintenance_window == "Wed:23"
+    error_message = "the configured maintenance window reaches the streaming job"
+  }
+}
+
+run "rejects_a_maintenance_window_glue_does_not_take" {
+  command = plan
+
+  variables {
+    stream_job = { maintenance_window = "Sunday:24" }
+  }
+
+  expect_failures = [var.stream_job]
 }

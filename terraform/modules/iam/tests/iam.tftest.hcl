@@ -23,10 +23,9 @@ variables {
     artifacts = "arn:aws:s3:::churn-test-artifacts-123456789012"
     results   = "arn:aws:s3:::churn-test-results-123456789012"
   }
-  kms_key_arn        = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-  stream_arn         = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn"
-  endpoint_name      = "churn-test-churn"
-  glue_database_name = "churn_test_churn"
+  kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  stream_arn    = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn"
+  endpoint_name = "churn-test-churn"
 }
 
 run "least_privilege_statements" {

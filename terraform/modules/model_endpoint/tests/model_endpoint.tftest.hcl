@@ -278,3 +278,29 @@ run "rejects_a_timeout_shorter_than_the_bake" {
 
   expect_failures = [var.rollout]
 }
+
+# SageMaker's API takes up to 28800 s, but the provider refuses more than 14400 at plan time
+# (internal/service/sagemaker/endpoint.go, blue_green_update_policy: validation.IntBetween(600, 14400)); the module
+# says so itself, naming the setting.
+run "rejects_a_timeout_above_the_provider_s_limit" {
+  command = plan
+
+  variables {
+    rollout = { rollback_alarm_names = ["churn-test-endpoint-5xx"], maximum_execution_timeout_in_seconds = 14401 }
+  }
+
+  expect_failures = [var.rollout]
+}
+
+run "accepts_the_provider_s_longest_timeout" {
+  command = plan
+
+  variables {
+    rollout = { rollback_alarm_names = ["churn-test-endpoint-5xx"], maximum_execution_timeout_in_seconds = 14400 }
+  }
+
+  assert {
+    condition     = aws_sagemaker_endpoint.this.deployment_config[0].blue_green_update_policy[0].maximum_execution_timeout_in_seconds == 14400
+    error_message = "the longest timeout the provider takes reaches the endpoint"
+  }
+}

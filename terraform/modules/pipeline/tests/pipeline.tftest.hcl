@@ -40,6 +40,7 @@ variables {
     batch_python_modules  = []
     stream_python_modules = []
   }
+  data_columns = [{ name = "customer id", type = "string" }, { name = "tenure", type = "int" }]
 }
 
 run "one_set_of_names_wires_every_module" {

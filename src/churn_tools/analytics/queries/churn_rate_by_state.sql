@@ -1,9 +1,0 @@
--- Share of customers predicted to churn, per state, over every batch scored (top 10).
-SELECT state,
-       count(*) AS customers,
-       round(avg(CAST(churn_prediction AS double)), 4) AS predicted_churn_rate,
-       round(avg(churn_probability), 4) AS mean_churn_probability
-FROM "${database}"."${batch_table}"
-GROUP BY state
-ORDER BY predicted_churn_rate DESC, state
-LIMIT 10
