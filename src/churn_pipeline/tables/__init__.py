@@ -1,0 +1,31 @@
+"""Iceberg tables: the catalog from settings, a table created once, and the one idempotent commit of data files
+that Spark tasks wrote (one commit per table and micro-batch or run, its marker in the snapshot summary).
+
+Built on pyiceberg 0.12.0 (pinned in pyproject.toml); what this package relies on in it is cited beside the code.
+"""
+
+from churn_pipeline.tables.catalog import CatalogSettings, catalog_from_settings
+from churn_pipeline.tables.commit import (
+    CommitConflictError,
+    CommitMarker,
+    CommitOutcome,
+    DataFileError,
+    RetryPolicy,
+    commit_data_files,
+    last_committed_sequence,
+)
+from churn_pipeline.tables.create import TableMismatchError, ensure_table
+
+__all__ = [
+    "CatalogSettings",
+    "CommitConflictError",
+    "CommitMarker",
+    "CommitOutcome",
+    "DataFileError",
+    "RetryPolicy",
+    "TableMismatchError",
+    "catalog_from_settings",
+    "commit_data_files",
+    "ensure_table",
+    "last_committed_sequence",
+]

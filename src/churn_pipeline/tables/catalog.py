@@ -1,0 +1,120 @@
+"""The Iceberg catalog the jobs commit through, from settings: the Glue Data Catalog (on AWS, and locally on
+moto through AWS_ENDPOINT_URL), or pyiceberg's SQL catalog on a SQLite file for a purely local run with no AWS
+stand-in. Both hand back a pyiceberg Catalog; the table and commit code is the same for either."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyiceberg.catalog import Catalog
+
+CATALOG_KINDS = ("glue", "sql")
+# The SQLite file of the SQL catalog, inside its warehouse directory.
+SQL_CATALOG_FILE = "iceberg-catalog.sqlite"
+
+
+class CatalogSettingError(ValueError):
+    """The catalog settings cannot make a catalog; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    kind: str  # "glue" or "sql"
+    # Where table data and metadata live: s3://bucket/prefix for Glue, a local directory for the SQL catalog.
+    warehouse: str
+    region: str | None = None  # the Glue catalog's and the bucket's region
+
+    def __post_init__(self) -> None:
+        if self.kind not in CATALOG_KINDS:
+            raise CatalogSettingError(
+                f"catalog kind must be one of {', '.join(CATALOG_KINDS)}, got {self.kind!r}"
+            )
+        if not self.warehouse:
+            raise CatalogSettingError(
+                f"the {self.kind} catalog needs a warehouse location, got {self.warehouse!r}"
+            )
+        if self.kind == "glue" and not self.warehouse.startswith("s3://"):
+            raise CatalogSettingError(
+                f"the glue catalog's warehouse must be an s3:// URI, got {self.warehouse!r}"
+            )
+        if self.kind == "glue" and not self.region:
+            raise CatalogSettingError("the glue catalog needs a region (the catalog's and the bucket's)")
+        if self.kind == "sql" and "://" in self.warehouse:
+            raise CatalogSettingError(
+                f"the sql catalog's warehouse is a local directory, got {self.warehouse!r}"
+            )
+
+    def table_location(self, database: str, table: str) -> str:
+        """Where a table's files go: <warehouse>/<database>/<table> (a prefix IAM policies can name)."""
+        if self.kind == "sql":
+            return (Path(self.warehouse).resolve() / database / table).as_uri()
+        return f"{self.warehouse.rstrip('/')}/{database}/{table}"
+
+
+def _s3_endpoint() -> str | None:
+    """The S3 endpoint override as boto3 reads it (AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL): pyiceberg hands
+    `s3.endpoint` to pyarrow's S3FileSystem, which is not boto3 and is told explicitly. Unset on AWS."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def catalog_from_settings(settings: CatalogSettings, name: str = "churn") -> Catalog:
+    if settings.kind == "glue":
+        # The Glue client is boto3's (pyiceberg/catalog/glue.py, GlueCatalog.__init__): with no `glue.endpoint`
+        # property it honours AWS_ENDPOINT_URL_GLUE / AWS_ENDPOINT_URL itself, as every other client here does.
+        properties = {"glue.region": settings.region, "s3.region": settings.region}
+        if endpoint := _s3_endpoint():
+            properties["s3.endpoint"] = endpoint
+        return _glue_catalog(name, properties)
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    warehouse = Path(settings.warehouse).resolve()
+    warehouse.mkdir(parents=True, exist_ok=True)
+    return SqlCatalog(name, uri=f"sqlite:///{warehouse / SQL_CATALOG_FILE}", warehouse=warehouse.as_uri())
+
+
+def _glue_catalog(name: str, properties: dict[str, Any]) -> Catalog:
+    import boto3
+    from botocore.config import Config
+    from pyiceberg.catalog.glue import GlueCatalog
+    from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+
+    class GlueCatalogUpdatingOnce(GlueCatalog):
+        """GlueCatalog whose UpdateTable (the commit's one atomic step) is sent once, never retried by botocore.
+
+        pyiceberg's Glue client retries every call (standard mode, 10 attempts: GlueCatalog.__init__). If an
+        UpdateTable lands but its response is lost, the retried call carries a stale VersionId and Glue answers
+        ConcurrentModificationException; pyiceberg reads that as "did not land" and deletes the manifest list
+        of the snapshot the table now points at (Transaction.commit_transaction, its CommitFailedException
+        branch): a table no reader can open (tests/tables/test_glue_races.py shows it). Sent once, a lost
+        response surfaces as a connection error instead, pyiceberg deletes nothing, the micro-batch fails, and
+        its replay finds the landed commit by its marker. Reads (GetTable) keep pyiceberg's retries.
+        """
+
+        def __init__(self, name: str, **properties: str) -> None:
+            super().__init__(name, **properties)
+            self.update_client = boto3.Session(region_name=properties["glue.region"]).client(
+                "glue", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
+            )
+
+        def _update_glue_table(
+            self, database_name: str, table_name: str, table_input: Any, version_id: str
+        ) -> None:
+            # As pyiceberg 0.12.0's own (pyiceberg/catalog/glue.py, _update_glue_table), with the client above.
+            # SkipArchive: no archived table version per commit (Glue keeps a bounded number of versions).
+            client = self.update_client
+            try:
+                client.update_table(
+                    DatabaseName=database_name, TableInput=table_input, SkipArchive=True, VersionId=version_id
+                )
+            except client.exceptions.EntityNotFoundException as error:
+                raise NoSuchTableError(f"Table does not exist: {database_name}.{table_name}") from error
+            except client.exceptions.ConcurrentModificationException as error:
+                raise CommitFailedException(
+                    f"Cannot commit {database_name}.{table_name}: Glue refused table version {version_id} "
+                    "(a concurrent update)"
+                ) from error
+
+    return GlueCatalogUpdatingOnce(name, **properties)

@@ -1,0 +1,100 @@
+"""A table created once, from the writer's pyarrow schema and an Iceberg partition spec; later calls check that
+the table is still the one the writer writes (same columns, same partitioning) and change nothing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io.pyarrow import pyarrow_to_schema
+from pyiceberg.table import Table
+from pyiceberg.transforms import parse_transform
+
+# Iceberg format v2: what Athena engine v3 reads and writes and Glue's table optimizers maintain.
+FORMAT_VERSION = "2"
+# pyiceberg 0.12.0 retries a commit that lost a race itself (pyiceberg/table/__init__.py,
+# Transaction.commit_transaction; apache/iceberg-python PR #3320, not in 0.12.0rc1): it refreshes the table and
+# appends the same files again on top of the new head, without looking at the snapshot summaries. If the
+# winner of the race was another attempt at the same micro-batch, that appends the batch twice. So its retries
+# are off on our tables, and commit_data_files retries instead, re-checking the marker first.
+COMMIT_RETRY_PROPERTY = "commit.retry.num-retries"
+TABLE_PROPERTIES = {"format-version": FORMAT_VERSION, COMMIT_RETRY_PROPERTY: "0"}
+
+# A partition field: (source column, Iceberg transform: "identity", "hour", "day", "month", "year", ...).
+PartitionBy = Sequence[tuple[str, str]]
+
+
+class TableMismatchError(RuntimeError):
+    """The table in the catalog is not the one the writer writes; the message names the difference."""
+
+
+def _partition_field_name(column: str, transform: str) -> str:
+    return column if transform == "identity" else f"{column}_{transform}"
+
+
+def ensure_table(
+    catalog: Catalog,
+    identifier: str,
+    schema: pa.Schema,
+    partition_by: PartitionBy = (),
+    location: str | None = None,
+) -> Table:
+    """The table `identifier` (database.table): created as Iceberg v2 with `schema` and `partition_by` if missing,
+    else checked against them. Timestamps must be microseconds (Iceberg v2 has no nanoseconds)."""
+    for column, transform in partition_by:
+        if column not in schema.names:
+            raise TableMismatchError(
+                f"{identifier}: partition column {column!r} is not in the schema {schema.names}"
+            )
+        parse_transform(transform)  # an unknown transform name raises here, naming it
+    try:
+        table = catalog.load_table(identifier)
+    except NoSuchTableError:
+        return _create(catalog, identifier, schema, partition_by, location)
+    _check(table, identifier, schema, partition_by)
+    return table
+
+
+def _create(
+    catalog: Catalog, identifier: str, schema: pa.Schema, partition_by: PartitionBy, location: str | None
+):
+    namespace = identifier.rsplit(".", 1)[0]
+    # The SQL catalog's namespaces exist only in its file; in Glue the database is Terraform's. (A SqlCatalog
+    # instance means its module is loaded; it is not imported here, so Glue workers need no SQLAlchemy.)
+    sql = sys.modules.get("pyiceberg.catalog.sql")
+    if sql is not None and isinstance(catalog, sql.SqlCatalog):
+        catalog.create_namespace_if_not_exists(namespace)
+    # One commit creates the table with its spec: the spec's source ids are the ids create_table assigns.
+    transaction = catalog.create_table_transaction(
+        identifier, schema, location=location, properties=TABLE_PROPERTIES
+    )
+    with transaction.update_spec() as spec:
+        for column, transform in partition_by:
+            spec.add_field(column, parse_transform(transform), _partition_field_name(column, transform))
+    return transaction.commit_transaction()
+
+
+def _check(table: Table, identifier: str, schema: pa.Schema, partition_by: PartitionBy) -> None:
+    current = table.schema()
+    try:
+        wanted = pyarrow_to_schema(schema, name_mapping=current.name_mapping).fields
+    except ValueError:  # a column the table lacks: the name mapping cannot place it
+        wanted = ()
+    if wanted != current.fields:
+        raise TableMismatchError(
+            f"{identifier} has columns {current.as_arrow()} but the writer writes {schema}; "
+            "evolve the table's schema first (Iceberg schema evolution), then write"
+        )
+    spec = [(current.find_column_name(f.source_id), str(f.transform)) for f in table.spec().fields]
+    wanted_spec = [(column, str(parse_transform(transform))) for column, transform in partition_by]
+    if spec != wanted_spec:
+        raise TableMismatchError(f"{identifier} is partitioned by {spec}, the writer expects {wanted_spec}")
+    if table.properties.get(COMMIT_RETRY_PROPERTY) != "0":
+        raise TableMismatchError(
+            f"{identifier} lets pyiceberg retry commits itself ({COMMIT_RETRY_PROPERTY}="
+            f"{table.properties.get(COMMIT_RETRY_PROPERTY, '4 by default')}), which can append a micro-batch twice; "
+            f"set the table property {COMMIT_RETRY_PROPERTY}=0"
+        )

@@ -1,0 +1,145 @@
+"""The Glue catalog's optimistic lock, over HTTP on moto. moto's UpdateTable ignores VersionId (it never refuses
+one), so the refusal AWS would send is injected at the client: pyiceberg must send the VersionId it read, turn
+ConcurrentModificationException into CommitFailedException, and the commit must reload, re-check the marker and
+retry. And UpdateTable is sent once: a landed update whose response is lost must not be retried into a refusal
+that pyiceberg would answer by deleting the committed snapshot's files."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from pyiceberg.catalog.glue import GlueCatalog
+
+from churn_pipeline.tables import CommitMarker, RetryPolicy, commit_data_files
+
+from .conftest import DATABASE, REGION, batch_rows, hour
+from .test_commit import QUERY, marked_snapshots
+
+FAST = RetryPolicy(attempts=3, first_wait_seconds=0.01, max_wait_seconds=0.02)
+
+
+def _refusal(client):
+    return client.exceptions.ConcurrentModificationException(
+        {"Error": {"Code": "ConcurrentModificationException", "Message": "version changed"}}, "UpdateTable"
+    )
+
+
+def _version_id(glue_table) -> str:
+    name = glue_table.identifier.split(".", 1)[1]
+    return boto3.client("glue", region_name=REGION).get_table(DatabaseName=DATABASE, Name=name)["Table"][
+        "VersionId"
+    ]
+
+
+def test_update_table_refused_for_its_version_id_is_retried_after_a_reload(glue_table, monkeypatch):
+    client = glue_table.catalog.update_client
+    original, sent = client.update_table, []
+
+    def refuse_first(**kwargs):
+        sent.append(kwargs["VersionId"])
+        if len(sent) == 1:
+            raise _refusal(client)
+        return original(**kwargs)
+
+    monkeypatch.setattr(client, "update_table", refuse_first)
+    before = _version_id(glue_table)
+    outcome = commit_data_files(
+        glue_table.catalog, glue_table.identifier, [glue_table.write_file(batch_rows("a", 3, hour(3)))],
+        CommitMarker(QUERY, 0), FAST, sleep=lambda _: None,
+    )  # fmt: skip
+    assert (outcome.committed, outcome.attempts) == (True, 2)
+    assert sent == [before, before]  # the version read each time (nothing else changed the table)
+    assert _version_id(glue_table) != before
+    assert marked_snapshots(glue_table.load()) == [(QUERY, "0")]
+    assert glue_table.rows() == batch_rows("a", 3, hour(3))
+
+
+def test_a_landed_update_whose_response_is_lost_is_found_by_the_replays_marker(glue_table, monkeypatch):
+    client = glue_table.catalog.update_client
+    original = client.update_table
+
+    def land_then_lose_the_response(**kwargs):
+        original(**kwargs)
+        raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)
+
+    monkeypatch.setattr(client, "update_table", land_then_lose_the_response)
+    with pytest.raises(ReadTimeoutError):  # the driver cannot know: the micro-batch fails
+        commit_data_files(
+            glue_table.catalog, glue_table.identifier, [glue_table.write_file(batch_rows("a", 3, hour(3)))],
+            CommitMarker(QUERY, 0), FAST, sleep=lambda _: None,
+        )  # fmt: skip
+    monkeypatch.undo()
+    # pyiceberg deleted nothing: the table opens, with the batch once; the replay finds it and skips.
+    assert glue_table.rows() == batch_rows("a", 3, hour(3))
+    replay = commit_data_files(
+        glue_table.catalog, glue_table.identifier, [glue_table.write_file(batch_rows("a2", 3, hour(3)))],
+        CommitMarker(QUERY, 0),
+    )  # fmt: skip
+    assert (replay.committed, replay.snapshot_id) == (False, glue_table.load().current_snapshot().snapshot_id)
+    assert glue_table.rows() == batch_rows("a", 3, hour(3))
+
+
+def _count_update_table_sends(client, status: int) -> list[int]:
+    """Every UpdateTable this client sends is answered `status` without reaching moto (botocore's before-send)."""
+    from botocore.awsrequest import AWSResponse
+
+    class Body:
+        def stream(self, **_):
+            yield b'{"__type": "InternalServiceException", "message": "injected"}'
+
+    sends: list[int] = []
+
+    def answer(request, **_):
+        sends.append(status)
+        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, Body())
+
+    client.meta.events.register("before-send.glue.UpdateTable", answer)
+    return sends
+
+
+def test_update_table_is_sent_once_where_pyicebergs_client_would_resend_it(glue_table, moto_server):
+    """A 500 is what botocore retries (and what a lost response looks like to it): pyiceberg's own client sends
+    the same VersionId again, which after a landed first call is the refusal that makes pyiceberg delete files."""
+    table = glue_table.load()
+    ours = _count_update_table_sends(glue_table.catalog.update_client, 500)
+    with pytest.raises(Exception, match="InternalServiceException"):
+        with table.transaction() as transaction:
+            transaction.add_files(
+                [glue_table.write_file(batch_rows("a", 1, hour(3)))], CommitMarker(QUERY, 0).summary()
+            )
+    assert ours == [500]
+
+    # pyiceberg's GlueCatalog as it comes (pyarrow's S3 does not read AWS_ENDPOINT_URL: told explicitly).
+    plain = GlueCatalog("plain", **{"glue.region": REGION, "glue.max-retries": 2, "s3.endpoint": moto_server})
+    theirs = _count_update_table_sends(plain.glue, 500)
+    with pytest.raises(Exception, match="InternalServiceException"):
+        with plain.load_table(glue_table.identifier).transaction() as transaction:
+            transaction.add_files(
+                [glue_table.write_file(batch_rows("b", 1, hour(3)))], CommitMarker(QUERY, 0).summary()
+            )
+    assert theirs == [500, 500, 500]
+    assert glue_table.load().snapshots() == []
+
+
+def test_pyiceberg_answers_a_refused_resend_of_a_landed_update_by_deleting_the_committed_files(
+    glue_table, moto_server
+):
+    """Why UpdateTable is sent once: the first send lands, its response is lost, the resend is refused (stale
+    VersionId), and pyiceberg, reading "did not land", deletes the manifest list the table now points at."""
+    plain = GlueCatalog("plain", **{"glue.region": REGION, "s3.endpoint": moto_server})
+    original = plain.glue.update_table
+
+    def land_then_refuse_the_resend(**kwargs):
+        original(**kwargs)
+        raise _refusal(plain.glue)
+
+    plain.glue.update_table = land_then_refuse_the_resend
+    table = plain.load_table(glue_table.identifier)  # our table: pyiceberg's own retries are off
+    with pytest.raises(Exception, match="concurrent update"):
+        with table.transaction() as transaction:
+            transaction.add_files(
+                [glue_table.write_file(batch_rows("a", 1, hour(3)))], CommitMarker(QUERY, 0).summary()
+            )
+    with pytest.raises(FileNotFoundError, match=r"snap-.*\.avro"):
+        glue_table.rows()
