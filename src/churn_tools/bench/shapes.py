@@ -54,10 +54,10 @@ def unknown_shapes(names: tuple[str, ...]) -> list[str]:
     return [name for name in names if name not in SHAPES]
 
 
-def trained_model(description: DatasetDescription, data_dir: Path, model_dir: Path, say) -> Path:
+def trained_model(name: str, description: DatasetDescription, data_dir: Path, model_dir: Path, say) -> Path:
     """A model trained on TRAINING_ROWS synthetic rows of the description's shape (written to `model_dir`)."""
     data = ensure_data(TRAINING_ROWS, data_dir, say, description, seed=TRAINING_SEED)
-    say(f"shape {description.name}: training a model on {TRAINING_ROWS:,} rows of its shape")
+    say(f"shape {name}: training a model on {TRAINING_ROWS:,} rows of its shape")
     result = train(read_churn_csv(data, description), description=description, source=str(data))
     write_artifacts(result, model_dir)
     return model_dir
@@ -77,7 +77,7 @@ def measure(spark, names: tuple[str, ...], rows: int, repeat: int, data_dir: Pat
         prepared[name] = {
             "description": description,
             "data": str(ensure_data(rows, data_dir, say, description)),
-            "model_dir": str(trained_model(description, data_dir, shape_dir / "model", say)),
+            "model_dir": str(trained_model(name, description, data_dir, shape_dir / "model", say)),
         }
         if warmup_rows:  # untimed, so that JIT compilation and worker start-up land on no measured run
             prepared[name]["warmup"] = str(ensure_data(min(rows, warmup_rows), data_dir, say, description))
