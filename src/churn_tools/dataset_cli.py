@@ -175,7 +175,8 @@ def _feature_decision(
     )
 
 
-def _read_text_csv(path: Path) -> pd.DataFrame:
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """The CSV file (or folder of CSV files) as infer reads it: every value text, an empty cell NA."""
     frames = []
     for file in csv_files(path):
         if file.stat().st_size == 0:
@@ -185,7 +186,7 @@ def _read_text_csv(path: Path) -> pd.DataFrame:
 
 
 def run_infer(args: argparse.Namespace) -> int:
-    frame = _read_text_csv(Path(args.data))
+    frame = read_text_csv(Path(args.data))
     name = args.name or Path(args.data).stem
     description, decisions = infer_description(frame, name, args.label, args.positive, args.id)
     width = max(len(d.column.name) for d in decisions)

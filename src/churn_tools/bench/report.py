@@ -23,6 +23,19 @@ THROUGHPUT = (
 )
 
 
+def throughput_rows(results: dict) -> list[tuple[str, dict, str]]:
+    """(label, figures, figure key) of every path measured, then of each shape's floor B and embedded."""
+    rows = [
+        (label, results["paths"][key], figure) for key, label, figure in THROUGHPUT if key in results["paths"]
+    ]
+    shapes = results.get("shapes", {})
+    for name, shape in () if "skipped" in shapes else shapes.items():
+        size = f"{name} shape, {shape['columns']} columns"
+        rows.append((f"floor B, {size}", shape["floor_b"], "rows_per_second"))
+        rows.append((f"batch, embedded mode, {size}", shape["embedded"], "rows_per_second"))
+    return rows
+
+
 def _number(value: float) -> str:
     """Whole numbers from 100 up, three significant digits below (rows/s span 1 to 10^6 here)."""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
@@ -48,8 +61,9 @@ def markdown(results: dict) -> str:
         "| path | rows/s | wall s | peak driver JVM MB | peak Python workers MB |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for key, label, figure in THROUGHPUT:
-        path = paths[key]
+    if not paths:
+        lines.append("| floor A, the batch paths, the UDF in Spark | not measured (left out) | – | – | – |")
+    for label, path, figure in throughput_rows(results):
         lines.append(
             f"| {label} | {_span(path[figure])} | {_optional(path, 'wall_seconds')} | "
             f"{_optional(path, 'peak_driver_jvm_rss_mb')} | {_optional(path, 'peak_python_workers_rss_mb')} |"
@@ -65,6 +79,9 @@ def markdown(results: dict) -> str:
             rounds = ", ".join(_number(r) for r in ratio["per_round"])
             value += f" (median of rounds {rounds}; of medians {_number(ratio['of_medians'])})"
         lines.append(f"| {ratio['description']} | {value} | {ratio['target'] or '–'} | {met} |")
+    if "skipped" in results.get("shapes", {"skipped": "not run"}):
+        lines.append(f"| batch embedded / floor B by shape of data | not measured "
+                     f"({results.get('shapes', {'skipped': 'not run'})['skipped']}) | – | – |")  # fmt: skip
     lines += _handler_rows(results.get("stream_handler", {"skipped": "not run"}))
     lines += _streaming_rows(results["streaming"]) + _scaling_rows(results["scaling"])
     return "\n".join(lines) + "\n"
@@ -150,20 +167,17 @@ def chart(results: dict, out: Path) -> Path:
 
     figure, (bars, histogram) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 2]})
     labels, medians, low, high = [], [], [], []
-    for key, label, name in THROUGHPUT:
-        value = results["paths"][key][name]
+    for label, path, name in throughput_rows(results):
+        value = path[name]
         labels.append(label)
         medians.append(value["median"])
         low.append(value["median"] - value["min"])
         high.append(value["max"] - value["median"])
-    positions = range(len(labels))
-    bars.barh(positions, medians, xerr=[low, high], color="#4c72b0", capsize=3)
-    bars.set_yticks(list(positions), labels)
-    bars.set_xscale("log")
-    bars.set_xlabel("rows/s (median of REPEAT, bars: min – max; log scale)")
-    bars.set_title(f"Throughput by path, {results['settings']['rows']:,} rows")
-    for position, value, above in zip(positions, medians, high, strict=True):
-        bars.annotate(f"  {_number(value)}", (value + above, position), va="center", fontsize=8)
+    if not labels:  # every throughput part left out
+        bars.text(0.5, 0.5, "no throughput measured", ha="center", va="center")
+        bars.set_axis_off()
+    else:
+        _throughput_bars(bars, labels, medians, low, high, results["settings"]["rows"])
 
     stream = results["streaming"]
     if "skipped" in stream:
@@ -176,6 +190,18 @@ def chart(results: dict, out: Path) -> Path:
     figure.savefig(out, dpi=110)
     plt.close(figure)
     return out
+
+
+def _throughput_bars(bars, labels: list[str], medians: list[float], low: list[float], high: list[float],
+                     rows: int) -> None:  # fmt: skip
+    positions = range(len(labels))
+    bars.barh(positions, medians, xerr=[low, high], color="#4c72b0", capsize=3)
+    bars.set_yticks(list(positions), labels)
+    bars.set_xscale("log")
+    bars.set_xlabel("rows/s (median of REPEAT, bars: min – max; log scale)")
+    bars.set_title(f"Throughput by path, {rows:,} rows")
+    for position, value, above in zip(positions, medians, high, strict=True):
+        bars.annotate(f"  {_number(value)}", (value + above, position), va="center", fontsize=8)
 
 
 def _latency_histogram(histogram, stream: dict) -> None:

@@ -41,6 +41,11 @@ class Settings:
     scaling_driver_memory: str = "2g"
     # Micro-batch sizes of the streaming handler alone (records; fresh process each, same fixed heap).
     handler_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
+    # Floor A, the batch paths and the UDF in Spark on the tutorial's shape (False: left out, for a run of
+    # another part alone).
+    paths: bool = True
+    # Shapes of data (churn_tools.bench.shapes.SHAPES) on which batch embedded and floor B run side by side.
+    shapes: tuple[str, ...] = ("tutorial", "telco")
 
 
 def numbers(text: str, kind=float) -> tuple:

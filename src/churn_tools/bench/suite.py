@@ -19,10 +19,14 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
   against the batch job on the same rows, the driver's Python peak RSS and JVM live heap, the executors' heap
   after GC, at each size (churn_tools.bench.stream_handler);
 - streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
-  distribution at 1,000 records/s.
+  distribution at 1,000 records/s;
+- by shape of data (issue 27): batch embedded and floor B side by side on the tutorial's shape and on the real
+  Telco dataset's, each with a model trained on its own shape (churn_tools.bench.shapes).
 
 Writes `<out-dir>/results.json`, `results.png` and `results.md` (the table of figures, ratios and targets, also
-printed). Either long part can be left out for a quicker look: `--scale-factors ''`, `--stream-rates ''`.
+printed). Either long part can be left out for a quicker look: `--scale-factors ''`, `--stream-rates ''`; and so
+can the shapes (`--shapes ''`) and the paths from floor A to the UDF in Spark (`--skip-paths`), e.g. to run
+one part alone.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from churn_tools.bench import batch_throughput, stream_handler
+from churn_tools.bench import batch_throughput, shapes, stream_handler
 from churn_tools.bench.measure import (
     batch_paths,
     ensure_data,
@@ -122,37 +126,53 @@ class Suite:
         return results
 
     def _measure(self, results: dict, spark) -> None:
-        settings, paths = self.settings, results["paths"]
-        data = ensure_data(settings.rows, settings.data_dir, self.say)
-        results["data"] = str(data)
-        own_session = spark is None
+        settings = self.settings
+        own_session = spark is None and (settings.paths or bool(settings.shapes))
         if own_session:
             from churn_pipeline.spark_session import local_session
 
             spark = local_session("churn-bench", settings.master, settings.driver_memory)
             spark.sparkContext.setLogLevel("ERROR")
         try:
-            first_rows = min(settings.rows, settings.floor_a_max_rows)
-            self.say(f"floor A and the scoring step without I/O: one thread, first {first_rows:,} rows")
-            paths.update(
-                in_process_paths(spark, data, settings.model_dir, settings.floor_a_max_rows, settings.repeat)
-            )
-            self.say("batch: tutorial method, floor B, endpoint and embedded, interleaved")
-            warmup = None
-            if settings.warmup_rows:
-                warmup = str(
-                    ensure_data(min(settings.rows, settings.warmup_rows), settings.data_dir, self.say)
-                )
-            report = batch_throughput.measure(
-                str(data), settings.model_dir, settings.work_dir / "batch", settings.per_row_sample,
-                settings.repeat, spark=spark, warmup_data=warmup,
-            )  # fmt: skip
-            paths.update(batch_paths(report))
-            self.say("the scoring UDF in Spark over cached rows, beside the transfer alone")
-            paths.update(udf_in_spark_paths(spark, data, settings.model_dir, settings.repeat))
+            if settings.paths:
+                self._paths(results, spark)
+            results["shapes"] = {"skipped": "no shapes given"}
+            if settings.shapes:
+                self.say(f"shapes {', '.join(settings.shapes)}: batch embedded and floor B, interleaved")
+                results["shapes"] = shapes.measure(
+                    spark, settings.shapes, settings.rows, settings.repeat, settings.data_dir,
+                    settings.work_dir / "shapes", settings.warmup_rows, self.say,
+                )  # fmt: skip
         finally:
             if own_session:
                 spark.stop()
+        self._separate_processes(results)
+
+    def _paths(self, results: dict, spark) -> None:
+        """Floor A, the batch paths and the UDF in Spark, on the tutorial's shape with the given model."""
+        settings, paths = self.settings, results["paths"]
+        data = ensure_data(settings.rows, settings.data_dir, self.say)
+        results["data"] = str(data)
+        first_rows = min(settings.rows, settings.floor_a_max_rows)
+        self.say(f"floor A and the scoring step without I/O: one thread, first {first_rows:,} rows")
+        paths.update(
+            in_process_paths(spark, data, settings.model_dir, settings.floor_a_max_rows, settings.repeat)
+        )
+        self.say("batch: tutorial method, floor B, endpoint and embedded, interleaved")
+        warmup = None
+        if settings.warmup_rows:
+            warmup = str(ensure_data(min(settings.rows, settings.warmup_rows), settings.data_dir, self.say))
+        report = batch_throughput.measure(
+            str(data), settings.model_dir, settings.work_dir / "batch", settings.per_row_sample,
+            settings.repeat, spark=spark, warmup_data=warmup,
+        )  # fmt: skip
+        paths.update(batch_paths(report))
+        self.say("the scoring UDF in Spark over cached rows, beside the transfer alone")
+        paths.update(udf_in_spark_paths(spark, data, settings.model_dir, settings.repeat))
+
+    def _separate_processes(self, results: dict) -> None:
+        """The parts that start processes of their own: scaling, the streaming handler, streaming."""
+        settings = self.settings
         # Either part can be left out (no factors, no rates) for a quicker look; the report then says so.
         results["scaling"] = {"skipped": "no scale factors given"}
         if settings.scale_factors:
@@ -197,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--handler-sizes", default="10000,100000,1000000", help="micro-batch sizes of the handler alone"
     )
+    parser.add_argument(
+        "--shapes",
+        default=",".join(shapes.SHAPES),
+        help="shapes of data on which batch embedded and floor B run side by side ('' leaves them out)",
+    )
+    parser.add_argument(
+        "--skip-paths",
+        action="store_true",
+        help="leave out floor A, the batch paths and the UDF in Spark (to run another part alone)",
+    )
     parser.add_argument("--stream-rates", default="1000,2000,4000,8000", help="records/s, tried in order")
     parser.add_argument("--stream-seconds", type=float, default=40.0, help="production time of each trial")
     parser.add_argument(
@@ -215,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         "--scaling-driver-memory", default="2g", help="fixed heap of the scaling runs (see Settings)"
     )
     args = parser.parse_args(argv)
+    shape_names = tuple(name.strip() for name in args.shapes.split(",") if name.strip())
+    if unknown := shapes.unknown_shapes(shape_names):
+        parser.error(f"--shapes: unknown shape(s) {', '.join(unknown)}; known: {', '.join(shapes.SHAPES)}")
     settings = Settings(
         rows=args.rows, repeat=args.repeat, model_dir=args.model_dir, data_dir=Path(args.data_dir),
         work_dir=Path(args.work_dir), out_dir=Path(args.out_dir), per_row_sample=args.per_row_sample,
@@ -224,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         stream_bisect_steps=args.stream_bisect_steps,
         latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
         scaling_driver_memory=args.scaling_driver_memory, handler_sizes=numbers(args.handler_sizes, int),
+        paths=not args.skip_paths, shapes=shape_names,
     )  # fmt: skip
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
     results = Suite(settings).run()

@@ -51,6 +51,7 @@ def results(spark, model_dir, tmp_path_factory):
         out_dir=work / "out", per_row_sample=4, floor_a_max_rows=500, warmup_rows=0, scale_factors=(),
         stream_rates=(1000, 2000, 4000), stream_seconds=1, latency_rate=1000, driver_memory="1g",
         handler_sizes=(),  # fresh JVMs per size: tests/tools/bench/test_stream_parts.py runs it on its own
+        shapes=(),  # tests/tools/bench/test_shapes.py runs it on its own
     )  # fmt: skip
     try:
         found = suite.Suite(settings).run(spark=spark)
@@ -143,6 +144,12 @@ def test_a_part_left_out_is_reported_as_not_measured(results):
     assert "| scaling | not measured (no scale factors given) |" in written["md"].read_text()
     assert found["stream_handler"] == {"skipped": "no handler sizes given"}
     assert "| streaming handler alone | not measured (no handler sizes given) |" in written["md"].read_text()
+    assert found["shapes"] == {"skipped": "no shapes given"}
+    assert not any(name.endswith("_shape") for name in found["ratios"])
+    assert (
+        "| batch embedded / floor B by shape of data | not measured (no shapes given) |"
+        in written["md"].read_text()
+    )
 
 
 def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):
