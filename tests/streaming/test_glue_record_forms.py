@@ -212,7 +212,7 @@ def parsed_frame_with_arrival(spark, payloads, form):
 def test_the_record_timestamp_is_read_as_the_arrival_time_whatever_its_type(spark, payloads, form):
     frame = parsed_frame_with_arrival(spark, payloads[:2], form)
     assert frame.schema[glue.RECORD_TIMESTAMP].dataType.simpleString() == form
-    mapped = glue.to_handler_columns(frame)
+    mapped = glue.to_handler_columns(frame, records.RecordParser.for_description(tutorial()))
     assert isinstance(mapped.schema[h.ARRIVAL].dataType, T.TimestampType)
     micros = {row[0] for row in mapped.select(F.expr(f"unix_micros({h.ARRIVAL})")).collect()}
     assert micros == {ARRIVAL_MILLIS * 1000}
@@ -233,4 +233,4 @@ def test_a_record_timestamp_of_another_type_is_refused_naming_it(spark, payloads
     with pytest.raises(
         ValueError, match=r"arrival column __src_timestamp is of type double: expected a timestamp"
     ):
-        glue.to_handler_columns(frame)
+        glue.to_handler_columns(frame, records.RecordParser.for_description(tutorial()))

@@ -136,4 +136,6 @@ def test_interrupt_during_streaming_then_a_clean_rerun(repo_root, tmp_path, port
     assert stream_scored == report["duckdb"]["stream_scored"]
     assert dead == report["duckdb"]["dead_lettered"]
     assert stream_scored + dead == report["produced"]["total"] == ROWS + report["produced"]["malformed"]
-    assert "churn rate by state, top 10" in result.stdout
+    # The saved queries of the model's data: one per categorical feature (the first three shown), score deciles.
+    assert "churn rate by State, top 5 (batch scores; saved query churn_rate_by_state)" in result.stdout
+    assert "score deciles (batch scores):" in result.stdout
