@@ -25,7 +25,7 @@ DATASET ?=
 MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
-PYTEST_ARGS ?= --durations=15
+PYTEST_ARGS ?= --durations=40
 # pytest-xdist workers: two overlap one test's waiting (Terraform's provider waits, JVM start-up) with another's
 # computing. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 2
