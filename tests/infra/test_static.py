@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from churn_pipeline.batch import glue as batch_glue
+from churn_pipeline.quality import glue as quality_glue
 from churn_pipeline.streaming import glue as stream_glue
 from churn_tools.deploy import package as packaging
 
@@ -13,11 +15,16 @@ from .conftest import JOBS_DIR, MODULE_DIRS, ROOT_DIRS, TERRAFORM, blocks, load_
 STORAGE = TERRAFORM / "modules" / "storage"
 GLUE = TERRAFORM / "modules" / "glue"
 
-JOB_SCRIPTS = {"batch": "glue_batch_scoring.py", "stream": "glue_stream_scoring.py"}
+JOB_SCRIPTS = {
+    "batch": "glue_batch_scoring.py",
+    "stream": "glue_stream_scoring.py",
+    "quality": "glue_quality.py",
+}
 # What each entry script resolves with getResolvedOptions (Glue itself passes JOB_NAME).
 JOB_ARGUMENTS = {
     "glue_batch_scoring.py": batch_glue.JOB_ARGUMENTS,
     "glue_stream_scoring.py": stream_glue.JOB_ARGUMENTS,
+    "glue_quality.py": quality_glue.JOB_ARGUMENTS,
 }
 
 
@@ -136,17 +143,28 @@ def test_every_entry_script_exists():
 def test_streaming_job_has_no_timeout_and_runs_gluestreaming():
     stream = glue_locals()["jobs"]["stream"]
     assert stream["command"] == "gluestreaming" and stream["timeout"] is None
-    assert glue_locals()["jobs"]["batch"]["command"] == "glueetl"
+    assert (
+        glue_locals()["jobs"]["batch"]["command"] == glue_locals()["jobs"]["quality"]["command"] == "glueetl"
+    )
+
+
+def test_the_quality_job_runs_on_the_batch_job_s_glue_version_and_wheels():
+    """One upload set per Glue version: the packaging step resolves wheels for the batch and streaming jobs'
+    versions only (package.build), so the quality job must run on the batch job's."""
+    quality = glue_locals()["jobs"]["quality"]
+    assert (
+        quality["wheels"]
+        == glue_locals()["jobs"]["batch"]["wheels"]
+        == "${var.artifacts.batch_python_modules}"
+    )
+    assert "var.batch_job.glue_version" in quality["settings"]  # modules/glue/tests: the planned version
 
 
 def test_script_locations_are_keys_the_packaging_step_uploads(model_dir, tmp_path):
     job = next(b for t, n, b in blocks(GLUE, "resource") if t == "aws_glue_job")
     assert job["command"][0]["script_location"] == "${local.s3.artifacts}/${each.value.script_key}"
     script_vars = {job: glue_locals()["jobs"][job]["script_key"] for job in JOB_SCRIPTS}
-    assert script_vars == {
-        "batch": "${var.artifacts.batch_script_key}",
-        "stream": "${var.artifacts.stream_script_key}",
-    }
+    assert script_vars == {job: f"${{var.artifacts.{job}_script_key}}" for job in JOB_SCRIPTS}
 
     # The packaging step uploads exactly those keys, holding exactly those files.
     jobs_dir = tmp_path / "jobs"
@@ -162,9 +180,12 @@ def test_script_locations_are_keys_the_packaging_step_uploads(model_dir, tmp_pat
         assert re.fullmatch(rf"code/[0-9a-f]{{32}}/{script}", key)
     assert package.variables["model_artifact_key"] in package.files
     assert set(package.variables) == {
-        "batch_script_key", "stream_script_key", "model_artifact_key", "model_prefix", "model_version",
-        "batch_python_modules", "stream_python_modules",
+        "batch_script_key", "stream_script_key", "quality_script_key", "model_artifact_key", "model_prefix",
+        "model_version", "batch_python_modules", "stream_python_modules",
     }  # fmt: skip
+    # The model-quality alarm's threshold starts from the model's own test AUC, as training recorded it.
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert package.terraform_variables()["model_test_auc"] == metrics["test"]["auc"]
 
 
 # ---------------------------------------------------------------- environments
