@@ -229,3 +229,89 @@ def _tag_duplicates(tagged: DataFrame) -> DataFrame:
         ).alias(REASON),
     )  # fmt: skip
     return checked.unionByName(tagged.where(~usable))
+
+
+# ---------------------------------------------------------------------- the same checks without Spark
+def parse_known_at(text: str) -> datetime.datetime | None:
+    """known_at as the reader takes it (same patterns, UTC when no offset), None when it is not one."""
+    import re
+
+    text = text.strip()
+    try:
+        if re.fullmatch(_ISO_DATE, text):
+            return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.UTC)
+        if re.fullmatch(_ISO_TIMESTAMP, text):
+            value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    except ValueError:  # no such day or time (2026-02-30): not a date, as Spark's cast says
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    line: int  # 1-based line number in the file
+    code: str
+    reason: str
+    text: str
+
+
+def check_file(path: str, description: DatasetDescription, now: datetime.datetime) -> list[LineProblem]:
+    """Every problem the job's reader would find in one outcome file, by line (the join's NOT_SCORED
+    aside: it needs the scores). Raises OutcomesError when the file has no header with the columns."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        lines = handle.read().splitlines()
+    if not lines:
+        raise OutcomesError(f"{path} is empty: expected the header {','.join(outcome_header(description))}")
+    columns = parse_header(lines[0], path, description)
+    problems: list[LineProblem] = []
+    seen: dict[tuple[str, datetime.date], list[tuple[int, int, str]]] = {}
+    for number, text in enumerate(lines[1:], start=2):
+        if not text.strip() or text.strip().lower() == lines[0].strip().lower():
+            continue  # blank and header lines are counted by the job, not rejected
+        fields = [f.strip() for f in next(csv.reader([text]))]
+        problem = _line_problem(fields, columns, description, now)
+        if problem is not None:
+            problems.append(LineProblem(number, problem[0], problem[1], text))
+            continue
+        known_at = parse_known_at(fields[columns.known_at])
+        assert known_at is not None  # _line_problem checked it
+        label = description.label_value(fields[columns.label])
+        key = (fields[columns.id], known_at.astimezone(datetime.UTC).date())
+        seen.setdefault(key, []).append((number, int(label or 0), text))
+    for (outcome_id, day), copies in seen.items():
+        conflict = len({label for _n, label, _t in copies}) > 1
+        for index, (number, _label, text) in enumerate(copies):
+            if len(copies) > 1 and (conflict or index > 0):
+                reason = (
+                    f"{len(copies)} outcomes for id '{outcome_id}' on {day} with different labels: none kept"
+                    if conflict
+                    else f"a repeat of the outcome for id '{outcome_id}' on {day} (the first one read is kept)"
+                )
+                problems.append(LineProblem(number, codes.DUPLICATE_OUTCOME, reason, text))
+    return sorted(problems, key=lambda p: p.line)
+
+
+def _line_problem(
+    fields: list[str], columns: OutcomeColumns, description: DatasetDescription, now: datetime.datetime
+) -> tuple[str, str] | None:
+    header = columns.header
+    if len(fields) != len(header):
+        return codes.WRONG_FIELD_COUNT, f"row has {len(fields)} field(s), the header has {len(header)}"
+    if not fields[columns.id]:
+        return codes.MISSING_ID, f"{header[columns.id]!r} is blank"
+    known_at = parse_known_at(fields[columns.known_at])
+    if known_at is None:
+        return codes.INVALID_KNOWN_AT, (
+            f"{outputs.KNOWN_AT} is not an ISO-8601 date or timestamp: '{fields[columns.known_at]}'"
+        )
+    if known_at > now:
+        return (
+            codes.FUTURE_KNOWN_AT,
+            f"{outputs.KNOWN_AT} {known_at.astimezone(datetime.UTC):%Y-%m-%dT%H:%M:%SZ} is after {now:%Y-%m-%dT%H:%M:%SZ}",
+        )
+    if description.label_value(fields[columns.label]) is None:
+        return codes.UNKNOWN_LABEL, (
+            f"{header[columns.label]!r} is '{fields[columns.label]}', not a value the description knows"
+        )
+    return None
