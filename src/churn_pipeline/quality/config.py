@@ -45,7 +45,7 @@ class QualityConfig:
             raise ValueError("now must be timezone-aware (UTC)")
 
     def started_at(self) -> datetime.datetime:
-        return self.now or datetime.datetime.now(datetime.timezone.utc)
+        return self.now or datetime.datetime.now(datetime.UTC)
 
     def resolved_run_id(self, started: datetime.datetime) -> str:
-        return self.run_id or started.astimezone(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return self.run_id or started.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
