@@ -280,7 +280,27 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
             f"""CREATE VIEW "db"."{view}" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"""
         )
 
-    tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x", "stream_drift": "y"}
+    # Two quality runs (one batch_id folder each): the query reads the latest run's rows only.
+    for run, computed_at, auc in (("r1", "2026-02-01 06:00:00", 0.7), ("r2", "2026-02-02 06:00:00", 0.8)):
+        (tmp_path / "quality" / f"batch_id={run}").mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM (VALUES ('v1', '2026-W04'), ('v1', '2026-W05'), ('v2', '2026-W05')) "
+            f"w(model_version, score_week), (SELECT 100 AS rows, 20 AS positives, CAST({auc} AS DOUBLE) AS auc, 0.4 AS log_loss, "
+            f"0.5 AS precision, 0.6 AS recall, 0.5 AS threshold, TIMESTAMP '{computed_at}' AS computed_at)) "
+            f"TO '{tmp_path / 'quality' / f'batch_id={run}' / 'part.parquet'}' (FORMAT parquet)"
+        )
+    con.execute(
+        f"""CREATE VIEW "db"."q" AS SELECT * FROM read_parquet('{tmp_path}/quality/*/*.parquet', hive_partitioning = true)"""
+    )
+
+    tables = {
+        "batch": "b",
+        "stream": "s",
+        "dead_letter": "d",
+        "drift": "x",
+        "stream_drift": "y",
+        "quality": "q",
+    }
     queries = {q.name: q for q in load_named_queries("db", tables)}  # the tutorial's description
     assert set(queries) == {
         "churn_rate_by_state",
@@ -291,6 +311,7 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
         "latest_predictions",
         "dead_letter_summary",
         "drift_report",
+        "model_quality",
     }
     for name in ("latest_predictions", "dead_letter_summary"):
         assert "ingest_year" in queries[name].sql and "ingest_day" in queries[name].sql, name
@@ -301,6 +322,10 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
     assert con.execute(queries["churn_rate_by_state"].sql).fetchall() == [("CA", 1, 1.0, 0.5)]
     assert con.execute(queries["score_deciles"].sql).fetchall() == [(1, 1, 0.5, 0.5, 1.0)]
     # Drift: both jobs' rows, the stream's of the last 7 days only; a reading from the package's thresholds.
+    quality = con.execute(queries["model_quality"].sql).fetchall()
+    assert [(row[0], row[1], row[4]) for row in quality] == [
+        ("v1", "2026-W05", 0.8), ("v1", "2026-W04", 0.8), ("v2", "2026-W05", 0.8)
+    ]  # fmt: skip
     drift_rows = con.execute(queries["drift_report"].sql).df()
     readings = dict(zip(drift_rows["job"] + ":" + drift_rows["feature"], drift_rows["reading"], strict=True))
     assert readings == {
