@@ -6,6 +6,8 @@ threshold, and the metric the job publishes says so."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import numpy as np
 import pandas as pd
@@ -56,12 +58,21 @@ def iso_week(scored: Scored) -> str:
     return f"{year:04d}-W{week:02d}"
 
 
-def check_world(spark, scored: Scored, root, name: str) -> None:
+def own_labels_run(spark, scored: Scored, root):
+    return quality_run(spark, root, scored.outcomes(), scored.model_dir, batch=(str(scored.scored_path),))
+
+
+@pytest.fixture(scope="module")
+def tutorial_run(spark, tutorial_scored, tmp_path_factory):
+    """The tutorial's customers, their own labels as outcomes (its training set is the retrain test's too)."""
+    return own_labels_run(spark, tutorial_scored, tmp_path_factory.mktemp("tutorial-quality"))
+
+
+def check_world(scored: Scored, run, name: str) -> None:
     """Own labels as outcomes: the whole quality row equals sklearn's figures, the calibration covers every
     row once, the training set is the data as scored."""
     description = scored.description
-    config, summary = quality_run(spark, root, scored.outcomes(), scored.model_dir,
-                                  batch=(str(scored.scored_path),))  # fmt: skip
+    config, summary = run
     assert (summary.joined, summary.rejected, summary.reject_codes) == (len(scored.rows), 0, {})
     labels = scored.rows[description.label_column].map(description.label_value)
     joined = joined_by_hand(scored, labels)
@@ -88,7 +99,7 @@ def check_world(spark, scored: Scored, root, name: str) -> None:
     }
     test_auc = model_test_auc(str(scored.model_dir), None)
     assert summary.alarm_threshold == pytest.approx(test_auc - settings.AUC_MARGIN.default)
-    assert summary.alarm is (found[outputs.AUC] < summary.alarm_threshold)
+    assert summary.alarm == bool(found[outputs.AUC] < summary.alarm_threshold)
 
     calibration = read(config.calibration_path).sort_values(outputs.SCORE_DECILE)
     assert calibration[outputs.SCORE_DECILE].tolist() == list(range(1, 11))
@@ -121,12 +132,12 @@ def check_world(spark, scored: Scored, root, name: str) -> None:
             pd.testing.assert_series_equal(written[column.name], source[column.name])
 
 
-def test_the_tutorial_data_own_labels(spark, tutorial_scored, tmp_path):
-    check_world(spark, tutorial_scored, tmp_path, "tutorial")
+def test_the_tutorial_data_own_labels(tutorial_scored, tutorial_run):
+    check_world(tutorial_scored, tutorial_run, "tutorial")
 
 
 def test_the_telco_data_own_labels(spark, telco_scored, tmp_path):
-    check_world(spark, telco_scored, tmp_path, "Telco")
+    check_world(telco_scored, own_labels_run(spark, telco_scored, tmp_path), "Telco")
 
 
 def test_a_degraded_world_falls_below_the_alarm_threshold_and_the_metric_says_so(
@@ -167,16 +178,15 @@ def test_a_degraded_world_falls_below_the_alarm_threshold_and_the_metric_says_so
 
 
 def test_retrain_exits_non_zero_unless_the_candidate_beats_the_deployed_model(
-    spark, tutorial_scored, tmp_path
+    tutorial_scored, tutorial_run, tmp_path
 ):
     """The deployed model was trained on every held-out customer: a candidate that has not seen them does
     not beat it (exit 1). A deployed stump is beaten (exit 0). Both on the same held-out outcomes."""
     from churn_pipeline.training.train import train, write_artifacts
 
     scored = tutorial_scored
-    _config, summary = quality_run(spark, tmp_path / "run", scored.outcomes(), scored.model_dir,
-                                   batch=(str(scored.scored_path),))  # fmt: skip
-    training_set = tmp_path / "run" / "training-set"
+    config, summary = tutorial_run
+    training_set = Path(config.training_set_path)
     assert outcomes_cli.main(["retrain", "--training-set", str(training_set), "--model-dir",
                               str(scored.model_dir), "--candidate", str(tmp_path / "c1")]) == 1  # fmt: skip
     stump = tmp_path / "stump"
@@ -191,4 +201,4 @@ def test_retrain_exits_non_zero_unless_the_candidate_beats_the_deployed_model(
     assert report["held_out"] == first["held_out"]  # the same held-out outcomes
     assert report["candidate"]["auc"] > report["deployed"]["auc"]
     assert first["candidate"]["auc"] <= first["deployed"]["auc"]
-    assert summary.training_set_path == str(training_set / "batch_id=test")
+    assert summary.training_set_path == str(training_set / "batch_id=test")  # the run retrain took
