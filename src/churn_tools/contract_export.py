@@ -39,6 +39,8 @@ def contract() -> dict:
         "starting_timestamp_pattern": settings.STARTING_TIMESTAMP_PATTERN,
         "threshold_bounds": list(settings.THRESHOLD_BOUNDS),
         "aws_region_pattern": settings.AWS_REGION_PATTERN,
+        "horizon_days_bounds": list(settings.HORIZON_DAYS_BOUNDS),  # inclusive
+        "auc_margin_bounds": list(settings.AUC_MARGIN_BOUNDS),  # low inclusive, high exclusive
         "codes": dict(codes.CODES),
         # The catalog types a data column may have (a description's string, integer and decimal).
         "data_column_types": sorted(set(dataset.CATALOG_TYPES.values())),
@@ -56,6 +58,10 @@ def contract() -> dict:
             }
             for d in outputs.DATASETS
         },
+        # Where files that are not catalog tables live (outcome uploads, the next training set).
+        "locations": {name: asdict(location) for name, location in outputs.LOCATIONS.items()},
+        "outcome_known_at_column": outputs.KNOWN_AT,
+        "outcome_reject_codes": list(codes.OUTCOME_REJECTS),
         "metrics": {
             "namespace": metrics.NAMESPACE,
             "dimension": metrics.DIMENSION,
@@ -63,6 +69,8 @@ def contract() -> dict:
             "dead_letter_records": metrics.DEAD_LETTER_RECORDS,
             "max_psi": metrics.MAX_PSI,
             "drift_alarm_threshold": metrics.DRIFT_ALARM_THRESHOLD,
+            "model_auc": metrics.MODEL_AUC,
+            "model_version_dimension": metrics.MODEL_VERSION_DIMENSION,
         },
         # The Athena named queries (templates for Terraform's templatestring), from churn_tools.analytics.
         "named_query_tables": {f"{role}_table": table for role, table in analytics.TABLES.items()},

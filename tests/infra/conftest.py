@@ -71,6 +71,7 @@ ENVIRONMENTS = ("dev", "prod")
 ARTIFACTS = {
     "batch_script_key": "code/0123456789abcdef/glue_batch_scoring.py",
     "stream_script_key": "code/0123456789abcdef/glue_stream_scoring.py",
+    "quality_script_key": "code/0123456789abcdef/glue_quality.py",
     "model_artifact_key": "models/0123456789abcdef/model.tar.gz",
     "model_prefix": "models/0123456789abcdef/",
     "model_version": "0123456789abcdef",
@@ -97,7 +98,7 @@ class EnvPlans:
     the variables written by the packaging step's own writer (package.write_variables), for a model of that
     description. Each plan is made once per session."""
 
-    def __init__(self, tree: Path, process_env: dict[str, str], moto_url: str):
+    def __init__(self, tree: Path, process_env: dict[str, str], moto_url: str, test_auc: float):
         shutil.copytree(
             REPO_ROOT / "terraform",
             tree / "terraform",
@@ -110,6 +111,7 @@ class EnvPlans:
             (root / "seam_test_override.tf").write_text(OVERRIDE.format(url=moto_url))
             self.terraform(root, "init", "-input=false")
         self.plans: dict[tuple[str, str], dict] = {}
+        self.test_auc = test_auc  # the session model's, read by the packaging step's own reader
 
     def terraform(self, root: Path, *args: str) -> str:
         result = subprocess.run(
@@ -126,7 +128,8 @@ class EnvPlans:
         if key not in self.plans:
             var_file = self.tree / f"{env}-{description.name}.tfvars.json"
             packaging.write_variables(
-                packaging.Package(variables=ARTIFACTS, description=description), var_file
+                packaging.Package(variables=ARTIFACTS, description=description, test_auc=self.test_auc),
+                var_file,
             )
             plan_file = f"{env}-{description.name}.tfplan"
             self.terraform(self.roots[env], "plan", "-input=false", "-lock=false", f"-out={plan_file}",
@@ -137,10 +140,13 @@ class EnvPlans:
 
 
 @pytest.fixture(scope="session")
-def env_plans(moto_server, tf_env, tmp_path_factory) -> EnvPlans:
+def env_plans(moto_server, tf_env, tmp_path_factory, model_dir) -> EnvPlans:
     # moto's fake credentials: the session's Terraform environment may predate the moto server.
     return EnvPlans(
-        tmp_path_factory.mktemp("env-plans"), {**tf_env, **local_services.LOCAL_AWS_ENV}, moto_server
+        tmp_path_factory.mktemp("env-plans"),
+        {**tf_env, **local_services.LOCAL_AWS_ENV},
+        moto_server,
+        packaging.model_test_auc(model_dir),
     )
 
 

@@ -152,8 +152,14 @@ def test_the_model_s_description_ships_beside_it_and_gives_terraform_the_data_co
         written = json.loads(
             packaging.write_variables(built, tmp_path / f"{directory.name}.json").read_text()
         )
-        assert set(written) == {"artifacts", "data_columns", "data_named_queries"}
+        assert set(written) == {"artifacts", "data_columns", "data_named_queries", "model_test_auc"}
         assert written["artifacts"] == built.variables
+        # The model-quality alarm's starting point: the test AUC training recorded, beside the model it ships
+        # (the quality job reads it there too).
+        assert (
+            written["model_test_auc"] == json.loads((directory / "metrics.json").read_text())["test"]["auc"]
+        )
+        assert built.files[built.variables["model_prefix"] + "metrics.json"] == directory / "metrics.json"
         assert written["data_columns"] == built.description.catalog_columns()
         # The saved queries are those of the packaged model's description (their SQL runs on DuckDB elsewhere).
         assert written["data_named_queries"] == {
@@ -192,6 +198,16 @@ def test_a_model_with_a_broken_description_is_refused_by_name(model_dir, tmp_pat
     with pytest.raises(packaging.PackagingError, match=r"dataset description cannot be read: .*dataset.json"):
         packaging.build(broken, REPO_ROOT / "jobs", tmp_path, {"batch": "6.0", "stream": "5.1"},
                         dependency_wheels=False, job_wheel=wheel)  # fmt: skip
+
+
+@pytest.mark.parametrize("test_figures", [{}, {"auc": None}, {"auc": 1.5}, {"auc": "0.9"}, {"auc": True}])
+def test_a_model_without_a_test_auc_is_refused_by_name(model_dir, tmp_path, test_figures):
+    """No alarm threshold from a made-up figure: a model whose metrics.json has no test AUC is not packaged."""
+    model = shutil.copytree(model_dir, tmp_path / "model")
+    recorded = json.loads((model / "metrics.json").read_text())
+    (model / "metrics.json").write_text(json.dumps({**recorded, "test": test_figures}))
+    with pytest.raises(packaging.PackagingError, match=r"metrics.json has no test AUC between 0 and 1"):
+        packaging.model_test_auc(model)
 
 
 def test_unknown_glue_version_is_refused(model_dir, tmp_path):

@@ -18,18 +18,22 @@ import glue_fakes
 import pytest
 
 from churn_pipeline.batch import glue as batch_glue
-from churn_pipeline.contract import outputs, settings
+from churn_pipeline.contract import metrics, outputs, settings
 from churn_pipeline.contract.dataset import tutorial
+from churn_pipeline.quality import glue as quality_glue
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
 
-from .conftest import ENVIRONMENTS, REPO_ROOT, load_hcl
-from .test_static import is_glue_own
+from .conftest import ARTIFACTS, ENVIRONMENTS, REPO_ROOT, load_hcl
+from .test_static import JOB_SCRIPTS, is_glue_own
 
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
 SOURCE_TABLE = "module.pipeline.module.glue.aws_glue_catalog_table.kinesis_source"
+QUALITY_TRIGGER = "module.pipeline.module.glue.aws_glue_trigger.quality_schedule"
+QUALITY_ALARM = "module.pipeline.module.monitoring.aws_cloudwatch_metric_alarm.model_quality"
+JOB_MODULES = {"batch": batch_glue, "stream": stream_glue, "quality": quality_glue}
 
 
 def tfvars(env: str) -> dict:
@@ -38,7 +42,7 @@ def tfvars(env: str) -> dict:
 
 def resolved(tmp_path, monkeypatch, job: str, default_arguments: dict, names: tuple[str, ...]) -> dict:
     """What the entry script's getResolvedOptions returns for a run of the job as deployed."""
-    argv = glue_fakes.glue_argv(f"glue_{job}_scoring.py", f"churn-{job}", default_arguments)
+    argv = glue_fakes.glue_argv(JOB_SCRIPTS[job], f"churn-{job}", default_arguments)
     with glue_fakes.fake_awsglue(tmp_path, monkeypatch, glue_fakes.BASE_FILES):
         from awsglue.utils import getResolvedOptions
 
@@ -47,7 +51,7 @@ def resolved(tmp_path, monkeypatch, job: str, default_arguments: dict, names: tu
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_deployed_argument_is_one_the_entry_script_reads(planned, env):
-    for job, module in (("batch", batch_glue), ("stream", stream_glue)):
+    for job, module in JOB_MODULES.items():
         arguments = planned[env][GLUE_JOB.format(job)]["default_arguments"]
         assert {k.removeprefix("--") for k in arguments if not is_glue_own(k)} == set(module.JOB_ARGUMENTS), (
             job
@@ -84,7 +88,7 @@ HIVE_CATALOG_USES = ("enableHiveSupport", "spark.table(", "spark.catalog", "save
 def test_no_job_gets_a_glue_parameter_it_has_no_use_for(planned, env):
     sources = [*(REPO_ROOT / "src" / "churn_pipeline").rglob("*.py"), *(REPO_ROOT / "jobs").glob("*.py")]
     catalog_users = [str(p) for p in sources if any(use in p.read_text() for use in HIVE_CATALOG_USES)]
-    for job in ("batch", "stream"):
+    for job in JOB_MODULES:
         planned_job = planned[env][GLUE_JOB.format(job)]
         arguments = planned_job["default_arguments"]
         assert float(planned_job["glue_version"]) >= 5.0, job
@@ -160,6 +164,89 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_quality_job_reads_its_planned_arguments_into_its_config(planned, env, tmp_path, monkeypatch):
+    """The quality job as planned, through its entry script's getResolvedOptions and its own reader: it reads
+    both scoring jobs' tables where they write them, outcomes/ of the data bucket, writes where its catalog
+    tables read, with the scorers' threshold and the contract's defaults for its own settings."""
+    arguments = planned[env][GLUE_JOB.format("quality")]["default_arguments"]
+    config = quality_glue.config_from_glue_args(
+        resolved(tmp_path, monkeypatch, "quality", arguments, quality_glue.JOB_ARGUMENTS)
+    )
+    location = {d.table: planned[env][TABLE.format(d.table)]["storage_descriptor"][0]["location"]
+                for d in outputs.DATASETS}  # fmt: skip
+    assert (config.batch_scored_paths, config.stream_scored_paths) == (
+        (location["batch_predictions"],), (location["stream_predictions"],)
+    )  # fmt: skip
+    # The scorers' arguments, as the scoring jobs read them: the same model, threshold and region.
+    batch = batch_glue.config_from_glue_args(
+        {
+            k.removeprefix("--"): v
+            for k, v in planned[env][GLUE_JOB.format("batch")]["default_arguments"].items()
+        }
+    )
+    assert (config.model_uri, config.threshold, config.region) == (
+        batch.scoring.model_uri, batch.scoring.threshold, batch.scoring.region
+    )  # fmt: skip
+    assert (config.quality_path, config.calibration_path, config.rejects_path) == tuple(
+        location[d.table] for d in (outputs.MODEL_QUALITY, outputs.MODEL_CALIBRATION, outputs.OUTCOME_REJECTS)
+    )
+    buckets = {"data": f"churn-{env}-data-123456789012", "results": f"churn-{env}-results-123456789012"}
+    assert (config.outcomes_path, config.training_set_path) == tuple(
+        f"s3://{buckets[place.bucket]}/{place.prefix}"
+        for place in (outputs.OUTCOMES, outputs.NEXT_TRAINING_SET)
+    )
+    # The tfvars leave both unset: the contract's defaults reach the job.
+    assert (config.horizon_days, config.auc_margin) == (
+        settings.HORIZON_DAYS.default,
+        settings.AUC_MARGIN.default,
+    )
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_quality_job_runs_daily_on_the_batch_job_s_runtime(planned, env):
+    quality, batch = planned[env][GLUE_JOB.format("quality")], planned[env][GLUE_JOB.format("batch")]
+    assert (quality["command"][0]["name"], quality["glue_version"]) == ("glueetl", batch["glue_version"])
+    assert (
+        quality["default_arguments"]["--additional-python-modules"]
+        == batch["default_arguments"]["--additional-python-modules"]
+    )
+    trigger = planned[env][QUALITY_TRIGGER]
+    assert (trigger["type"], trigger["enabled"], trigger["schedule"]) == (
+        "SCHEDULED", True, tfvars(env)["settings"]["jobs"]["quality"]["schedule"]
+    )  # fmt: skip
+    assert [action["job_name"] for action in trigger["actions"]] == [quality["name"]]
+    # (Its role's ARN is known after apply only: modules/glue/tests and the local deploy check it.)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_quality_alarm_fires_below_the_deployed_model_s_test_auc_minus_the_job_s_margin(
+    planned, env, model_dir, tmp_path, monkeypatch
+):
+    """The threshold in the plan is the packaged model's test AUC (its metrics.json, via the packaging step's
+    variables) minus the margin the quality job itself reads from its planned arguments, computed as the job
+    computes it; the alarm reads the metric the job publishes, under the job's name."""
+    alarm = planned[env][QUALITY_ALARM]
+    quality = planned[env][GLUE_JOB.format("quality")]
+    config = quality_glue.config_from_glue_args(
+        resolved(tmp_path, monkeypatch, "quality", quality["default_arguments"], quality_glue.JOB_ARGUMENTS)
+    )
+    test_auc = json.loads((model_dir / "metrics.json").read_text())["test"]["auc"]
+    # Terraform subtracts in decimal, Python in binary floating point: equal to within rounding.
+    assert alarm["threshold"] == pytest.approx(
+        settings.auc_alarm_threshold(test_auc, config.auc_margin), abs=1e-12
+    )
+    assert (alarm["namespace"], alarm["metric_name"], alarm["comparison_operator"]) == (
+        metrics.NAMESPACE, metrics.MODEL_AUC, "LessThanThreshold"
+    )  # fmt: skip
+    # The version the packaging step's `artifacts` variable carried into the plan (the local deploy test checks
+    # it against the version the scorers write for a real model).
+    assert alarm["dimensions"] == {
+        metrics.DIMENSION: quality["name"],
+        metrics.MODEL_VERSION_DIMENSION: ARTIFACTS["model_version"],
+    }
+
+
 # dev's and prod's plans for a model of the tutorial's description, and dev's for a model of a second shape (one
 # more plan: the roots differ in settings, not in tables).
 @pytest.fixture(params=[("dev", "tutorial"), ("prod", "tutorial"), ("dev", "second")], ids="-".join)
@@ -222,8 +309,10 @@ ROUND_TRIP_VALUES = {
         *settings.STARTING_POSITIONS, "2026-01-31T00:00:00Z", "2026-01-31T08:00:00-04:00", "EARLIEST",
         "trim_horizon", "yesterday",
     ],
+    settings.HORIZON_DAYS: [*settings.HORIZON_DAYS_BOUNDS, 90, 0, settings.HORIZON_DAYS_BOUNDS[1] + 1, 1.5, -3],
+    settings.AUC_MARGIN: [*settings.AUC_MARGIN_BOUNDS, 0.05, 0.499, -0.01, 1],
 }  # fmt: skip
-GLUE_VARIABLES = {"scoring": "scoring", "stream": "stream_job"}
+GLUE_VARIABLES = {"scoring": "scoring", "stream": "stream_job", "quality": "quality_job"}
 CASES = [(setting, value) for setting, values in ROUND_TRIP_VALUES.items() for value in values]
 
 
@@ -276,11 +365,18 @@ def terraform_verdicts(tf_env, tree) -> dict[str, tuple[bool, str]]:
     return {run: (accepted, text) for run, (accepted, text) in verdicts.items()}
 
 
+def terraform_tostring(value) -> str:
+    """Terraform's tostring() of a tfvars value: 0.5 -> "0.5", 730 -> "730" (no ".0"), "100 seconds" as is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def job_verdict(planned, setting, value) -> tuple[bool, str]:
     """Whether the Glue jobs' own readers accept the value as Terraform would deploy it (dev's arguments else)."""
-    as_deployed = str(value)  # Terraform's tostring(): 0.5 -> "0.5", "100 seconds" as is
+    as_deployed = terraform_tostring(value)
     try:
-        for job in ("batch", "stream"):
+        for job in JOB_MODULES:
             args = {
                 k.removeprefix("--"): v
                 for k, v in planned["dev"][GLUE_JOB.format(job)]["default_arguments"].items()
@@ -290,6 +386,8 @@ def job_verdict(planned, setting, value) -> tuple[bool, str]:
             args = {**args, setting.argument: as_deployed, "JOB_NAME": f"churn-{job}"}
             if job == "batch":
                 batch_glue.config_from_glue_args(args)
+            elif job == "quality":
+                quality_glue.config_from_glue_args(args)
             else:
                 stream_glue.handler_from_args(args)
                 stream_glue.kinesis_connection_options(args, tutorial())

@@ -5,6 +5,8 @@ one `deploy --env local` for the module. Then, under credentials from sts:Assume
 and those only:
 - the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code);
 - the batch job's boto3 calls, made by its own functions;
+- the model-quality job's boto3 calls, made by its own functions (model and test AUC download, the streaming
+  dataset's commit markers, the ModelAUC metric) under its own role;
 - what Glue and SageMaker do under the role outside our code (script, wheel and model downloads, EMRFS's S3
   reads and writes, KMS on behalf of S3 and Kinesis, logs, catalog, Glue metrics): the same boto3 calls,
   each saying what it mirrors.
@@ -33,7 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import REPO_ROOT
-from .test_local_deploy import ACCOUNT, BUCKETS, ENDPOINT, PREFIX, deploy_cli
+from .test_local_deploy import ACCOUNT, BUCKETS, ENDPOINT, JOB_NAMES, PREFIX, deploy_cli
 
 pytestmark = pytest.mark.slow  # one apply (about a minute) and one micro-batch of the streaming job
 
@@ -41,6 +43,7 @@ REGION = "us-east-1"
 STREAM = f"{PREFIX}-customer-churn"
 STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STREAM}"
 GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
+QUALITY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-quality"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
 DATABASE = "churn_local_churn"
 # What the roles must not reach: made by the admin before enforcement starts.
@@ -49,7 +52,12 @@ OTHER_STREAM = f"{PREFIX}-other-stream"
 OTHER_ENDPOINT = f"{PREFIX}-other"
 # One assumed-role session per part of the workload: the decision log tells them apart by session name.
 SESSIONS = {"stream-job": GLUE_ROLE, "batch-job": GLUE_ROLE, "glue-runtime": GLUE_ROLE,
-            "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
+            "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
+            "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "quality-probe": QUALITY_ROLE,
+            "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
+# Objects the quality job's reads find (put by the admin before enforcement): a batch score file and an outcome drop.
+SCORED_OBJECT = "batch/predictions/batch_id=seed/part-00000.parquet"
+OUTCOME_OBJECT = "outcomes/2026-01.csv"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
@@ -109,6 +117,8 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
             s3.put_object(
                 Bucket=BUCKETS["data"], Key="input/batch.csv", Body=synthetic_csv.read_bytes()[:4096]
             )
+            s3.put_object(Bucket=BUCKETS["results"], Key=SCORED_OBJECT, Body=b"scores")
+            s3.put_object(Bucket=BUCKETS["data"], Key=OUTCOME_OBJECT, Body=b"Phone,Churn?,known_at\n")
             kinesis.create_stream(StreamName=OTHER_STREAM, ShardCount=1)
             other_key = kms.create_key(Description=f"{PREFIX} other key")["KeyMetadata"]["Arn"]
             other_ciphertext = kms.encrypt(KeyId=other_key, Plaintext=b"not yours")["CiphertextBlob"]
@@ -116,8 +126,8 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
             records = list(producer.csv_records(synthetic_csv, "lp-"))[:20] + [(b"{not json", "bad")]
             producer.send(kinesis, STREAM, records)
             glue = client("glue", admin)
-            job_arguments = {job: glue.get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]["DefaultArguments"]
-                             for job in ("batch", "stream")}  # fmt: skip
+            job_arguments = {job: glue.get_job(JobName=name)["Job"]["DefaultArguments"]
+                             for job, name in JOB_NAMES.items()}  # fmt: skip
             # moto checks no trust policy of a service principal (it fails on one: terraform/README.md), so the
             # roles are assumed before enforcement starts; the trust policies are checked statically below.
             sts = client("sts", admin)
@@ -146,6 +156,8 @@ def workload(stack, spark):
     parts = {"stream": lambda env: run_streaming_job(stack, spark, env),
              "batch": lambda env: run_batch_job_calls(stack, env),
              "runtime": lambda env: run_glue_runtime_calls(stack),
+             "quality": lambda env: run_quality_job_calls(stack, env),
+             "quality-runtime": lambda env: run_quality_runtime_calls(stack),
              "endpoint": lambda env: run_endpoint_model_download(stack)}  # fmt: skip
     for part, run in parts.items():
         with MonkeyPatch.context() as env:
@@ -301,6 +313,78 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     return {"denied": denied}
 
 
+def run_quality_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
+    """The quality job's boto3 calls, by its own functions, as its role, with its deployed arguments: the model
+    download (model.ModelDir.fetch) and its test AUC (quality.job.model_test_auc), the streaming dataset's
+    committed files (streaming.sink.committed_files, as quality.scores reads them; the streaming part above
+    committed some), and ModelAUC (quality.job.publish_latest_auc)."""
+    from churn_pipeline import model
+    from churn_pipeline.quality import job
+    from churn_pipeline.quality.glue import config_from_glue_args
+    from churn_pipeline.streaming import sink
+
+    use_session(env, stack, "quality-job")
+    config = config_from_glue_args(
+        {k.removeprefix("--"): v for k, v in stack["job_arguments"]["quality"].items()}
+    )
+    model_dir = model._fetched.__wrapped__(config.model_uri, config.region)  # uncached: under this role
+    committed = sink.committed_files(sink.store_for(config.stream_scored_paths[0], config.region))
+    version = model.ModelDir(model_dir).version()
+    latest = {version: {"auc": 0.75}}  # a figure to publish; the figure itself is not the point
+    return {
+        "model_files": sorted(p.name for p in Path(model_dir).iterdir()),
+        "test_auc": job.model_test_auc(config.model_uri, config.region),
+        "committed_files": committed,
+        "published": job.publish_latest_auc(latest, JOB_NAMES["quality"], config.region),
+    }
+
+
+def run_quality_runtime_calls(stack: dict) -> dict:
+    """What Glue and Spark do under the quality role outside our code: the script and wheel downloads, EMRFS's
+    reads of both scored datasets and the outcome drops, its writes of the quality datasets, the training set
+    and --TempDir, KMS on behalf of S3, logs, Glue's metrics. The same requests, made with boto3."""
+    keys, artifacts, key_arn = stack["credentials"]["quality-runtime"], stack["artifacts"], stack["key_arn"]
+    arguments = stack["job_arguments"]["quality"]
+    denied: list[str] = []
+    s3, kms = mirrored("s3", keys, denied), mirrored("kms", keys, denied)
+    for object_key in (artifacts["quality_script_key"], *artifacts["batch_python_modules"]):
+        s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
+
+    def bucket_and_prefix(uri: str) -> tuple[str, str]:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        return bucket, prefix
+
+    for argument, object_key in (("--batch_scored_path", SCORED_OBJECT), ("--outcomes_path", OUTCOME_OBJECT)):
+        bucket, prefix = bucket_and_prefix(arguments[argument])
+        s3.get_bucket_location(Bucket=bucket)
+        s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+        s3.get_object(Bucket=bucket, Key=object_key)
+    # The committed data files of the streaming dataset (whichever the streaming part above wrote).
+    bucket, prefix = bucket_and_prefix(arguments["--stream_scored_path"])
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "ingest_year=") or {}
+    for obj in listed.get("Contents", [])[:1]:
+        s3.get_object(Bucket=bucket, Key=obj["Key"])
+    for argument in ("--quality_path", "--calibration_path", "--outcome_rejects_path", "--training_set_path",
+                     "--TempDir"):  # fmt: skip
+        bucket, prefix = bucket_and_prefix(arguments[argument])
+        object_key = f"{prefix}batch_id=lp/part-00000"
+        s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
+        s3.get_object(Bucket=bucket, Key=object_key)
+        s3.delete_object(Bucket=bucket, Key=object_key)  # the writer replaces its run's folder
+    kms.describe_key(KeyId=key_arn)
+    kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
+    kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
+    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
+    logs = mirrored("logs", keys, denied)
+    group = f"/aws-glue/jobs-{PREFIX}-glue-quality-{PREFIX}-jobs/output"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="jr_0002")
+    logs.put_log_events(logGroupName=group, logStreamName="jr_0002",
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
+    mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
+    return {"denied": denied, "stream_files_read": len(listed.get("Contents", [])[:1])}
+
+
 def run_endpoint_model_download(stack: dict) -> dict:
     """What SageMaker does under the execution role when it starts the endpoint: fetch ModelDataUrl (an
     SSE-KMS object: Decrypt), then create its log stream and publish its metrics."""
@@ -417,6 +501,44 @@ ALLOWED = [
     Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
     Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
     Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
+    # the quality job's boto3 calls (churn_pipeline.model, churn_pipeline.quality.job, streaming.sink)
+    Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
+    Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
+    Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
+    Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
+    Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/metrics.json")),
+    Call("quality-job", "s3:ListBucket", s3_arn("results")),
+    Call("quality-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
+    Call("quality-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
+    # Glue and Spark under the quality role
+    Call("quality-runtime", "s3:GetObject", s3_arn("artifacts", "code/*/glue_quality.py")),
+    Call("quality-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
+    Call("quality-runtime", "s3:GetBucketLocation", s3_arn("results")),
+    Call("quality-runtime", "s3:GetBucketLocation", s3_arn("data")),
+    Call("quality-runtime", "s3:ListBucket", s3_arn("results")),
+    Call("quality-runtime", "s3:ListBucket", s3_arn("data")),
+    Call("quality-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
+    Call("quality-runtime", "s3:GetObject", s3_arn("results", "stream/predictions/ingest_year=*")),
+    Call("quality-runtime", "s3:GetObject", s3_arn("data", "outcomes/*")),
+    *[
+        Call("quality-runtime", f"s3:{action}", s3_arn(purpose, f"{prefix}/*"))
+        for purpose, prefix in (
+            ("results", "quality/metrics"),
+            ("results", "quality/calibration"),
+            ("results", "quality/outcome-rejects"),
+            ("results", "quality/training-set"),
+            ("data", "tmp/glue"),
+        )
+        for action in ("PutObject", "GetObject", "DeleteObject")
+    ],  # fmt: skip
+    Call("quality-runtime", "kms:DescribeKey", KEY),
+    Call("quality-runtime", "kms:GenerateDataKey", KEY),
+    Call("quality-runtime", "kms:Decrypt", KEY),
+    Call("quality-runtime", "kms:Encrypt", KEY),
+    Call("quality-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-quality-*"),
+    Call("quality-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
+    Call("quality-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
+    Call("quality-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
     # SageMaker, under the execution role
     Call("endpoint", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("endpoint", "kms:Decrypt", KEY),
@@ -432,7 +554,7 @@ ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize("part", ["stream", "batch", "runtime", "endpoint"])
+@pytest.mark.parametrize("part", ["stream", "batch", "runtime", "quality", "quality-runtime", "endpoint"])
 def test_workload_ran(workload, part):
     """Each part of the workload ran to its end under its role's credentials."""
     error = workload.get("errors", {}).get(part)
@@ -449,6 +571,17 @@ def test_streaming_job_scores_under_the_glue_role(stack, workload):
     }
     assert any(k.startswith("stream/predictions/ingest_year=") for k in keys), keys
     assert any(k.startswith("stream/dead-letter/ingest_year=") for k in keys), keys
+
+
+def test_the_quality_job_s_calls_returned_what_was_deployed(stack, workload):
+    """Under its role the quality job got the deployed model with its metrics.json (its own test AUC), the
+    streaming dataset's committed files, and published ModelAUC."""
+    quality = workload["quality"]
+    assert quality["model_files"] == ["baseline.json", "dataset.json", "feature_spec.json", "model.tar.gz"]
+    assert quality["test_auc"] == json.loads((stack["model_dir"] / "metrics.json").read_text())["test"]["auc"]
+    assert quality["committed_files"], "the streaming part committed files the quality job reads"
+    assert quality["published"]
+    assert workload["quality-runtime"]["stream_files_read"] == 1
 
 
 def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
@@ -486,22 +619,30 @@ def test_every_call_made_is_an_expected_case(workload):
     assert not unnamed, "\n".join(sorted(unnamed))
 
 
-def glue_policy(stack) -> dict:
+def role_policy(stack, role: str) -> dict:
     iam = client("iam", stack["admin"])
-    document = iam.get_role_policy(RoleName=f"{PREFIX}-glue-jobs", PolicyName="least-privilege")[
+    document = iam.get_role_policy(RoleName=role.rsplit("/", 1)[1], PolicyName="least-privilege")[
         "PolicyDocument"
     ]
     return document if isinstance(document, dict) else json.loads(document)
 
 
-def test_every_statement_of_the_glue_policy_is_needed_by_a_call_made(stack, workload):
+# Each Glue role and the sessions that act under it.
+GLUE_ROLE_SESSIONS = {
+    GLUE_ROLE: ("stream-job", "batch-job", "glue-runtime"),
+    QUALITY_ROLE: ("quality-job", "quality-runtime"),
+}
+
+
+@pytest.mark.parametrize("role", GLUE_ROLE_SESSIONS, ids=lambda r: r.rsplit("/", 1)[1])
+def test_every_statement_of_a_glue_role_s_policy_is_needed_by_a_call_made(stack, workload, role):
     """Without any one statement, moto's own evaluator denies at least one call the workload made: each
     statement is needed (none is dead weight), and removing it fails the ALLOWED cases of those calls."""
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
-    policy = glue_policy(stack)
+    policy = role_policy(stack, role)
     made = [d for d in workload["decisions"] if d["allowed"] and any(
-        d["principal"] == principal(s) for s in ("stream-job", "batch-job", "glue-runtime"))]  # fmt: skip
+        d["principal"] == principal(s) for s in GLUE_ROLE_SESSIONS[role])]  # fmt: skip
     needed_by: dict[str, list[str]] = {}
     for index, statement in enumerate(policy["Statement"]):
         without = {**policy, "Statement": [s for i, s in enumerate(policy["Statement"]) if i != index]}
@@ -562,6 +703,25 @@ PROBES = [
     Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
     Probe("sts: assume the SageMaker role", "glue-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
     Probe("pass its role to a new job", "glue-probe", "glue", "create_job", {"Name": "x", "Role": GLUE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
+    Probe("read the outcome drops (the quality job's)", "glue-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("write the quality datasets", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
+    Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
+    Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": "stream/predictions/x"}),
+    Probe("quality: write an outcome drop", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "outcomes/x.csv", "Body": b"x"}),
+    Probe("quality: delete an outcome drop", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("quality: read the batch input", "quality-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),
+    Probe("quality: read the batch rejects", "quality-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": "batch/rejects/x"}),
+    Probe("quality: read the streaming checkpoint", "quality-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/stream-scoring/metadata"}),
+    Probe("quality: write results outside quality/", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
+    Probe("quality: overwrite the model", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("quality: read another bucket", "quality-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("quality: read the stream", "quality-probe", "kinesis", "describe_stream_summary", {"StreamName": STREAM}),
+    Probe("quality: invoke the endpoint", "quality-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("quality: metrics to another namespace", "quality-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("quality: decrypt with another key", "quality-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("quality: create a catalog table", "quality-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("quality: start a job run", "quality-probe", "glue", "start_job_run", {"JobName": JOB_NAMES["batch"]}),
+    Probe("quality: iam: widen its own policy", "quality-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-quality", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
     Probe("sagemaker: read the batch input", "sagemaker-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),
     Probe("sagemaker: overwrite the model", "sagemaker-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
     Probe("sagemaker: write results", "sagemaker-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
@@ -598,7 +758,7 @@ def test_denied(stack, workload, probe):
 def deployed_policies(stack) -> dict[str, dict]:
     iam = client("iam", stack["admin"])
     found = {}
-    for role in (GLUE_ROLE, SAGEMAKER_ROLE):
+    for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE):
         name = role.rsplit("/", 1)[1]
         document = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
         found[name] = document if isinstance(document, dict) else json.loads(document)
@@ -610,7 +770,12 @@ def as_list(value) -> list:
 
 
 @pytest.mark.parametrize(
-    ("role", "service"), [(GLUE_ROLE, "glue.amazonaws.com"), (SAGEMAKER_ROLE, "sagemaker.amazonaws.com")]
+    ("role", "service"),
+    [
+        (GLUE_ROLE, "glue.amazonaws.com"),
+        (QUALITY_ROLE, "glue.amazonaws.com"),
+        (SAGEMAKER_ROLE, "sagemaker.amazonaws.com"),
+    ],
 )
 def test_trust_policy_lets_only_its_service_assume_the_role_for_this_account(stack, role, service):
     """moto does not evaluate a trust policy naming a service principal (its check fails on one), so the roles
@@ -634,7 +799,9 @@ def test_key_policy_grants_the_roles_nothing_the_identity_policies_do_not(stack)
     policy = json.loads(kms.get_key_policy(KeyId=stack["key_arn"], PolicyName="default")["Policy"])
     principals = [json.dumps(s.get("Principal")) for s in policy["Statement"]]
     assert any(f"arn:aws:iam::{ACCOUNT}:root" in p for p in principals)
-    assert not any(role in p for p in principals for role in (GLUE_ROLE, SAGEMAKER_ROLE)), principals
+    assert not any(role in p for p in principals for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)), (
+        principals
+    )
 
 
 def test_no_role_may_pass_a_role_or_act_on_iam_or_sts(stack):
@@ -664,8 +831,9 @@ def test_conditions_and_resources_moto_does_not_evaluate_have_the_documented_for
     assert re.fullmatch(rf"arn:aws:ecr:{REGION}:\d{{12}}:repository/sagemaker-xgboost", repository), (
         repository
     )
-    glue = {s["Sid"]: s for s in policies[GLUE_ROLE.rsplit("/", 1)[1]]["Statement"]}
-    assert "logs:AssociateKmsKey" in as_list(glue["WriteJobLogs"]["Action"])
-    assert glue["PublishJobMetrics"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": ["Glue", "ChurnPipeline"]}
-    }
+    for role in (GLUE_ROLE, QUALITY_ROLE):
+        glue = {s["Sid"]: s for s in policies[role.rsplit("/", 1)[1]]["Statement"]}
+        assert "logs:AssociateKmsKey" in as_list(glue["WriteJobLogs"]["Action"]), role
+        assert glue["PublishJobMetrics"]["Condition"] == {
+            "StringEquals": {"cloudwatch:namespace": ["Glue", "ChurnPipeline"]}
+        }, role

@@ -14,13 +14,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from churn_pipeline.contract import outputs
+from churn_pipeline.contract import metrics, outputs, settings
+from churn_pipeline.model import ModelDir
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_pipeline.training.train import train, write_artifacts
 from churn_tools import synthetic
 from churn_tools.deploy import package as packaging
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, load_hcl
 from .test_static import JOB_SCRIPTS, is_glue_own, required_args
 
 # One apply (about a minute of it the provider waiting on S3 lifecycle rules), a plan, a new model, a destroy.
@@ -32,6 +33,13 @@ BUCKETS = {purpose: f"{PREFIX}-{purpose}-{ACCOUNT}" for purpose in ("data", "art
 ENDPOINT = f"{PREFIX}-churn"
 DATABASE = "churn_local_churn"
 MODEL_ENDPOINT = "module.pipeline.module.model_endpoint"
+# The Glue job of each entry script (modules/glue: the scoring jobs and the model-quality job).
+JOB_NAMES = {
+    "batch": f"{PREFIX}-batch-scoring",
+    "stream": f"{PREFIX}-stream-scoring",
+    "quality": f"{PREFIX}-model-quality",
+}
+QUALITY_ALARM = f"{PREFIX}-model-quality-auc"
 # What a plan right after apply still changes, because moto does not keep what was sent (terraform/README.md):
 # the model's network isolation (and an empty vpc_config it adds), an endpoint configuration's absent data
 # capture (returned as a disabled one), hence the endpoint's configuration, the stream's tags, and the streaming
@@ -194,8 +202,10 @@ def test_the_package_is_uploaded_under_content_addressed_keys(deployment):
     artifacts = deployment["artifacts"]
     listed = client("s3").list_objects_v2(Bucket=BUCKETS["artifacts"])["Contents"]
     expected = {
-        artifacts["batch_script_key"], artifacts["stream_script_key"], artifacts["model_artifact_key"],
+        artifacts["batch_script_key"], artifacts["stream_script_key"], artifacts["quality_script_key"],
+        artifacts["model_artifact_key"],
         artifacts["model_prefix"] + "feature_spec.json", artifacts["model_prefix"] + "baseline.json",
+        artifacts["model_prefix"] + "metrics.json",
         artifacts["model_prefix"] + "dataset.json",
         *artifacts["batch_python_modules"], *artifacts["stream_python_modules"],
     }  # fmt: skip
@@ -220,7 +230,7 @@ def test_stream_is_active_and_encrypted(deployment):
 
 def deployed_arguments(job: str) -> dict[str, str]:
     """DefaultArguments of a deployed Glue job, as Terraform wrote them (read back from moto)."""
-    return client("glue").get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]["DefaultArguments"]
+    return client("glue").get_job(JobName=JOB_NAMES[job])["Job"]["DefaultArguments"]
 
 
 def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
@@ -248,9 +258,20 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             "drift_path": f"s3://{BUCKETS['results']}/stream/drift/",
             **scoring,
         },
+        "quality": {
+            "outcomes_path": f"s3://{BUCKETS['data']}/outcomes/",
+            "batch_scored_path": f"s3://{BUCKETS['results']}/batch/predictions/",
+            "stream_scored_path": f"s3://{BUCKETS['results']}/stream/predictions/",
+            "quality_path": f"s3://{BUCKETS['results']}/quality/metrics/",
+            "calibration_path": f"s3://{BUCKETS['results']}/quality/calibration/",
+            "outcome_rejects_path": f"s3://{BUCKETS['results']}/quality/outcome-rejects/",
+            "training_set_path": f"s3://{BUCKETS['results']}/quality/training-set/",
+            "horizon_days": str(settings.HORIZON_DAYS.default), "auc_margin": str(settings.AUC_MARGIN.default),
+            **{k: scoring[k] for k in ("model_uri", "threshold", "aws_region")},
+        },
     }  # fmt: skip
     for job, script in JOB_SCRIPTS.items():
-        found = glue.get_job(JobName=f"{PREFIX}-{job}-scoring")["Job"]
+        found = glue.get_job(JobName=JOB_NAMES[job])["Job"]
         job_args = {
             k.removeprefix("--"): v for k, v in found["DefaultArguments"].items() if not is_glue_own(k)
         }
@@ -260,11 +281,29 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             found["Command"]["ScriptLocation"]
             == f"s3://{BUCKETS['artifacts']}/{artifacts[f'{job}_script_key']}"
         )
-        wheels = [f"s3://{BUCKETS['artifacts']}/{key}" for key in artifacts[f"{job}_python_modules"]]
+        # The quality job runs on the batch job's Glue version, with its wheels.
+        modules = artifacts["stream_python_modules" if job == "stream" else "batch_python_modules"]
+        wheels = [f"s3://{BUCKETS['artifacts']}/{key}" for key in modules]
         assert found["DefaultArguments"]["--additional-python-modules"] == ",".join(wheels)
         assert found["SecurityConfiguration"] == f"{PREFIX}-jobs"
-    stream = glue.get_job(JobName=f"{PREFIX}-stream-scoring")["Job"]
+    stream = glue.get_job(JobName=JOB_NAMES["stream"])["Job"]
     assert (stream["Command"]["Name"], stream["GlueVersion"]) == ("gluestreaming", "5.1")
+    quality, batch = (glue.get_job(JobName=JOB_NAMES[job])["Job"] for job in ("quality", "batch"))
+    assert (quality["Command"]["Name"], quality["GlueVersion"]) == ("glueetl", batch["GlueVersion"])
+    assert quality["Role"].endswith(f":role/{PREFIX}-glue-quality") and batch["Role"].endswith(
+        f":role/{PREFIX}-glue-jobs"
+    )
+
+
+def test_the_quality_job_is_triggered_daily(deployment):
+    """An activated SCHEDULED trigger (the provider starts it on creation) runs the quality job at the tfvars'
+    cron (UTC); whether the schedule fires is on the first deployment checklist."""
+    trigger = client("glue").get_trigger(Name=f"{PREFIX}-model-quality-schedule")["Trigger"]
+    assert (trigger["Type"], trigger["State"], [a["JobName"] for a in trigger["Actions"]]) == (
+        "SCHEDULED", "ACTIVATED", [JOB_NAMES["quality"]]
+    )  # fmt: skip
+    tfvars = load_hcl(REPO_ROOT / "terraform" / "envs" / "local" / "terraform.tfvars")
+    assert trigger["Schedule"] == tfvars["settings"]["jobs"]["quality"]["schedule"]
 
 
 def test_catalog_tables_exist_with_partition_projection(deployment):
@@ -320,7 +359,7 @@ def test_endpoint_is_in_service_on_the_packaged_model(deployment):
 
 def test_roles_have_inline_least_privilege_only(deployment):
     iam = client("iam")
-    for role in (f"{PREFIX}-glue-jobs", f"{PREFIX}-sagemaker-endpoint"):
+    for role in (f"{PREFIX}-glue-jobs", f"{PREFIX}-glue-quality", f"{PREFIX}-sagemaker-endpoint"):
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["least-privilege"]
 
@@ -334,8 +373,40 @@ def test_analytics_and_monitoring_exist(deployment):
     assert alarms == {
         f"{PREFIX}-endpoint-5xx", f"{PREFIX}-endpoint-latency", f"{PREFIX}-stream-iterator-age",
         f"{PREFIX}-dead-letter-growth", f"{PREFIX}-batch-scoring-failed-tasks", f"{PREFIX}-stream-scoring-failed-tasks",
-        f"{PREFIX}-batch-scoring-drift", f"{PREFIX}-stream-scoring-drift",
+        f"{PREFIX}-batch-scoring-drift", f"{PREFIX}-stream-scoring-drift", f"{PREFIX}-model-quality-failed-tasks",
+        QUALITY_ALARM,
     }  # fmt: skip
+
+
+def quality_margin_as_deployed() -> float:
+    """The auc_margin the deployed quality job reads from its own arguments."""
+    from churn_pipeline.quality import glue as quality_glue
+
+    arguments = {k.removeprefix("--"): v for k, v in deployed_arguments("quality").items()}
+    return quality_glue.config_from_glue_args(arguments).auc_margin
+
+
+def test_the_quality_alarm_watches_what_the_deployed_model_s_scores_carry(deployment):
+    """As deployed: the threshold is the model's own test AUC (its metrics.json) minus the margin the quality job
+    reads from its deployed arguments, and the alarm's ModelVersion is the version the scorers write beside
+    each score of that model (ModelDir.version, from its files), so the job's ModelAUC for it is the one watched."""
+    from churn_pipeline.quality import glue as quality_glue
+
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=[QUALITY_ALARM])["MetricAlarms"]
+    config = quality_glue.config_from_glue_args(
+        {k.removeprefix("--"): v for k, v in deployed_arguments("quality").items()}
+    )
+    test_auc = ModelDir(deployment["model_dir"]).metrics()["test"]["auc"]
+    assert alarm["Threshold"] == pytest.approx(
+        settings.auc_alarm_threshold(test_auc, config.auc_margin), abs=1e-12
+    )
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["ComparisonOperator"]) == (
+        metrics.NAMESPACE, metrics.MODEL_AUC, "LessThanThreshold"
+    )  # fmt: skip
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        metrics.DIMENSION: JOB_NAMES["quality"],
+        metrics.MODEL_VERSION_DIMENSION: ModelDir(deployment["model_dir"]).version(),
+    }
 
 
 # ---------------------------------------------------------------- the jobs, run with what was deployed
@@ -533,6 +604,87 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
         columns, partitions = catalog_schema(table)
         assert file_schema(out / folder) == columns, table
         assert partitions == []
+
+
+@pytest.mark.usefixtures("deployed_endpoint")
+def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_what_the_alarm_watches(
+    deployment, spark, synthetic_csv, tmp_path, monkeypatch
+):
+    """The quality job's entry script with its deployed arguments as far as local Spark can (its first s3://
+    read), then its run() with the deployed config on local paths, over scores the deployed batch job's config
+    wrote and outcomes of those customers: its files are what its catalog tables say, and the ModelAUC it
+    publishes (to moto, in the job's region, under the job's name) is the very series the deployed alarm reads."""
+    import csv
+    import dataclasses
+    from datetime import UTC, datetime
+
+    import glue_fakes
+
+    from churn_pipeline.batch.glue import config_from_glue_args as batch_config
+    from churn_pipeline.batch.job import run as run_batch
+    from churn_pipeline.quality.glue import config_from_glue_args as quality_config
+    from churn_pipeline.quality.job import run as run_quality
+    from churn_pipeline.streaming.job import forward_aws_environment
+
+    arguments = deployed_arguments("quality")
+    monkeypatch.setattr(sys, "argv", glue_fakes.glue_argv("glue_quality.py", JOB_NAMES["quality"], arguments))
+    with glue_fakes.fake_awsglue(tmp_path / "glue", monkeypatch, glue_fakes.BASE_FILES):
+        # Model and metrics.json come from the artifacts bucket (boto3); then Spark's first s3:// read stops it.
+        with pytest.raises(Exception, match='No FileSystem for scheme "s3"'):
+            runpy.run_path(str(REPO_ROOT / "jobs" / "glue_quality.py"), run_name="__main__")
+        from awsglue.job import EVENTS
+
+        assert [e[0] for e in EVENTS] == ["init"]
+
+    # Scores, by the deployed batch job's config on local paths; then outcomes of those customers.
+    forward_aws_environment(spark)
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join(synthetic_csv.read_text().splitlines()[:301]) + "\n")
+    out = tmp_path / "out"
+    batch = dataclasses.replace(
+        batch_config({k.removeprefix("--"): v for k, v in deployed_arguments("batch").items()}),
+        input_path=str(source), output_path=str(out / "scored"), rejects_path=str(out / "batch-rejects"),
+        failed_path=str(out / "failed"), drift_path=str(out / "drift"),
+    )  # fmt: skip
+    assert run_batch(spark, batch).scored == 300
+    description = ModelDir(deployment["model_dir"]).description()
+    label = next(c.name for c in description.columns if c.role == "label")
+    known_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(source, newline="") as handle, open(out / "outcomes.csv", "w", newline="") as outcomes:
+        writer = csv.writer(outcomes)
+        writer.writerow([description.id_column, label, "known_at"])
+        writer.writerows([row[description.id_column], row[label], known_at] for row in csv.DictReader(handle))
+
+    deployed = quality_config(
+        {**{k.removeprefix("--"): v for k, v in arguments.items()}, "JOB_NAME": JOB_NAMES["quality"]}
+    )
+    local = dataclasses.replace(
+        deployed, outcomes_path=str(out / "outcomes.csv"), batch_scored_paths=(str(out / "scored"),),
+        stream_scored_paths=(str(out / "no-stream-yet"),), quality_path=str(out / "quality"),
+        calibration_path=str(out / "calibration"), rejects_path=str(out / "outcome-rejects"),
+        training_set_path=str(out / "training-set"),
+    )  # fmt: skip
+    summary = run_quality(spark, local)
+    version = ModelDir(deployment["model_dir"]).version()
+    assert summary.joined == 300 and summary.deployed_model_version == version, summary.describe()
+    # The job's own threshold is the deployed alarm's: the model's test AUC (metrics.json, uploaded with it)
+    # minus the deployed margin.
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=[QUALITY_ALARM])["MetricAlarms"]
+    assert summary.alarm_threshold == pytest.approx(alarm["Threshold"], abs=1e-12)
+    for table, folder in (("model_quality", "quality"), ("model_calibration", "calibration"),
+                          ("outcome_rejects", "outcome-rejects")):  # fmt: skip
+        if any((out / folder).rglob("*.parquet")):
+            columns, partitions = catalog_schema(table)
+            assert file_schema(out / folder) == columns, table
+            assert partitions == []
+    assert any((out / "quality").rglob("*.parquet")) and any((out / "calibration").rglob("*.parquet"))
+
+    # What the job published is the series the deployed alarm reads: its namespace, metric and dimensions.
+    stats = client("cloudwatch").get_metric_statistics(
+        Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+        StartTime=time.time() - 3600, EndTime=time.time() + 60, Period=60, Statistics=["Minimum"],
+    )  # fmt: skip
+    assert [point["Minimum"] for point in stats["Datapoints"]] == [summary.latest_auc[version]["auc"]]
 
 
 # ---------------------------------------------------------------- the Glue runtime matrix
@@ -738,6 +890,13 @@ def test_batch_job_runs_on_its_glue_runtime_as_far_as_spark_can_here(
     })  # fmt: skip
 
 
+# A new model has its own version and test AUC: the quality alarm and the dashboard's AUC widget follow it.
+NEW_MODEL_QUALITY_ALARM = {
+    "module.pipeline.module.monitoring.aws_cloudwatch_metric_alarm.model_quality": "update in place",
+    "module.pipeline.module.monitoring.aws_cloudwatch_dashboard.this": "update in place",
+}
+
+
 def test_a_second_plan_changes_only_what_the_emulator_cannot_hold(deployment):
     deploy_cli("plan", deployment, deployment["model_dir"])
     summary = json.loads((deployment["env_work"] / "plan-summary.json").read_text())
@@ -750,9 +909,12 @@ def test_a_new_model_rolls_the_endpoint_without_destroying_it(deployment, second
     print((deployment["env_work"] / "plan-summary.txt").read_text())
     assert {c["address"]: c["action"] for c in summary["changes"]} == {
         **EMULATOR_DRIFT,
-        # model_uri of both jobs points at the new model's prefix
+        # model_uri of every job points at the new model's prefix
         'module.pipeline.module.glue.aws_glue_job.this["batch"]': "update in place",
         'module.pipeline.module.glue.aws_glue_job.this["stream"]': "update in place",
+        'module.pipeline.module.glue.aws_glue_job.this["quality"]': "update in place",
+        # the quality alarm (and its dashboard line) follows the new model's version and test AUC
+        **NEW_MODEL_QUALITY_ALARM,
     }
     plan = json.loads((deployment["env_work"] / "tfplan.json").read_text())
     changes = {c["address"]: c["change"] for c in plan["resource_changes"]}
@@ -775,6 +937,8 @@ def test_a_model_of_another_dataset_changes_the_tables_that_hold_its_columns_in_
         **EMULATOR_DRIFT,
         f'{glue}.aws_glue_job.this["batch"]': "update in place",  # model_uri: the new model's prefix
         f'{glue}.aws_glue_job.this["stream"]': "update in place",
+        f'{glue}.aws_glue_job.this["quality"]': "update in place",
+        **NEW_MODEL_QUALITY_ALARM,
         **dict.fromkeys(tables, "update in place"),
     }
     plan = json.loads((deployment["env_work"] / "tfplan.json").read_text())
@@ -864,9 +1028,17 @@ def test_a_rollout_keeps_the_autoscaled_instance_count(deployment, second_model_
     # Both jobs score with the new model (Glue UpdateJob carried the new model prefix).
     new_prefix = json.loads((deployment["env_work"] / "artifacts.tfvars.json").read_text())["artifacts"]
     model_uri = f"s3://{BUCKETS['artifacts']}/{new_prefix['model_prefix']}"
-    assert {job: deployed_arguments(job)["--model_uri"] for job in ("batch", "stream")} == dict.fromkeys(
-        ("batch", "stream"), model_uri
+    assert {job: deployed_arguments(job)["--model_uri"] for job in JOB_NAMES} == dict.fromkeys(
+        JOB_NAMES, model_uri
     )
+    # ... and the quality alarm watches the new model's version, below its own test AUC.
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=[QUALITY_ALARM])["MetricAlarms"]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]}[
+        metrics.MODEL_VERSION_DIMENSION
+    ] == new_version
+    margin = quality_margin_as_deployed()
+    test_auc = ModelDir(second_model_dir).metrics()["test"]["auc"]
+    assert alarm["Threshold"] == pytest.approx(settings.auc_alarm_threshold(test_auc, margin), abs=1e-12)
 
 
 def test_destroy_leaves_nothing_behind(deployment):
@@ -876,6 +1048,7 @@ def test_destroy_leaves_nothing_behind(deployment):
     assert f"{PREFIX}-customer-churn" not in client("kinesis").list_streams()["StreamNames"]
     assert DATABASE not in {d["Name"] for d in client("glue").get_databases()["DatabaseList"]}
     assert not [j for j in client("glue").list_jobs()["JobNames"] if j.startswith(PREFIX)]
+    assert not [t for t in client("glue").list_triggers()["TriggerNames"] if t.startswith(PREFIX)]
     sagemaker = client("sagemaker")
     assert not [e for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"].startswith(PREFIX)]
     assert not [

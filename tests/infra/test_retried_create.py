@@ -87,7 +87,7 @@ class DropFirstAnswer:
         self.server.close()
 
 
-def test_a_create_retried_after_its_answer_was_lost_does_not_fail_the_apply(tmp_path, tf_env):
+def test_a_create_retried_after_its_answer_was_lost_does_not_fail_the_apply(tmp_path, tf_env, model_dir):
     from endpoint_helpers import running_moto
 
     with running_moto(tmp_path, set_environment=False) as moto_url:
@@ -96,7 +96,8 @@ def test_a_create_retried_after_its_answer_was_lost_does_not_fail_the_apply(tmp_
             env = deploy.prepare("local", tmp_path / "work", endpoint_url=f"http://127.0.0.1:{proxy.port}")
             env.process_env["TF_CLI_CONFIG_FILE"] = tf_env["TF_CLI_CONFIG_FILE"]
             # Placeholder keys: only the catalog tables (and what they depend on) are applied.
-            packaging.write_variables(packaging.Package(variables=ARTIFACTS), env.artifacts_file)
+            package = packaging.Package(variables=ARTIFACTS, test_auc=packaging.model_test_auc(model_dir))
+            packaging.write_variables(package, env.artifacts_file)
             deploy.init(env)
             try:
                 env.run(

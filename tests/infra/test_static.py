@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from churn_pipeline.batch import glue as batch_glue
+from churn_pipeline.quality import glue as quality_glue
 from churn_pipeline.streaming import glue as stream_glue
 from churn_tools.deploy import package as packaging
 
@@ -13,11 +15,16 @@ from .conftest import JOBS_DIR, MODULE_DIRS, ROOT_DIRS, TERRAFORM, blocks, load_
 STORAGE = TERRAFORM / "modules" / "storage"
 GLUE = TERRAFORM / "modules" / "glue"
 
-JOB_SCRIPTS = {"batch": "glue_batch_scoring.py", "stream": "glue_stream_scoring.py"}
+JOB_SCRIPTS = {
+    "batch": "glue_batch_scoring.py",
+    "stream": "glue_stream_scoring.py",
+    "quality": "glue_quality.py",
+}
 # What each entry script resolves with getResolvedOptions (Glue itself passes JOB_NAME).
 JOB_ARGUMENTS = {
     "glue_batch_scoring.py": batch_glue.JOB_ARGUMENTS,
     "glue_stream_scoring.py": stream_glue.JOB_ARGUMENTS,
+    "glue_quality.py": quality_glue.JOB_ARGUMENTS,
 }
 
 
@@ -136,17 +143,28 @@ def test_every_entry_script_exists():
 def test_streaming_job_has_no_timeout_and_runs_gluestreaming():
     stream = glue_locals()["jobs"]["stream"]
     assert stream["command"] == "gluestreaming" and stream["timeout"] is None
-    assert glue_locals()["jobs"]["batch"]["command"] == "glueetl"
+    assert (
+        glue_locals()["jobs"]["batch"]["command"] == glue_locals()["jobs"]["quality"]["command"] == "glueetl"
+    )
+
+
+def test_the_quality_job_runs_on_the_batch_job_s_glue_version_and_wheels():
+    """One upload set per Glue version: the packaging step resolves wheels for the batch and streaming jobs'
+    versions only (package.build), so the quality job must run on the batch job's."""
+    quality = glue_locals()["jobs"]["quality"]
+    assert (
+        quality["wheels"]
+        == glue_locals()["jobs"]["batch"]["wheels"]
+        == "${var.artifacts.batch_python_modules}"
+    )
+    assert "var.batch_job.glue_version" in quality["settings"]  # modules/glue/tests: the planned version
 
 
 def test_script_locations_are_keys_the_packaging_step_uploads(model_dir, tmp_path):
     job = next(b for t, n, b in blocks(GLUE, "resource") if t == "aws_glue_job")
     assert job["command"][0]["script_location"] == "${local.s3.artifacts}/${each.value.script_key}"
     script_vars = {job: glue_locals()["jobs"][job]["script_key"] for job in JOB_SCRIPTS}
-    assert script_vars == {
-        "batch": "${var.artifacts.batch_script_key}",
-        "stream": "${var.artifacts.stream_script_key}",
-    }
+    assert script_vars == {job: f"${{var.artifacts.{job}_script_key}}" for job in JOB_SCRIPTS}
 
     # The packaging step uploads exactly those keys, holding exactly those files.
     jobs_dir = tmp_path / "jobs"
@@ -162,9 +180,12 @@ def test_script_locations_are_keys_the_packaging_step_uploads(model_dir, tmp_pat
         assert re.fullmatch(rf"code/[0-9a-f]{{32}}/{script}", key)
     assert package.variables["model_artifact_key"] in package.files
     assert set(package.variables) == {
-        "batch_script_key", "stream_script_key", "model_artifact_key", "model_prefix", "model_version",
-        "batch_python_modules", "stream_python_modules",
+        "batch_script_key", "stream_script_key", "quality_script_key", "model_artifact_key", "model_prefix",
+        "model_version", "batch_python_modules", "stream_python_modules",
     }  # fmt: skip
+    # The model-quality alarm's threshold starts from the model's own test AUC, as training recorded it.
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert package.terraform_variables()["model_test_auc"] == metrics["test"]["auc"]
 
 
 # ---------------------------------------------------------------- environments
@@ -259,7 +280,27 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
             f"""CREATE VIEW "db"."{view}" AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"""
         )
 
-    tables = {"batch": "b", "stream": "s", "dead_letter": "d", "drift": "x", "stream_drift": "y"}
+    # Two quality runs (one batch_id folder each): the query reads the latest run's rows only.
+    for run, computed_at, auc in (("r1", "2026-02-01 06:00:00", 0.7), ("r2", "2026-02-02 06:00:00", 0.8)):
+        (tmp_path / "quality" / f"batch_id={run}").mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT * FROM (VALUES ('v1', '2026-W04'), ('v1', '2026-W05'), ('v2', '2026-W05')) "
+            f"w(model_version, score_week), (SELECT 100 AS rows, 20 AS positives, CAST({auc} AS DOUBLE) AS auc, 0.4 AS log_loss, "
+            f"0.5 AS precision, 0.6 AS recall, 0.5 AS threshold, TIMESTAMP '{computed_at}' AS computed_at)) "
+            f"TO '{tmp_path / 'quality' / f'batch_id={run}' / 'part.parquet'}' (FORMAT parquet)"
+        )
+    con.execute(
+        f"""CREATE VIEW "db"."q" AS SELECT * FROM read_parquet('{tmp_path}/quality/*/*.parquet', hive_partitioning = true)"""
+    )
+
+    tables = {
+        "batch": "b",
+        "stream": "s",
+        "dead_letter": "d",
+        "drift": "x",
+        "stream_drift": "y",
+        "quality": "q",
+    }
     queries = {q.name: q for q in load_named_queries("db", tables)}  # the tutorial's description
     assert set(queries) == {
         "churn_rate_by_state",
@@ -270,6 +311,7 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
         "latest_predictions",
         "dead_letter_summary",
         "drift_report",
+        "model_quality",
     }
     for name in ("latest_predictions", "dead_letter_summary"):
         assert "ingest_year" in queries[name].sql and "ingest_day" in queries[name].sql, name
@@ -280,6 +322,10 @@ def test_saved_queries_on_streaming_tables_read_the_last_7_days_only(tmp_path):
     assert con.execute(queries["churn_rate_by_state"].sql).fetchall() == [("CA", 1, 1.0, 0.5)]
     assert con.execute(queries["score_deciles"].sql).fetchall() == [(1, 1, 0.5, 0.5, 1.0)]
     # Drift: both jobs' rows, the stream's of the last 7 days only; a reading from the package's thresholds.
+    quality = con.execute(queries["model_quality"].sql).fetchall()
+    assert [(row[0], row[1], row[4]) for row in quality] == [
+        ("v1", "2026-W05", 0.8), ("v1", "2026-W04", 0.8), ("v2", "2026-W05", 0.8)
+    ]  # fmt: skip
     drift_rows = con.execute(queries["drift_report"].sql).df()
     readings = dict(zip(drift_rows["job"] + ":" + drift_rows["feature"], drift_rows["reading"], strict=True))
     assert readings == {

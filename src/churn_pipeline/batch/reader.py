@@ -52,41 +52,20 @@ def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetD
     """Read CSV file(s) under `input_path` (a file, a directory or a glob) into rows typed by `description`,
     tagging bad lines. Raises ContractError naming the file and the column(s) when the header lacks a
     column the description requires, before any Spark work on the data."""
-    lines = spark.read.option("recursiveFileLookup", "true").text(input_path)
-    first = lines.select(F.col("_metadata.file_path").alias("file"), "value").first()
-    if first is None:
+    lines, first_file, header_line = read_header(spark, input_path)
+    if header_line is None:
         raise ContractError(
             f"no lines in {input_path}: expected CSV with the header of {description.name!r} "
             f"({','.join(description.column_names)})"
         )
-    header_line = first["value"].lstrip(_BOM)
-    header = parse_header(header_line, first["file"], description)
+    header = parse_header(header_line, str(first_file), description)
 
     # Staged projections, each column computed once and referenced by name: a single projection with the
     # per-column checks inlined twice (code and reason) outgrows the JVM's 64 KB method limit for codegen.
     width = len(header)
     described = description.by_canonical
-    schema_ddl = ", ".join(f"c{j} STRING" for j in range(width))
-    options = {"mode": "PERMISSIVE", "ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}
-    stripped = lines.select(
-        F.regexp_replace("value", "^" + _BOM, "").alias(
-            "value"
-        ),  # a byte-order mark opens some exported files
-        F.col("_metadata.file_path").alias(SOURCE_FILE),
-    )
+    texts = split_lines(lines, width)
     value = F.col("value")
-    parsed = stripped.select(
-        value,
-        SOURCE_FILE,
-        F.size(F.split(F.regexp_replace(value, _QUOTED_FIELD, ""), ",", -1)).alias("_n_fields"),
-        F.from_csv(value, schema_ddl, options).alias("_parsed"),
-    )
-    texts = parsed.select(
-        value,
-        SOURCE_FILE,
-        "_n_fields",
-        *[F.trim(F.col("_parsed").getField(f"c{j}")).alias(f"_t{j}") for j in range(width)],
-    )
     typed: list[Column] = []
     errors: list[Column] = []
     for j, name in enumerate(header):
@@ -140,6 +119,43 @@ def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetD
         reason.alias(READ_ERROR_REASON),
     )
     return CsvInput(rows=rows, header=header, extra_columns=extras)
+
+
+def read_header(spark: SparkSession, input_path: str) -> tuple[DataFrame, str | None, str | None]:
+    """The lines of the CSV file(s) under `input_path` (recursively), the first file's name and its first line
+    (without a byte-order mark); (lines, None, None) when there is no line."""
+    lines = spark.read.option("recursiveFileLookup", "true").text(input_path)
+    first = lines.select(F.col("_metadata.file_path").alias("file"), "value").first()
+    if first is None:
+        return lines, None, None
+    return lines, first["file"], first["value"].lstrip(_BOM)
+
+
+def split_lines(lines: DataFrame, width: int) -> DataFrame:
+    """Text lines (spark.read.text) -> value (the line, without a byte-order mark), SOURCE_FILE, _n_fields
+    (the line's field count, quoted commas excluded) and _t0.._t<width-1>, each field trimmed (null beyond the
+    line's fields)."""
+    schema_ddl = ", ".join(f"c{j} STRING" for j in range(width))
+    options = {"mode": "PERMISSIVE", "ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}
+    stripped = lines.select(
+        F.regexp_replace("value", "^" + _BOM, "").alias(
+            "value"
+        ),  # a byte-order mark opens some exported files
+        F.col("_metadata.file_path").alias(SOURCE_FILE),
+    )
+    value = F.col("value")
+    parsed = stripped.select(
+        value,
+        SOURCE_FILE,
+        F.size(F.split(F.regexp_replace(value, _QUOTED_FIELD, ""), ",", -1)).alias("_n_fields"),
+        F.from_csv(value, schema_ddl, options).alias("_parsed"),
+    )
+    return parsed.select(
+        value,
+        SOURCE_FILE,
+        "_n_fields",
+        *[F.trim(F.col("_parsed").getField(f"c{j}")).alias(f"_t{j}") for j in range(width)],
+    )
 
 
 def _quote(name: str) -> str:

@@ -56,8 +56,17 @@ def replace_partition(spark: SparkSession, frame: DataFrame, path: str, batch_id
 
 def delete_path(spark: SparkSession, path: str) -> bool:
     """Delete a directory through Hadoop's FileSystem, so file://, s3:// (EMRFS on Glue) and hdfs:// all work."""
+    fs, hadoop_path = _filesystem(spark, path)
+    return bool(fs.exists(hadoop_path) and fs.delete(hadoop_path, True))
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    fs, hadoop_path = _filesystem(spark, path)
+    return bool(fs.exists(hadoop_path))
+
+
+def _filesystem(spark: SparkSession, path: str):
     jvm = spark.sparkContext._jvm
     assert jvm is not None, "a driver-side call: the SparkContext has a JVM gateway"
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return bool(fs.exists(hadoop_path) and fs.delete(hadoop_path, True))
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path

@@ -31,6 +31,16 @@ UNPARSED_RECORD = "UNPARSED_RECORD"
 # Scoring failed for a valid row (the endpoint did not answer after retries): batch "failed", stream dead letter.
 ENDPOINT_FAILED = "ENDPOINT_FAILED"
 
+# The quality job's outcome reader and join (churn_pipeline.quality): an outcome it cannot use is kept with its
+# reason in the outcome_rejects dataset, never dropped. A line with the wrong number of fields is
+# WRONG_FIELD_COUNT, as in the batch reader; header and blank lines are counted, not written (SKIPPED_LINES).
+MISSING_ID = "MISSING_ID"
+UNKNOWN_LABEL = "UNKNOWN_LABEL"
+INVALID_KNOWN_AT = "INVALID_KNOWN_AT"
+FUTURE_KNOWN_AT = "FUTURE_KNOWN_AT"
+DUPLICATE_OUTCOME = "DUPLICATE_OUTCOME"
+NOT_SCORED = "NOT_SCORED"
+
 CODES: dict[str, str] = {
     MISSING_VALUE: "a numeric field the model needs is missing, null or blank",
     NOT_A_NUMBER: "a numeric field is not a (finite, whole where required) number",
@@ -47,6 +57,12 @@ CODES: dict[str, str] = {
     MISTYPED_FIELD: "a Kinesis record gives a field as the wrong JSON type",
     UNPARSED_RECORD: "Glue's Kinesis connector parsed a record into no field of the contract and kept no text of it",
     ENDPOINT_FAILED: "the SageMaker endpoint did not score the row after every retry",
+    MISSING_ID: "an outcome's id is blank",
+    UNKNOWN_LABEL: "an outcome's label is not a value the model's dataset description lists (positive or negative)",
+    INVALID_KNOWN_AT: "an outcome's known_at is not an ISO-8601 date or timestamp",
+    FUTURE_KNOWN_AT: "an outcome's known_at is after the quality run started",
+    DUPLICATE_OUTCOME: "a second outcome for the same id and known_at day (every copy when their labels differ)",
+    NOT_SCORED: "no score of the outcome's id at or before its known_at within the horizon (horizon_days)",
 }
 
 CONTRACT_REJECTS = (MISSING_VALUE, NOT_A_NUMBER, OUT_OF_RANGE)
@@ -63,4 +79,13 @@ RECORD_DEAD_LETTERS = (
     UNPARSED_RECORD,
     *CONTRACT_REJECTS,
     ENDPOINT_FAILED,
+)
+OUTCOME_REJECTS = (
+    WRONG_FIELD_COUNT,
+    MISSING_ID,
+    UNKNOWN_LABEL,
+    INVALID_KNOWN_AT,
+    FUTURE_KNOWN_AT,
+    DUPLICATE_OUTCOME,
+    NOT_SCORED,
 )

@@ -15,3 +15,9 @@ METRICS = (RECORDS_IN, SCORED_RECORDS, DEAD_LETTER_RECORDS, BATCH_LATENCY_SECOND
 # baseline, published by each job (dimension JOB_NAME); the monitoring module alarms from the threshold on.
 MAX_PSI = "MaxFeaturePSI"
 DRIFT_ALARM_THRESHOLD = 0.2
+# Model quality (churn_pipeline.quality): the AUC of each model version's latest week of scoring that has
+# outcomes of both kinds, published by the quality job after each run with the dimensions JobName (the quality
+# Glue job's name) and ModelVersion (the version the scorers write beside each score). The monitoring alarm
+# fires below the deployed model's test AUC minus settings.AUC_MARGIN (settings.auc_alarm_threshold).
+MODEL_AUC = "ModelAUC"
+MODEL_VERSION_DIMENSION = "ModelVersion"

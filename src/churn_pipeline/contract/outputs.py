@@ -193,6 +193,58 @@ STREAM_DRIFT = Dataset(
     "against the model's training baseline (no rows for a model without one).",
 )
 
+# The quality job (churn_pipeline.quality): outcomes joined to the scores, per model version and ISO week of
+# scoring. Each run recomputes the whole picture from every outcome to date and writes one batch_id=<run>
+# folder per dataset (as the batch job does, so the catalog tables are not partitioned: a reader takes the
+# latest computed_at). No column depends on the user's data: the outcome's id and label are in raw_line.
+SCORE_WEEK, ROWS, POSITIVES = "score_week", "rows", "positives"
+AUC, LOG_LOSS, PRECISION, RECALL, THRESHOLD = "auc", "log_loss", "precision", "recall", "threshold"
+SCORE_DECILE, PREDICTED_MEAN, OBSERVED_RATE = "score_decile", "predicted_mean", "observed_rate"
+MODEL_QUALITY = Dataset(
+    "model_quality",
+    "results",
+    "quality/metrics/",
+    (
+        Field(MODEL_VERSION, STRING),
+        Field(SCORE_WEEK, STRING),  # ISO week of the score (UTC), e.g. 2026-W05
+        Field(ROWS, BIGINT),
+        Field(POSITIVES, BIGINT),
+        Field(AUC, DOUBLE),  # null when the week has outcomes of one kind only
+        Field(LOG_LOSS, DOUBLE),
+        Field(PRECISION, DOUBLE),  # null when nothing was predicted to churn
+        Field(RECALL, DOUBLE),  # null when no customer churned
+        Field(THRESHOLD, DOUBLE),  # the deployed decision threshold (settings.THRESHOLD) the two above use
+        Field(COMPUTED_AT, TIMESTAMP),
+    ),
+    description="Model quality per model version and ISO week of scoring: outcomes joined to the latest score "
+    "before them (rows, positives, AUC, log loss, precision and recall at the deployed threshold), one "
+    "batch_id=<run> folder per quality run.",
+)
+MODEL_CALIBRATION = Dataset(
+    "model_calibration",
+    "results",
+    "quality/calibration/",
+    (
+        Field(MODEL_VERSION, STRING),
+        Field(SCORE_WEEK, STRING),
+        Field(SCORE_DECILE, INT),  # 1 = the lowest tenth of that week's scores (ntile, as score_deciles)
+        Field(ROWS, BIGINT),
+        Field(PREDICTED_MEAN, DOUBLE),  # mean churn_probability of the decile
+        Field(OBSERVED_RATE, DOUBLE),  # share of the decile's customers who churned
+        Field(COMPUTED_AT, TIMESTAMP),
+    ),
+    description="Calibration per model version, ISO week of scoring and score decile: predicted mean against "
+    "observed churn rate, one batch_id=<run> folder per quality run.",
+)
+OUTCOME_REJECTS = Dataset(
+    "outcome_rejects",
+    "results",
+    "quality/outcome-rejects/",
+    SOURCE_FIELDS + (Field(ERROR_CODE, STRING), Field(ERROR_REASON, STRING), Field(COMPUTED_AT, TIMESTAMP)),
+    description="Outcome lines the quality job could not use, as read, with the reason (codes: "
+    "contract.codes.OUTCOME_REJECTS), one batch_id=<run> folder per quality run.",
+)
+
 DATASETS: tuple[Dataset, ...] = (
     BATCH_PREDICTIONS,
     BATCH_REJECTS,
@@ -201,7 +253,38 @@ DATASETS: tuple[Dataset, ...] = (
     STREAM_PREDICTIONS,
     STREAM_DEAD_LETTER,
     STREAM_DRIFT,
+    MODEL_QUALITY,
+    MODEL_CALIBRATION,
+    OUTCOME_REJECTS,
 )
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where files that are not a catalog table live: CSV a team drops or a person trains on."""
+
+    bucket: str  # purpose of the bucket, as Dataset.bucket
+    prefix: str  # ending in "/"
+    description: str
+
+
+# Outcome files: CSV with a header naming the model's id column and label column (as its dataset description
+# spells them) and KNOWN_AT, an ISO-8601 date or timestamp (UTC when it gives no offset).
+KNOWN_AT = "known_at"
+OUTCOMES = Location(
+    "data",
+    "outcomes/",
+    "Outcome files a team drops: CSV with a header, the model's id and label columns and known_at (UTC).",
+)
+# The next training set: the joined rows as the description's CSV (what churn-train --dataset reads), one
+# batch_id=<run> folder per quality run.
+NEXT_TRAINING_SET = Location(
+    "results",
+    "quality/training-set/",
+    "Joined rows as the deployed model's dataset description's CSV (raw inputs as scored, the outcome as the "
+    "label), one batch_id=<run> folder per quality run: the next training set.",
+)
+LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
 
 
 def arrow_type(kind: str):

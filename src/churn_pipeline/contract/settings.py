@@ -30,6 +30,12 @@ DEFAULT_THRESHOLD = 0.5
 # A threshold of 0 or 1 would make every prediction the same: both are refused.
 THRESHOLD_BOUNDS = (0.0, 1.0)  # exclusive
 AWS_REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
+# The quality job (churn_pipeline.quality): an outcome is joined to the latest score of its id at or before its
+# known_at, at most horizon_days older (inclusive bounds: a day up to two years).
+HORIZON_DAYS_BOUNDS = (1, 730)  # inclusive, whole days
+# The model-quality alarm fires below the model's own test AUC minus this margin. 0 alarms on any fall below
+# the test AUC; from 0.5 up the threshold would sit at or below a coin toss for any model: refused.
+AUC_MARGIN_BOUNDS = (0.0, 0.5)  # low inclusive, high exclusive
 
 
 class SettingError(ValueError):
@@ -76,7 +82,19 @@ STARTING_POSITION = Setting(
     "TRIM_HORIZON",
     "TRIM_HORIZON, LATEST or a UTC timestamp such as 2026-01-31T00:00:00Z",
 )
-SETTINGS = (SCORING_MODE, THRESHOLD, OUTPUT_FORMAT, WINDOW_SIZE, STARTING_POSITION)
+HORIZON_DAYS = Setting(
+    "horizon_days",
+    "settings.jobs.quality.horizon_days",
+    90,
+    f"a whole number of days from {HORIZON_DAYS_BOUNDS[0]} to {HORIZON_DAYS_BOUNDS[1]}",
+)
+AUC_MARGIN = Setting(
+    "auc_margin",
+    "settings.jobs.quality.auc_margin",
+    0.05,
+    f"a number from {AUC_MARGIN_BOUNDS[0]:g} (inclusive) to {AUC_MARGIN_BOUNDS[1]:g} (exclusive)",
+)
+SETTINGS = (SCORING_MODE, THRESHOLD, OUTPUT_FORMAT, WINDOW_SIZE, STARTING_POSITION, HORIZON_DAYS, AUC_MARGIN)
 
 
 def check_scoring_mode(value: str) -> str:
@@ -116,6 +134,40 @@ def check_starting_position(value: str) -> str:
     ):
         return value
     raise STARTING_POSITION.refuse(value)
+
+
+def check_horizon_days(value: str | int) -> int:
+    """A whole number of days within HORIZON_DAYS_BOUNDS ("90" as Glue passes it, or 90)."""
+    if isinstance(value, bool):
+        raise HORIZON_DAYS.refuse(value)
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]+", value.strip()):
+            raise HORIZON_DAYS.refuse(value)
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    else:
+        raise HORIZON_DAYS.refuse(value)
+    low, high = HORIZON_DAYS_BOUNDS
+    if not low <= number <= high:
+        raise HORIZON_DAYS.refuse(value)
+    return number
+
+
+def check_auc_margin(value: str | float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AUC_MARGIN.refuse(value) from None
+    low, high = AUC_MARGIN_BOUNDS
+    if not low <= number < high:  # NaN fails this too
+        raise AUC_MARGIN.refuse(value)
+    return number
+
+
+def auc_alarm_threshold(test_auc: float, margin: float) -> float:
+    """Where the model-quality alarm fires: the model's own test AUC (metrics.json) minus the margin."""
+    return float(test_auc) - check_auc_margin(margin)
 
 
 def check_aws_region(value: str) -> str:

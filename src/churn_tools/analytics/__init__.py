@@ -33,6 +33,7 @@ TABLES = {
     "dead_letter": outputs.STREAM_DEAD_LETTER.table,
     "drift": outputs.BATCH_DRIFT.table,
     "stream_drift": outputs.STREAM_DRIFT.table,
+    "quality": outputs.MODEL_QUALITY.table,
 }
 # The streaming tables' rows of the last 7 days (UTC arrival), as a partition predicate, so that Athena prunes
 # the projected partitions to those days instead of reading the whole table: a plain range on the partition

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming import sink
@@ -255,6 +256,9 @@ class DemoSteps:
         con.execute(sink.duckdb_view_sql(str(self.stream_out), f'"{database}"."{tables["stream"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
         con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
+        con.execute(
+            quality_view_sql(self.lake / "quality" / "metrics", f'"{database}"."{tables["quality"]}"')
+        )
         results = {}
         # The queries a user finds in Athena: the contract's and those of the scoring model's data.
         description = ModelDir(self.model_dir).description()
@@ -370,6 +374,17 @@ class DeployedNames:
             tables=tables,
             threshold=float(arguments["--threshold"]),
         )
+
+
+def quality_view_sql(folder: Path, view: str) -> str:
+    """The model_quality table as DuckDB reads it: the quality job's batch_id=<run> folders under `folder`, or,
+    before any quality run, no rows with the table's columns (the saved query on it then answers nothing)."""
+    if any(folder.rglob("*.parquet")):
+        return f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{folder}/**/*.parquet', hive_partitioning = true)"
+    columns = ", ".join(
+        f'CAST(NULL AS {c["type"]}) AS "{c["name"]}"' for c in outputs.MODEL_QUALITY.catalog_columns()
+    )
+    return f"CREATE VIEW {view} AS SELECT {columns} WHERE false"
 
 
 def local_client(service: str, env: dict[str, str]):

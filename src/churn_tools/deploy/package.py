@@ -1,13 +1,15 @@
 """Package what the jobs and the endpoint need, under content-addressed keys of the artifacts bucket.
 
 The package: the job package's wheel, the Glue entry scripts, the dependency wheels (Glue workers may have
-no internet), model.tar.gz + feature_spec.json (+ baseline.json and dataset.json where the model has them).
+no internet), model.tar.gz + feature_spec.json + metrics.json (+ baseline.json and dataset.json where the model
+has them).
 Every key holds a hash of its content, so an unchanged file keeps its key (and Terraform sees no change) and a
 new model gets a new key (and rolls the endpoint).
 
 Besides the keys, Terraform gets the data's columns (`data_columns`): the catalog columns of the model's dataset
 description, which the scored and source catalog tables open with (the tutorial's for a model trained before
-descriptions, as the jobs score it).
+descriptions, as the jobs score it); and the model's test AUC (`model_test_auc`, from its metrics.json), which
+the model-quality alarm's threshold is made from (that AUC minus the quality job's auc_margin).
 
 `python -m churn_tools.deploy.package --model-dir DIR --out FILE` computes the keys and writes the
 Terraform variables (no upload); `upload()` puts the files into the bucket once it exists.
@@ -33,10 +35,12 @@ from churn_pipeline.model import ModelDir, ModelDirError
 from churn_tools.deploy import wheels
 from churn_tools.project import project_root
 
-# Glue entry script per job; the glue module's variables batch_script_key / stream_script_key point at them.
+# Glue entry script per job; the glue module's variables batch_script_key / stream_script_key /
+# quality_script_key point at them. The quality job runs on the batch job's Glue version, with its wheels.
 ENTRY_SCRIPTS = {
     "batch_script_key": "glue_batch_scoring.py",
     "stream_script_key": "glue_stream_scoring.py",
+    "quality_script_key": "glue_quality.py",
 }
 
 
@@ -88,17 +92,25 @@ class Package:
     files: dict[str, Path] = field(default_factory=dict)  # key -> local file
     variables: dict = field(default_factory=dict)
     description: DatasetDescription = field(default_factory=tutorial)
+    # The AUC training measured on the model's held-out test rows (metrics.json): no default, a deploy without it
+    # would alarm on a made-up figure.
+    test_auc: float | None = None
 
     def add(self, key: str, path: Path) -> str:
         self.files[key] = path
         return key
 
     def terraform_variables(self) -> dict:
-        """What the environment roots take from the packaging step: `artifacts`, and the data's `data_columns`
-        and `data_named_queries`."""
+        """What the environment roots take from the packaging step: `artifacts`, the data's `data_columns`
+        and `data_named_queries`, and the model's `model_test_auc`."""
         from churn_tools import analytics
 
+        if self.test_auc is None:
+            raise PackagingError(
+                "the package has no model test AUC (metrics.json's test.auc): nothing to alarm from"
+            )
         return {
+            "model_test_auc": self.test_auc,
             "artifacts": self.variables,
             "data_columns": self.description.catalog_columns(),
             "data_named_queries": {
@@ -216,6 +228,22 @@ def download_dependency_wheels(repo_root: Path, python_version: str, cache_dir: 
         raise PackagingError(f"dependency wheels for Python {python_version}: {exc}") from exc
 
 
+def model_test_auc(model_dir: Path) -> float:
+    """The AUC training recorded for the model's held-out test rows (metrics.json `test.auc`); a clear error if
+    it is absent or not an AUC."""
+    model = ModelDir(model_dir)
+    try:
+        auc = model.metrics().get("test", {}).get("auc")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise PackagingError(f"{model.metrics_path} cannot be read for the model's test AUC: {exc}") from exc
+    if isinstance(auc, bool) or not isinstance(auc, int | float) or not 0.0 <= auc <= 1.0:
+        raise PackagingError(
+            f"{model.metrics_path} has no test AUC between 0 and 1 (test.auc = {auc!r}): the model-quality "
+            "alarm's threshold is made from it; train the model again with `make train`"
+        )
+    return float(auc)
+
+
 def model_files(model_dir: Path) -> tuple[Path, Path, str]:
     """model.tar.gz, feature_spec.json and the model version from metrics.json; a clear error if absent."""
     model = ModelDir(model_dir)
@@ -258,18 +286,21 @@ def build(
     # The training baseline (drift) and the dataset description go beside them where the model has them (a
     # model from before has none: the jobs then score with the tutorial's description, and so do the tables).
     optional = [p for p in (model.baseline_path, model.description_path) if p.is_file()]
+    # metrics.json too: the quality job reads the model's own test AUC from it (its alarm threshold, summary).
+    side_files = [*optional, model.metrics_path]
     digest = hashlib.sha256(
-        b"".join(bytes.fromhex(sha256_file(p)) for p in (archive, spec, *optional))
+        b"".join(bytes.fromhex(sha256_file(p)) for p in (archive, spec, *side_files))
     ).hexdigest()[:32]
     model_prefix = f"models/{digest}/"
     model_key = package.add(model_prefix + ModelDir.ARCHIVE, archive)
-    for path in optional:
+    for path in side_files:
         package.add(model_prefix + path.name, path)
     package.add(model_prefix + ModelDir.SPEC, spec)
     try:
         package.description = model.description()
     except ContractError as exc:
         raise PackagingError(f"the model's dataset description cannot be read: {exc}") from exc
+    package.test_auc = model_test_auc(model_dir)
 
     if job_wheel is None:
         job_wheel = build_job_wheel(repo_root, cache_dir)
@@ -316,7 +347,8 @@ def write_variables(package: Package, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Compute artifact keys and write the Terraform variables artifacts and data_columns."
+        description="Compute artifact keys and write the Terraform variables artifacts, data_columns, "
+        "data_named_queries and model_test_auc."
     )
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--jobs-dir", type=Path, default=None, help="default: jobs/ of the checkout")

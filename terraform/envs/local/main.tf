@@ -69,6 +69,7 @@ module "pipeline" {
   artifacts          = var.artifacts
   data_columns       = var.data_columns
   data_named_queries = var.data_named_queries
+  model_test_auc     = var.model_test_auc
 
   live_instance_count = var.live_instance_count
 

@@ -29,6 +29,11 @@ variable "data_named_queries" {
   }))
 }
 
+variable "model_test_auc" {
+  description = "The deployed model's AUC on its held-out test rows (its metrics.json); written by `make deploy` / `make plan` beside `data_columns` (churn_tools.deploy.package). The model-quality alarm fires below it minus jobs.quality.auc_margin."
+  type        = number
+}
+
 variable "live_instance_count" {
   description = "Instances the deployed endpoint runs now, set by `make deploy` when an autoscaler owns the count (modules/model_endpoint): a rollout starts the new fleet at it. Null: the settings' initial_instance_count."
   type        = number

@@ -21,6 +21,13 @@ locals {
     window_size       = coalesce(var.stream_job.window_size, local.contract.settings.window_size.default)
     starting_position = coalesce(var.stream_job.starting_position, local.contract.settings.starting_position.default)
   }
+  quality_settings = {
+    horizon_days = coalesce(var.quality_job.horizon_days, local.contract.settings.horizon_days.default)
+    auc_margin   = coalesce(var.quality_job.auc_margin, local.contract.settings.auc_margin.default)
+  }
+  # Where files that are not catalog tables live (contract.outputs.LOCATIONS): the outcome drops, the next
+  # training set.
+  locations = { for name, location in local.contract.locations : name => "${local.s3[location.bucket]}/${location.prefix}" }
 
   # Partition projection of the streaming datasets' ingest_* folders (arrival hour, UTC), so Athena sees a new
   # hour without crawlers. The year is a date projection ending at NOW: an integer range to a far year would
@@ -84,7 +91,24 @@ locals {
     "--window_size"       = local.stream_settings.window_size
   })
 
-  # Glue's own parameters, the same for both jobs. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
+  # Every argument jobs/glue_quality.py resolves (churn_pipeline.quality.glue.JOB_ARGUMENTS): the model (its
+  # description, version and threshold), both jobs' scored datasets, the outcome drops, its own outputs.
+  quality_job_arguments = {
+    "--model_uri"            = local.model_uri
+    "--threshold"            = tostring(local.scoring.threshold)
+    "--aws_region"           = var.region
+    "--batch_scored_path"    = local.result_tables.batch_predictions.location
+    "--stream_scored_path"   = local.result_tables.stream_predictions.location
+    "--outcomes_path"        = local.locations.outcomes
+    "--quality_path"         = local.result_tables.model_quality.location
+    "--calibration_path"     = local.result_tables.model_calibration.location
+    "--outcome_rejects_path" = local.result_tables.outcome_rejects.location
+    "--training_set_path"    = local.locations.next_training_set
+    "--horizon_days"         = tostring(local.quality_settings.horizon_days)
+    "--auc_margin"           = tostring(local.quality_settings.auc_margin)
+  }
+
+  # Glue's own parameters, the same for every job. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
   # feature (from 5.0 every job logs in real time:
   # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html), and --enable-glue-datacatalog
   # (the catalog as Spark's Hive metastore): the jobs read S3 paths and the stream by ARN, never a catalog table.
@@ -214,6 +238,8 @@ resource "aws_glue_security_configuration" "this" {
 locals {
   jobs = {
     batch = {
+      name        = "${var.name_prefix}-batch-scoring"
+      role_arn    = var.role_arn
       description = "Scores a CSV drop of customer records; writes scores, rejects and failed rows."
       command     = "glueetl"
       settings    = var.batch_job
@@ -224,7 +250,23 @@ locals {
       maintenance_window = null
       arguments          = merge(local.batch_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
     }
+    quality = {
+      name        = "${var.name_prefix}-model-quality"
+      description = "Joins outcomes to the scores; writes model quality per model version and week, calibration, outcome rejects and the next training set; publishes the latest AUC."
+      command     = "glueetl"
+      # The batch job's runtime (Glue version) and wheels: one upload set serves both Spark batch jobs.
+      settings           = merge(var.quality_job, { glue_version = var.batch_job.glue_version })
+      role_arn           = var.quality_role_arn
+      script_key         = var.artifacts.quality_script_key
+      wheels             = var.artifacts.batch_python_modules
+      timeout            = var.quality_job.timeout_minutes
+      maintenance_window = null
+      # Each run recomputes every week from every outcome to date: nothing to bookmark.
+      arguments = merge(local.quality_job_arguments, { "--job-bookmark-option" = "job-bookmark-disable" })
+    }
     stream = {
+      name        = "${var.name_prefix}-stream-scoring"
+      role_arn    = var.role_arn
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
       command     = "gluestreaming"
       settings    = var.stream_job
@@ -244,9 +286,9 @@ locals {
 resource "aws_glue_job" "this" {
   for_each = local.jobs
 
-  name                   = "${var.name_prefix}-${each.key}-scoring"
+  name                   = each.value.name
   description            = each.value.description
-  role_arn               = var.role_arn
+  role_arn               = each.value.role_arn
   glue_version           = each.value.settings.glue_version
   worker_type            = each.value.settings.worker_type
   number_of_workers      = each.value.settings.number_of_workers
@@ -286,3 +328,20 @@ resource "aws_glue_trigger" "batch_schedule" {
   tags = var.tags
 }
 
+
+# The quality job daily. Glue schedules are cron expressions in UTC, 5 minutes at the finest
+# (https://docs.aws.amazon.com/glue/latest/dg/monitor-data-warehouse-schedule.html). A SCHEDULED trigger fires
+# only once activated: the provider creates it with StartOnCreation when `enabled` is true
+# (hashicorp/terraform-provider-aws internal/service/glue/trigger.go, resourceTriggerCreate).
+resource "aws_glue_trigger" "quality_schedule" {
+  name     = "${var.name_prefix}-model-quality-schedule"
+  type     = "SCHEDULED"
+  schedule = var.quality_job.schedule
+  enabled  = true
+
+  actions {
+    job_name = aws_glue_job.this["quality"].name
+  }
+
+  tags = var.tags
+}

@@ -18,7 +18,15 @@ output "stream_job_name" {
   value       = aws_glue_job.this["stream"].name
 }
 
+output "quality_job" {
+  description = "The model-quality job: its name and the auc_margin it runs with (the contract's default when unset), for the alarm on the AUC it publishes."
+  value = {
+    name       = aws_glue_job.this["quality"].name
+    auc_margin = local.quality_settings.auc_margin
+  }
+}
+
 output "security_configuration_name" {
-  description = "Name of the Glue security configuration both jobs use."
+  description = "Name of the Glue security configuration every job uses."
   value       = aws_glue_security_configuration.this.name
 }

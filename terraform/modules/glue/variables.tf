@@ -38,12 +38,22 @@ variable "kms_key_arn" {
 }
 
 variable "role_arn" {
-  description = "ARN of the role both jobs run as."
+  description = "ARN of the role the scoring jobs (batch and streaming) run as."
   type        = string
 
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.role_arn))
     error_message = "role_arn must be an IAM role ARN."
+  }
+}
+
+variable "quality_role_arn" {
+  description = "ARN of the role the model-quality job runs as (reads the scored datasets and outcomes/, writes its own outputs only)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.quality_role_arn))
+    error_message = "quality_role_arn must be an IAM role ARN."
   }
 }
 
@@ -105,17 +115,19 @@ variable "endpoint_name" {
 variable "artifacts" {
   description = "Content-addressed keys in the artifacts bucket, written by the packaging step (churn_tools.deploy.package)."
   type = object({
-    batch_script_key  = string
-    stream_script_key = string
-    model_prefix      = string
+    batch_script_key   = string
+    stream_script_key  = string
+    quality_script_key = string
+    model_prefix       = string
     # Wheels installed on the workers (job package + its dependencies), per job: Glue versions differ in Python.
+    # The quality job runs on the batch job's Glue version, with its wheels.
     batch_python_modules  = list(string)
     stream_python_modules = list(string)
   })
 
   validation {
     condition = alltrue([
-      for key in [var.artifacts.batch_script_key, var.artifacts.stream_script_key] : can(regex("^code/[0-9a-f]{16,64}/[a-z_]+\\.py$", key))
+      for key in [var.artifacts.batch_script_key, var.artifacts.stream_script_key, var.artifacts.quality_script_key] : can(regex("^code/[0-9a-f]{16,64}/[a-z_]+\\.py$", key))
     ])
     error_message = "artifacts.*_script_key must look like code/<content hash>/<script>.py."
   }
@@ -209,6 +221,41 @@ variable "stream_job" {
   validation {
     condition     = var.stream_job.window_size == null || can(regex(local.contract.window_size_pattern, coalesce(var.stream_job.window_size, "-")))
     error_message = "${local.contract.settings.window_size.tfvars_key} (job argument --window_size) must be ${local.contract.settings.window_size.allowed}, got ${jsonencode(var.stream_job.window_size)}."
+  }
+}
+
+variable "quality_job" {
+  description = "Model-quality job (on the batch job's Glue version and wheels): workers, timeout, its daily schedule (a Glue cron expression, UTC), and its settings horizon_days (how much older than an outcome a score may be) and auc_margin (the alarm fires below the model's test AUC minus it); unset settings take the contract's defaults."
+  type = object({
+    worker_type       = optional(string, "G.1X")
+    number_of_workers = optional(number, 2)
+    timeout_minutes   = optional(number, 60)
+    schedule          = optional(string, "cron(0 6 * * ? *)")
+    horizon_days      = optional(number)
+    auc_margin        = optional(number)
+  })
+  default = {}
+
+  validation {
+    condition     = var.quality_job.number_of_workers >= 2 && var.quality_job.timeout_minutes >= 1
+    error_message = "quality_job needs at least 2 workers and a timeout of at least 1 minute."
+  }
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.quality_job.schedule))
+    error_message = "quality_job.schedule must be a Glue cron expression (UTC) such as cron(0 6 * * ? *), got ${jsonencode(var.quality_job.schedule)}."
+  }
+
+  # Ranges and messages from the contract the quality job checks its arguments with
+  # (churn_pipeline.contract.settings): Terraform accepts a value exactly when the job does.
+  validation {
+    condition     = var.quality_job.horizon_days == null || (floor(coalesce(var.quality_job.horizon_days, 1)) == coalesce(var.quality_job.horizon_days, 1) && coalesce(var.quality_job.horizon_days, 1) >= local.contract.horizon_days_bounds[0] && coalesce(var.quality_job.horizon_days, 1) <= local.contract.horizon_days_bounds[1])
+    error_message = "${local.contract.settings.horizon_days.tfvars_key} (job argument --horizon_days) must be ${local.contract.settings.horizon_days.allowed}, got ${jsonencode(var.quality_job.horizon_days)}."
+  }
+
+  validation {
+    condition     = var.quality_job.auc_margin == null || (coalesce(var.quality_job.auc_margin, 0) >= local.contract.auc_margin_bounds[0] && coalesce(var.quality_job.auc_margin, 0) < local.contract.auc_margin_bounds[1])
+    error_message = "${local.contract.settings.auc_margin.tfvars_key} (job argument --auc_margin) must be ${local.contract.settings.auc_margin.allowed}, got ${jsonencode(var.quality_job.auc_margin)}."
   }
 }
 

@@ -8,8 +8,9 @@ data "aws_sagemaker_prebuilt_ecr_image" "xgboost" {
 }
 
 locals {
-  # The streaming job's own metric namespace (churn_pipeline.contract.metrics, via terraform/contract.json).
-  metrics_namespace = jsondecode(file("${path.module}/../../contract.json")).metrics.namespace
+  contract = jsondecode(file("${path.module}/../../contract.json"))
+  # The jobs' own metric namespace (churn_pipeline.contract.metrics, via terraform/contract.json).
+  metrics_namespace = local.contract.metrics.namespace
 
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.name
@@ -49,7 +50,11 @@ resource "aws_iam_role" "glue" {
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "glue" {
+# What every Glue job needs whichever job it is: Glue fetches its script and wheels and the job its model, Spark
+# lists the buckets and uses --TempDir, S3 and the security configuration use the key, the job logs under
+# /aws-glue/ and publishes metrics (Glue's own with --enable-metrics, the pipeline's). Both job roles' policies
+# start from it.
+data "aws_iam_policy_document" "glue_runtime" {
   statement {
     sid     = "ReadCodeWheelsAndModels"
     actions = ["s3:GetObject"]
@@ -60,30 +65,16 @@ data "aws_iam_policy_document" "glue" {
     ]
   }
 
+  # Glue's --TempDir (data/tmp/glue/, modules/glue) for every job.
   statement {
-    sid       = "ReadBatchInput"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.data}/input/*"]
+    sid       = "ReadWriteTemporaryData"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.data}/tmp/*"]
   }
 
-  statement {
-    sid     = "ReadWriteCheckpointsAndTemporaryData"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [
-      "${local.data}/checkpoints/*",
-      "${local.data}/tmp/*",
-    ]
-  }
-
-  statement {
-    sid     = "WriteScoresRejectsAndDeadLetters"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [
-      "${local.results}/batch/*",
-      "${local.results}/stream/*",
-    ]
-  }
-
+  # Listing for Spark's reads and writes (EMRFS) and the commit protocol; the artifacts bucket too, so that a
+  # model file a model lacks (baseline.json, dataset.json) answers 404, not 403 (S3 answers 403 for a missing key
+  # to a caller without s3:ListBucket: https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
   statement {
     sid       = "ListOwnBuckets"
     actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
@@ -94,24 +85,6 @@ data "aws_iam_policy_document" "glue" {
     sid       = "UseDataKey"
     actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
-  }
-
-  statement {
-    sid = "ReadStream"
-    # Shared-throughput reads of the stream's own ARN. No kinesis:SubscribeToShard: it is an enhanced fan-out
-    # action on a *consumer* ARN (stream/NAME/consumer/*), so granted on the stream ARN it never applied, and
-    # the job registers no consumer (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesis.html).
-    actions = [
-      "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
-      "kinesis:GetShardIterator", "kinesis:ListShards",
-    ]
-    resources = [var.stream_arn]
-  }
-
-  statement {
-    sid       = "InvokeEndpoint"
-    actions   = ["sagemaker:InvokeEndpoint"]
-    resources = [local.endpoint_arn]
   }
 
   statement {
@@ -134,10 +107,103 @@ data "aws_iam_policy_document" "glue" {
   }
 }
 
+data "aws_iam_policy_document" "glue" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+
+  statement {
+    sid       = "ReadBatchInput"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.data}/input/*"]
+  }
+
+  statement {
+    sid       = "ReadWriteCheckpoints"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.data}/checkpoints/*"]
+  }
+
+  statement {
+    sid     = "WriteScoresRejectsAndDeadLetters"
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [
+      "${local.results}/batch/*",
+      "${local.results}/stream/*",
+    ]
+  }
+
+  statement {
+    sid = "ReadStream"
+    # Shared-throughput reads of the stream's own ARN. No kinesis:SubscribeToShard: it is an enhanced fan-out
+    # action on a *consumer* ARN (stream/NAME/consumer/*), so granted on the stream ARN it never applied, and
+    # the job registers no consumer (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonkinesis.html).
+    actions = [
+      "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+      "kinesis:GetShardIterator", "kinesis:ListShards",
+    ]
+    resources = [var.stream_arn]
+  }
+
+  statement {
+    sid       = "InvokeEndpoint"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+}
+
 resource "aws_iam_role_policy" "glue" {
   name   = "least-privilege"
   role   = aws_iam_role.glue.id
   policy = data.aws_iam_policy_document.glue.json
+}
+
+# ---------------------------------------------------------------- Glue model-quality job role
+# A role of its own: the quality job reads what both scoring jobs wrote and the outcome drops, and writes only its
+# own datasets; it needs neither the stream nor the endpoint, and the scoring jobs need neither outcomes/ nor
+# quality/. Locations from the contract (churn_pipeline.contract.outputs): the datasets and the files it reads
+# and writes.
+locals {
+  bucket_arns_by_purpose = { data = local.data, artifacts = local.artifacts, results = local.results }
+  quality_reads = [
+    for location in [
+      local.contract.datasets.batch_predictions, local.contract.datasets.stream_predictions,
+      local.contract.locations.outcomes,
+    ] : "${local.bucket_arns_by_purpose[location.bucket]}/${location.prefix}*"
+  ]
+  quality_writes = [
+    for location in [
+      local.contract.datasets.model_quality, local.contract.datasets.model_calibration,
+      local.contract.datasets.outcome_rejects, local.contract.locations.next_training_set,
+    ] : "${local.bucket_arns_by_purpose[location.bucket]}/${location.prefix}*"
+  ]
+}
+
+resource "aws_iam_role" "glue_quality" {
+  name               = "${var.name_prefix}-glue-quality"
+  description        = "Model-quality job: read the scored datasets and outcome drops, write its quality datasets and the next training set."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_quality" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+
+  statement {
+    sid       = "ReadScoresAndOutcomes"
+    actions   = ["s3:GetObject"]
+    resources = local.quality_reads
+  }
+
+  statement {
+    sid       = "WriteQualityDatasets"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = local.quality_writes
+  }
+}
+
+resource "aws_iam_role_policy" "glue_quality" {
+  name   = "least-privilege"
+  role   = aws_iam_role.glue_quality.id
+  policy = data.aws_iam_policy_document.glue_quality.json
 }
 
 # ---------------------------------------------------------------- SageMaker execution role

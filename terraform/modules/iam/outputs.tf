@@ -1,13 +1,24 @@
 output "glue_role_arn" {
-  description = "ARN of the role the Glue jobs run as."
+  description = "ARN of the role the Glue scoring jobs run as."
   value       = aws_iam_role.glue.arn
   # Consumers wait for the permissions, not just the role: Glue and SageMaker check them at creation.
   depends_on = [aws_iam_role_policy.glue]
 }
 
 output "glue_role_name" {
-  description = "Name of the role the Glue jobs run as."
+  description = "Name of the role the Glue scoring jobs run as."
   value       = aws_iam_role.glue.name
+}
+
+output "glue_quality_role_arn" {
+  description = "ARN of the role the Glue model-quality job runs as."
+  value       = aws_iam_role.glue_quality.arn
+  depends_on  = [aws_iam_role_policy.glue_quality]
+}
+
+output "glue_quality_role_name" {
+  description = "Name of the role the Glue model-quality job runs as."
+  value       = aws_iam_role.glue_quality.name
 }
 
 output "sagemaker_role_arn" {

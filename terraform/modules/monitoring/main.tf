@@ -56,8 +56,10 @@ resource "aws_sns_topic_subscription" "email" {
 }
 
 locals {
-  # The streaming job's metric names (churn_pipeline.contract.metrics, via terraform/contract.json).
+  # The jobs' metric names (churn_pipeline.contract.metrics, via terraform/contract.json).
   metrics = jsondecode(file("${path.module}/../../contract.json")).metrics
+  # Every job whose failed tasks or failed runs alarm: the scoring jobs and the model-quality job.
+  failure_watched_jobs = concat(var.glue_job_names, [var.quality.job_name])
 
   period  = 300
   actions = [aws_sns_topic.this.arn]
@@ -102,7 +104,7 @@ locals {
       }
     },
     {
-      for job in var.glue_job_names : "${job}-failed-tasks" => {
+      for job in local.failure_watched_jobs : "${job}-failed-tasks" => {
         description = "Tasks of Glue job ${job} failed."
         namespace   = "Glue", metric = "glue.driver.aggregate.numFailedTasks"
         dimensions  = { JobName = job, JobRunId = "ALL", Type = "count" }
@@ -131,15 +133,38 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   tags                = var.tags
 }
 
+# The deployed model's real quality: the latest AUC the quality job measured for it over outcomes joined to its
+# scores. One value a day (the job runs daily), so a one-day period: PutMetricAlarm allows period x evaluation
+# periods up to 7 days for periods of an hour or more
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html). The threshold is the
+# model's own test AUC (metrics.json, written by the packaging step) minus the quality job's auc_margin. A day
+# without outcomes publishes nothing, which is not a breach.
+resource "aws_cloudwatch_metric_alarm" "model_quality" {
+  alarm_name          = "${var.name_prefix}-model-quality-auc"
+  alarm_description   = "The deployed model's latest AUC on outcomes (quality job ${var.quality.job_name}) fell below its test AUC ${var.quality.test_auc} minus the margin ${var.quality.auc_margin}."
+  namespace           = local.metrics.namespace
+  metric_name         = local.metrics.model_auc
+  dimensions          = { (local.metrics.dimension) = var.quality.job_name, (local.metrics.model_version_dimension) = var.quality.model_version }
+  statistic           = "Minimum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.quality.test_auc - var.quality.auc_margin
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 # A run that fails before any task (bad argument, missing wheel) emits no task metric: the job state event catches it.
 resource "aws_cloudwatch_event_rule" "glue_job_failed" {
   name        = "${var.name_prefix}-glue-job-failed"
-  description = "A churn scoring job run failed, timed out or stopped with an error."
+  description = "A churn scoring or model-quality job run failed, timed out or stopped with an error."
   event_pattern = jsonencode({
     source      = ["aws.glue"]
     detail-type = ["Glue Job State Change"]
     detail = {
-      jobName = var.glue_job_names
+      jobName = local.failure_watched_jobs
       state   = ["FAILED", "TIMEOUT", "ERROR"]
     }
   })
@@ -198,8 +223,21 @@ resource "aws_cloudwatch_dashboard" "this" {
           period = local.period
           metrics = concat(
             [[local.metrics.namespace, local.metrics.dead_letter_records, local.metrics.dimension, var.stream_job_name]],
-            [for job in var.glue_job_names : ["Glue", "glue.driver.aggregate.numFailedTasks", "JobName", job, "JobRunId", "ALL", "Type", "count"]],
+            [for job in local.failure_watched_jobs : ["Glue", "glue.driver.aggregate.numFailedTasks", "JobName", job, "JobRunId", "ALL", "Type", "count"]],
           )
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 12, height = 6
+        properties = {
+          region  = data.aws_region.current.name
+          title   = "Deployed model's AUC on outcomes (alarm below the line)"
+          stat    = "Minimum"
+          period  = 86400
+          metrics = [[local.metrics.namespace, local.metrics.model_auc, local.metrics.dimension, var.quality.job_name, local.metrics.model_version_dimension, var.quality.model_version]]
+          annotations = {
+            horizontal = [{ label = "test AUC - margin", value = var.quality.test_auc - var.quality.auc_margin }]
+          }
         }
       },
     ]

@@ -5,7 +5,20 @@ output "topic_arn" {
 
 output "alarm_names" {
   description = "Names of every CloudWatch alarm of the pipeline."
-  value       = keys(aws_cloudwatch_metric_alarm.this)
+  value       = concat(keys(aws_cloudwatch_metric_alarm.this), [aws_cloudwatch_metric_alarm.model_quality.alarm_name])
+}
+
+output "model_quality_alarm_name" {
+  description = "The alarm on the deployed model's latest AUC on outcomes (below its test AUC minus the margin)."
+  value       = aws_cloudwatch_metric_alarm.model_quality.alarm_name
+}
+
+output "model_quality_alarm" {
+  description = "What the model-quality alarm watches: its metric's dimensions and its threshold (test AUC minus margin)."
+  value = {
+    dimensions = aws_cloudwatch_metric_alarm.model_quality.dimensions
+    threshold  = aws_cloudwatch_metric_alarm.model_quality.threshold
+  }
 }
 
 output "dashboard_name" {

@@ -38,7 +38,7 @@ variable "endpoint" {
 }
 
 variable "glue_job_names" {
-  description = "Glue jobs whose failures raise an alarm."
+  description = "The scoring Glue jobs: their failures and their drift (ChurnPipeline/MaxFeaturePSI) raise an alarm."
   type        = list(string)
 
   validation {
@@ -50,6 +50,22 @@ variable "glue_job_names" {
 variable "stream_job_name" {
   description = "The streaming job, whose dead-letter metric (namespace ChurnPipeline, DeadLetterRecords) is watched."
   type        = string
+}
+
+variable "quality" {
+  description = "The model-quality Glue job and the deployed model it watches: the job's name (its failures alarm too), the model's version and test AUC (metrics.json), and auc_margin: the alarm fires when the latest AUC the job publishes for that version falls below test_auc - auc_margin."
+  type = object({
+    job_name      = string
+    model_version = string
+    test_auc      = number
+    auc_margin    = number
+  })
+
+  # auc_margin's range is the contract's (modules/glue validates the setting, as the quality job does).
+  validation {
+    condition     = var.quality.test_auc >= 0 && var.quality.test_auc <= 1
+    error_message = "quality.test_auc must be an AUC between 0 and 1 (the model's metrics.json test.auc), got ${var.quality.test_auc}."
+  }
 }
 
 variable "stream_name" {

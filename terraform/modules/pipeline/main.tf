@@ -96,18 +96,21 @@ module "glue" {
   stream        = { name = module.stream.name, arn = module.stream.arn }
   # The name, not the endpoint's output: the endpoint waits for the monitoring alarms (its rollback), which watch
   # these jobs, so the jobs must not wait for the endpoint. They call it by name at run time.
-  endpoint_name = local.endpoint_name
+  endpoint_name    = local.endpoint_name
+  quality_role_arn = module.iam.glue_quality_role_arn
   artifacts = {
     batch_script_key      = var.artifacts.batch_script_key
     stream_script_key     = var.artifacts.stream_script_key
+    quality_script_key    = var.artifacts.quality_script_key
     model_prefix          = var.artifacts.model_prefix
     batch_python_modules  = var.artifacts.batch_python_modules
     stream_python_modules = var.artifacts.stream_python_modules
   }
-  scoring    = var.jobs.scoring
-  batch_job  = var.jobs.batch
-  stream_job = var.jobs.stream
-  tags       = local.tags
+  scoring     = var.jobs.scoring
+  batch_job   = var.jobs.batch
+  stream_job  = var.jobs.stream
+  quality_job = var.jobs.quality
+  tags        = local.tags
 
   # The deployed model's data columns: the scored and source catalog tables open with them.
   data_columns = var.data_columns
@@ -139,5 +142,13 @@ module "monitoring" {
   stream_job_name = module.glue.stream_job_name
   stream_name     = module.stream.name
   thresholds      = var.monitoring.thresholds
-  tags            = local.tags
+  # The deployed model's quality on outcomes: its version (the ModelVersion the scorers write beside each score)
+  # and its test AUC from its metrics.json (the packaging step's model_test_auc), never a hand-written figure.
+  quality = {
+    job_name      = module.glue.quality_job.name
+    model_version = var.artifacts.model_version
+    test_auc      = var.model_test_auc
+    auc_margin    = module.glue.quality_job.auc_margin
+  }
+  tags = local.tags
 }

@@ -48,6 +48,16 @@ output "stream_job_name" {
   value       = module.glue.stream_job_name
 }
 
+output "quality_job_name" {
+  description = "Glue model-quality job (daily: outcomes joined to the scores)."
+  value       = module.glue.quality_job.name
+}
+
+output "model_quality_alarm_name" {
+  description = "Alarm on the deployed model's latest AUC on outcomes (below its test AUC minus jobs.quality.auc_margin)."
+  value       = module.monitoring.model_quality_alarm_name
+}
+
 output "athena_workgroup" {
   description = "Athena workgroup for the queries."
   value       = module.analytics.workgroup_name

@@ -76,7 +76,7 @@ variable "endpoint" {
 }
 
 variable "jobs" {
-  description = "Glue jobs: scoring settings shared by both jobs, then the batch and streaming job settings."
+  description = "Glue jobs: scoring settings shared by the scoring jobs, then the batch, streaming and model-quality job settings."
   type = object({
     # Unset: the contract's defaults (terraform/contract.json); modules/glue validates them.
     scoring = optional(object({
@@ -99,6 +99,16 @@ variable "jobs" {
       starting_position = optional(string)
       # Weekly hour (GMT) of Glue's maintenance restarts of the streaming job; modules/glue validates it.
       maintenance_window = optional(string, "Sun:02")
+    }), {})
+    # The model-quality job, on the batch job's Glue version; a daily schedule in UTC. horizon_days and
+    # auc_margin unset: the contract's defaults; modules/glue validates them.
+    quality = optional(object({
+      worker_type       = optional(string, "G.1X")
+      number_of_workers = optional(number, 2)
+      timeout_minutes   = optional(number, 60)
+      schedule          = optional(string, "cron(0 6 * * ? *)")
+      horizon_days      = optional(number)
+      auc_margin        = optional(number)
     }), {})
   })
   default = {}
@@ -132,6 +142,7 @@ variable "artifacts" {
   type = object({
     batch_script_key      = string
     stream_script_key     = string
+    quality_script_key    = string
     model_artifact_key    = string
     model_prefix          = string
     model_version         = string
@@ -155,6 +166,16 @@ variable "data_named_queries" {
     template    = string
   }))
   default = {}
+}
+
+variable "model_test_auc" {
+  description = "The deployed model's AUC on its held-out test rows (metrics.json test.auc), written by the packaging step beside `data_columns`: the model-quality alarm fires when the quality job's latest AUC falls below it minus jobs.quality.auc_margin."
+  type        = number
+
+  validation {
+    condition     = var.model_test_auc >= 0 && var.model_test_auc <= 1
+    error_message = "model_test_auc must be an AUC between 0 and 1 (the model's metrics.json test.auc), got ${var.model_test_auc}."
+  }
 }
 
 variable "tags" {

@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = {
     "batch_script_key": "code/0123456789abcdef/batch_job.py",
     "stream_script_key": "code/0123456789abcdef/stream_job.py",
+    "quality_script_key": "code/0123456789abcdef/quality_job.py",
     "model_artifact_key": "models/0123456789abcdef/model.tar.gz",
     "model_prefix": "models/0123456789abcdef/",
     "model_version": "0123456789abcdef",
@@ -53,7 +54,7 @@ def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 class LocalRoot:
     """The local root in a scratch copy of terraform/, on the session's moto server."""
 
-    def __init__(self, workdir: Path, endpoint_url: str, tf_env: dict[str, str]):
+    def __init__(self, workdir: Path, endpoint_url: str, tf_env: dict[str, str], test_auc: float):
         self.tree = workdir / "tree"
         shutil.copytree(
             REPO_ROOT / "terraform",
@@ -65,6 +66,7 @@ class LocalRoot:
         self.endpoint_url = endpoint_url
         self.env = tf_env  # the offline CLI config: discovered provider mirror, this worker's plugin cache
         self.plans: dict[str, Path] = {}
+        self.test_auc = test_auc  # the session model's (its metrics.json, as the packaging step reads it)
 
     def terraform(self, *args: str, workspace: str = "default") -> str:
         result = subprocess.run(
@@ -84,7 +86,9 @@ class LocalRoot:
     ) -> Path:
         """The settings, and the packaging step's variables (its own writer's) for a model of `description`
         (default: the tutorial's)."""
-        package = packaging.Package(variables=ARTIFACTS, description=description or dataset.tutorial())
+        package = packaging.Package(
+            variables=ARTIFACTS, description=description or dataset.tutorial(), test_auc=self.test_auc
+        )
         path = self.workdir / f"{name}.tfvars.json"
         path.write_text(
             json.dumps({**tfvars, "endpoint_url": self.endpoint_url, **package.terraform_variables()})
@@ -141,7 +145,7 @@ def plan_review_moto(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def local_root(tmp_path_factory, plan_review_moto, local_tfvars, tf_env) -> LocalRoot:
+def local_root(tmp_path_factory, plan_review_moto, local_tfvars, tf_env, model_dir) -> LocalRoot:
     """The local root applied once with its own terraform.tfvars."""
     if shutil.which("terraform") is None:
         pytest.fail("the terraform CLI is required for the plan review tests (CI installs it)")
@@ -149,7 +153,10 @@ def local_root(tmp_path_factory, plan_review_moto, local_tfvars, tf_env) -> Loca
 
     # moto's fake credentials for the provider (the endpoint is a tfvar, endpoint_url)
     root = LocalRoot(
-        tmp_path_factory.mktemp("plan-review"), plan_review_moto, {**tf_env, **local_services.LOCAL_AWS_ENV}
+        tmp_path_factory.mktemp("plan-review"),
+        plan_review_moto,
+        {**tf_env, **local_services.LOCAL_AWS_ENV},
+        packaging.model_test_auc(model_dir),
     )
     root.apply(local_tfvars)
     return root

@@ -8,14 +8,16 @@ variables {
     artifacts = "churn-test-artifacts-123456789012"
     results   = "churn-test-results-123456789012"
   }
-  kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-  role_arn      = "arn:aws:iam::123456789012:role/churn-test-glue-jobs"
-  stream        = { name = "churn-test-customer-churn", arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
-  region        = "us-east-1"
-  endpoint_name = "churn-test-churn"
+  kms_key_arn      = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  role_arn         = "arn:aws:iam::123456789012:role/churn-test-glue-jobs"
+  quality_role_arn = "arn:aws:iam::123456789012:role/churn-test-glue-quality"
+  stream           = { name = "churn-test-customer-churn", arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
+  region           = "us-east-1"
+  endpoint_name    = "churn-test-churn"
   artifacts = {
     batch_script_key      = "code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
     stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+    quality_script_key    = "code/00112233445566778899aabbccddeeff/glue_quality.py"
     model_prefix          = "models/00112233445566778899aabbccddeeff/"
     batch_python_modules  = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
     stream_python_modules = ["wheels/0123456789abcdef0123456789abcdef/churn_pipeline-0.1.0-py3-none-any.whl"]
@@ -201,6 +203,7 @@ run "rejects_a_script_key_that_is_not_content_addressed" {
     artifacts = {
       batch_script_key      = "code/latest/glue_batch_scoring.py"
       stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+      quality_script_key    = "code/00112233445566778899aabbccddeeff/glue_quality.py"
       model_prefix          = "models/00112233445566778899aabbccddeeff/"
       batch_python_modules  = []
       stream_python_modules = []
@@ -332,4 +335,107 @@ run "rejects_a_maintenance_window_glue_does_not_take" {
   }
 
   expect_failures = [var.stream_job]
+}
+
+# ---------------------------------------------------------------- the model-quality job
+run "the_quality_job_runs_daily_on_the_batch_job_s_runtime_with_its_own_role" {
+  command = plan
+
+  variables {
+    batch_job = { glue_version = "5.0" }
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].name == "churn-test-model-quality" && aws_glue_job.this["quality"].command[0].name == "glueetl" && aws_glue_job.this["quality"].command[0].script_location == "s3://churn-test-artifacts-123456789012/code/00112233445566778899aabbccddeeff/glue_quality.py"
+    error_message = "the quality job is a Spark (glueetl) job running the uploaded glue_quality.py"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].glue_version == "5.0" && aws_glue_job.this["quality"].default_arguments["--additional-python-modules"] == aws_glue_job.this["batch"].default_arguments["--additional-python-modules"]
+    error_message = "the quality job runs on the batch job's Glue version with the batch job's wheels (one upload set)"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].role_arn == var.quality_role_arn && aws_glue_job.this["batch"].role_arn == var.role_arn && aws_glue_job.this["stream"].role_arn == var.role_arn
+    error_message = "the quality job runs as its own role, the scoring jobs as theirs"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].security_configuration == aws_glue_security_configuration.this.name && aws_glue_job.this["quality"].default_arguments["--job-bookmark-option"] == "job-bookmark-disable"
+    error_message = "the quality job is encrypted like the others and bookmarks nothing (each run recomputes every week)"
+  }
+
+  assert {
+    condition     = aws_glue_trigger.quality_schedule.type == "SCHEDULED" && aws_glue_trigger.quality_schedule.schedule == "cron(0 6 * * ? *)" && aws_glue_trigger.quality_schedule.enabled && [for a in aws_glue_trigger.quality_schedule.actions : a.job_name] == ["churn-test-model-quality"]
+    error_message = "an activated trigger runs the quality job daily (06:00 UTC by default)"
+  }
+
+  assert {
+    condition = alltrue([
+      aws_glue_job.this["quality"].default_arguments["--batch_scored_path"] == aws_glue_catalog_table.results["batch_predictions"].storage_descriptor[0].location,
+      aws_glue_job.this["quality"].default_arguments["--stream_scored_path"] == aws_glue_catalog_table.results["stream_predictions"].storage_descriptor[0].location,
+      aws_glue_job.this["quality"].default_arguments["--quality_path"] == aws_glue_catalog_table.results["model_quality"].storage_descriptor[0].location,
+      aws_glue_job.this["quality"].default_arguments["--calibration_path"] == aws_glue_catalog_table.results["model_calibration"].storage_descriptor[0].location,
+      aws_glue_job.this["quality"].default_arguments["--outcome_rejects_path"] == aws_glue_catalog_table.results["outcome_rejects"].storage_descriptor[0].location,
+    ])
+    error_message = "the quality job reads both scored tables' locations and writes where its catalog tables read"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].default_arguments["--outcomes_path"] == "s3://churn-test-data-123456789012/outcomes/" && aws_glue_job.this["quality"].default_arguments["--training_set_path"] == "s3://churn-test-results-123456789012/quality/training-set/"
+    error_message = "outcomes are read from outcomes/ in the data bucket; the next training set goes under quality/ in the results bucket"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["quality"].default_arguments["--horizon_days"] == tostring(jsondecode(file("../../contract.json")).settings.horizon_days.default) && aws_glue_job.this["quality"].default_arguments["--auc_margin"] == tostring(jsondecode(file("../../contract.json")).settings.auc_margin.default) && output.quality_job.auc_margin == jsondecode(file("../../contract.json")).settings.auc_margin.default
+    error_message = "unset quality settings take the contract's defaults, and the alarm gets the margin the job runs with"
+  }
+
+  assert {
+    condition     = length([for name, table in aws_glue_catalog_table.results : name if contains(["model_quality", "model_calibration", "outcome_rejects"], name) && length(table.partition_keys) == 0]) == 3
+    error_message = "the quality tables exist, unpartitioned (one batch_id=<run> folder per run, as the batch tables)"
+  }
+}
+
+run "takes_another_schedule_horizon_and_margin" {
+  command = plan
+
+  variables {
+    quality_job = { schedule = "cron(30 4 * * ? *)", horizon_days = 30, auc_margin = 0 }
+  }
+
+  assert {
+    condition     = aws_glue_trigger.quality_schedule.schedule == "cron(30 4 * * ? *)" && aws_glue_job.this["quality"].default_arguments["--horizon_days"] == "30" && aws_glue_job.this["quality"].default_arguments["--auc_margin"] == "0"
+    error_message = "the configured schedule and settings reach the trigger and the job"
+  }
+}
+
+run "rejects_a_quality_schedule_that_is_not_a_cron_expression" {
+  command = plan
+
+  variables {
+    quality_job = { schedule = "daily" }
+  }
+
+  expect_failures = [var.quality_job]
+}
+
+run "rejects_a_fractional_horizon" {
+  command = plan
+
+  variables {
+    quality_job = { horizon_days = 1.5 }
+  }
+
+  expect_failures = [var.quality_job]
+}
+
+run "rejects_a_margin_at_its_upper_bound" {
+  command = plan
+
+  variables {
+    quality_job = { auc_margin = 0.5 }
+  }
+
+  expect_failures = [var.quality_job]
 }

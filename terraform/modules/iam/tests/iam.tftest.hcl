@@ -33,7 +33,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = alltrue(flatten([
-      for doc in [data.aws_iam_policy_document.glue, data.aws_iam_policy_document.sagemaker] : [
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
         for s in doc.statement : [for a in s.actions : a != "*" && !endswith(a, ":*")]
       ]
     ]))
@@ -42,7 +42,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = alltrue(flatten([
-      for doc in [data.aws_iam_policy_document.glue, data.aws_iam_policy_document.sagemaker] : [
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
         for s in doc.statement : contains(s.resources, "*") ? contains(["PublishJobMetrics", "PublishEndpointMetrics", "AuthenticateToEcr"], s.sid) : true
       ]
     ]))
@@ -118,5 +118,42 @@ run "no_rollback_alarms_no_describe_alarms" {
   assert {
     condition     = length([for s in data.aws_iam_policy_document.sagemaker.statement : s if s.sid == "ReadRollbackAlarms"]) == 0
     error_message = "without a guarded rollout the endpoint role reads no alarm"
+  }
+}
+
+run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets" {
+  command = plan
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.glue_quality.statement : s.resources if s.sid == "ReadScoresAndOutcomes"
+      ]) == toset([
+      "arn:aws:s3:::churn-test-results-123456789012/batch/predictions/*",
+      "arn:aws:s3:::churn-test-results-123456789012/stream/predictions/*",
+      "arn:aws:s3:::churn-test-data-123456789012/outcomes/*",
+    ]) && one([for s in data.aws_iam_policy_document.glue_quality.statement : s.actions if s.sid == "ReadScoresAndOutcomes"]) == toset(["s3:GetObject"])
+    error_message = "the quality job reads both scored datasets and the outcome drops, nothing else of the data"
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.glue_quality.statement : s.resources if s.sid == "WriteQualityDatasets"
+      ]) == toset([
+      "arn:aws:s3:::churn-test-results-123456789012/quality/metrics/*",
+      "arn:aws:s3:::churn-test-results-123456789012/quality/calibration/*",
+      "arn:aws:s3:::churn-test-results-123456789012/quality/outcome-rejects/*",
+      "arn:aws:s3:::churn-test-results-123456789012/quality/training-set/*",
+    ])
+    error_message = "the quality job writes its own datasets and the next training set only"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.glue_quality.statement : s if anytrue([for a in s.actions : startswith(a, "kinesis:") || startswith(a, "sagemaker:") || startswith(a, "glue:")])]) == 0
+    error_message = "the quality job neither reads the stream, nor invokes the endpoint, nor touches the catalog"
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.glue_quality.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json]) && data.aws_iam_policy_document.glue.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json])
+    error_message = "both job roles start from the Glue runtime's statements (script, wheels, model, temp dir, key, logs, metrics)"
   }
 }

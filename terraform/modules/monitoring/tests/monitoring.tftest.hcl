@@ -23,6 +23,12 @@ variables {
   glue_job_names  = ["churn-test-batch-scoring", "churn-test-stream-scoring"]
   stream_job_name = "churn-test-stream-scoring"
   stream_name     = "churn-test-customer-churn"
+  quality = {
+    job_name      = "churn-test-model-quality"
+    model_version = "5e5e09d879cc4936"
+    test_auc      = 0.91
+    auc_margin    = 0.05
+  }
 }
 
 run "alarms_on_every_failure_mode" {
@@ -54,8 +60,13 @@ run "alarms_on_every_failure_mode" {
   }
 
   assert {
-    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.glue_job_failed.event_pattern).detail.jobName) == jsonencode(var.glue_job_names)
-    error_message = "job state changes of both jobs reach the topic"
+    condition     = jsonencode(jsondecode(aws_cloudwatch_event_rule.glue_job_failed.event_pattern).detail.jobName) == jsonencode(concat(var.glue_job_names, ["churn-test-model-quality"]))
+    error_message = "job state changes of the scoring jobs and the quality job reach the topic"
+  }
+
+  assert {
+    condition     = contains(keys(aws_cloudwatch_metric_alarm.this), "churn-test-model-quality-failed-tasks") && !contains(keys(aws_cloudwatch_metric_alarm.this), "churn-test-model-quality-drift")
+    error_message = "the quality job's failed tasks alarm; it scores nothing, so it has no drift alarm"
   }
 }
 
@@ -105,4 +116,43 @@ run "rejects_no_jobs" {
   }
 
   expect_failures = [var.glue_job_names]
+}
+
+run "the_model_quality_alarm_fires_below_the_model_s_test_auc_minus_the_margin" {
+  command = apply
+
+  assert {
+    condition     = abs(aws_cloudwatch_metric_alarm.model_quality.threshold - 0.86) < 1e-12 && aws_cloudwatch_metric_alarm.model_quality.comparison_operator == "LessThanThreshold"
+    error_message = "the alarm fires below test_auc - auc_margin"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_quality.namespace == "ChurnPipeline" && aws_cloudwatch_metric_alarm.model_quality.metric_name == jsondecode(file("../../contract.json")).metrics.model_auc
+    error_message = "the alarm reads the metric the quality job publishes (contract.metrics)"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_quality.dimensions == tomap({ JobName = "churn-test-model-quality", ModelVersion = "5e5e09d879cc4936" })
+    error_message = "the alarm watches the deployed model version's AUC from the quality job"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.model_quality.period == 86400 && aws_cloudwatch_metric_alarm.model_quality.evaluation_periods == 1 && aws_cloudwatch_metric_alarm.model_quality.treat_missing_data == "notBreaching"
+    error_message = "one daily value; a day without outcomes is no breach"
+  }
+
+  assert {
+    condition     = contains(output.alarm_names, "churn-test-model-quality-auc") && aws_cloudwatch_metric_alarm.model_quality.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:churn-test-alarms"])
+    error_message = "the quality alarm is one of the pipeline's alarms and notifies the topic"
+  }
+}
+
+run "rejects_a_test_auc_that_is_not_an_auc" {
+  command = plan
+
+  variables {
+    quality = { job_name = "churn-test-model-quality", model_version = "v", test_auc = 1.2, auc_margin = 0.05 }
+  }
+
+  expect_failures = [var.quality]
 }

@@ -34,13 +34,15 @@ variables {
   artifacts = {
     batch_script_key      = "code/0123456789abcdef0123456789abcdef/glue_batch_scoring.py"
     stream_script_key     = "code/fedcba9876543210fedcba9876543210/glue_stream_scoring.py"
+    quality_script_key    = "code/00112233445566778899aabbccddeeff/glue_quality.py"
     model_artifact_key    = "models/00112233445566778899aabbccddeeff/model.tar.gz"
     model_prefix          = "models/00112233445566778899aabbccddeeff/"
     model_version         = "5e5e09d879cc4936"
     batch_python_modules  = []
     stream_python_modules = []
   }
-  data_columns = [{ name = "customer id", type = "string" }, { name = "tenure", type = "int" }]
+  data_columns   = [{ name = "customer id", type = "string" }, { name = "tenure", type = "int" }]
+  model_test_auc = 0.9
 }
 
 run "one_set_of_names_wires_every_module" {
@@ -60,6 +62,34 @@ run "one_set_of_names_wires_every_module" {
     condition     = module.glue.database_name == "churn_test_churn"
     error_message = "the database name is the prefix with underscores (Athena's rule)"
   }
+}
+
+run "the_quality_job_and_its_alarm_watch_the_deployed_model" {
+  command = apply
+
+  variables {
+    jobs = { quality = { auc_margin = 0.1 } }
+  }
+
+  assert {
+    condition     = output.quality_job_name == "churn-test-model-quality" && output.model_quality_alarm_name == "churn-test-model-quality-auc"
+    error_message = "the quality job and its alarm are named from name_prefix"
+  }
+
+  assert {
+    condition     = abs(module.monitoring.model_quality_alarm.threshold - 0.8) < 1e-12 && module.monitoring.model_quality_alarm.dimensions["ModelVersion"] == "5e5e09d879cc4936" && module.monitoring.model_quality_alarm.dimensions["JobName"] == "churn-test-model-quality"
+    error_message = "the alarm watches the packaged model version's AUC from the quality job, below model_test_auc minus jobs.quality.auc_margin"
+  }
+}
+
+run "rejects_a_test_auc_that_is_not_an_auc" {
+  command = plan
+
+  variables {
+    model_test_auc = 1.5
+  }
+
+  expect_failures = [var.model_test_auc]
 }
 
 run "rejects_unknown_environment" {

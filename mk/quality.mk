@@ -1,0 +1,29 @@
+# The quality job (issue 29): outcomes joined to the scores, model quality, the next training set, retraining.
+# Thin wrappers over churn-quality and churn-outcomes.
+
+# make quality writes OUT (given on the command line; the Makefile's own OUT is make data's file) or here.
+QUALITY_OUT ?= $(WORK)/quality
+QUALITY_DIR = $(if $(filter command line,$(origin OUT)),$(OUT),$(QUALITY_OUT))
+SCORED ?=
+OUTCOMES ?=
+HORIZON_DAYS ?= 90
+AUC_MARGIN ?= 0.05
+TRAINING_SET ?= $(QUALITY_OUT)/training-set
+CANDIDATE ?= $(WORK)/candidate
+
+.PHONY: quality retrain outcomes-check
+
+## Model quality from outcomes: make quality SCORED=<scored dataset(s), comma-separated> OUTCOMES=<csv|dir> MODEL_DIR=<dir> OUT=<dir> [HORIZON_DAYS=90] [AUC_MARGIN=0.05] [THRESHOLD=0.5]
+quality: setup java-check
+	@if [ -z "$(SCORED)" ] || [ -z "$(OUTCOMES)" ]; then echo "error: SCORED=<scored dataset(s)> OUTCOMES=<csv|dir> are required" >&2; exit 2; fi
+	$(BIN)/churn-quality --scored "$(SCORED)" --outcomes "$(OUTCOMES)" --model-uri "$(MODEL_DIR)" \
+		--out "$(QUALITY_DIR)" --horizon-days $(HORIZON_DAYS) --auc-margin $(AUC_MARGIN) --threshold $(THRESHOLD)
+
+## Check outcome file(s) against the deployed model's description before upload: make outcomes-check OUTCOMES=<csv> [MODEL_DIR=]
+outcomes-check: setup
+	@if [ -z "$(OUTCOMES)" ]; then echo "error: OUTCOMES=<csv> is required" >&2; exit 2; fi
+	$(BIN)/churn-outcomes check "$(MODEL_DIR)" $(OUTCOMES)
+
+## Train a candidate on the next training set and compare it with MODEL_DIR on held-out outcomes (exit 1 if not better): make retrain [TRAINING_SET=] [MODEL_DIR=] [CANDIDATE=]
+retrain: setup
+	$(BIN)/churn-outcomes retrain --training-set "$(TRAINING_SET)" --model-dir "$(MODEL_DIR)" --candidate "$(CANDIDATE)"

@@ -1,0 +1,106 @@
+"""CLI of the quality job on a local (or spark-submit) SparkSession; used by `make quality`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from churn_pipeline.contract import settings
+from churn_pipeline.contract.errors import ContractError
+from churn_pipeline.quality.config import QualityConfig
+from churn_pipeline.streaming import sink
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m churn_pipeline.quality",
+        description="Join outcomes to the latest score before them; model quality per model version and week, "
+        "outcome rejects and the next training set.",
+    )
+    parser.add_argument(
+        "--outcomes", required=True, help="outcome CSV file, directory or glob (local or s3://)"
+    )
+    parser.add_argument(
+        "--scored",
+        action="append",
+        default=[],
+        help="a scored dataset (repeatable, or comma-separated): the batch job's, or the streaming job's (told "
+        "apart by the streaming job's commit protocol folders, read through its commit markers)",
+    )
+    parser.add_argument("--model-uri", required=True, help="the deployed model's directory (or s3:// prefix)")
+    parser.add_argument("--out", required=True, help="folder of the outputs (quality, calibration, ...)")
+    parser.add_argument("--threshold", type=float, default=settings.DEFAULT_THRESHOLD,
+                        help="the scorers' decision threshold (precision and recall use it)")  # fmt: skip
+    parser.add_argument("--horizon-days", type=int, default=settings.HORIZON_DAYS.default)
+    parser.add_argument("--auc-margin", type=float, default=settings.AUC_MARGIN.default)
+    parser.add_argument("--run-id", help="the batch_id=<run> folder this run owns (default: its start time)")
+    parser.add_argument("--metrics-job-name", help="publish ModelAUC under this job name (default: not)")
+    parser.add_argument("--master", default="local[*]", help="Spark master when no session exists")
+    parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--summary-json", help="also write the summary as JSON to this file")
+    return parser.parse_args(argv)
+
+
+def is_stream_dataset(location: str) -> bool:
+    """The streaming job's dataset: its commit protocol puts an intent manifest before any data file."""
+    store = sink.store_for(location)
+    return bool(store.list(sink.MANIFESTS) or store.list(sink.COMMITS))
+
+
+def config_from_args(args: argparse.Namespace) -> QualityConfig:
+    locations = [part.strip() for value in args.scored for part in value.split(",") if part.strip()]
+    if not locations:
+        raise ValueError("--scored: give at least one scored dataset (batch or stream)")
+    stream = tuple(loc for loc in locations if is_stream_dataset(loc))
+    out = args.out.rstrip("/")
+    return QualityConfig(
+        outcomes_path=args.outcomes,
+        model_uri=args.model_uri,
+        batch_scored_paths=tuple(loc for loc in locations if loc not in stream),
+        stream_scored_paths=stream,
+        quality_path=f"{out}/quality",
+        calibration_path=f"{out}/calibration",
+        rejects_path=f"{out}/outcome-rejects",
+        training_set_path=f"{out}/training-set",
+        threshold=settings.check_threshold(args.threshold),
+        horizon_days=settings.check_horizon_days(args.horizon_days),
+        auc_margin=settings.check_auc_margin(args.auc_margin),
+        run_id=args.run_id,
+        metrics_job_name=args.metrics_job_name,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ValueError, ContractError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    from churn_pipeline.quality.job import run, summary_json
+    from churn_pipeline.spark_session import local_session
+
+    existing = SparkSession.getActiveSession()
+    spark = existing or local_session("churn-quality", args.master, args.driver_memory)
+    try:
+        summary = run(spark, config)
+    except (ContractError, FileNotFoundError, AnalysisException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if existing is None:
+            spark.stop()
+    text = summary_json(summary)
+    print(text)
+    if args.summary_json:
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
