@@ -221,3 +221,59 @@ def test_reading_accepts_lower_case_headers(tmp_path):
     path = tmp_path / "lower.csv"
     frame.rename(columns=str.lower).to_csv(path, index=False)
     assert list(read_churn_csv(path).columns) == list(tutorial().column_names)
+
+
+def _one_hot_row_by_row(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+    """The one-hot part of the contract, one value at a time in plain Python (the reference the vectorised
+    encoder must match): trimmed, case-insensitive vocabulary match; None, NaN, blank or unseen: all zero."""
+    blocks = []
+    for cat in spec.categorical_columns:
+        lookup = {str(v).strip().lower(): i for i, v in enumerate(cat.vocabulary)}
+        block = np.zeros((len(frame), len(cat.vocabulary)), dtype=np.float32)
+        for row, value in enumerate(frame[cat.name]):
+            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                position = lookup.get(str(value).strip().lower())
+                if position is not None:
+                    block[row, position] = 1.0
+        blocks.append(block)
+    return np.hstack(blocks)
+
+
+def test_second_shape_categories_encode_as_the_row_by_row_contract_in_every_frame_form(second_description):
+    """Categories with spaces and parentheses, padding and case, unseen values, blanks and None (rejected
+    where the description forbids them), an allowed numeric blank: text, pandas categories and the Arrow
+    batch the Spark scorer builds all give the same whole result, and its one-hot part is the row-by-row one."""
+    import pyarrow as pa
+    import telco_shape
+
+    from churn_pipeline.scoring.worker import _features_frame
+
+    text = telco_shape.generate(12, seed=8).astype(object)
+    spec = build_spec(telco_shape.generate(300, seed=5), second_description)
+    text.loc[0, "InternetService"] = "  FIBER OPTIC "
+    text.loc[1, "PaymentMethod"] = "Bank transfer (automatic)"
+    text.loc[2, "PaymentMethod"] = "Paper cheque (manual)"
+    text.loc[3, "Contract"] = ""
+    text.loc[4, "gender"] = None
+    text.loc[5, "gender"] = "   "
+    text.loc[5, "tenure"] = "x"
+    text.loc[6, "TotalCharges"] = ""
+    arrow_frame = _features_frame(
+        [pa.array(text[c].tolist(), type=pa.string()) for c in spec.input_columns], spec.input_columns
+    )
+    results = [encode(form, spec) for form in (text, text.astype("category"), arrow_frame)]
+    for result in results:
+        assert result.valid.tolist() == [True, True, True, False, False, False] + [True] * 6
+        assert result.reject_code.to_dict() == {3: MISSING_VALUE, 4: MISSING_VALUE, 5: NOT_A_NUMBER}
+        assert result.reject_reason.to_dict() == {
+            3: "'Contract' is missing",
+            4: "'gender' is missing",
+            5: "'tenure' is not a number: 'x'; 'gender' is missing",
+        }
+        assert result.unknown_categories == {"gender": 2, "Contract": 1, "PaymentMethod": 1}
+        np.testing.assert_array_equal(
+            result.matrix[:, len(spec.numeric_columns) :], _one_hot_row_by_row(text, spec)[result.valid]
+        )
+        np.testing.assert_array_equal(result.matrix, results[0].matrix)  # the numbers too, NaN included
+    total_charges = spec.numeric_columns.index("TotalCharges")
+    assert np.isnan(results[0].matrix[3, total_charges])  # input row 6: a new customer's allowed blank

@@ -261,26 +261,28 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
         # A blank the description allows reaches XGBoost as NaN, its missing value (training and every scorer).
         matrix[:, j] = np.where(np.isfinite(values), values, np.nan if spec.allows_blank(name) else 0.0)
 
-    for cat in spec.categorical_columns:
-        if not spec.allows_blank(cat.name):
-            raw = frame[columns[cat.name]]
-            missing = _per_distinct_value(raw, _missing_mask, True)
-            _note(codes, reasons, missing, MISSING_VALUE, lambda i, n=cat.name: f"{n!r} is missing")
-
+    # Per categorical column, each distinct value is looked at once (its blankness and vocabulary position),
+    # and every row's one-hot cell is set in one scatter at the end. A pandas string check and a masked
+    # scatter per column cost 1.06 us per row on Telco-shaped 50,000-row batches (16 categoricals), 0.64 now.
+    n_categorical = len(spec.categorical_columns)
+    hot_columns = np.empty((n_rows, n_categorical), dtype=np.int64)  # the row's one-hot column, -1: none
     offset = len(spec.numeric_columns)
     unknown: dict[str, int] = {}
-    # One-hot cells set through the flat view, by element number: numpy's two-array fancy indexing of the
-    # 2-D matrix took five times as long (a quarter of encode's time on a 50,000-row batch).
-    flat = matrix.reshape(-1)
-    row_starts = np.arange(n_rows, dtype=np.int64) * spec.n_features
-    for cat in spec.categorical_columns:
-        positions = _category_positions(frame[columns[cat.name]], cat.vocabulary)
+    for k, cat in enumerate(spec.categorical_columns):
+        positions, missing = _category_positions(frame[columns[cat.name]], cat.vocabulary)
+        if not spec.allows_blank(cat.name):
+            _note(codes, reasons, missing, MISSING_VALUE, lambda i, n=cat.name: f"{n!r} is missing")
         known = positions >= 0
-        flat[row_starts[known] + offset + positions[known]] = 1.0
-        n_unknown = int((~known).sum())
+        hot_columns[:, k] = np.where(known, positions + offset, -1)
+        n_unknown = n_rows - int(np.count_nonzero(known))
         if n_unknown:
             unknown[cat.name] = n_unknown
         offset += len(cat.vocabulary)
+
+    # One-hot cells set through the flat view, by element number: numpy's two-array fancy indexing of the
+    # 2-D matrix took five times as long (a quarter of encode's time on a 50,000-row batch).
+    cells = hot_columns + (np.arange(n_rows, dtype=np.int64) * spec.n_features)[:, None]
+    matrix.reshape(-1)[cells[hot_columns >= 0] if unknown else cells.reshape(-1)] = 1.0
 
     if unknown:
         log.warning(
@@ -298,12 +300,13 @@ def encode(frame: pd.DataFrame, spec: FeatureSpec) -> EncodedBatch:
     )
 
 
-def _category_positions(raw: pd.Series, vocabulary: Sequence[str]) -> np.ndarray:
-    """Index of each row's value in `vocabulary` (case and padding ignored), -1 for missing or unseen values.
+def _category_positions(raw: pd.Series, vocabulary: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the index of its value in `vocabulary` (case and padding ignored; -1 for a missing or unseen
+    value), and whether it is missing (None, NaN or blank text, as `_missing_mask` says).
 
-    Each distinct value is normalised once, not each row: a batch holds a few dozen distinct states and plans,
+    Each distinct value is looked at once, not each row: a batch holds a few dozen distinct states and plans,
     and per-row Python calls were the encoder's hot spot. Values that cannot be hashed (a JSON list, say) are
-    normalised row by row instead; they end up unseen either way.
+    looked at row by row instead; they end up unseen either way.
     """
     lookup = {canonical(v): i for i, v in enumerate(vocabulary)}
 
@@ -314,9 +317,26 @@ def _category_positions(raw: pd.Series, vocabulary: Sequence[str]) -> np.ndarray
         as_category = raw if isinstance(raw.dtype, pd.CategoricalDtype) else raw.astype("category")
     except TypeError:
         log.debug("column %r holds unhashable values; normalising it row by row", raw.name)
-        return np.fromiter((position(v) for v in raw), dtype=np.int64, count=len(raw))
-    per_category = np.array([position(v) for v in as_category.cat.categories] + [-1], dtype=np.int64)
-    return per_category[as_category.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
+        positions = np.fromiter((position(v) for v in raw), dtype=np.int64, count=len(raw))
+        return positions, _missing_mask(raw)
+    categories = as_category.cat.categories
+    row_codes = as_category.cat.codes.to_numpy()
+    per_category = np.array([position(v) for v in categories] + [-1], dtype=np.int64)
+    missing = np.append(_category_missing(categories), True)
+    return per_category[row_codes], missing[row_codes]  # code -1 (missing) picks the trailing entries
+
+
+def _category_missing(categories: pd.Index) -> np.ndarray:
+    """`_missing_mask` of a categorical's distinct values (categories are never NaN, so only blank text is
+    missing): numbers never are; text is tested in plain Python (what Spark's Arrow strings become), as
+    pandas' string `strip() == ""` does, without building a Series per column and batch; anything else goes
+    through `_missing_mask` itself."""
+    if categories.dtype.kind in "biuf":
+        return np.zeros(len(categories), dtype=bool)
+    values = categories.tolist()
+    if all(type(v) is str for v in values):
+        return np.array([not v.strip() for v in values], dtype=bool)
+    return _missing_mask(pd.Series(categories, dtype=categories.dtype))
 
 
 def _is_missing(value: object) -> bool:
