@@ -40,7 +40,7 @@ def check(model_dir: str, files: list[str], now: datetime.datetime) -> int:
             print(f"{file}:{problem.line}: {problem.code}: {problem.reason}")
         bad += len(problems)
         print(
-            f"{file}: {'OK' if not problems else f'{len(problems)} line(s) would be rejected'}",
+            f"{file}: {'fits' if not problems else f'{len(problems)} line(s) would be rejected'}",
             file=sys.stderr,
         )
     return 1 if bad else 0

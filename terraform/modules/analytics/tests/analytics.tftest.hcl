@@ -33,7 +33,7 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
   }
 
   assert {
-    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_payment_method", "score_deciles", "dead_letter_summary", "drift_report"])
+    condition     = toset(keys(aws_athena_named_query.this)) == toset(["churn_rate_by_payment_method", "score_deciles", "dead_letter_summary", "drift_report", "model_quality"])
     error_message = "the contract's saved queries and the data's exist"
   }
 

@@ -122,7 +122,7 @@ run "the_model_quality_alarm_fires_below_the_model_s_test_auc_minus_the_margin" 
   command = apply
 
   assert {
-    condition     = abs(aws_cloudwatch_metric_alarm.model_quality.threshold - 0.86) < 1e-12 && aws_cloudwatch_metric_alarm.model_quality.comparison_operator == "LessThanThreshold"
+    condition     = abs(aws_cloudwatch_metric_alarm.model_quality.threshold - 0.86) < 0.000000000001 && aws_cloudwatch_metric_alarm.model_quality.comparison_operator == "LessThanThreshold"
     error_message = "the alarm fires below test_auc - auc_margin"
   }
 

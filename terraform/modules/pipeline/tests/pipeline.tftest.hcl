@@ -77,7 +77,7 @@ run "the_quality_job_and_its_alarm_watch_the_deployed_model" {
   }
 
   assert {
-    condition     = abs(module.monitoring.model_quality_alarm.threshold - 0.8) < 1e-12 && module.monitoring.model_quality_alarm.dimensions["ModelVersion"] == "5e5e09d879cc4936" && module.monitoring.model_quality_alarm.dimensions["JobName"] == "churn-test-model-quality"
+    condition     = abs(module.monitoring.model_quality_alarm.threshold - 0.8) < 0.000000000001 && module.monitoring.model_quality_alarm.dimensions["ModelVersion"] == "5e5e09d879cc4936" && module.monitoring.model_quality_alarm.dimensions["JobName"] == "churn-test-model-quality"
     error_message = "the alarm watches the packaged model version's AUC from the quality job, below model_test_auc minus jobs.quality.auc_margin"
   }
 }
