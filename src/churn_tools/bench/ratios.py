@@ -105,6 +105,15 @@ RATIOS = (
         "streaming handler on the largest micro-batch / the batch job on the same rows (records/s per core)",
     ),
     Ratio(
+        "quality_vs_floor_b_rows_per_second_ratio",
+        "quality.quality.rows_per_second.median",
+        "quality.floor_b.rows_per_second.median",
+        None,
+        "quality job (outcomes joined to as many scored rows, metrics and training set written) / floor B, "
+        "same ROWS (rows/s)",
+        paired=True,
+    ),
+    Ratio(
         "scaling_per_row_time_largest_vs_smallest_ratio",
         "scaling.seconds_per_million_rows.largest",
         "scaling.seconds_per_million_rows.smallest",

@@ -24,7 +24,8 @@ THROUGHPUT = (
 
 
 def throughput_rows(results: dict) -> list[tuple[str, dict, str]]:
-    """(label, figures, figure key) of every path measured, then of each shape's floor B and embedded."""
+    """(label, figures, figure key) of every path measured, then of each shape's floor B and embedded, then
+    the quality job's and its floor B's."""
     rows = [
         (label, results["paths"][key], figure) for key, label, figure in THROUGHPUT if key in results["paths"]
     ]
@@ -33,6 +34,12 @@ def throughput_rows(results: dict) -> list[tuple[str, dict, str]]:
         size = f"{name} shape, {shape['columns']} columns"
         rows.append((f"floor B, {size}", shape["floor_b"], "rows_per_second"))
         rows.append((f"batch, embedded mode, {size}", shape["embedded"], "rows_per_second"))
+    quality = results.get("quality", {"skipped": "not run"})
+    if "skipped" not in quality:
+        rows.append(("floor B, beside the quality job", quality["floor_b"], "rows_per_second"))
+        rows.append(
+            ("quality job: outcomes joined to as many scored rows", quality["quality"], "rows_per_second")
+        )
     return rows
 
 

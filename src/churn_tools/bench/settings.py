@@ -46,6 +46,8 @@ class Settings:
     paths: bool = True
     # Shapes of data (churn_tools.bench.shapes.SHAPES) on which batch embedded and floor B run side by side.
     shapes: tuple[str, ...] = ("tutorial", "telco")
+    # The quality job beside floor B on ROWS scored rows and ROWS outcomes (False: left out).
+    quality: bool = True
 
 
 def numbers(text: str, kind=float) -> tuple:

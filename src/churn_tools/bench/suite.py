@@ -21,11 +21,13 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
 - streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
   distribution at 1,000 records/s;
 - by shape of data (issue 27): batch embedded and floor B side by side on the tutorial's shape and on the real
-  Telco dataset's, each with a model trained on its own shape (churn_tools.bench.shapes).
+  Telco dataset's, each with a model trained on its own shape (churn_tools.bench.shapes);
+- the quality job (issue 29): ROWS outcomes joined to ROWS scored rows, side by side with floor B on the same
+  rows (rows/s and the ratio; churn_tools.bench.quality_throughput).
 
 Writes `<out-dir>/results.json`, `results.png` and `results.md` (the table of figures, ratios and targets, also
 printed). Either long part can be left out for a quicker look: `--scale-factors ''`, `--stream-rates ''`; and so
-can the shapes (`--shapes ''`) and the paths from floor A to the UDF in Spark (`--skip-paths`), e.g. to run
+can the shapes (`--shapes ''`), the quality job (`--skip-quality`) and the paths from floor A to the UDF in Spark (`--skip-paths`), e.g. to run
 one part alone.
 """
 
@@ -43,7 +45,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from churn_tools.bench import batch_throughput, shapes, stream_handler
+from churn_tools.bench import batch_throughput, quality_throughput, shapes, stream_handler
 from churn_tools.bench.measure import (
     batch_paths,
     ensure_data,
@@ -127,7 +129,7 @@ class Suite:
 
     def _measure(self, results: dict, spark) -> None:
         settings = self.settings
-        own_session = spark is None and (settings.paths or bool(settings.shapes))
+        own_session = spark is None and (settings.paths or bool(settings.shapes) or settings.quality)
         if own_session:
             from churn_pipeline.spark_session import local_session
 
@@ -142,6 +144,15 @@ class Suite:
                 results["shapes"] = shapes.measure(
                     spark, settings.shapes, settings.rows, settings.repeat, settings.data_dir,
                     settings.work_dir / "shapes", settings.warmup_rows, self.say,
+                )  # fmt: skip
+            results["quality"] = {"skipped": "left out"}
+            if settings.quality:
+                self.say(
+                    f"quality job: {settings.rows:,} outcomes joined to as many scored rows, beside floor B"
+                )
+                results["quality"] = quality_throughput.measure(
+                    spark, settings.rows, settings.repeat, settings.model_dir, settings.data_dir,
+                    settings.work_dir / "quality", settings.warmup_rows, self.say,
                 )  # fmt: skip
         finally:
             if own_session:
@@ -227,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave out floor A, the batch paths and the UDF in Spark (to run another part alone)",
     )
+    parser.add_argument(
+        "--skip-quality",
+        action="store_true",
+        help="leave out the quality job beside floor B (ROWS outcomes joined to ROWS scored rows)",
+    )
     parser.add_argument("--stream-rates", default="1000,2000,4000,8000", help="records/s, tried in order")
     parser.add_argument("--stream-seconds", type=float, default=40.0, help="production time of each trial")
     parser.add_argument(
@@ -257,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         stream_bisect_steps=args.stream_bisect_steps,
         latency_rate=args.latency_rate, master=args.master, driver_memory=args.driver_memory,
         scaling_driver_memory=args.scaling_driver_memory, handler_sizes=numbers(args.handler_sizes, int),
-        paths=not args.skip_paths, shapes=shape_names,
+        paths=not args.skip_paths, shapes=shape_names, quality=not args.skip_quality,
     )  # fmt: skip
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
     results = Suite(settings).run()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
+from churn_pipeline.contract import codes, outputs
 from churn_tools.demo.steps import StepFailed
 
 SHOWN_FEATURE_QUERIES = 3
@@ -33,6 +36,9 @@ class DemoReport:
                 "reached"
             ],
         }
+        quality = report["quality"]
+        if "skipped" not in quality:
+            checks.update(quality_checks(quality))
         self.say("\n" + "=" * 78)
         self.say("Churn scoring demo — report")
         self.say("=" * 78)
@@ -72,6 +78,7 @@ class DemoReport:
             f"({shifted['max_feature']}); alarm {shifted['alarm']} (>= {shifted['threshold']}): "
             + ("condition reached" if shifted["reached"] else "not reached")
         )
+        self.say_quality(quality)
         self.say("\nconsistency (DuckDB over the outputs vs the jobs' own counts):")
         for check, ok in checks.items():
             self.say(f"  {'ok  ' if ok else 'FAIL'} {check}")
@@ -83,6 +90,8 @@ class DemoReport:
             ("batch rejects", self.lake / "batch" / "rejects"),
             ("stream scores", self.stream_out),
             ("dead letters", self.dead_letter),
+            ("outcomes", getattr(self, "outcomes_file", "-")),
+            ("model quality", self.quality_out),
             ("logs", self.logs),
             ("terraform state", self.work / "terraform" / "local"),
         ):
@@ -93,6 +102,50 @@ class DemoReport:
         )
         if not all(checks.values()):
             raise StepFailed("the report's counts do not add up (see the consistency checks above)")
+
+    def say_quality(self, quality: dict) -> None:
+        if "skipped" in quality:
+            self.say(f"\nmodel quality: not measured ({quality['skipped']})")
+            return
+        outcomes = quality["outcomes"]
+        self.say(
+            f"\nmodel quality (the quality job: {outcomes['customers']:,} customers' own labels as outcomes, "
+            "joined to their latest score; per model version and ISO week of scoring):"
+        )
+        table = pd.DataFrame(quality["table"])
+        self.say(_indent(table.to_string(index=False, float_format=lambda v: f"{v:.4f}")))
+        counts = ", ".join(f"{code} {count:,}" for code, count in sorted(quality["reject_codes"].items()))
+        planted = ", ".join(sorted(outcomes["planted"]))
+        self.say(
+            f"outcome rejects by code: {counts or 'none'} (bad lines planted in the file: {planted}; "
+            f"{outcomes['ids_shared_by_rows_left_out']:,} id(s) shared by two rows of the data left out)"
+        )
+        if quality["alarm_threshold"] is not None:
+            state = "BELOW" if quality["alarm"] else "not below"
+            self.say(
+                f"deployed {quality['deployed_model_version']}: latest AUC {state} the alarm threshold "
+                f"{quality['alarm_threshold']:.4f} (test AUC {quality['test_auc']:.4f} - margin {quality['auc_margin']})"
+            )
+
+
+def quality_checks(quality: dict) -> dict[str, bool]:
+    """The quality run's counts against the outcome file the demo wrote and the scores DuckDB sees."""
+    outcomes = quality["outcomes"]
+    unscored = outcomes["customers_without_a_score"]
+    expected_rejects = {**outcomes["planted"]}
+    expected_rejects[codes.NOT_SCORED] = expected_rejects.get(codes.NOT_SCORED, 0) + unscored
+    joined, rejected = quality["joined"], quality["rejected"]
+    table_rows = sum(row[outputs.ROWS] for row in quality["table"])
+    # The demo scores the data the model was trained on: its AUC there is no worse than on its test set.
+    above_alarm = quality["alarm_threshold"] is not None and not quality["alarm"]
+    return {
+        "quality: outcome lines written = joined + rejected": outcomes["lines"] == joined + rejected,
+        "quality: every customer with a score joined, each planted bad line rejected with its code": (
+            joined == outcomes["customers"] - unscored and quality["reject_codes"] == expected_rejects
+        ),
+        "quality: the table's rows add up to the joined outcomes": table_rows == joined,
+        "quality: the deployed model's AUC is not below its alarm threshold": above_alarm,
+    }
 
 
 def _indent(text: str) -> str:

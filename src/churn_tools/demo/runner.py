@@ -2,7 +2,7 @@
 
 generate data -> train -> start moto server + the local endpoint -> terraform apply envs/local (moto) ->
 batch job -> produce into Kinesis (moto) -> streaming job until every record is scored or dead-lettered ->
-the Athena named queries, run by DuckDB -> report.
+the quality job over the data's own labels as outcomes -> the Athena named queries, run by DuckDB -> report.
 
 Every step runs a CLI of the package (or terraform) as a child process with its output in a log file; the
 console shows each step with its elapsed time and, for long steps, periodic counts. Whatever happens
@@ -154,6 +154,7 @@ class Demo(DemoSteps, DemoReport):
             ("Drift: a shifted copy of the data against the model's baseline", self.step_drift),
             ("Produce the data set into Kinesis", self.step_produce),
             ("Streaming job until every record is scored or dead-lettered", self.step_stream),
+            ("Model quality: the data's own labels as outcomes, joined to the scores", self.step_quality),
             ("Query the results with DuckDB (the Athena named queries)", self.step_query),
         ]
         exit_code = 0

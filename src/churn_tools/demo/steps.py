@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from churn_pipeline.contract import outputs
+from churn_pipeline.batch import writer
+from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming import sink
-from churn_tools import analytics
+from churn_tools import analytics, outcome_files
 from churn_tools.analytics import load_named_queries
 from churn_tools.local import services as local_services
 from churn_tools.local import stack as local_stack
@@ -238,6 +239,56 @@ class DemoSteps:
             )
         return f"{scored:,} scored, {dead:,} dead-lettered ({self.config.stream_mode} mode)"
 
+    def step_quality(self) -> str:
+        """The data's own labels as outcomes, in a CSV as a team would drop it under outcomes/ (with a few bad
+        lines, so that the rejects show), joined by the quality job (its CLI, as the batch job's) to the batch
+        and stream scores: model quality per model version and week, and the rejects by code."""
+        description = ModelDir(self.model_dir).description()
+        self.quality_out = self.lake / "quality"
+        if description.id_column is None:
+            reason = f"the dataset description {description.name!r} names no id column to join outcomes by"
+            self.outcome.report["quality"] = {"skipped": reason}
+            return f"skipped: {reason}"
+        outcomes, shared = outcome_files.own_label_outcomes(
+            self.data, description, outcome_files.known_at_now()
+        )
+        id_column = outcomes.columns[0]
+        first = [str(v) for v in outcomes.iloc[0]]
+        planted = {
+            codes.NOT_SCORED: [outcome_files.unknown_id(outcomes[id_column], description), *first[1:]],
+            codes.UNKNOWN_LABEL: [first[0], outcome_files.unknown_label(description), first[2]],
+            codes.DUPLICATE_OUTCOME: first,  # the same outcome again: the first one read is kept
+        }
+        self.outcomes_file = outcome_files.write_outcomes(
+            outcomes, self.work / "outcomes" / "outcomes.csv", list(planted.values())
+        )
+        summary_file = self.work / "quality-summary.json"
+        self.run_child(
+            "quality",
+            ["-m", "churn_pipeline.quality", "--outcomes", str(self.outcomes_file),
+             "--scored", str(self.batch_out), "--scored", str(self.stream_out), "--model-uri", str(self.model_dir),
+             "--out", str(self.quality_out), "--threshold", str(self.deployed.threshold),
+             "--summary-json", str(summary_file), "--master", "local[2]", "--driver-memory", "2g"],
+        )  # fmt: skip
+        summary = json.loads(summary_file.read_text())
+        unscored = unscored_customers(outcomes[id_column], self.batch_out, self.stream_out)
+        self.outcome.report["quality"] = {
+            **summary,
+            "outcomes": {
+                "file": str(self.outcomes_file),
+                "lines": len(outcomes) + len(planted),
+                "customers": len(outcomes),
+                "ids_shared_by_rows_left_out": shared,
+                "planted": {code: 1 for code in planted},
+                "customers_without_a_score": unscored,
+            },
+            "table": quality_table(writer.partition_path(summary["quality_path"], summary["run_id"])),
+        }
+        return (
+            f"{summary['outcome_lines']:,} outcome lines: {summary['joined']:,} joined to a score, "
+            f"{summary['rejected']:,} rejected"
+        )
+
     def step_query(self) -> str:
         import duckdb
 
@@ -340,6 +391,38 @@ def drift_alarm_condition(job_name: str, env: dict[str, str]) -> dict:
         "published": value,
         "reached": reached,
     }
+
+
+QUALITY_COLUMNS = (outputs.MODEL_VERSION, outputs.SCORE_WEEK, outputs.ROWS, outputs.POSITIVES, outputs.AUC,
+                   outputs.LOG_LOSS, outputs.PRECISION, outputs.RECALL)  # fmt: skip
+
+
+def quality_table(run_folder: str) -> list[dict]:
+    """The rows of one quality run's model_quality folder (one per model version and week), as plain values."""
+    import duckdb
+
+    columns = ", ".join(f'"{c}"' for c in QUALITY_COLUMNS)
+    frame = duckdb.sql(f"SELECT {columns} FROM read_parquet('{run_folder}/*.parquet') ORDER BY 1, 2").df()
+    return [
+        {k: v.item() if hasattr(v, "item") else v for k, v in row.items()} for row in frame.to_dict("records")
+    ]
+
+
+def unscored_customers(ids, batch_scored: Path, stream_scored: Path) -> int:
+    """How many of `ids` no scored row has (batch, or a committed stream batch), by DuckDB over the datasets:
+    the customers the quality job should reject as NOT_SCORED besides the planted line."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(sink.duckdb_view_sql(str(stream_scored), "stream_scored"))
+    con.register("outcome_ids", ids.to_frame("id"))
+    scored_id = f'trim(CAST("{ids.name}" AS VARCHAR))'
+    return _scalar(
+        con,
+        f"""SELECT count(*) FROM outcome_ids ANTI JOIN (
+              SELECT {scored_id} AS id FROM read_parquet('{batch_scored}/**/*.parquet', hive_partitioning = true)
+              UNION SELECT {scored_id} AS id FROM stream_scored) AS scored ON trim(outcome_ids.id) = scored.id""",
+    )
 
 
 @dataclass

@@ -32,7 +32,7 @@ def results(spark, tmp_path_factory):
     settings = bench_settings.Settings(
         rows=ROWS, repeat=REPEAT, model_dir="unused: the paths are left out", data_dir=work / "data",
         work_dir=work / "work", out_dir=work / "out", warmup_rows=0, scale_factors=(), stream_rates=(),
-        handler_sizes=(), paths=False, shapes=("tutorial", "telco"),
+        handler_sizes=(), paths=False, shapes=("tutorial", "telco"), quality=False,
     )  # fmt: skip
     found = suite.Suite(settings).run(spark=spark)
     return found, bench_report.write_results(found, settings.out_dir)

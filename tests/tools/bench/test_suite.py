@@ -52,6 +52,7 @@ def results(spark, model_dir, tmp_path_factory):
         stream_rates=(1000, 2000, 4000), stream_seconds=1, latency_rate=1000, driver_memory="1g",
         handler_sizes=(),  # fresh JVMs per size: tests/tools/bench/test_stream_parts.py runs it on its own
         shapes=(),  # tests/tools/bench/test_shapes.py runs it on its own
+        quality=False,  # tests/tools/bench/test_quality_part.py runs it on its own
     )  # fmt: skip
     try:
         found = suite.Suite(settings).run(spark=spark)
@@ -150,6 +151,10 @@ def test_a_part_left_out_is_reported_as_not_measured(results):
         "| batch embedded / floor B by shape of data | not measured (no shapes given) |"
         in written["md"].read_text()
     )
+    assert found["quality"] == {"skipped": "left out"}
+    quality_ratio = found["ratios"]["quality_vs_floor_b_rows_per_second_ratio"]
+    assert quality_ratio["value"] is None
+    assert f"| {quality_ratio['description']} | not measured | – | – |" in written["md"].read_text()
 
 
 def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):

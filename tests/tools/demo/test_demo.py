@@ -12,8 +12,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
+from churn_pipeline.contract import codes, outputs
+from churn_pipeline.model import ModelDir
+from churn_pipeline.streaming import sink
 from churn_tools.local import services as local_services
 
 ROWS = 3000
@@ -72,7 +77,7 @@ def test_a_taken_endpoint_port_stops_the_demo_naming_it(repo_root, tmp_path, por
         )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"port {endpoint_port} (for the local endpoint) is already in use" in result.stdout
-    assert "[3/9] Start the local AWS" in result.stdout and "[4/9]" not in result.stdout
+    assert "[3/10] Start the local AWS" in result.stdout and "[4/10]" not in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert_nothing_left(work, (moto_port,))
 
@@ -96,7 +101,7 @@ def test_interrupt_during_the_deploy_then_a_clean_rerun(repo_root, tmp_path, por
     in_deploy = False
     for line in demo.stdout:
         seen.append(line)
-        in_deploy = in_deploy or line.startswith("[4/9]")
+        in_deploy = in_deploy or line.startswith("[4/10]")
         # A heartbeat of the deploy step showing Terraform at work on a resource: the apply is under way.
         if in_deploy and line.startswith("          ") and "module." in line:
             demo.send_signal(signal.SIGINT)
@@ -145,3 +150,53 @@ def test_interrupt_during_the_deploy_then_a_clean_rerun(repo_root, tmp_path, por
     # The saved queries of the model's data: one per categorical feature (the first three shown), score deciles.
     assert "churn rate by State, top 5 (batch scores; saved query churn_rate_by_state)" in result.stdout
     assert "score deciles (batch scores):" in result.stdout
+
+    # The quality step: the table printed, the rejects by code, and the AUC of each model version and week equal
+    # to sklearn's over the joined rows recomputed here from the files it read (outcomes, batch and stream scores).
+    quality = report["quality"]
+    assert "model quality (the quality job:" in result.stdout
+    assert "outcome rejects by code: " in result.stdout
+    assert quality["reject_codes"] == {
+        codes.DUPLICATE_OUTCOME: 1,
+        codes.NOT_SCORED: 1 + quality["outcomes"]["customers_without_a_score"],
+        codes.UNKNOWN_LABEL: 1,
+    }
+    joined = joined_outcomes(quality["outcomes"]["file"], ModelDir(work / "model").description(), lake, con)
+    assert len(joined) == quality["joined"] > 0
+    assert quality["joined"] + quality["rejected"] == quality["outcomes"]["lines"]
+    table = {(row[outputs.MODEL_VERSION], row[outputs.SCORE_WEEK]): row for row in quality["table"]}
+    groups = joined.groupby([outputs.MODEL_VERSION, outputs.SCORE_WEEK])
+    assert set(table) == set(groups.groups)
+    for key, rows in groups:
+        assert table[key][outputs.ROWS] == len(rows), key
+        assert table[key][outputs.POSITIVES] == rows["label"].sum(), key
+        expected = roc_auc_score(rows["label"], rows[outputs.PROBABILITY])
+        assert abs(table[key][outputs.AUC] - expected) <= 1e-9, (key, table[key][outputs.AUC], expected)
+        line = f"{key[0]} {key[1]} {len(rows)}"
+        assert any(" ".join(printed.split()).startswith(line) for printed in result.stdout.splitlines()), line
+
+
+def joined_outcomes(outcomes_file: str, description, lake: Path, con) -> pd.DataFrame:
+    """The outcome file's usable lines (a known label, the first of a repeat) joined to their id's latest
+    score at or before known_at, from the batch scores and the stream's committed ones (the stream's wins a
+    tie), with the ISO week of that score: what the quality job should have joined."""
+    outcomes = pd.read_csv(outcomes_file, dtype=str, keep_default_na=False)
+    id_column, label_column = description.id_column, description.label_column
+    outcomes["label"] = outcomes[label_column].map(description.label_value)
+    outcomes = outcomes[outcomes["label"].notna()].drop_duplicates([id_column, outputs.KNOWN_AT])
+    outcomes["known_at"] = pd.to_datetime(outcomes[outputs.KNOWN_AT], utc=True)
+    con.execute(sink.duckdb_view_sql(str(lake / "stream" / "scored"), "stream_scored"))
+    picked = f'CAST("{id_column}" AS VARCHAR) AS id, {outputs.PROBABILITY}, {outputs.MODEL_VERSION}, {outputs.SCORED_AT}'
+    scores = con.execute(
+        f"SELECT {picked}, 0 AS source FROM read_parquet('{lake / 'batch' / 'scored'}/**/*.parquet', "
+        f"hive_partitioning = true) UNION ALL SELECT {picked}, 1 AS source FROM stream_scored"
+    ).df()
+    scores["scored_at"] = pd.to_datetime(scores[outputs.SCORED_AT], utc=True)
+    both = outcomes.merge(scores, left_on=id_column, right_on="id")
+    both = both[both["scored_at"] <= both["known_at"]]
+    latest = both.sort_values(["scored_at", "source"]).groupby([id_column, "known_at"]).tail(1)
+    week = latest["scored_at"].dt.isocalendar()
+    latest[outputs.SCORE_WEEK] = [
+        f"{y:04d}-W{w:02d}" for y, w in zip(week["year"], week["week"], strict=True)
+    ]
+    return latest.astype({"label": int})
