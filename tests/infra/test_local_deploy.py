@@ -686,6 +686,29 @@ def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_wha
     )  # fmt: skip
     assert [point["Minimum"] for point in stats["Datapoints"]] == [summary.latest_auc[version]["auc"]]
 
+    # A degraded world: the outcomes of 30% of the customers flipped (seeded). Its run publishes an AUC that meets
+    # the deployed alarm's condition, read from the alarm itself (as the demo's drift step checks its alarm).
+    import random
+
+    flip = random.Random(29)
+    with open(out / "outcomes.csv", newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    opposite = {description.positive_labels[0]: description.negative_labels[0],
+                description.negative_labels[0]: description.positive_labels[0]}  # fmt: skip
+    flipped = [[i, opposite[y] if flip.random() < 0.30 else y, k] for i, y, k in rows]
+    with open(out / "degraded.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([header, *flipped])
+    degraded = run_quality(spark, dataclasses.replace(local, outcomes_path=str(out / "degraded.csv"),
+                                                      run_id="degraded"))  # fmt: skip
+    assert degraded.alarm and summary.alarm is False, (summary.describe(), degraded.describe())
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Statistic"] == "Minimum"
+    stats = client("cloudwatch").get_metric_statistics(
+        Namespace=alarm["Namespace"], MetricName=alarm["MetricName"], Dimensions=alarm["Dimensions"],
+        StartTime=time.time() - 3600, EndTime=time.time() + 60, Period=alarm["Period"], Statistics=["Minimum"],
+    )  # fmt: skip
+    [period] = stats["Datapoints"]  # both runs fall in the alarm's one daily period
+    assert period["Minimum"] == degraded.latest_auc[version]["auc"] < alarm["Threshold"]
+
 
 # ---------------------------------------------------------------- the Glue runtime matrix
 # Each job on its deployed Glue version's pyspark and Python, from the files the deploy uploaded for it
