@@ -103,11 +103,11 @@ def run(
     try:
         return _run(spark, config, say, started, now, run_id)
     finally:
-        for key, value in previous.items():
-            if value is None:
+        for key, earlier in previous.items():
+            if earlier is None:
                 spark.conf.unset(key)
             else:
-                spark.conf.set(key, value)
+                spark.conf.set(key, earlier)
 
 
 def _run(
