@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
+S = TypeVar("S")
 DEFAULT_MASTER = "local[2]"
 
 
@@ -43,3 +47,39 @@ def local_session(
     for key, value in (extra_conf or {}).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def run_cli_job(
+    app_name: str,
+    job: Callable[[Any], S],
+    summary_json: Callable[[S], str],
+    summary_file: str | None,
+    *,
+    master: str | None = None,
+    driver_memory: str | None = None,
+    driver_java_options: str = "",
+) -> S | None:
+    """A job's `python -m` run: its `job(spark)` on the running session or a local one (stopped after), the
+    summary printed as JSON and written to `summary_file` when given; None (the error said) when the job refused
+    its input: a contract error, a missing file, or Spark's analysis error on what it read."""
+    from pyspark.errors import AnalysisException
+    from pyspark.sql import SparkSession
+
+    from churn_pipeline.contract.errors import ContractError
+
+    existing = SparkSession.getActiveSession()
+    spark = existing or local_session(app_name, master, driver_memory, driver_java_options)
+    try:
+        summary = job(spark)
+    except (ContractError, FileNotFoundError, AnalysisException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    finally:
+        if existing is None:
+            spark.stop()
+    text = summary_json(summary)
+    print(text)
+    if summary_file:
+        Path(summary_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(summary_file).write_text(text + "\n")
+    return summary

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, OUTPUT_FORMATS, SCORING_MODES
 from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
-from churn_pipeline.spark_session import local_session
+from churn_pipeline.spark_session import run_cli_job
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -119,10 +118,6 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
     )
 
 
-def spark_session(master: str, driver_memory: str, driver_java_options: str = ""):
-    return local_session("churn-batch-scoring", master, driver_memory, driver_java_options)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -130,25 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from pyspark.errors import AnalysisException
-    from pyspark.sql import SparkSession
-
-    existing = SparkSession.getActiveSession()
-    spark = existing or spark_session(args.master, args.driver_memory, args.driver_java_options)
-    try:
-        summary = run(spark, config)
-    except (ContractError, FileNotFoundError, AnalysisException) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if existing is None:
-            spark.stop()
-    text = summary_json(summary)
-    print(text)
-    if args.summary_json:
-        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.summary_json).write_text(text + "\n")
-    return summary.exit_code
+    summary = run_cli_job(
+        "churn-batch-scoring", lambda spark: run(spark, config), summary_json, args.summary_json,
+        master=args.master, driver_memory=args.driver_memory, driver_java_options=args.driver_java_options,
+    )  # fmt: skip
+    return 2 if summary is None else summary.exit_code
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from churn_pipeline.contract import settings
 from churn_pipeline.contract.errors import ContractError
@@ -78,28 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ContractError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from pyspark.errors import AnalysisException
-    from pyspark.sql import SparkSession
-
     from churn_pipeline.quality.job import run, summary_json
-    from churn_pipeline.spark_session import local_session
+    from churn_pipeline.spark_session import run_cli_job
 
-    existing = SparkSession.getActiveSession()
-    spark = existing or local_session("churn-quality", args.master, args.driver_memory)
-    try:
-        summary = run(spark, config)
-    except (ContractError, FileNotFoundError, AnalysisException) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if existing is None:
-            spark.stop()
-    text = summary_json(summary)
-    print(text)
-    if args.summary_json:
-        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.summary_json).write_text(text + "\n")
-    return 0
+    summary = run_cli_job(
+        "churn-quality", lambda spark: run(spark, config), summary_json, args.summary_json,
+        master=args.master, driver_memory=args.driver_memory,
+    )  # fmt: skip
+    return 2 if summary is None else 0
 
 
 if __name__ == "__main__":
