@@ -324,18 +324,28 @@ def outputs(env: Environment) -> dict:
 def state_resources(env: Environment, deposed: bool = False) -> dict[str, dict]:
     """Attribute values of every resource in state, by address (works after a targeted apply, unlike outputs).
     Objects a create_before_destroy replacement deposed and has not destroyed yet are left out, or, with
-    `deposed`, are all that is returned."""
-    shown = json.loads(env.run("show", "-json", capture=True).stdout)
+    `deposed`, are all that is returned.
+
+    Read with `terraform state pull` (the raw state, format version 4), not `terraform show -json`: show loads
+    the provider's schema to render values, several seconds of CPU for hashicorp/aws on every call, while the
+    raw state already holds each instance's attributes. Addresses are rebuilt as Terraform writes them:
+    module path, `data.` for a data source, type.name, then the instance key (["key"] or [0])."""
+    state = json.loads(env.run("state", "pull", capture=True).stdout or "{}")
+    if state and state.get("version") != 4:
+        raise DeployError(
+            f"terraform state pull in {env.root}: state format {state.get('version')}, expected 4"
+        )
     found: dict[str, dict] = {}
-    pending = [shown.get("values", {}).get("root_module", {})]
-    while pending:
-        module = pending.pop()
-        found.update({
-            resource["address"]: resource["values"]
-            for resource in module.get("resources", [])
-            if ("deposed_key" in resource) == deposed
-        })  # fmt: skip
-        pending += module.get("child_modules", [])
+    for resource in state.get("resources", []):
+        kind = "data" if resource["mode"] == "data" else None
+        base = ".".join(
+            part for part in (resource.get("module"), kind, resource["type"], resource["name"]) if part
+        )
+        for instance in resource["instances"]:
+            if ("deposed" in instance) != deposed:
+                continue
+            key = instance.get("index_key")
+            found[base if key is None else f"{base}[{json.dumps(key)}]"] = instance["attributes"]
     return found
 
 
