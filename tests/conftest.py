@@ -55,14 +55,38 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         def _split_scope(self, nodeid: str) -> str:
             return unit_of_work(nodeid)
 
+    # xdist reorders the units by their number of tests unless told not to (xdist/scheduler/loadscope.py,
+    # LoadScopeScheduling.schedule, `loadscopereorder`, on by default): that put the demo's one long test
+    # last. The order pytest_collection_modifyitems gives is the one to keep.
+    config.option.loadscopereorder = False
     return UnitOfWorkScheduling(config, log)
 
 
+def unit_seconds(items: list[pytest.Item]) -> dict[str, float]:
+    """The expected seconds of each unit holding `slow` tests: the largest `seconds` its slow marks give."""
+    found: dict[str, float] = {}
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            unit = unit_of_work(item.nodeid)
+            found[unit] = max(found.get(unit, 0.0), float(mark.kwargs.get("seconds", 0)))
+    return found
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Units holding `slow` tests come first, so the workers take them first: one started last would leave
-    the other worker idle while it runs alone. Stable, so the order inside a unit is kept."""
-    slow = {unit_of_work(item.nodeid) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: unit_of_work(item.nodeid) not in slow)
+    """Longest units first, so no worker starts a long one while the others run out of work (the longest-
+    processing-time rule): units holding `slow` tests by the seconds their marks expect, then the others by
+    their number of tests, as xdist orders them. Stable, so the order inside a unit is kept."""
+    expected = unit_seconds(items)
+    sizes: dict[str, int] = {}
+    for item in items:
+        sizes[unit_of_work(item.nodeid)] = sizes.get(unit_of_work(item.nodeid), 0) + 1
+
+    def order(item: pytest.Item) -> tuple[bool, float, int]:
+        unit = unit_of_work(item.nodeid)
+        return unit not in expected, -expected.get(unit, 0.0), -sizes[unit]
+
+    items.sort(key=order)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -25,7 +25,7 @@ from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import dataset_cli, example_data
 from churn_tools.local import producer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=60)
 
 # XGBoost on this dataset, 80/20 split: AUC 0.84 (Lalwani et al., Computing 104, 2022,
 # doi:10.1007/s00607-021-00908-y). Ours is the tutorial's recipe (70/20/10 split, its hyperparameters).

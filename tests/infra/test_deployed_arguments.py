@@ -28,6 +28,8 @@ from churn_pipeline.streaming import glue as stream_glue
 from .conftest import ARTIFACTS, ENVIRONMENTS, REPO_ROOT, load_hcl
 from .test_static import JOB_SCRIPTS, is_glue_own
 
+pytestmark = pytest.mark.slow(seconds=100)  # expected seconds: make test starts the longest units first
+
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
 SOURCE_TABLE = "module.pipeline.module.glue.aws_glue_catalog_table.kinesis_source"

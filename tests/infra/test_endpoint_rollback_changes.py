@@ -15,6 +15,8 @@ import pytest
 
 from .conftest import run_terraform
 
+pytestmark = pytest.mark.slow(seconds=75)  # expected seconds: make test starts the longest units first
+
 ROOT = """
 terraform {
   required_providers {

@@ -37,7 +37,9 @@ from botocore.exceptions import ClientError
 from .conftest import REPO_ROOT
 from .test_local_deploy import ACCOUNT, BUCKETS, ENDPOINT, JOB_NAMES, PREFIX, deploy_cli
 
-pytestmark = pytest.mark.slow  # one apply (about a minute) and one micro-batch of the streaming job
+pytestmark = pytest.mark.slow(
+    seconds=250
+)  # one apply (about a minute) and one micro-batch of the streaming job
 
 REGION = "us-east-1"
 STREAM = f"{PREFIX}-customer-churn"

@@ -25,7 +25,7 @@ from .conftest import REPO_ROOT, load_hcl
 from .test_static import JOB_SCRIPTS, is_glue_own, required_args
 
 # One apply (about a minute of it the provider waiting on S3 lifecycle rules), a plan, a new model, a destroy.
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=750)
 
 ACCOUNT = "123456789012"
 PREFIX = "churn-local"

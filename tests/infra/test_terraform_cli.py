@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import MODULE_DIRS, ROOT_DIRS, TERRAFORM, run_terraform
 
+pytestmark = pytest.mark.slow(seconds=130)  # expected seconds: make test starts the longest units first
+
 
 def test_every_file_is_formatted(tf_env):
     result = run_terraform(tf_env, TERRAFORM, "fmt", "-check", "-recursive", check=False)

@@ -23,7 +23,7 @@ from churn_tools.local import services as local_services
 
 from .conftest import Scored, quality_run, read
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=40)
 
 
 def joined_by_hand(scored: Scored, labels: pd.Series) -> pd.DataFrame:

@@ -117,7 +117,7 @@ def produce_in_background(client, stream: str, items, split: bool) -> threading.
     return thread
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=305)
 @pytest.mark.parametrize("split", [False, True], ids=["4-shards", "4-shards-with-split"])
 def test_kill_9_and_restart_leaves_each_record_exactly_once(resharding_kinesis, model_dir, tmp_path, split):
     rng = random.Random(SEED + split)

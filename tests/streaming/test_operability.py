@@ -20,6 +20,8 @@ from churn_tools.local import services as local_services
 
 from .conftest import create_stream, run_job, wait_until
 
+pytestmark = pytest.mark.slow(seconds=90)  # expected seconds: make test starts the longest units first
+
 
 def test_producer_batches_respect_kinesis_limits():
     small = [(b"x" * 100, f"k{i}") for i in range(1201)]

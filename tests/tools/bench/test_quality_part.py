@@ -20,7 +20,7 @@ from churn_tools.bench import report as bench_report
 from churn_tools.bench import settings as bench_settings
 from churn_tools.bench import suite
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=30)
 
 ROWS = 1000
 REPEAT = 2  # two rounds: floor B then the quality job, then the other way round

@@ -16,7 +16,7 @@ import pytest
 from churn_pipeline.streaming import sink
 from churn_tools.bench import report, stream_handler, stream_latency
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=185)
 
 
 def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp_path, monkeypatch):

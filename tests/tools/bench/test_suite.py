@@ -38,7 +38,7 @@ def fake_trial(model_dir, rate, seconds, work_dir, *args, **kwargs):
     }
 
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=110)
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ def test_a_taken_endpoint_port_stops_the_demo_naming_it(repo_root, tmp_path, por
     assert_nothing_left(work, (moto_port,))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=340)
 def test_interrupt_during_the_deploy_then_a_clean_rerun(repo_root, tmp_path, ports):
     """Ctrl-C while Terraform applies against the running moto and endpoint: the demo's longest step, and the one
     that leaves most behind (Terraform, its provider plugin, half-applied state). Interrupting there rather than

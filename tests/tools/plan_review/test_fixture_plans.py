@@ -12,7 +12,7 @@ from churn_tools.plan_review.__main__ import summarise
 from churn_tools.plan_review.cost import DAYS_PER_MONTH, load_prices
 
 # The fixture plans need an apply of the local root to moto first (conftest.py).
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=260)  # the whole plan_review package, one unit
 
 
 STORAGE = "module.pipeline.module.storage"
