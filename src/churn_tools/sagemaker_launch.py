@@ -81,9 +81,12 @@ def checked_description(path: str) -> str:
 def stage_description(text: str, session, job_name: str) -> str:
     """Upload the description as `<job>/input/dataset/dataset.json` in the session's bucket; return the
     channel's S3 prefix. With S3DataType S3Prefix (the SDK's default for an s3:// string input) SageMaker takes
-    every object under the prefix (API_S3DataSource: "SageMaker uses all objects that match the specified key
-    name prefix"), so the channel directory holds exactly this file, under the name the entrypoint reads from a
-    directory (DESCRIPTION_FILENAME)."""
+    every object under the prefix (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_S3DataSource.html:
+    "SageMaker uses all objects that match the specified key name prefix"); the prefix ends in "/" and the one
+    object sits right under it, so the file is `<channel dir>/dataset.json` in SageMaker and in the SDK's local
+    mode alike (they name files differently only for a prefix that cuts a name: aws/sagemaker-python-sdk#3612),
+    the name the entrypoint reads from a directory (DESCRIPTION_FILENAME). It shares the bucket and job prefix of
+    the source tarball, which the execution role must already read."""
     prefix = f"{job_name}/input/{DATASET_CHANNEL}/"
     bucket = session.default_bucket()
     session.upload_string_as_file_body(text, bucket, prefix + DESCRIPTION_FILENAME)
