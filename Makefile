@@ -87,8 +87,7 @@ dataset-check: setup
 ## Train the model: make train [DATA=csv] [DATASET=description.json] [MODEL_DIR=dir] [MIN_AUC=0.80] [TRAIN_ON=local|sagemaker]
 train: setup
 ifeq ($(TRAIN_ON),sagemaker)
-	@if [ -n "$(DATASET)" ]; then echo "error: TRAIN_ON=sagemaker does not ship DATASET yet: train locally (make train DATA=... DATASET=...)" >&2; exit 2; fi
-	$(BIN)/churn-train-sagemaker --data "$(DATA)" --min-auc $(MIN_AUC)
+	$(BIN)/churn-train-sagemaker --data "$(DATA)" $(if $(DATASET),--dataset "$(DATASET)") --min-auc $(MIN_AUC)
 else
 	@if [ -z "$(DATA)" ]; then $(MAKE) data ROWS=$(ROWS) OUT=$(OUT) SEED=$(SEED); fi
 	$(BIN)/churn-train --data "$(or $(DATA),$(OUT))" $(if $(DATASET),--dataset "$(DATASET)") \

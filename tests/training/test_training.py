@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.contract.features import FeatureSpec
 from churn_pipeline.model import model_version, read_model_bytes
 from churn_pipeline.training.datasets import read_churn_csv
@@ -242,3 +243,97 @@ def test_train_on_sagemaker_without_credentials_fails_fast(repo_root, tmp_path):
     )
     assert result.returncode != 0
     assert "no AWS credentials found" in result.stderr and "Traceback" not in result.stderr
+
+
+# The SDK's defaults config (SAGEMAKER_USER_CONFIG_OVERRIDE): no telemetry calls to AWS from a test.
+SDK_CONFIG = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+
+
+def _run_like_the_container(job: dict, s3, work: Path) -> subprocess.CompletedProcess:
+    """What SageMaker and the training toolkit do with the created job: each channel's S3 prefix copied to
+    input/data/<channel> (SM_CHANNEL_<CHANNEL>), the uploaded source unpacked and its entry script run with the
+    user hyperparameters as SM_HPS and as `--name value` flags (the toolkit leaves the sagemaker_ ones out)."""
+    env = {**os.environ, "SM_MODEL_DIR": str(work / "model"), "SM_OUTPUT_DATA_DIR": str(work / "output")}
+    for channel in job["InputDataConfig"]:
+        source = channel["DataSource"]["S3DataSource"]
+        assert source["S3DataType"] == "S3Prefix"
+        bucket, _, prefix = source["S3Uri"].removeprefix("s3://").partition("/")
+        target = work / "input" / "data" / channel["ChannelName"]
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+            path = target / item["Key"][len(prefix) :].lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+        env[f"SM_CHANNEL_{channel['ChannelName'].upper()}"] = str(target)
+    hyperparameters = {name: json.loads(value) for name, value in job["HyperParameters"].items()}
+    bucket, _, key = hyperparameters["sagemaker_submit_directory"].removeprefix("s3://").partition("/")
+    code = work / "code"
+    code.mkdir()
+    s3.download_file(bucket, key, str(work / "sourcedir.tar.gz"))
+    with tarfile.open(work / "sourcedir.tar.gz") as tar:
+        tar.extractall(code, filter="data")
+    user = {name: value for name, value in hyperparameters.items() if not name.startswith("sagemaker_")}
+    env["SM_HPS"] = json.dumps(user)
+    flags = [part for name, value in user.items() for part in (f"--{name}", str(value))]
+    return subprocess.run(
+        [sys.executable, hyperparameters["sagemaker_program"], *flags],
+        cwd=code, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_sagemaker_launcher_ships_the_dataset_description_with_the_job(
+    repo_root, moto_server, second_description, tmp_path
+):
+    """`churn-train-sagemaker --dataset FILE` against the local AWS API (moto): the job it creates has a
+    `dataset` channel holding the description; run as SageMaker would run it, the entry script trains on that
+    description and writes it beside the model."""
+    import boto3
+    import telco_shape
+
+    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3.create_bucket(Bucket="churn-training")
+    train_csv = tmp_path / "telco-train.csv"
+    telco_shape.generate(1500, seed=5).to_csv(train_csv, index=False)
+    s3.upload_file(str(train_csv), "churn-training", "data/part-0.csv")
+    (tmp_path / "sdk.yaml").write_text(SDK_CONFIG)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(tmp_path / "sdk.yaml"),
+    }
+    launched = subprocess.run(
+        [str(Path(sys.executable).parent / "churn-train-sagemaker"), "--data", "s3://churn-training/data/",
+         "--dataset", str(second_description.source), "--bucket", "churn-training", "--min-auc", "0.5",
+         "--role", "arn:aws:iam::123456789012:role/churn-sagemaker"],
+        cwd=repo_root, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    sagemaker = boto3.client("sagemaker", endpoint_url=moto_server)
+    (summary,) = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+    assert sorted(c["ChannelName"] for c in job["InputDataConfig"]) == ["dataset", "train"]
+
+    trained = _run_like_the_container(job, s3, tmp_path / "container")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    output = tmp_path / "container" / "output"
+    assert DatasetDescription.load(output) == second_description  # dataset.json beside the model
+    spec = FeatureSpec.load(output)
+    vocabulary = {c.name: c.vocabulary for c in spec.categorical_columns}
+    assert "Bank transfer (automatic)" in vocabulary["PaymentMethod"]  # trained on the Telco-shaped columns
+    assert sorted(p.name for p in (tmp_path / "container" / "model").iterdir()) == ["xgboost-model"]
+
+
+def test_the_sagemaker_launcher_refuses_a_description_it_cannot_read(repo_root, tmp_path):
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "churn-train-sagemaker"), "--data", "s3://bucket/churn.csv",
+         "--dataset", str(tmp_path / "absent.json"), "--role", "arn:aws:iam::123456789012:role/churn-sagemaker"],
+        cwd=repo_root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "absent.json: cannot read the dataset description" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -136,7 +136,8 @@ def shape_ratio(name: str, shape: dict) -> Ratio:
         SHAPE_TARGET,
         f"batch embedded / floor B (wall time), {name} shape: {shape['columns']} columns, "
         f"{shape['numeric_features']} numeric and {shape['categorical_features']} categorical features "
-        f"({shape['encoded_features']} model inputs)",
+        f"({shape['encoded_features']} model inputs), a model of {shape['model']['trees']} trees and "
+        f"{shape['model']['leaves']:,} leaves; {shape['made_from']}",
         paired=True,
     )
 

