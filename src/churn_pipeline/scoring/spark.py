@@ -299,6 +299,15 @@ class TaskScorer:
         out[OUTCOME] = outcome
         return out
 
+    def score_arrow(self, batch):
+        """The worker's result (a StructArray of `RESULT_TYPE`'s fields) for an Arrow record batch of the
+        scorer's schema: for a task that keeps its rows in Arrow (the batch job), never in pandas."""
+        import pyarrow as pa
+
+        arrays = [batch.column(self.inputs[name]).cast(self.arrow_types[name]) for name in self.spec.input_columns]
+        arrays += [batch.column(column).cast(pa.string()) for column in self.prior_error or ()]
+        return self._score(*arrays)
+
     @cached_property
     def _score(self):
         """The worker function, built once per task process (the instance is pickled before its first use)."""
