@@ -112,7 +112,9 @@ def write_file(location: str, stem: str, table: pa.Table, fmt: str, region: str 
     return writer.close()
 
 
-def publish(files: Mapping[str, Sequence[str]], batch_id: str, region: str | None = None) -> dict[str, list[str]]:
+def publish(
+    files: Mapping[str, Sequence[str]], batch_id: str, region: str | None = None
+) -> dict[str, list[str]]:
     """Make `files` ({dataset path: the run's data files, in that dataset's staging}) the whole of each
     dataset's partition batch_id=<id>: what the partition held before is gone, other partitions are untouched;
     a dataset with no file for this run is left without the partition. Returns the published files.
@@ -202,7 +204,9 @@ def _local_path(location: str) -> Path | None:
     if parsed.scheme == "file":
         return Path(parsed.path)
     if parsed.scheme and len(parsed.scheme) > 1:  # (a one-letter scheme is a Windows drive)
-        raise ValueError(f"{location!r}: the batch job writes to a local path or s3://, not {parsed.scheme}://")
+        raise ValueError(
+            f"{location!r}: the batch job writes to a local path or s3://, not {parsed.scheme}://"
+        )
     return Path(location)
 
 

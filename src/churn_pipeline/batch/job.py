@@ -447,11 +447,14 @@ def _split(
     scored_columns = {name: _plain(scored.column(name)) for name in data}
     scored_columns[outputs.PROBABILITY] = score
     scored_columns[outputs.PREDICTION] = pc.greater_equal(score, threshold).cast(pa.int32())
-    scored_columns[outputs.MODEL_VERSION] = pa.array([version] * n_scored, pa.string())
-    scored_columns[outputs.SCORED_AT] = pa.array([scored_at_micros] * n_scored, pa.timestamp("us", tz="UTC"))
+    scored_columns[outputs.MODEL_VERSION] = pa.repeat(pa.scalar(version, pa.string()), n_scored)
+    scored_at = pa.scalar(scored_at_micros, pa.timestamp("us", tz="UTC"))
+    scored_columns[outputs.SCORED_AT] = pa.repeat(scored_at, n_scored)
 
     skipped = pa.array(codes.SKIPPED_LINES, pa.string())
-    is_reject = pc.and_(pc.equal(outcome, spark_scoring.REJECTED), pc.invert(pc.is_in(code, value_set=skipped)))
+    is_reject = pc.and_(
+        pc.equal(outcome, spark_scoring.REJECTED), pc.invert(pc.is_in(code, value_set=skipped))
+    )
     is_reject = pc.fill_null(is_reject, False)
     rejects = {
         outputs.SOURCE_FILE: _plain(batch.column(reader.SOURCE_FILE).filter(is_reject)),
@@ -472,8 +475,10 @@ def _split(
 
 
 def _group_counts(outcome: pa.Array, code: pa.Array) -> list[tuple[tuple[str, str | None], int]]:
-    grouped = pa.table({"outcome": outcome, "code": code}).group_by(["outcome", "code"]).aggregate(
-        [([], "count_all")]
+    grouped = (
+        pa.table({"outcome": outcome, "code": code})
+        .group_by(["outcome", "code"])
+        .aggregate([([], "count_all")])
     )
     return list(
         zip(

@@ -304,7 +304,9 @@ class TaskScorer:
         scorer's schema: for a task that keeps its rows in Arrow (the batch job), never in pandas."""
         import pyarrow as pa
 
-        arrays = [batch.column(self.inputs[name]).cast(self.arrow_types[name]) for name in self.spec.input_columns]
+        arrays = [
+            batch.column(self.inputs[name]).cast(self.arrow_types[name]) for name in self.spec.input_columns
+        ]
         arrays += [batch.column(column).cast(pa.string()) for column in self.prior_error or ()]
         return self._score(*arrays)
 
