@@ -11,7 +11,8 @@ The UDF is marked non-deterministic and its result is persisted before the three
 so Spark never evaluates it twice for a row: the endpoint is called once per row, the model run once.
 
 A job whose own tasks handle every row in one pass (the streaming handler: parse, score, write per Arrow
-batch) calls the same worker function through `TaskScorer` instead of the UDF.
+batch; the batch job: score and write per Arrow batch of its typed lines) calls the same worker function
+through `TaskScorer` instead of the UDF.
 """
 
 from __future__ import annotations
