@@ -4,8 +4,13 @@
 entry script and `python -m churn_pipeline.batch` only build the config and the session. The columns read
 and written follow the dataset description of the model the run scores with (`BatchConfig.description`).
 
-One pass: the reader tags bad lines, the scorer rejects them unscored beside the rows the feature contract
-rejects, and the tagged frame is persisted once; the three datasets and the counts are read from it.
+One pass, one operator per Spark task, as the streaming handler's: the reader (Spark's JVM) types and tags
+each CSV line, then a mapInArrow task scores its Arrow batches with the shared scorer (the reader's verdict as
+the prior error, the feature contract's rejects beside it), splits each batch into the scored, rejects and
+failed datasets and writes their data files itself (batch.files). The driver gets counts per outcome and
+code, the drift counts (an accumulator the scoring workers fill), the first failure reasons and each task's
+files; it never sees a record, and nothing is persisted or read twice. `files.publish` then makes the run's
+files each dataset's batch_id=<id> partition.
 """
 
 from __future__ import annotations
@@ -15,19 +20,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+import pyarrow as pa
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
 
 from churn_pipeline import drift
-from churn_pipeline.batch import reader, writer
+from churn_pipeline.batch import files, reader, writer
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription, tutorial
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
-from churn_pipeline.scoring.config import BATCH_STORAGE_LEVEL, ScoringConfig
+from churn_pipeline.scoring.config import ScoringConfig
 
 
 @dataclass(frozen=True)
@@ -151,51 +156,58 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     say(f"batch {batch_id}: reading {config.input_path} (mode {mode})")
     description = config.description()
     csv_input = reader.read_churn_lines(spark, config.input_path, description)
+    shapes = _datasets(description, csv_input.extra_columns)
+    scorer = None
+    if config.scoring is not None:
+        scorer = spark_scoring.task_scorer(
+            csv_input.rows.schema,
+            spark,
+            config.scoring,
+            prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON),
+            count_drift=config.drift_path is not None,
+        )
+    else:  # the same Arrow batches as a scoring run's (task_scorer sets them), so the same files
+        spark.conf.set(spark_scoring.ARROW_BATCH_ROWS_CONF, str(ScoringConfig.arrow_batch_rows))
+    region = config.scoring.region if config.scoring else None
+    paths = {SCORED: config.output_path, REJECTS: config.rejects_path, FAILED: config.failed_path}
+    if config.drift_path:
+        paths[DRIFT] = config.drift_path
+    token = files.run_token()
+    staging = {name: files.staging_location(path, batch_id, token) for name, path in paths.items()}
+    pipeline = _task_pipeline(
+        scorer,
+        shapes,
+        {name: staging[name] for name in shapes},
+        config.output_format,
+        token,
+        int(time.time() * 1e6),  # one scoring time for the run, as current_timestamp() gives a query
+        region,
+    )
     progress = ProgressReporter(spark, config.progress_seconds, say) if config.progress_seconds > 0 else None
     if progress:
         progress.start()
     try:
-        result = _tag(csv_input.rows, config)
-        try:
-            say(f"writing scored rows to {config.output_path}")
-            scored = _in_dataset_order(
-                result.scored, outputs.BATCH_PREDICTIONS, description, csv_input.extra_columns
-            )
-            writer.replace_partition(spark, scored, config.output_path, batch_id, config.output_format)
-            counts = result.counts_by_code()
-            drift_report = _drift(
-                spark, result, config, batch_id, counts_of(counts, spark_scoring.SCORED), say
-            )
-            say(f"writing rejects to {config.rejects_path} and failed rows to {config.failed_path}")
-            rejects = result.rejected.where(
-                ~F.col(spark_scoring.ERROR_CODE).isin(*codes.SKIPPED_LINES)
-            ).select(  # contract.outputs.BATCH_REJECTS
-                F.col(reader.SOURCE_FILE).alias(outputs.SOURCE_FILE),
-                F.col(reader.RAW_LINE).alias(outputs.RAW_LINE),
-                spark_scoring.ERROR_CODE,
-                spark_scoring.ERROR_REASON,
-            )
-            writer.replace_partition(spark, rejects, config.rejects_path, batch_id, config.output_format)
-            failed_rows = _in_dataset_order(
-                result.failed.withColumnsRenamed(
-                    {reader.SOURCE_FILE: outputs.SOURCE_FILE, reader.RAW_LINE: outputs.RAW_LINE}
-                ),
-                outputs.BATCH_FAILED,
-                description,
-                csv_input.extra_columns,
-            )
-            writer.replace_partition(spark, failed_rows, config.failed_path, batch_id, config.output_format)
-            failure_reasons = (
-                [r[0] for r in result.failed.select(spark_scoring.ERROR_REASON).distinct().limit(5).collect()]
-                if counts_of(counts, spark_scoring.FAILED)
-                else []
-            )
-        finally:
-            result.release()
+        say(f"scoring and writing the data files of {', '.join(shapes)} (one pass, per Spark task)")
+        tally = _Tally.of(
+            json.loads(row["report"])
+            for row in csv_input.rows.mapInArrow(pipeline, _TASK_REPORT_SCHEMA).collect()
+        )
+        # Every dataset's partition is replaced, by nothing when this run has no rows for it (a corrected re-run).
+        written = {name: tally.files.get(name, []) for name in shapes}
+        drift_report = _drift(scorer, config, tally.outcome(spark_scoring.SCORED), say)
+        if drift_report is not None and drift_report.unavailable is None and scorer is not None:
+            table = _drift_table(drift_report, scorer.model_version)
+            written[DRIFT] = [files.write_file(staging[DRIFT], f"part-driver-{token}", table,
+                                               config.output_format, region)]  # fmt: skip
+        say(f"publishing batch_id={batch_id} of " + ", ".join(paths[name] for name in written))
+        files.publish({paths[name]: found for name, found in written.items()}, batch_id, region)
     finally:
         if progress:
             progress.stop()
+        for location in staging.values():
+            files.discard(location, region)
 
+    counts = tally.counts
     header_lines = counts.get((spark_scoring.REJECTED, codes.HEADER_LINE), 0)
     blank_lines = counts.get((spark_scoring.REJECTED, codes.BLANK_LINE), 0)
     reject_codes: dict[str, int] = {}
@@ -207,11 +219,11 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     summary = BatchSummary(
         mode=mode,
         batch_id=batch_id,
-        model_version=result.model_version,
+        model_version=scorer.model_version if scorer else None,
         rows_read=sum(counts.values()) - header_lines - blank_lines,
-        scored=counts_of(counts, spark_scoring.SCORED),
+        scored=tally.outcome(spark_scoring.SCORED),
         rejected=sum(reject_codes.values()),
-        failed=counts_of(counts, spark_scoring.FAILED),
+        failed=tally.outcome(spark_scoring.FAILED),
         header_lines=header_lines,
         blank_lines=blank_lines,
         reject_codes=reject_codes,
@@ -219,7 +231,7 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
         output_path=config.output_path,
         rejects_path=config.rejects_path,
         failed_path=config.failed_path,
-        failure_reasons=failure_reasons,
+        failure_reasons=tally.failure_reasons,
         drift=drift_report.summary() if drift_report else {},
     )
     say(summary.describe())
@@ -230,63 +242,67 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     return summary
 
 
+# The datasets a run writes, by the names the tasks report their files under.
+SCORED, REJECTS, FAILED, DRIFT = "scored", "rejects", "failed", "drift"
+# What each task reports to the driver: one JSON line of counts, first failure reasons and the files it wrote.
+_TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
+_FAILURE_REASONS = 5  # distinct reasons the summary quotes
+
+
 def _drift(
-    spark: SparkSession,
-    result: _Tagged,
-    config: BatchConfig,
-    batch_id: str,
-    rows: int,
-    say: Callable[[str], None],
+    scorer: spark_scoring.TaskScorer | None, config: BatchConfig, rows: int, say: Callable[[str], None]
 ) -> drift.DriftReport | None:
     """PSI of the scored rows' inputs and scores against the model's baseline (counted by the scoring workers
-    as they scored, see scoring.spark), written to drift_path. None when the run asks for no drift (no
+    as they scored, see scoring.spark), for drift_path. None when the run asks for no drift (no
     drift_path) or scores nothing (the benchmark's floor): the benchmark measures the drift's cost as a run
     with drift_path against one without."""
-    if config.scoring is None or config.drift_path is None:
+    if scorer is None or config.drift_path is None:
         return None
     if rows == 0:  # nothing to compare (every row rejected or failed): unavailable, never a PSI of 0
         report = drift.DriftReport(unavailable="no row was scored in this run")
-        say(f"drift unavailable: {report.unavailable}")
-        return report
-    if result.drift_baseline is None or result.drift_counts is None:
+    elif scorer.drift_baseline is None:
         report = drift.report(None, {}, rows)
-        say(f"drift unavailable: {report.unavailable}")
+    else:
+        report = drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
+        say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
         return report
-    report = drift.report(result.drift_baseline, result.drift_counts(rows), rows)
-    say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
-    if result.model_version is None:
-        raise RuntimeError("a scoring run without a model version: a bug in the batch job")
-    writer.replace_partition(spark, _drift_frame(spark, report, result.model_version), config.drift_path,
-                             batch_id, config.output_format)  # fmt: skip
+    say(f"drift unavailable: {report.unavailable}")
     return report
 
 
-def _drift_frame(spark: SparkSession, report: drift.DriftReport, model_version: str) -> DataFrame:
+def _drift_table(report: drift.DriftReport, model_version: str) -> pa.Table:
     """The run's drift rows in the columns and types of contract.outputs.BATCH_DRIFT."""
-    import datetime
+    rows = report.rows_of()
+    now = int(time.time() * 1e6)
+    return outputs.arrow_table(
+        {
+            outputs.FEATURE: pa.array([r["feature"] for r in rows], pa.string()),
+            outputs.DRIFT_KIND: pa.array([r["kind"] for r in rows], pa.string()),
+            outputs.PSI: pa.array([float(r["psi"]) for r in rows], pa.float64()),
+            outputs.DRIFT_ROWS: pa.array([int(r["rows"]) for r in rows], pa.int64()),
+            outputs.MODEL_VERSION: pa.array([model_version] * len(rows), pa.string()),
+            outputs.COMPUTED_AT: pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+        },
+        outputs.BATCH_DRIFT,
+    )
 
-    now = datetime.datetime.now(datetime.UTC)
-    rows = [
-        (r["feature"], r["kind"], float(r["psi"]), int(r["rows"]), model_version, now)
-        for r in report.rows_of()
-    ]
-    schema = ", ".join(f"`{f.name}` {f.type}" for f in outputs.BATCH_DRIFT.columns)
-    return spark.createDataFrame(rows, schema)
 
-
-def _in_dataset_order(
-    frame: DataFrame,
-    dataset: outputs.Dataset,
-    description: DatasetDescription,
-    extra_columns: tuple[str, ...],
-) -> DataFrame:
-    """`frame` in the columns of `dataset` resolved for the run's description (contract.outputs): the
+def _datasets(description: DatasetDescription, extra_columns: tuple[str, ...]) -> dict[str, outputs.Dataset]:
+    """The tasks' datasets in the columns of contract.outputs resolved for the run's description: the
     description's output columns, then the input's undescribed header columns (kept as read, as text), then
-    the dataset's fixed columns. A contract column the frame lacks is a bug here, named by Spark."""
-    names = dataset.for_data(description).column_names
-    described = len(description.output_columns)
-    ordered = (*names[:described], *extra_columns, *names[described:])
-    return frame.select(*[spark_scoring._quote(c) for c in ordered])
+    the dataset's fixed columns."""
+
+    def with_extras(dataset: outputs.Dataset) -> outputs.Dataset:
+        resolved = dataset.for_data(description)
+        described = len(description.output_columns)
+        extras = tuple(outputs.Field(name, outputs.STRING) for name in extra_columns)
+        return replace(resolved, columns=resolved.columns[:described] + extras + resolved.columns[described:])
+
+    return {
+        SCORED: with_extras(outputs.BATCH_PREDICTIONS),
+        REJECTS: outputs.BATCH_REJECTS,
+        FAILED: with_extras(outputs.BATCH_FAILED),
+    }
 
 
 def counts_of(counts: dict[tuple[str, str | None], int], outcome: str) -> int:
@@ -294,80 +310,189 @@ def counts_of(counts: dict[tuple[str, str | None], int], outcome: str) -> int:
 
 
 @dataclass
-class _Tagged:
-    """What the writers need from a run: the same shape with or without scoring."""
+class _Tally:
+    """The tasks' reports summed on the driver: rows per (outcome, code), the first distinct failure reasons
+    and the files written per dataset. Checked: each dataset holds exactly the rows its outcome counted."""
 
-    scored: DataFrame
-    rejected: DataFrame
-    failed: DataFrame
-    model_version: str | None
-    counts_by_code: Callable[[], dict[tuple[str, str | None], int]]
-    release: Callable[[], object]
-    drift_baseline: drift.Baseline | None = None  # the model's, when the run asked for drift
-    drift_counts: Callable[[int], dict[str, dict[str, int]]] | None = None  # by the scored row count
+    counts: dict[tuple[str, str | None], int]
+    failure_reasons: list[str]
+    files: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, reports) -> _Tally:
+        counts: dict[tuple[str, str | None], int] = {}
+        reasons: list[str] = []
+        found: dict[str, list[str]] = {}
+        written: dict[str, int] = {}
+        for report in reports:
+            for outcome, code, n in report["counts"]:
+                counts[(outcome, code)] = counts.get((outcome, code), 0) + n
+            reasons += [r for r in report["failure_reasons"] if r not in reasons]
+            for name, names in report["files"].items():
+                found.setdefault(name, []).extend(names)
+            for name, n in report["rows"].items():
+                written[name] = written.get(name, 0) + n
+        tally = cls(counts, reasons[:_FAILURE_REASONS], found)
+        expected = {
+            SCORED: tally.outcome(spark_scoring.SCORED),
+            REJECTS: sum(n for (o, code), n in counts.items()
+                         if o == spark_scoring.REJECTED and code not in codes.SKIPPED_LINES),
+            FAILED: tally.outcome(spark_scoring.FAILED),
+        }  # fmt: skip
+        for name, n in expected.items():
+            if written.get(name, 0) != n:
+                raise RuntimeError(
+                    f"the tasks wrote {written.get(name, 0)} {name} row(s) for {n} counted: a bug in the batch job"
+                )
+        return tally
+
+    def outcome(self, outcome: str) -> int:
+        return counts_of(self.counts, outcome)
 
 
-def _tag(rows: DataFrame, config: BatchConfig) -> _Tagged:
-    if config.scoring is not None:
-        result = spark_scoring.score(
-            rows,
-            config.scoring,
-            prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON),
-            keep_for_unscored=(reader.RAW_LINE,),
-            count_drift=config.drift_path is not None,
-        )
-        scored = result.scored.drop(reader.SOURCE_FILE)
-        return _Tagged(
-            scored,
-            result.rejected,
-            result.failed,
-            result.model_version,
-            result.counts_by_code,
-            result.release,
-            result.drift_baseline,
-            result.drift_counts if result.drift_baseline is not None else None,
-        )
-    return _tag_without_scoring(rows, config)
+def _task_pipeline(
+    scorer: spark_scoring.TaskScorer | None,
+    datasets: dict[str, outputs.Dataset],
+    staging: dict[str, str],
+    fmt: str,
+    token: str,
+    scored_at_micros: int,
+    region: str | None,
+):
+    """The tasks' function (mapInArrow over the reader's typed rows): for each Arrow batch of its partition, a
+    task scores the rows (the shared scorer, the reader's verdict as the prior error; with no scorer, every
+    row the reader passed is "scored" with null scores: the benchmark's floor B), splits them into the
+    scored, rejects and failed datasets and appends each to its own file in the dataset's staging folder,
+    then reports one JSON line: rows per (outcome, code), rows and files per dataset, the first failure
+    reasons. A task holds one Arrow batch at a time, never its whole partition."""
+    schemas = {name: outputs.arrow_schema(dataset) for name, dataset in datasets.items()}
 
+    def write(batches):
+        from pyspark import TaskContext
 
-def _tag_without_scoring(rows: DataFrame, config: BatchConfig) -> _Tagged:
-    """The same read, validation, persist and writes, with the model replaced by nothing."""
-    code = F.col(reader.READ_ERROR_CODE)
-    tagged = rows.withColumn(reader.RAW_LINE, F.when(code.isNotNull(), F.col(reader.RAW_LINE))).persist(
-        getattr(StorageLevel, BATCH_STORAGE_LEVEL)  # as the scored job's
-    )
-    data_columns = [F.col(spark_scoring._quote(c)) for c in rows.columns if c not in reader.INTERNAL_COLUMNS]
-    scored = tagged.where(code.isNull()).select(
-        *data_columns,
-        F.lit(None).cast("double").alias(spark_scoring.PROBABILITY),
-        F.lit(None).cast("int").alias(spark_scoring.PREDICTION),
-        F.lit(None).cast("string").alias(spark_scoring.VERSION),
-        F.current_timestamp().alias(spark_scoring.SCORED_AT),
-    )
-    rejected = tagged.where(code.isNotNull()).select(
-        *data_columns,
-        reader.RAW_LINE,
-        reader.SOURCE_FILE,
-        code.alias(spark_scoring.ERROR_CODE),
-        F.col(reader.READ_ERROR_REASON).alias(spark_scoring.ERROR_REASON),
-    )
-    failed = tagged.where(F.lit(False)).select(
-        *data_columns,
-        reader.RAW_LINE,
-        reader.SOURCE_FILE,
-        F.lit(None).cast("string").alias(spark_scoring.ERROR_REASON),
-    )
-
-    def counts_by_code() -> dict[tuple[str, str | None], int]:
-        grouped = tagged.groupBy(code.alias("code")).count().collect()
-        return {
-            (spark_scoring.SCORED if row["code"] is None else spark_scoring.REJECTED, row["code"]): int(
-                row["count"]
-            )
-            for row in grouped
+        context = TaskContext.get()
+        if context is None:
+            raise RuntimeError("the batch job's write runs in Spark tasks: no TaskContext here")
+        stem = f"part-{context.partitionId():05d}-{token}"
+        writers: dict[str, files.FileWriter] = {}
+        counts: dict[tuple[str, str | None], int] = {}
+        rows = dict.fromkeys(datasets, 0)
+        reasons: list[str] = []
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                tables = _split(batch, scorer, datasets, scored_at_micros, counts, reasons)
+                for name, table in tables.items():
+                    if table.num_rows == 0:
+                        continue
+                    if name not in writers:
+                        writers[name] = files.FileWriter(staging[name], stem, schemas[name], fmt, region)
+                    writers[name].write(table)
+                    rows[name] += table.num_rows
+            written = {name: [writer.close()] for name, writer in writers.items()}
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+        report = {
+            "counts": [[outcome, code, n] for (outcome, code), n in counts.items()],
+            "rows": rows,
+            "files": written,
+            "failure_reasons": reasons,
         }
+        yield pa.RecordBatch.from_pydict({"report": [json.dumps(report)]}, schema=_REPORT_ARROW_SCHEMA)
 
-    return _Tagged(scored, rejected, failed, None, counts_by_code, tagged.unpersist)
+    return write
+
+
+_REPORT_ARROW_SCHEMA = pa.schema([pa.field("report", pa.string())])
+
+
+def _split(
+    batch: pa.RecordBatch,
+    scorer: spark_scoring.TaskScorer | None,
+    datasets: dict[str, outputs.Dataset],
+    scored_at_micros: int,
+    counts: dict[tuple[str, str | None], int],
+    reasons: list[str],
+) -> dict[str, pa.Table]:
+    """One Arrow batch of the reader's rows -> the rows of each dataset (adding to `counts`, `reasons`)."""
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    if scorer is not None:
+        probability, outcome, code, reason = scorer.score_arrow(batch).flatten()
+    else:
+        code = batch.column(reader.READ_ERROR_CODE)
+        reason = batch.column(reader.READ_ERROR_REASON)
+        outcome = pc.if_else(pc.is_null(code), spark_scoring.SCORED, spark_scoring.REJECTED)
+        probability = pa.nulls(n, pa.float64())
+    code, reason = code.cast(pa.string()), reason.cast(pa.string())
+    for key, found in _group_counts(outcome, code):
+        counts[key] = counts.get(key, 0) + found
+    is_failed = pc.equal(outcome, spark_scoring.FAILED)
+    if len(reasons) < _FAILURE_REASONS:
+        for value in pc.unique(reason.filter(is_failed)).to_pylist():
+            if value not in reasons and len(reasons) < _FAILURE_REASONS:
+                reasons.append(value)
+
+    data = [c.name for c in datasets[SCORED].columns[: -len(outputs.SCORE_FIELDS)]]
+    is_scored = pc.equal(outcome, spark_scoring.SCORED)
+    scored = batch.filter(is_scored)
+    score = probability.filter(is_scored)
+    n_scored = scored.num_rows
+    threshold = scorer.config.threshold if scorer is not None else 0.0
+    version = scorer.model_version if scorer is not None else None
+    scored_columns = {name: _plain(scored.column(name)) for name in data}
+    scored_columns[outputs.PROBABILITY] = score
+    scored_columns[outputs.PREDICTION] = pc.greater_equal(score, threshold).cast(pa.int32())
+    scored_columns[outputs.MODEL_VERSION] = pa.repeat(pa.scalar(version, pa.string()), n_scored)
+    scored_at = pa.scalar(scored_at_micros, pa.timestamp("us", tz="UTC"))
+    scored_columns[outputs.SCORED_AT] = pa.repeat(scored_at, n_scored)
+
+    skipped = pa.array(codes.SKIPPED_LINES, pa.string())
+    is_reject = pc.and_(
+        pc.equal(outcome, spark_scoring.REJECTED), pc.invert(pc.is_in(code, value_set=skipped))
+    )
+    is_reject = pc.fill_null(is_reject, False)
+    rejects = {
+        outputs.SOURCE_FILE: _plain(batch.column(reader.SOURCE_FILE).filter(is_reject)),
+        outputs.RAW_LINE: _plain(batch.column(reader.RAW_LINE).filter(is_reject)),
+        outputs.ERROR_CODE: code.filter(is_reject),
+        outputs.ERROR_REASON: reason.filter(is_reject),
+    }
+    failed_rows = batch.filter(is_failed)
+    failed = {name: _plain(failed_rows.column(name)) for name in data}
+    failed[outputs.SOURCE_FILE] = _plain(failed_rows.column(reader.SOURCE_FILE))
+    failed[outputs.RAW_LINE] = _plain(failed_rows.column(reader.RAW_LINE))
+    failed[outputs.ERROR_REASON] = reason.filter(is_failed)
+    return {
+        SCORED: outputs.arrow_table(scored_columns, datasets[SCORED]),
+        REJECTS: outputs.arrow_table(rejects, datasets[REJECTS]),
+        FAILED: outputs.arrow_table(failed, datasets[FAILED]),
+    }
+
+
+def _group_counts(outcome: pa.Array, code: pa.Array) -> list[tuple[tuple[str, str | None], int]]:
+    grouped = (
+        pa.table({"outcome": outcome, "code": code})
+        .group_by(["outcome", "code"])
+        .aggregate([([], "count_all")])
+    )
+    return list(
+        zip(
+            zip(grouped["outcome"].to_pylist(), grouped["code"].to_pylist(), strict=True),
+            grouped["count_all"].to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _plain(array: pa.Array) -> pa.Array:
+    """Spark may hand text to Python as large_string (spark.sql.execution.arrow.useLargeVarTypes): the
+    datasets store it as string."""
+    return array.cast(pa.string()) if pa.types.is_large_string(array.type) else array
 
 
 class ProgressReporter:

@@ -121,6 +121,11 @@ def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetD
     return CsvInput(rows=rows, header=header, extra_columns=extras)
 
 
+def spark_type(value_type: str) -> str:
+    """The Spark SQL type the reader gives a column of this described value type (int, double, string)."""
+    return _SPARK_TYPES.get(value_type, "string")
+
+
 def read_header(spark: SparkSession, input_path: str) -> tuple[DataFrame, str | None, str | None]:
     """The lines of the CSV file(s) under `input_path` (recursively), the first file's name and its first line
     (without a byte-order mark); (lines, None, None) when there is no line."""

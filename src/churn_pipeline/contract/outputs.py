@@ -307,3 +307,12 @@ def arrow_schema(dataset: Dataset, with_partitions: bool = False):
     dataset._require_resolved()
     fields = dataset.columns + (dataset.partition_keys if with_partitions else ())
     return pa.schema([pa.field(f.name, arrow_type(f.type)) for f in fields])
+
+
+def arrow_table(columns: dict, dataset: Dataset, with_partitions: bool = False):
+    """`columns` (name -> pyarrow array) as a table in the dataset's contract order and types (what its catalog
+    table declares): a column missing here, or one of another type, fails before anything is written."""
+    import pyarrow as pa
+
+    schema = arrow_schema(dataset, with_partitions)
+    return pa.table([columns[f.name] for f in schema], schema=schema)

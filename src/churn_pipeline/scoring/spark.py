@@ -11,7 +11,8 @@ The UDF is marked non-deterministic and its result is persisted before the three
 so Spark never evaluates it twice for a row: the endpoint is called once per row, the model run once.
 
 A job whose own tasks handle every row in one pass (the streaming handler: parse, score, write per Arrow
-batch) calls the same worker function through `TaskScorer` instead of the UDF.
+batch; the batch job: score and write per Arrow batch of its typed lines) calls the same worker function
+through `TaskScorer` instead of the UDF.
 """
 
 from __future__ import annotations
@@ -298,6 +299,17 @@ class TaskScorer:
         out[ERROR_REASON] = result[3].to_pandas()
         out[OUTCOME] = outcome
         return out
+
+    def score_arrow(self, batch):
+        """The worker's result (a StructArray of `RESULT_TYPE`'s fields) for an Arrow record batch of the
+        scorer's schema: for a task that keeps its rows in Arrow (the batch job), never in pandas."""
+        import pyarrow as pa
+
+        arrays = [
+            batch.column(self.inputs[name]).cast(self.arrow_types[name]) for name in self.spec.input_columns
+        ]
+        arrays += [batch.column(column).cast(pa.string()) for column in self.prior_error or ()]
+        return self._score(*arrays)
 
     @cached_property
     def _score(self):

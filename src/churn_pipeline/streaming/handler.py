@@ -484,8 +484,7 @@ def dead_letter_table(dead: pd.DataFrame) -> pa.Table:
 def _as_dataset(columns: dict[str, pa.Array], dataset: outputs.Dataset) -> pa.Table:
     """The table in the dataset's contract order and types (what its catalog table declares): a column
     missing here, or one of another type, fails the batch before anything is written."""
-    schema = outputs.arrow_schema(dataset, with_partitions=True)
-    return pa.table([columns[f.name] for f in schema], schema=schema)
+    return outputs.arrow_table(columns, dataset, with_partitions=True)
 
 
 def read_query_id(checkpoint_path: str, region: str | None = None) -> str:

@@ -210,12 +210,13 @@ def udf_in_spark_paths(spark, data: Path, model_dir: str, repeat: int) -> dict:
 
 
 def batch_paths(report: dict) -> dict:
-    """floor B, tutorial, endpoint, embedded and embedded with drift from batch_throughput.measure's runs."""
+    """floor B, floor C, tutorial, endpoint, embedded and embedded with drift from batch_throughput.measure's
+    runs."""
     paths = {
         "tutorial": {"rows": report["per_row_sample"], "rows_per_second": stats(report["per_row_runs"])},
     }
-    modes = (("no-scoring", "floor_b"), ("endpoint", "endpoint"), ("embedded", "embedded"),
-             ("embedded-drift", "embedded_drift"))  # fmt: skip
+    modes = (("no-scoring", "floor_b"), ("floor-c", "floor_c"), ("endpoint", "endpoint"),
+             ("embedded", "embedded"), ("embedded-drift", "embedded_drift"))  # fmt: skip
     for mode, name in modes:
         paths[name] = mode_figures(report["runs"][mode])
     return paths

@@ -14,6 +14,7 @@ THROUGHPUT = (
     ("tutorial", "tutorial: new client + 1 request per row", "rows_per_second"),
     ("endpoint", "batch, endpoint mode", "rows_per_second"),
     ("floor_b", "floor B: batch job without scoring", "rows_per_second"),
+    ("floor_c", "floor C: Spark's own CSV → Parquet copy, explicit schema", "rows_per_second"),
     ("embedded", "batch, embedded mode", "rows_per_second"),
     ("embedded_drift", "batch, embedded mode with drift", "rows_per_second"),
     ("arrow_round_trip", "Spark → Python → Spark, a UDF doing nothing, per core", "rows_per_second_per_core"),

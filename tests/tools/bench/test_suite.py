@@ -66,14 +66,15 @@ def test_every_path_is_reported_with_min_median_max(results):
     found, _, settings = results
     paths = found["paths"]
     assert set(paths) == {
-        "floor_a", "floor_b", "tutorial", "endpoint", "embedded", "embedded_drift", "embedded_scoring_step",
-        "embedded_udf_in_spark", "arrow_round_trip",
+        "floor_a", "floor_b", "floor_c", "tutorial", "endpoint", "embedded", "embedded_drift",
+        "embedded_scoring_step", "embedded_udf_in_spark", "arrow_round_trip",
     }  # fmt: skip
     assert paths["tutorial"]["rows"] == 4
     # Floor A and the step without I/O run on the same first rows of the file, one thread each.
     assert paths["floor_a"]["rows"] == paths["embedded_scoring_step"]["rows"] == 500
     assert paths["floor_a"]["threads"] == paths["embedded_scoring_step"]["threads"] == 1
-    for name in ("floor_b", "endpoint", "embedded", "embedded_drift"):
+    # Floor C (Spark's own CSV -> Parquet copy) counts the rows of the Parquet it wrote: every data line.
+    for name in ("floor_b", "floor_c", "endpoint", "embedded", "embedded_drift"):
         assert paths[name]["rows"] == ROWS, name
         assert paths[name]["peak_driver_jvm_rss_mb"]["min"] > 0, name
     for name in ("endpoint", "embedded"):  # the paths that run Python workers: the meter saw them
@@ -103,7 +104,7 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
     measured = {name: r for name, r in found["ratios"].items() if r["value"] is not None}
     # Those of the batch paths and the stream's rate against its transport floor (scaling and the handler
     # alone are left out here).
-    assert len(measured) == 6
+    assert len(measured) == 7
     for name, ratio in measured.items():
         numerator = bench_ratios.lookup(found, ratio["numerator"])
         denominator = bench_ratios.lookup(found, ratio["denominator"])
@@ -119,6 +120,13 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
     assert embedded["per_round"] == pytest.approx([e / b for e, b in walls])
     assert embedded["value"] == pytest.approx(float(np.median(embedded["per_round"])))
     assert embedded["method"] == "median of per-round quotients"
+    # Floor C runs in the same rounds: embedded / floor C is paired as well, beside embedded / floor B.
+    engine = found["ratios"]["embedded_vs_floor_c_wall_time_ratio"]
+    walls = zip(
+        paths["embedded"]["wall_seconds"]["runs"], paths["floor_c"]["wall_seconds"]["runs"], strict=True
+    )
+    assert engine["per_round"] == pytest.approx([e / c for e, c in walls])
+    assert (engine["target"], embedded["target"]) == ("<= 2.0", "<= 1.10")
     # Floor A and the step without I/O alternate in their rounds too.
     step = found["ratios"]["embedded_scoring_step_vs_floor_a_per_core_ratio"]
     rates = zip(
