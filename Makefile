@@ -26,11 +26,12 @@ MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
 PYTEST_ARGS ?= --durations=40
-# pytest-xdist workers: more workers than cores, because the suite mostly waits (Terraform's provider waits for
-# S3, Kinesis and KMS, JVM start-ups, the streaming jobs' triggers): a quiet clean-clone run on 3 workers used
-# 1,670 s of CPU in 1,582 s of wall time, 1.05 of the 2 cores. Tests that share an expensive fixture stay on
-# one worker (tests/conftest.py); 0 runs in-process.
-TEST_WORKERS ?= 4
+# pytest-xdist workers: more workers than cores, because much of the suite waits (Terraform's provider waits for
+# S3, Kinesis and KMS, JVM start-ups, the streaming jobs' triggers): quiet clean-clone runs took 28.0 min of
+# pytest on 2 workers, 24.5 on 3 and 24.7 on 4. From 3 on, the bound is tests/infra/test_local_deploy.py, one
+# unit whose tests share one deployment in order. Tests that share an expensive fixture stay on one worker
+# (tests/conftest.py); 0 runs in-process.
+TEST_WORKERS ?= 3
 
 .PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract
 
