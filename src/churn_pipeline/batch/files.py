@@ -28,10 +28,10 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from churn_pipeline.contract import outputs, settings
+from churn_pipeline.batch import writer
+from churn_pipeline.contract import settings
 
 STAGING = "_staging"
-PARTITION_COLUMN = outputs.BATCH_PARTITION
 FORMATS = settings.OUTPUT_FORMATS
 _SUFFIX = {"parquet": ".parquet", "csv": ".csv"}
 _S3_SCHEMES = ("s3", "s3a")
@@ -46,10 +46,6 @@ def run_token() -> str:
 
 def staging_location(dataset_path: str, batch_id: str, token: str) -> str:
     return f"{dataset_path.rstrip('/')}/{STAGING}/{batch_id}-{token}"
-
-
-def partition_location(dataset_path: str, batch_id: str) -> str:
-    return f"{dataset_path.rstrip('/')}/{PARTITION_COLUMN}={batch_id}"
 
 
 def file_name(stem: str, fmt: str) -> str:
@@ -125,7 +121,7 @@ def publish(
     replaces them). The next step commits these same files to Iceberg tables instead (issue 30)."""
     published: dict[str, list[str]] = {}
     for dataset, staged in files.items():
-        target = partition_location(dataset, batch_id)
+        target = writer.partition_path(dataset, batch_id)
         if _local_path(dataset) is not None:
             published[dataset] = _publish_local(target, [_required_local(f) for f in staged])
         else:

@@ -15,9 +15,9 @@ import re
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline.contract import settings
+from churn_pipeline.contract import outputs, settings
 
-PARTITION_COLUMN = "batch_id"
+PARTITION_COLUMN = outputs.BATCH_PARTITION
 FORMATS = settings.OUTPUT_FORMATS
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
