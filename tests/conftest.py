@@ -44,7 +44,7 @@ def unit_of_work(nodeid: str) -> str:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """`--dist loadscope` by unit_of_work: a module's fixtures are built once and its tests keep their order
-    (tests/infra/test_local_deploy.py destroys last). xdist's own `xdist_group` marks would say the same, but
+    (tests/infra/test_local_rollouts.py destroys last). xdist's own `xdist_group` marks would say the same, but
     its loadgroup mode does not take effect with pytest 9 (it renames node ids through an attribute pytest no
     longer reads)."""
     if config.getvalue("dist") != "loadscope":

@@ -157,3 +157,50 @@ def planned(env_plans) -> dict[str, dict]:
     with ThreadPoolExecutor(max_workers=len(ENVIRONMENTS)) as pool:
         plans = pool.map(lambda env: env_plans.plan(env, dataset.tutorial()), ENVIRONMENTS)
         return dict(zip(ENVIRONMENTS, plans, strict=True))
+
+
+# ---------------------------------------------------------------- one local deployment per module
+# tests/infra/local_deployment.py holds what its tests share; these fixtures are per module (each its own moto).
+@pytest.fixture(scope="module")
+def rollout_outcome(tmp_path_factory) -> Path:
+    """The file that says how the module's moto server answers the next UpdateEndpoint: succeed or rollback."""
+    return tmp_path_factory.mktemp("rollout") / "outcome"
+
+
+@pytest.fixture(scope="module")
+def own_moto(tmp_path_factory, rollout_outcome):
+    """A moto server of this module's own: the worker's session server may already hold another unit's
+    churn-local-* resources (tests/tools/plan_review applies the same root and keeps it for its plans). It
+    has SageMaker's UpdateEndpoint and Glue's UpdateJob (tests/rollout_moto.py), which moto lacks, so rollouts apply."""
+    import rollout_moto
+
+    from churn_tools.local import services as local_services
+
+    port = local_services.free_port()
+    process = rollout_moto.start(port, tmp_path_factory.mktemp("deploy-moto") / "moto.log", rollout_outcome)
+    url = f"http://{local_services.LOOPBACK}:{port}"
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in {**local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": url}.items():
+                env.setenv(key, value)
+            yield url
+    finally:
+        local_services.stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def deployment(own_moto, model_dir, tmp_path_factory):
+    """`deploy --env local` once, on the module's own moto server; the module's tests run in order on it. Nothing
+    to tear down: the server, and with it every resource, goes when the module ends."""
+    work = tmp_path_factory.mktemp("deploy-work")
+    # One wheel for the whole module: the checkout's sources may change meanwhile, and a new wheel is a new key.
+    deployment = {"work": work, "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache")}
+    from .local_deployment import deploy_cli
+
+    printed = deploy_cli("deploy", deployment, model_dir).stdout
+    env_work = work / "terraform" / "local"
+    # stdout is the outputs as JSON and nothing else (Terraform's progress goes to stderr): scripts parse it.
+    assert set(json.loads(printed)) == {"pipeline"}, printed[:2000]
+    artifacts = json.loads((env_work / "artifacts.tfvars.json").read_text())["artifacts"]
+    deployment.update(env_work=env_work, artifacts=artifacts, model_dir=model_dir)
+    return deployment

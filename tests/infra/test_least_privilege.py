@@ -35,7 +35,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import REPO_ROOT
-from .test_local_deploy import ACCOUNT, BUCKETS, ENDPOINT, JOB_NAMES, PREFIX, deploy_cli
+from .local_deployment import ACCOUNT, BUCKETS, ENDPOINT, JOB_NAMES, PREFIX, deploy_cli
 
 pytestmark = pytest.mark.slow(
     seconds=250
