@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from churn_tools.bench import parts
+
 
 @dataclass(frozen=True)
 class Ratio:
@@ -174,8 +176,8 @@ def runs_of(results: dict, dotted_median: str) -> list[float]:
 
 def ratios(results: dict) -> dict:
     found = {}
-    shapes = results.get("shapes", {})
-    by_shape = () if "skipped" in shapes else tuple(shape_ratio(n, s) for n, s in shapes.items())
+    shapes = results.get("shapes")
+    by_shape = tuple(shape_ratio(n, s) for n, s in shapes.items()) if parts.measured(shapes) else ()
     for ratio in RATIOS + by_shape:
         entry = {"numerator": ratio.numerator, "denominator": ratio.denominator}
         try:

@@ -28,8 +28,10 @@ each path repeated REPEAT times (min / median / max kept, ratios taken between m
 
 Writes `<out-dir>/results.json`, `results.png` and `results.md` (the table of figures, ratios and targets, also
 printed). Either long part can be left out for a quicker look: `--scale-factors ''`, `--stream-rates ''`; and so
-can the shapes (`--shapes ''`), the quality job (`--skip-quality`) and the paths from floor A to the UDF in Spark (`--skip-paths`), e.g. to run
-one part alone.
+can the handler alone (`--handler-sizes ''`), the shapes (`--shapes ''`), the quality job (`--skip-quality`) and
+the paths from floor A to the UDF in Spark (`--skip-paths`), e.g. to run one part alone. A part left out keeps
+the figures the previous `<out-dir>/results.json` holds for it, shown as not run in this run with the date of
+the run that measured them (churn_tools.bench.parts).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from churn_tools.bench import batch_throughput, quality_throughput, shapes, stream_handler
+from churn_tools.bench import batch_throughput, parts, quality_throughput, shapes, stream_handler
 from churn_tools.bench.measure import (
     batch_paths,
     ensure_data,
@@ -56,7 +58,7 @@ from churn_tools.bench.measure import (
     udf_in_spark_paths,
 )
 from churn_tools.bench.ratios import ratios
-from churn_tools.bench.report import write_results
+from churn_tools.bench.report import check_previous, write_results
 from churn_tools.bench.settings import Settings, numbers
 
 # --- the run ----------------------------------------------------------------------------------------------
@@ -113,19 +115,19 @@ class Suite:
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()},
             "machine": {**machine_facts(), "load_average_before": list(os.getloadavg())},
-            "paths": {},
         }
         try:
             self._measure(results, spark)
+            results["machine"]["load_average_after"] = list(os.getloadavg())
+            results["elapsed_seconds"] = round(time.monotonic() - started, 1)
+            results["ratios"] = ratios(results)
+            parts.check_complete(results)  # a part missing here would be missing from results.md
         except BaseException:
             settings.work_dir.mkdir(parents=True, exist_ok=True)
             partial = settings.work_dir / "results.partial.json"
             partial.write_text(json.dumps(results, indent=2, default=str) + "\n")
             self.say(f"failed; what was measured is in {partial}")
             raise
-        results["machine"]["load_average_after"] = list(os.getloadavg())
-        results["elapsed_seconds"] = round(time.monotonic() - started, 1)
-        results["ratios"] = ratios(results)
         return results
 
     def _measure(self, results: dict, spark) -> None:
@@ -137,16 +139,18 @@ class Suite:
             spark = local_session("churn-bench", settings.master, settings.driver_memory)
             spark.sparkContext.setLogLevel("ERROR")
         try:
+            results["paths"] = parts.not_run("--skip-paths")
             if settings.paths:
+                results["paths"] = {}
                 self._paths(results, spark)
-            results["shapes"] = {"skipped": "no shapes given"}
+            results["shapes"] = parts.not_run("no shapes given")
             if settings.shapes:
                 self.say(f"shapes {', '.join(settings.shapes)}: batch embedded and floor B, interleaved")
                 results["shapes"] = shapes.measure(
                     spark, settings.shapes, settings.rows, settings.repeat, settings.data_dir,
                     settings.work_dir / "shapes", settings.warmup_rows, self.say,
                 )  # fmt: skip
-            results["quality"] = {"skipped": "left out"}
+            results["quality"] = parts.not_run("--skip-quality")
             if settings.quality:
                 self.say(
                     f"quality job: {settings.rows:,} outcomes joined to as many scored rows, beside floor B"
@@ -185,12 +189,13 @@ class Suite:
     def _separate_processes(self, results: dict) -> None:
         """The parts that start processes of their own: scaling, the streaming handler, streaming."""
         settings = self.settings
-        # Either part can be left out (no factors, no rates) for a quicker look; the report then says so.
-        results["scaling"] = {"skipped": "no scale factors given"}
+        # Each part can be left out (no factors, sizes, rates) for a quicker look; the report then shows the
+        # figures of the last run that measured it, with that run's date (churn_tools.bench.parts).
+        results["scaling"] = parts.not_run("no scale factors given")
         if settings.scale_factors:
             self.say(f"scaling: batch embedded at {', '.join(f'{f}x' for f in settings.scale_factors)}")
             results["scaling"] = scaling(settings, self.say)
-        results["stream_handler"] = {"skipped": "no handler sizes given"}
+        results["stream_handler"] = parts.not_run("no handler sizes given")
         if settings.handler_sizes:
             self.say(
                 f"streaming handler alone: {', '.join(f'{n:,}' for n in settings.handler_sizes)} records"
@@ -199,7 +204,7 @@ class Suite:
                 settings.handler_sizes, settings.model_dir, settings.data_dir, settings.work_dir / "handler",
                 settings.repeat, settings.master, settings.scaling_driver_memory, self.say,
             )  # fmt: skip
-        results["streaming"] = {"skipped": "no stream rates given"}
+        results["streaming"] = parts.not_run("no stream rates given")
         if settings.stream_rates:
             self.say(f"streaming: rates {', '.join(f'{r:g}' for r in settings.stream_rates)} records/s")
             results["streaming"] = streaming(settings, self.say)
@@ -280,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         scaling_driver_memory=args.scaling_driver_memory, handler_sizes=numbers(args.handler_sizes, int),
         paths=not args.skip_paths, shapes=shape_names, quality=not args.skip_quality,
     )  # fmt: skip
+    try:  # the previous results, whose parts this run may carry, are read before an hour of measuring
+        check_previous(settings.out_dir)
+    except ValueError as exc:
+        parser.error(f"--out-dir: {exc}")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # Spark's workers need the package's interpreter
     results = Suite(settings).run()
     written = write_results(results, settings.out_dir)

@@ -96,4 +96,4 @@ def test_the_ratio_to_floor_b_is_the_median_of_the_rounds_and_the_table_shows_bo
     stored = json.loads(written["json"].read_text())
     assert stored["quality"] == found["quality"]
     # The other parts were left out and say so.
-    assert found["paths"] == {} and "skipped" in found["shapes"]
+    assert found["paths"] == {"not_run": "--skip-paths"} and found["shapes"] == {"not_run": "no shapes given"}

@@ -42,7 +42,7 @@ def results(spark, tmp_path_factory):
 
 def test_each_shape_has_its_data_its_model_and_both_modes(results):
     found, _ = results
-    assert found["paths"] == {} and "data" not in found  # only this part ran
+    assert found["paths"] == {"not_run": "--skip-paths"} and "data" not in found  # only this part ran
     shapes = found["shapes"]
     assert list(shapes) == ["tutorial", "telco"]
     for name, shape in shapes.items():
@@ -142,7 +142,10 @@ def test_each_shape_has_its_ratio_of_the_rounds_with_its_target(results):
         assert ratio["description"] in table
         assert f"| batch, embedded mode, {name} shape, {shape['columns']} columns |" in table
     # The parts left out say so; their ratios are not measured.
-    assert "| floor A, the batch paths, the UDF in Spark | not measured (left out) |" in table
+    assert (
+        "## Floor A, the batch paths, the UDF in Spark\n\n**Not run in this run** (--skip-paths); no earlier figure."
+        in table
+    )
     assert found["ratios"]["embedded_vs_floor_b_wall_time_ratio"]["value"] is None
     stored = json.loads(written["json"].read_text())
     assert stored["shapes"] == found["shapes"] and stored["ratios"] == found["ratios"]

@@ -145,24 +145,27 @@ def test_ratios_are_the_quotients_of_the_figures_they_name(results):
 
 
 def test_a_part_left_out_is_reported_as_not_measured(results):
+    # No earlier results.json in the out-dir: each part left out says it has no earlier figure
+    # (tests/tools/bench/test_report_parts.py: the figures a part left out carries from an earlier run).
     found, written, _ = results
-    assert found["scaling"] == {"skipped": "no scale factors given"}
+    table = written["md"].read_text()
+    assert found["scaling"] == {"not_run": "no scale factors given"}
     scaling_ratios = [r for name, r in found["ratios"].items() if name.startswith("scaling_")]
     assert len(scaling_ratios) == 2
     assert all(r["value"] is None and r["meets_target"] is None for r in scaling_ratios)
-    assert "| scaling | not measured (no scale factors given) |" in written["md"].read_text()
-    assert found["stream_handler"] == {"skipped": "no handler sizes given"}
-    assert "| streaming handler alone | not measured (no handler sizes given) |" in written["md"].read_text()
-    assert found["shapes"] == {"skipped": "no shapes given"}
-    assert not any(name.endswith("_shape") for name in found["ratios"])
+    assert "## Scaling\n\n**Not run in this run** (no scale factors given); no earlier figure.\n" in table
+    assert found["stream_handler"] == {"not_run": "no handler sizes given"}
     assert (
-        "| batch embedded / floor B by shape of data | not measured (no shapes given) |"
-        in written["md"].read_text()
+        "## Streaming handler alone\n\n**Not run in this run** (no handler sizes given); no earlier figure.\n"
+        in table
     )
-    assert found["quality"] == {"skipped": "left out"}
+    assert found["shapes"] == {"not_run": "no shapes given"}
+    assert not any(name.endswith("_shape") for name in found["ratios"])
+    assert "## By shape of data\n\n**Not run in this run** (no shapes given); no earlier figure.\n" in table
+    assert found["quality"] == {"not_run": "--skip-quality"}
     quality_ratio = found["ratios"]["quality_vs_floor_b_rows_per_second_ratio"]
     assert quality_ratio["value"] is None
-    assert f"| {quality_ratio['description']} | not measured | – | – |" in written["md"].read_text()
+    assert f"| {quality_ratio['description']} | not measured | – | – |" in table
 
 
 def test_scaling_runs_a_size_in_its_own_process(model_dir, tmp_path):
