@@ -131,6 +131,24 @@ def exclusive(lock_file: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def computed_once(tmp_path_factory, worker_id: str, name: str, compute) -> Path:
+    """The file `name`, made by `compute(path)` in the first test worker that asks; the run's other workers wait
+    for it and read it. pytest-xdist's recipe for a session fixture that must run once per run: a file under the
+    run's shared temp directory, made under a lock (xdist docs, "Making session-scoped fixtures execute only
+    once"). Without workers, the session's own temp directory (the parent would outlive the run)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    path = shared / name
+    with exclusive(shared / f"{name}.lock"):
+        if not path.exists():
+            scratch = shared / f"{name}.partial"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir()
+            compute(scratch / name)
+            (scratch / name).rename(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
@@ -257,16 +275,19 @@ def review_tools() -> Path:
 
 
 @pytest.fixture(scope="session")
-def checkov_report(review_tools, tmp_path_factory) -> Path:
-    """checkov's JSON report on terraform/, as `make checkov` writes it for the PR summary."""
-    out = tmp_path_factory.mktemp("checkov") / "checkov.json"
-    result = subprocess.run(
-        ["make", "-C", str(REPO_ROOT), "checkov", "CHECKOV_SOFT_FAIL=1", f"CHECKOV_OUT={out}"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, f"make checkov failed:\n{result.stderr}\n{result.stdout[-2000:]}"
-    return out
+def checkov_report(review_tools, tmp_path_factory, worker_id) -> Path:
+    """checkov's JSON report on terraform/, as `make checkov` writes it for the PR summary. Made once per run:
+    checkov takes about two minutes of CPU, and two units read the report."""
+
+    def run_checkov(out: Path) -> None:
+        result = subprocess.run(
+            ["make", "-C", str(REPO_ROOT), "checkov", "CHECKOV_SOFT_FAIL=1", f"CHECKOV_OUT={out}"],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"make checkov failed:\n{result.stderr}\n{result.stdout[-2000:]}"
+
+    return computed_once(tmp_path_factory, worker_id, "checkov.json", run_checkov)
 
 
 @pytest.fixture(scope="session")
