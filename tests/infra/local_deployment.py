@@ -50,12 +50,13 @@ def deploy_cli(
     command: str, deployment: dict, model_dir: Path, succeed: bool = True
 ) -> subprocess.CompletedProcess:
     work, job_wheel = deployment["work"], deployment["job_wheel"]
-    # With the dependency wheels, as ENV=dev and prod ship them: the Glue runtime matrix below installs the
-    # uploaded set on each job's Glue version.
+    # With the dependency wheels (as ENV=dev and prod ship them) where a module installs or reads the uploaded set:
+    # downloading and uploading them costs every deployment that ships them.
+    wheels = "yes" if deployment["dependency_wheels"] else "no"
     result = subprocess.run(
         [sys.executable, "-m", "churn_tools.deploy.terraform", command, "--env", "local",
          "--model-dir", str(model_dir), "--work", str(work), "--job-wheel", str(job_wheel),
-         "--dependency-wheels", "yes"],
+         "--dependency-wheels", wheels],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True,
     )  # fmt: skip
     if succeed:

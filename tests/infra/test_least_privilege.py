@@ -102,6 +102,7 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
             deployment = {
                 "work": work,
                 "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache"),
+                "dependency_wheels": True,  # the job roles read the uploaded set, as on AWS
             }
             deploy_cli("deploy", deployment, model_dir)
             artifacts = json.loads((work / "terraform" / "local" / "artifacts.tfvars.json").read_text())[

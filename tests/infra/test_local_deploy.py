@@ -34,6 +34,8 @@ from .test_static import JOB_SCRIPTS, is_glue_own, required_args
 # One apply (about a minute of it the provider waiting on S3 lifecycle rules), then each job's entry script with
 # the deployed arguments, on this process's Spark and on each job's Glue runtime (a venv installed per version).
 pytestmark = pytest.mark.slow(seconds=650)
+# The Glue runtime matrix below installs the uploaded dependency wheels on each job's Glue version.
+SHIP_DEPENDENCY_WHEELS = True
 
 
 def test_buckets_are_encrypted_versioned_private(deployment):
