@@ -29,9 +29,10 @@ PYTEST_ARGS ?= --durations=40
 # pytest-xdist workers: more workers than cores, because much of the suite waits (Terraform's provider waits for
 # S3, Kinesis and KMS, JVM start-ups, the streaming jobs' triggers): quiet clean-clone runs took 28.0 min of
 # pytest on 2 workers, 24.5 on 3 and 24.7 on 4, all bound by one unit of about 1,400 s: the local deployment's
-# tests. Split into two modules with a deployment each (tests/infra/local_deployment.py), 4 workers took 23.4 min
-# with a load average of 8 to 10 on the 2 cores: what is left to cut is mostly work, not waiting. Tests that
-# share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
+# tests. Split into two modules with a deployment each (tests/infra/local_deployment.py), 4 workers took 23.4 and
+# 26.2 min in two quiet runs, and /proc/stat over the second showed the 2 cores 95.6 % busy: what is left to cut
+# is work, not waiting. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs
+# in-process.
 TEST_WORKERS ?= 4
 
 .PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract
