@@ -24,6 +24,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Spark's Python workers import churn_pipeline: they must run this interpreter (the venv), not `python3`
 # from PATH. Set before any session starts, for the shared fixture and for jobs the tests start themselves.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+# The suite's JVMs (this session's and every job a test starts) run C1 only with the serial collector: see
+# tests/spark_conf/spark-defaults.conf. SPARK_CONF_DIR is read by spark-submit as each JVM starts.
+os.environ.setdefault("SPARK_CONF_DIR", str(REPO_ROOT / "tests" / "spark_conf"))
+# Terraform and the AWS provider are Go programs that the suite starts hundreds of times; most of a start's CPU
+# is building the provider's schema, and Go's collector at its default (GOGC=100) runs many cycles over that
+# growing heap. At 400 the collector runs a quarter as often: a Terraform-heavy module took 24 % less CPU
+# (docs/troubleshooting.md) for a peak provider RSS of about 450 MB instead of 330 MB.
+os.environ.setdefault("GOGC", "400")
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "churn.txt"
 # Test packages whose session fixtures are costly to build twice: all their modules run on one worker.
 # plan_review applies the local root to moto once for every module's fixture plans.
