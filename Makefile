@@ -31,8 +31,8 @@ PYTEST_ARGS ?= --durations=40
 # pytest on 2 workers, 24.5 on 3 and 24.7 on 4, all bound by one unit of about 1,400 s: the local deployment's
 # tests. Split into two modules with a deployment each (tests/infra/local_deployment.py), 4 workers took 23.4 and
 # 26.2 min in two quiet runs, and /proc/stat over the second showed the 2 cores 95.6 % busy: what is left to cut
-# is work, not waiting. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs
-# in-process.
+# is work, not waiting; a third run, with the suite's JVMs on C1 and Go's GOGC=400 (docs/troubleshooting.md), took
+# 27.4 min. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 4
 
 .PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract
