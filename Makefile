@@ -26,13 +26,9 @@ MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
 PYTEST_ARGS ?= --durations=40
-# pytest-xdist workers: more workers than cores, because much of the suite waits (Terraform's provider waits for
-# S3, Kinesis and KMS, JVM start-ups, the streaming jobs' triggers): quiet clean-clone runs took 28.0 min of
-# pytest on 2 workers, 24.5 on 3 and 24.7 on 4, all bound by one unit of about 1,400 s: the local deployment's
-# tests. Split into two modules with a deployment each (tests/infra/local_deployment.py), 4 workers took 23.4 and
-# 26.2 min in two quiet runs, and /proc/stat over the second showed the 2 cores 95.6 % busy: what is left to cut
-# is work, not waiting; a third run, with the suite's JVMs on C1 and Go's GOGC=400 (docs/troubleshooting.md), took
-# 27.4 min. Tests that share an expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
+# pytest-xdist workers: 4 on 2 cores keep both cores busy while a worker waits (on moto, Terraform, a JVM's start);
+# the measured run times and why the suite is CPU-bound are in docs/troubleshooting.md. Tests that share an
+# expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
 TEST_WORKERS ?= 4
 
 .PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract

@@ -27,10 +27,9 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 # The suite's JVMs (this session's and every job a test starts) run C1 only with the serial collector: see
 # tests/spark_conf/spark-defaults.conf. SPARK_CONF_DIR is read by spark-submit as each JVM starts.
 os.environ.setdefault("SPARK_CONF_DIR", str(REPO_ROOT / "tests" / "spark_conf"))
-# Terraform and the AWS provider are Go programs that the suite starts hundreds of times; most of a start's CPU
-# is building the provider's schema, and Go's collector at its default (GOGC=100) runs many cycles over that
-# growing heap. At 400 the collector runs a quarter as often: a Terraform-heavy module took 24 % less CPU
-# (docs/troubleshooting.md) for a peak provider RSS of about 450 MB instead of 330 MB.
+# Terraform and the AWS provider are Go programs that every Terraform command starts; much of a start's CPU is
+# the provider building its schema, and Go's collector at its default (GOGC=100) cycles many times over that
+# growing heap. At 400 it cycles about a quarter as often (figures: docs/troubleshooting.md).
 os.environ.setdefault("GOGC", "400")
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "churn.txt"
 # Test packages whose session fixtures are costly to build twice: all their modules run on one worker.
