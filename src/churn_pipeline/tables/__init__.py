@@ -15,6 +15,7 @@ from churn_pipeline.tables.commit import (
     last_committed_sequence,
 )
 from churn_pipeline.tables.create import TableMismatchError, ensure_table
+from churn_pipeline.tables.read import data_file_paths, read_arrow, read_pandas, read_spark
 
 __all__ = [
     "CatalogSettings",
@@ -26,6 +27,10 @@ __all__ = [
     "TableMismatchError",
     "catalog_from_settings",
     "commit_data_files",
+    "data_file_paths",
     "ensure_table",
     "last_committed_sequence",
+    "read_arrow",
+    "read_pandas",
+    "read_spark",
 ]

@@ -60,13 +60,22 @@ def _s3_endpoint() -> str | None:
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
+def file_io_properties(settings: CatalogSettings) -> dict[str, str]:
+    """The properties of the catalog's FileIO (pyiceberg.io.load_file_io): what Spark tasks use to write data
+    files where the catalog's own FileIO reads them (the same region and S3 endpoint)."""
+    if settings.kind == "sql":
+        return {}
+    properties = {"s3.region": settings.region or ""}
+    if endpoint := _s3_endpoint():
+        properties["s3.endpoint"] = endpoint
+    return properties
+
+
 def catalog_from_settings(settings: CatalogSettings, name: str = "churn") -> Catalog:
     if settings.kind == "glue":
         # The Glue client is boto3's (pyiceberg/catalog/glue.py, GlueCatalog.__init__): with no `glue.endpoint`
         # property it honours AWS_ENDPOINT_URL_GLUE / AWS_ENDPOINT_URL itself, as every other client here does.
-        properties = {"glue.region": settings.region, "s3.region": settings.region}
-        if endpoint := _s3_endpoint():
-            properties["s3.endpoint"] = endpoint
+        properties = {"glue.region": settings.region, **file_io_properties(settings)}
         return _glue_catalog(name, properties)
     from pyiceberg.catalog.sql import SqlCatalog
 
