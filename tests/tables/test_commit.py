@@ -178,6 +178,14 @@ def test_an_empty_batch_commits_no_snapshot(sql_table):
     assert sql_table.load().snapshots() == []
 
 
+def test_an_empty_batch_asked_to_commit_records_its_marker_and_its_replay_is_skipped(any_table):
+    marker = CommitMarker(QUERY, 4)
+    first = commit_data_files(any_table.catalog, any_table.identifier, [], marker, commit_empty=True)
+    replay = commit_data_files(any_table.catalog, any_table.identifier, [], marker, commit_empty=True)
+    assert (first.committed, replay.committed, replay.snapshot_id) == (True, False, first.snapshot_id)
+    assert marked_snapshots(any_table.load()) == [(QUERY, "4")] and any_table.rows() == []
+
+
 def test_a_file_spanning_two_hours_is_refused_and_nothing_is_committed(sql_table):
     spanning = sql_table.write_file(batch_rows("a", 1, hour(4)) + batch_rows("b", 1, hour(5)))
     with pytest.raises(DataFileError, match="more than one partition values"):

@@ -4,7 +4,7 @@ that Spark tasks wrote (one commit per table and micro-batch or run, its marker 
 Built on pyiceberg 0.12.0 (pinned in pyproject.toml); what this package relies on in it is cited beside the code.
 """
 
-from churn_pipeline.tables.catalog import CatalogSettings, catalog_from_settings
+from churn_pipeline.tables.catalog import CatalogSettings, TableRef, catalog_from_settings
 from churn_pipeline.tables.commit import (
     CommitConflictError,
     CommitMarker,
@@ -25,6 +25,7 @@ __all__ = [
     "DataFileError",
     "RetryPolicy",
     "TableMismatchError",
+    "TableRef",
     "catalog_from_settings",
     "commit_data_files",
     "data_file_paths",

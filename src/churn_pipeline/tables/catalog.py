@@ -54,6 +54,21 @@ class CatalogSettings:
         return f"{self.warehouse.rstrip('/')}/{database}/{table}"
 
 
+@dataclass(frozen=True)
+class TableRef:
+    """One table: the catalog it is in (settings) and its identifier (database.table)."""
+
+    settings: CatalogSettings
+    identifier: str
+
+    def __post_init__(self) -> None:
+        if self.identifier.count(".") != 1 or not all(self.identifier.split(".")):
+            raise CatalogSettingError(f"a table identifier is database.table, got {self.identifier!r}")
+
+    def catalog(self) -> Catalog:
+        return catalog_from_settings(self.settings)
+
+
 def _s3_endpoint() -> str | None:
     """The S3 endpoint override as boto3 reads it (AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL): pyiceberg hands
     `s3.endpoint` to pyarrow's S3FileSystem, which is not boto3 and is told explicitly. Unset on AWS."""

@@ -106,8 +106,12 @@ def commit_data_files(
     marker: CommitMarker,
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
+    commit_empty: bool = False,
 ) -> CommitOutcome:
-    """Add `file_paths` to the table in one snapshot carrying `marker`, unless the marker is already there."""
+    """Add `file_paths` to the table in one snapshot carrying `marker`, unless the marker is already there.
+    With no file, no snapshot, unless `commit_empty`: then an empty snapshot records the marker (the writer's
+    "this batch is done" for a table it commits last: pyiceberg 0.12.0's Transaction.add_files with no file
+    still appends a snapshot, with no data file, pyiceberg/table/__init__.py; test_commit.py checks it)."""
     paths = list(file_paths)
     if len(set(paths)) != len(paths):
         raise DataFileError(f"{identifier}: the file list names a file twice: {sorted(paths)}")
@@ -123,7 +127,7 @@ def commit_data_files(
             log.info("%s: %s batch %s already committed (newest: %s), skipped", identifier, marker.writer,
                      marker.sequence, done)  # fmt: skip
             return CommitOutcome(False, _snapshot_of(table, marker), attempt)
-        if not paths:  # an empty micro-batch: no snapshot for it (a replay of it has nothing to duplicate)
+        if not paths and not commit_empty:  # no snapshot for it (a replay of it has nothing to duplicate)
             return CommitOutcome(False, None, attempt)
         try:
             _add_files(table, identifier, paths, marker)
