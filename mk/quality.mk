@@ -13,10 +13,12 @@ CANDIDATE ?= $(WORK)/candidate
 
 .PHONY: quality retrain outcomes-check
 
-## Model quality from outcomes: make quality SCORED=<scored dataset(s), comma-separated> OUTCOMES=<csv|dir> MODEL_DIR=<dir> OUT=<dir> [HORIZON_DAYS=90] [AUC_MARGIN=0.05] [THRESHOLD=0.5]
+## Model quality from outcomes: make quality SCORED=<batch scored dataset(s), comma-separated> [STREAM_TABLE=<database.table of the stream's scored table in WAREHOUSE>] OUTCOMES=<csv|dir> MODEL_DIR=<dir> OUT=<dir> [HORIZON_DAYS=90] [AUC_MARGIN=0.05] [THRESHOLD=0.5]
 quality: setup java-check
-	@if [ -z "$(SCORED)" ] || [ -z "$(OUTCOMES)" ]; then echo "error: SCORED=<scored dataset(s)> OUTCOMES=<csv|dir> are required" >&2; exit 2; fi
-	$(BIN)/churn-quality --scored "$(SCORED)" --outcomes "$(OUTCOMES)" --model-uri "$(MODEL_DIR)" \
+	@if [ -z "$(SCORED)$(STREAM_TABLE)" ] || [ -z "$(OUTCOMES)" ]; then echo "error: SCORED=<batch scored dataset(s)> or STREAM_TABLE=<database.table>, and OUTCOMES=<csv|dir> are required" >&2; exit 2; fi
+	$(BIN)/churn-quality $(if $(SCORED),--scored "$(SCORED)") \
+		$(if $(STREAM_TABLE),--stream-table $(STREAM_CATALOG) "$(WAREHOUSE)" "$(STREAM_TABLE)") \
+		--outcomes "$(OUTCOMES)" --model-uri "$(MODEL_DIR)" \
 		--out "$(QUALITY_DIR)" --horizon-days $(HORIZON_DAYS) --auc-margin $(AUC_MARGIN) --threshold $(THRESHOLD)
 
 ## Check outcome file(s) against the deployed model's description before upload: make outcomes-check OUTCOMES=<csv> [MODEL_DIR=]

@@ -5,9 +5,11 @@ MOTO_PORT ?= 5000
 STREAM ?= churn-stream
 STREAM_SHARDS ?= 4
 RATE ?=
-# OUTPUT is shared with the batch fragment: the stream writes elsewhere unless OUTPUT is given on the command line.
-STREAM_OUTPUT := $(if $(filter command line environment,$(origin OUTPUT)),$(OUTPUT),$(WORK)/stream/scored)
-DEAD_LETTER ?= $(STREAM_OUTPUT)-dead-letter
+# The stream's Iceberg tables (scored, dead letter, drift): pyiceberg's SQL catalog in WAREHOUSE, database
+# STREAM_DATABASE (STREAM_CATALOG=glue with an s3:// WAREHOUSE and AWS_REGION for the Glue Data Catalog).
+STREAM_CATALOG ?= sql
+WAREHOUSE ?= $(WORK)/stream/warehouse
+STREAM_DATABASE ?= stream
 CHECKPOINT ?= $(WORK)/stream/checkpoint
 TRIGGER_SECONDS ?= 2
 STARTING_POSITION ?= TRIM_HORIZON
@@ -39,10 +41,11 @@ produce: setup
 		$(if $(RATE),--rate $(RATE))
 
 # The records' fields come from MODEL_DIR's dataset description (dataset.json): no DATASET is needed here.
-## Run the streaming job: make stream STREAM=<name> OUTPUT=<dir> CHECKPOINT=<dir> [MODE=embedded|endpoint] [STOP_WHEN_IDLE=s]
+## Run the streaming job: make stream STREAM=<name> WAREHOUSE=<dir> CHECKPOINT=<dir> [MODE=embedded|endpoint] [STOP_WHEN_IDLE=s]
 stream: setup java-check
-	$(BIN)/churn-stream --stream "$(STREAM)" --output "$(STREAM_OUTPUT)" \
-		--dead-letter "$(DEAD_LETTER)" --checkpoint "$(CHECKPOINT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
+	$(BIN)/churn-stream --stream "$(STREAM)" --catalog $(STREAM_CATALOG) --warehouse "$(WAREHOUSE)" \
+		--database "$(STREAM_DATABASE)" $(if $(AWS_REGION),--region $(AWS_REGION)) \
+		--checkpoint "$(CHECKPOINT)" --mode $(MODE) --model-uri "$(MODEL_DIR)" \
 		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD) --trigger-seconds $(TRIGGER_SECONDS) \
 		--starting-position $(STARTING_POSITION) $(if $(STOP_WHEN_IDLE),--stop-when-idle $(STOP_WHEN_IDLE))
 

@@ -18,6 +18,7 @@ from churn_pipeline.quality.config import QualityConfig
 from churn_pipeline.quality.job import QualitySummary
 from churn_pipeline.quality.job import run as run_quality
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import TableRef
 from churn_pipeline.training.datasets import read_churn_csv
 
 # Outcomes become known an hour after the session scored; the quality runs happen "a day later".
@@ -74,7 +75,7 @@ def quality_run(
     outcomes: pd.DataFrame | str,
     model_dir: Path,
     batch: tuple[str, ...] = (),
-    stream: tuple[str, ...] = (),
+    stream: tuple[TableRef, ...] = (),
     now: datetime.datetime | None = None,
     **settings,
 ) -> tuple[QualityConfig, QualitySummary]:
@@ -90,7 +91,7 @@ def quality_run(
         rejects_path=str(root / "outcome-rejects"),
         training_set_path=str(root / "training-set"),
         batch_scored_paths=batch,
-        stream_scored_paths=stream,
+        stream_scored_tables=stream,
         run_id="test",
         now=now or datetime.datetime.now(datetime.UTC) + RUN_AFTER,
         **settings,

@@ -10,10 +10,11 @@ import datetime
 import pyarrow as pa
 import pytest
 
+from churn_pipeline import tables
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.quality import outcomes
-from churn_pipeline.streaming import sink
+from churn_pipeline.tables import files as table_files
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import outcomes_cli
 
@@ -64,15 +65,34 @@ def world(tmp_path_factory) -> dict:
         score("100-0010", 10, datetime.datetime(2025, 12, 30, 9, tzinfo=UTC), "v-batch"),  # ISO week 2026-W01
     ]
     pq.write_table(table(batch_rows, outputs.BATCH_PREDICTIONS), batch / "batch_id=b1" / "part-0.parquet")
-    stream = root / "stream"
-    store = sink.LocalStore(stream)
-    partition = {"ingest_year": "2026", "ingest_month": "03", "ingest_day": "01", "ingest_hour": "12"}
+    # The stream's scored table, as the streaming job creates and commits it.
+    settings = tables.CatalogSettings("sql", str(root / "warehouse"))
+    stream = tables.TableRef(settings, f"stream.{outputs.STREAM_PREDICTIONS.table}")
+    catalog = stream.catalog()
+    scored_table = outputs.STREAM_PREDICTIONS.for_data(tutorial())
+    data = tables.ensure_table(
+        catalog, stream.identifier, outputs.arrow_schema(scored_table),
+        [(outputs.KINESIS_ARRIVAL_TIME, "hour")], settings.table_location("stream", scored_table.table),
+    ).location() + "/data"  # fmt: skip
+    arrival = {outputs.KINESIS_ARRIVAL_TIME: datetime.datetime(2026, 3, 1, 12, tzinfo=UTC)}
     committed = [score("100-0001", 2, T0 - DAY, "v-stream"), score("100-0002", 5, T0 - 5 * DAY, "v-stream")]
-    sink.write_batch(store, table(committed, outputs.STREAM_PREDICTIONS, partition), "q1", 0)
+    files = table_files.write_hour_files(
+        settings,
+        data,
+        table([{**r, **arrival} for r in committed], scored_table),
+        outputs.KINESIS_ARRIVAL_TIME,
+        "q1-0",
+    )
+    tables.commit_data_files(catalog, stream.identifier, files, tables.CommitMarker("q1", 0))
     # A later batch the job was writing when it stopped: written, never committed, never read.
-    sink.begin_batch(store, "q1", 1)
     late = [score("100-0001", 3, T0 - datetime.timedelta(hours=1), "v-stream")]
-    sink.write_task(store, table(late, outputs.STREAM_PREDICTIONS, partition), "q1", 1, task=0)
+    table_files.write_hour_files(
+        settings,
+        data,
+        table([{**r, **arrival} for r in late], scored_table),
+        outputs.KINESIS_ARRIVAL_TIME,
+        "q1-1",
+    )
     lines = {
         "100-0001,True.,2026-03-02T14:00:00+02:00": None,  # = T0: the committed stream score (1 day old)
         "100-0002,False.,2026-03-02T12:00:00": None,  # no offset: UTC; the batch score (2 days) beats 5
@@ -96,7 +116,7 @@ def world(tmp_path_factory) -> dict:
     outcome_file = root / "outcomes" / "outcomes.csv"
     outcome_file.parent.mkdir()
     outcome_file.write_text("Phone,Churn?,known_at\n" + "\n".join(lines) + "\n\n")
-    return {"root": root, "batch": str(batch), "stream": str(stream), "lines": lines, "file": outcome_file}
+    return {"root": root, "batch": str(batch), "stream": stream, "lines": lines, "file": outcome_file}
 
 
 @pytest.fixture(scope="module")

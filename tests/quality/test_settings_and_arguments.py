@@ -7,12 +7,14 @@ import pytest
 
 from churn_pipeline.contract import settings
 from churn_pipeline.quality.glue import JOB_ARGUMENTS, config_from_glue_args
+from churn_pipeline.tables import CatalogSettings, TableRef
 
 ARGUMENTS = {
     "JOB_NAME": "churn-dev-quality",
     "outcomes_path": "s3://data/outcomes/",
     "batch_scored_path": "s3://results/batch/predictions/",
-    "stream_scored_path": "s3://results/stream/predictions/",
+    "stream_table_warehouse": "s3://results/tables",
+    "stream_table_database": "churn_dev",
     "model_uri": "s3://artifacts/models/abc/",
     "threshold": "0.4",
     "horizon_days": "30",
@@ -28,8 +30,9 @@ ARGUMENTS = {
 def test_every_deployed_argument_reaches_the_config():
     assert set(JOB_ARGUMENTS) == set(ARGUMENTS) - {"JOB_NAME"}
     config = config_from_glue_args(ARGUMENTS)
-    assert (config.batch_scored_paths, config.stream_scored_paths) == (
-        ("s3://results/batch/predictions/",), ("s3://results/stream/predictions/",)
+    assert (config.batch_scored_paths, config.stream_scored_tables) == (
+        ("s3://results/batch/predictions/",),
+        (TableRef(CatalogSettings("glue", "s3://results/tables", "eu-west-1"), "churn_dev.stream_predictions"),),
     )  # fmt: skip
     assert (config.threshold, config.horizon_days, config.auc_margin) == (0.4, 30, 0.1)
     assert (config.quality_path, config.calibration_path, config.rejects_path, config.training_set_path) == (

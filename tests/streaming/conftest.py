@@ -80,12 +80,13 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
 
 def run_job(spark, stream: str, tmp_path: Path, model_dir: Path, name: str = "run", **overrides):
     """Run the streaming job in-process on the shared SparkSession until idle; returns (stats, scored, dead)."""
-    from churn_pipeline.streaming import job, sink
+    from churn_pipeline.contract import outputs
+    from churn_pipeline.streaming import job
+    from churn_pipeline.streaming.handler import StreamTables
 
     config = job.StreamJobConfig(
         stream_name=stream,
-        output_path=str(tmp_path / "scored"),
-        dead_letter_path=str(tmp_path / "dead-letter"),
+        tables=overrides.pop("tables", None) or StreamTables.local(tmp_path / "warehouse"),
         checkpoint_path=str(tmp_path / "checkpoint"),
         model_uri=str(model_dir),
         trigger_seconds=overrides.pop("trigger_seconds", 0.5),
@@ -93,4 +94,8 @@ def run_job(spark, stream: str, tmp_path: Path, model_dir: Path, name: str = "ru
         **overrides,
     )
     stats = job.run(config, spark=spark, install_signal_handlers=False)
-    return stats, sink.read_committed(config.output_path), sink.read_committed(config.dead_letter_path)
+    return (
+        stats,
+        config.tables.read(outputs.STREAM_PREDICTIONS),
+        config.tables.read(outputs.STREAM_DEAD_LETTER),
+    )

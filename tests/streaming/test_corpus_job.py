@@ -55,9 +55,10 @@ def test_each_corpus_record_ends_scored_or_dead_lettered_with_its_reason(spark, 
 def test_handler_on_a_batch_of_only_malformed_records_then_its_replay(spark, tmp_path, model_dir):
     import datetime as dt
 
+    from churn_pipeline import tables
+    from churn_pipeline.contract import outputs
     from churn_pipeline.scoring.config import ScoringConfig
-    from churn_pipeline.streaming import sink
-    from churn_pipeline.streaming.handler import BatchHandler
+    from churn_pipeline.streaming.handler import BatchHandler, StreamTables
 
     arrival = dt.datetime(2026, 11, 26, 23, 59, 59, tzinfo=dt.UTC)
     rows = [
@@ -68,15 +69,17 @@ def test_handler_on_a_batch_of_only_malformed_records_then_its_replay(spark, tmp
         rows,
         "data binary, shard_id string, sequence_number string, partition_key string, approximate_arrival_timestamp timestamp",
     )
-    handler = BatchHandler(
-        ScoringConfig("embedded", str(model_dir)), str(tmp_path / "out"), str(tmp_path / "dlq"), "q"
-    )
+    where = StreamTables.local(tmp_path / "warehouse")
+    handler = BatchHandler(ScoringConfig("embedded", str(model_dir)), where, "q")
     stats = handler(batch, 7)
     assert (stats.records_in, stats.scored, stats.dead_lettered) == (2, 0, 2)
     assert stats.dead_letter_codes == {"NOT_AN_OBJECT": 1, "INVALID_UTF8": 1}
-    assert sink.read_committed(str(tmp_path / "out")) is None
-    dead = sink.read_committed(str(tmp_path / "dlq"))
+    assert len(where.read(outputs.STREAM_PREDICTIONS)) == 0
+    dead = where.read(outputs.STREAM_DEAD_LETTER)
     assert sorted(bytes(p) for p in dead["raw_payload"]) == [b"[]", b"\xff"]
-    assert set(dead["ingest_hour"]) == {23} and set(dead["ingest_day"]) == {26}  # from the arrival time
+    # The hour partition, from the arrival time (Iceberg's hour transform: hours since the epoch).
+    catalog = tables.catalog_from_settings(where.catalog)
+    files = catalog.load_table(where.identifier(outputs.STREAM_DEAD_LETTER)).inspect.files().to_pylist()
+    assert {f["partition"]["kinesis_arrival_time_hour"] for f in files} == {int(arrival.timestamp()) // 3600}
     assert handler(batch, 7).skipped, "a replay of a committed batch writes nothing"
-    assert len(sink.read_committed(str(tmp_path / "dlq"))) == 2
+    assert len(where.read(outputs.STREAM_DEAD_LETTER)) == 2

@@ -17,11 +17,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
-import duckdb
 import pytest
 
-from churn_pipeline.streaming import sink
+from churn_pipeline import tables
+from churn_pipeline.contract import outputs
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools import synthetic
 from churn_tools.local import producer
 
@@ -64,11 +66,11 @@ class Job:
     """The job as a separate process group, so kill -9 takes the driver, the JVM and its Python workers at once."""
 
     def __init__(self, tmp_path: Path, stream: str, model_dir: Path, attempt: int, idle: float | None = None):
-        self.out = tmp_path / "scored"
+        self.where = StreamTables.local(tmp_path / "warehouse")
         self.log = tmp_path / f"job-{attempt}.log"
         command = [
             sys.executable, "-m", "churn_pipeline.streaming.job",
-            "--stream", stream, "--output", str(self.out), "--dead-letter", str(tmp_path / "dead-letter"),
+            "--stream", stream, "--warehouse", str(tmp_path / "warehouse"), "--database", self.where.database,
             "--checkpoint", str(tmp_path / "checkpoint"), "--model-dir", str(model_dir),
             "--trigger-seconds", "1", "--max-records-per-shard", str(max(50, RECORDS // 40)),
         ]  # fmt: skip
@@ -80,15 +82,27 @@ class Job:
                 start_new_session=True,
             )  # fmt: skip
 
+    def _tables(self):
+        return {
+            dataset.table: (self.where.catalog.table_location(self.where.database, dataset.table), dataset)
+            for dataset in (outputs.STREAM_PREDICTIONS, outputs.STREAM_DEAD_LETTER)
+        }
+
     def commits(self) -> int:
-        return len(list(self.out.glob("_commits/*/*.json")))
+        """Snapshots of the scored table (0 before the job created it)."""
+        catalog = tables.catalog_from_settings(self.where.catalog)
+        identifier = self.where.identifier(outputs.STREAM_PREDICTIONS)
+        return len(catalog.load_table(identifier).snapshots()) if catalog.table_exists(identifier) else 0
 
     def writing(self) -> bool:
-        """A batch is between its intent manifest and its commit marker (in either dataset)."""
-        for root in (self.out, self.out.parent / "dead-letter"):
-            manifests = {p.name for p in root.glob("_manifests/*/*.json")}
-            if manifests - {p.name for p in root.glob("_commits/*/*.json")}:
-                return True
+        """A batch is between its data files and its commit (in either table): a file no snapshot holds."""
+        catalog = tables.catalog_from_settings(self.where.catalog)
+        for location, dataset in self._tables().values():
+            on_disk = {str(p) for p in Path(urlparse(location).path).glob("data/*/*.parquet")}
+            identifier = self.where.identifier(dataset)
+            if on_disk and catalog.table_exists(identifier):
+                if on_disk - {urlparse(p).path for p in tables.data_file_paths(catalog, identifier)}:
+                    return True
         return False
 
     def kill(self) -> None:
@@ -156,17 +170,14 @@ def test_kill_9_and_restart_leaves_each_record_exactly_once(resharding_kinesis, 
     assert final.process.wait(timeout=900) == 0, final.log.read_text()[-3000:]
     elapsed = time.monotonic() - started
 
-    pattern = f"{tmp_path}/scored/ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"
-    counts = duckdb.sql(
-        f"SELECT record_id, count(*) AS n FROM read_parquet('{pattern}') GROUP BY record_id"
-    ).fetchall()
+    # What a reader of the table sees (files an interrupted attempt left are in no snapshot).
+    where = final.where
+    counts = collections.Counter(where.read(outputs.STREAM_PREDICTIONS, ["record_id"])["record_id"]).items()
     duplicates = [(r, n) for r, n in counts if n != 1]
     assert not duplicates, f"{len(duplicates)} record_id(s) not exactly once, e.g. {duplicates[:5]}"
     assert {r for r, _ in counts} == valid_ids, "every valid record scored"
-    committed = sink.read_committed(str(tmp_path / "scored"), ["record_id"])
-    assert sorted(committed["record_id"]) == sorted(valid_ids), "the commit-marker view agrees"
 
-    dead = sink.read_committed(str(tmp_path / "dead-letter"), ["raw_payload"])
+    dead = where.read(outputs.STREAM_DEAD_LETTER, ["raw_payload"])
     assert collections.Counter(bytes(p) for p in dead["raw_payload"]) == bad, (
         "each malformed record dead-lettered once"
     )

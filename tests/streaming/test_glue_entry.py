@@ -8,8 +8,10 @@ import json
 
 import pytest
 
+from churn_pipeline import tables
 from churn_pipeline.contract.settings import SettingError
 from churn_pipeline.streaming import glue
+from churn_pipeline.streaming import handler as h
 
 
 def test_the_query_id_is_read_once_per_run_so_the_metadata_file_may_age(tmp_path):
@@ -18,8 +20,8 @@ def test_the_query_id_is_read_once_per_run_so_the_metadata_file_may_age(tmp_path
     (checkpoint / "metadata").write_text(json.dumps({"id": "3f0c-query"}) + "\n")
     handler = glue.handler_from_args(
         {"JOB_NAME": "churn-stream", "stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s",
-         "checkpoint_path": str(checkpoint), "output_path": str(tmp_path / "out"),
-         "dead_letter_path": str(tmp_path / "dead"), "drift_path": str(tmp_path / "drift"),
+         "checkpoint_path": str(checkpoint), "table_warehouse": "s3://results/stream/tables",
+         "table_database": "churn",
          "model_uri": str(tmp_path / "model"),
          "scoring_mode": "embedded", "endpoint_name": "none", "threshold": "0.5", "aws_region": "eu-west-1"}
     )  # fmt: skip
@@ -28,6 +30,9 @@ def test_the_query_id_is_read_once_per_run_so_the_metadata_file_may_age(tmp_path
     # it again (a lifecycle rule expired checkpoints/ after 30 days).
     (checkpoint / "metadata").unlink()
     assert [handler.query_id for _ in range(3)] == ["3f0c-query"] * 3
+    assert handler.tables == h.StreamTables(
+        tables.CatalogSettings("glue", "s3://results/stream/tables", "eu-west-1"), "churn", drift=True
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,12 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churn_pipeline.contract import codes
+from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import tutorial
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.streaming import glue, records, sink
+from churn_pipeline.streaming import glue, records
 from churn_pipeline.streaming import handler as h
-from churn_pipeline.streaming.handler import BatchHandler
+from churn_pipeline.streaming.handler import BatchHandler, StreamTables
 from churn_tools.local import producer
 
 ARRIVAL = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
@@ -74,12 +74,10 @@ def parsed_frame(spark, payloads):
 
 
 def run(spark, frame, model_dir, tmp_path, name):
-    out, dead = tmp_path / name / "out", tmp_path / name / "dead"
-    handler = BatchHandler(
-        ScoringConfig(mode="embedded", model_uri=str(model_dir)), str(out), str(dead), "q-1"
-    )
+    where = StreamTables.local(tmp_path / name / "warehouse")
+    handler = BatchHandler(ScoringConfig(mode="embedded", model_uri=str(model_dir)), where, "q-1")
     stats = glue.BatchFunction(handler)(frame, 0)
-    return stats, sink.read_committed(str(out)), sink.read_committed(str(dead))
+    return stats, where.read(outputs.STREAM_PREDICTIONS), where.read(outputs.STREAM_DEAD_LETTER)
 
 
 def test_the_job_asks_the_connector_for_the_documented_parsed_form(spark):
@@ -152,8 +150,7 @@ def test_the_first_micro_batch_logs_the_source_schema_and_the_runtime(spark, pay
                                                                       caplog):  # fmt: skip
     handler = BatchHandler(
         ScoringConfig(mode="embedded", model_uri=str(model_dir)),
-        str(tmp_path / "o"),
-        str(tmp_path / "d"),
+        StreamTables.local(tmp_path / "warehouse"),
         "q",
     )
     function = glue.BatchFunction(handler)

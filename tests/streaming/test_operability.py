@@ -7,13 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
+from urllib.parse import urlparse
 
 import boto3
 import pytest
 
+from churn_pipeline import tables
+from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import tutorial
-from churn_pipeline.streaming import job, sink
+from churn_pipeline.streaming import job
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools import synthetic
 from churn_tools.local import producer
 from churn_tools.local import services as local_services
@@ -82,8 +85,10 @@ def test_job_fails_clearly_when_stream_or_endpoint_is_missing(
     moto_server, tmp_path, model_dir, capsys, monkeypatch
 ):
     common = [
-        "--output",
-        str(tmp_path / "o"),
+        "--warehouse",
+        str(tmp_path / "warehouse"),
+        "--database",
+        "stream",
         "--checkpoint",
         str(tmp_path / "c"),
         "--model-dir",
@@ -104,8 +109,10 @@ def test_sigterm_finishes_the_batch_in_progress_then_exits_0(moto_server, tmp_pa
     client = boto3.client("kinesis", endpoint_url=moto_server)
     stream = create_stream(client, shards=2)
     producer.send(client, stream, list(producer.csv_records(synthetic_csv, "t-"))[:400])
-    out = tmp_path / "scored"
-    command = [sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream, "--output", str(out),
+    warehouse = tmp_path / "warehouse"
+    where = StreamTables.local(warehouse)
+    command = [sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream,
+               "--warehouse", str(warehouse), "--database", where.database,
                "--checkpoint", str(tmp_path / "ckpt"), "--model-dir", str(model_dir), "--trigger-seconds", "0.5",
                "--max-records-per-shard", "50"]  # fmt: skip
     log = tmp_path / "job.log"
@@ -115,7 +122,7 @@ def test_sigterm_finishes_the_batch_in_progress_then_exits_0(moto_server, tmp_pa
         )
     try:
         wait_until(
-            lambda: list(out.glob("_manifests/*/*.json")) or process.poll() is not None,
+            lambda: list(warehouse.glob("*/*/data/*/*.parquet")) or process.poll() is not None,
             180,
             "a batch to start writing",
         )
@@ -128,10 +135,16 @@ def test_sigterm_finishes_the_batch_in_progress_then_exits_0(moto_server, tmp_pa
     text = log.read_text()
     assert "stop requested (SIGTERM): finishing the batch in progress" in text
     # Every batch that started writing was committed: no half batch left behind.
-    for root in (out, Path(str(out) + "-dead-letter")):
-        manifests = sorted(p.name for p in root.glob("_manifests/*/*.json"))
-        assert manifests and manifests == sorted(p.name for p in root.glob("_commits/*/*.json"))
-    assert len(sink.read_committed(str(out))) < 400, "stopped before reading everything"
+    # (every data file the tasks wrote is in its table's snapshot)
+    catalog = tables.catalog_from_settings(where.catalog)
+    for dataset in (outputs.STREAM_PREDICTIONS, outputs.STREAM_DEAD_LETTER):
+        on_disk = sorted(
+            str(p) for p in (warehouse / where.database / dataset.table).glob("data/*/*.parquet")
+        )
+        committed = [urlparse(p).path for p in tables.data_file_paths(catalog, where.identifier(dataset))]
+        assert on_disk == committed, dataset.table
+        assert on_disk or dataset is outputs.STREAM_DEAD_LETTER, "the scored table has the batches' files"
+    assert len(where.read(outputs.STREAM_PREDICTIONS)) < 400, "stopped before reading everything"
 
 
 def test_local_stack_up_endpoint_mode_down(spark, tmp_path, model_dir, synthetic_csv, monkeypatch):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -12,13 +14,14 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from churn_pipeline import tables
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.streaming import glue, records, sink
-from churn_pipeline.streaming.handler import BatchHandler, StreamContract
+from churn_pipeline.streaming import glue, records
+from churn_pipeline.streaming.handler import BatchHandler, StreamContract, StreamTables
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_pipeline.training.train import train, write_artifacts
 
@@ -186,10 +189,10 @@ def source_frame(spark, rows: list[dict]):
 
 
 def handle(frame, model_dir, tmp_path, function=None):
-    out, dead = tmp_path / "out", tmp_path / "dead"
-    handler = BatchHandler(ScoringConfig(mode="embedded", model_uri=str(model_dir)), str(out), str(dead), "q")
+    where = StreamTables.local(tmp_path / "warehouse")
+    handler = BatchHandler(ScoringConfig(mode="embedded", model_uri=str(model_dir)), where, "q")
     stats = (function(handler) if function else handler)(frame, 0)
-    return stats, out, sink.read_committed(str(out)), sink.read_committed(str(dead))
+    return stats, where, where.read(outputs.STREAM_PREDICTIONS), where.read(outputs.STREAM_DEAD_LETTER)
 
 
 def expected_output(rows: list[dict], model_dir) -> pd.DataFrame:
@@ -234,7 +237,7 @@ def expected_output(rows: list[dict], model_dir) -> pd.DataFrame:
 
 
 def comparable(scored: pd.DataFrame) -> pd.DataFrame:
-    frame = scored.drop(columns=["scored_at", *sink.PARTITION_COLUMNS]).sort_values("record_id")
+    frame = scored.drop(columns=["scored_at"]).sort_values("record_id")
     frame = frame.reset_index(drop=True)
     frame["kinesis_arrival_time"] = pd.to_datetime(frame["kinesis_arrival_time"], utc=True)
     return frame.astype({c: object for c in ("SeniorCitizen", "tenure", "Churn")}).where(frame.notna(), None)
@@ -246,12 +249,14 @@ def test_a_micro_batch_of_that_shape_is_scored_whole_by_its_own_model(spark, tel
 
     assert (stats.records_in, stats.scored, stats.dead_lettered) == (len(stream_records), GOOD + 1, 4)
     # Columns: the description's output columns, then the stream's own, as the catalog table declares them
-    # (the ingest_* partitions are folders).
-    files = sorted(out.glob("ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"))
+    # (the arrival time is the source of the table's hour partition).
+    catalog = tables.catalog_from_settings(out.catalog)
+    identifier = out.identifier(outputs.STREAM_PREDICTIONS)
+    files = [urlparse(path).path for path in tables.data_file_paths(catalog, identifier)]
     # Filed under the records' arrival hour.
-    assert {f.parent.relative_to(out).as_posix() for f in files} == {
-        "ingest_year=2026/ingest_month=12/ingest_day=02/ingest_hour=09"
-    }
+    listed = catalog.load_table(identifier).inspect.files().to_pylist()
+    assert {f["partition"]["kinesis_arrival_time_hour"] for f in listed} == {int(ARRIVAL.timestamp()) // 3600}
+    assert {Path(f).parent.name for f in files} == {"kinesis_arrival_time_hour=2026-12-02-09"}
     file_schema = pq.read_schema(files[0])
     assert file_schema.names == [*TELCO_FIELDS, *(f.name for f in outputs.STREAM_PREDICTIONS.columns)]
     assert [str(file_schema.field(n).type) for n in ("SeniorCitizen", "TotalCharges", "Region note")] == [
@@ -293,7 +298,9 @@ def test_glue_s_parsed_form_with_the_model_s_ddl_scores_the_same(
     _, _, raw_scored, raw_dead = handle(source_frame(spark, stream_records), telco_model, tmp_path / "raw")
 
     handler = BatchHandler(
-        ScoringConfig(mode="embedded", model_uri=str(telco_model)), "unused", "unused", "q"
+        ScoringConfig(mode="embedded", model_uri=str(telco_model)),
+        StreamTables.local(tmp_path / "unused"),
+        "q",
     )
     args = {"stream_arn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "starting_position": "LATEST"}
     ddl = glue.kinesis_connection_options(args, handler.description)["schema"]

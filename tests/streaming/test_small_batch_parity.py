@@ -56,7 +56,7 @@ def test_one_record_micro_batch_scores_like_the_batch_job(spark, kinesis, tmp_pa
     producer.send(kinesis, stream, producer.csv_records(row_csv, "parity-"))
     stats, scored, dead = run_job(spark, stream, tmp_path / "stream", model_dir, stop_when_idle=2.0)
     assert [s.records_in for s in stats if s.records_in] == [1], "one micro-batch of one record"
-    assert dead is None and len(scored) == 1
+    assert len(dead) == 0 and len(scored) == 1
     stream_row = scored.iloc[0]
 
     assert stream_row["State"] == RARE_STATE

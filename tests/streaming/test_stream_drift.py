@@ -18,8 +18,8 @@ from churn_pipeline.contract import metrics, outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.streaming import handler as h
-from churn_pipeline.streaming import sink
 from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools import synthetic
 from churn_tools.local import producer
 
@@ -55,13 +55,15 @@ def source_frame(spark, items):
     return spark.createDataFrame(rows, SOURCE_SCHEMA)
 
 
+def tables_at(root) -> StreamTables:
+    return StreamTables.local(root / "warehouse", drift=True)
+
+
 def handler_for(model_dir, root, metrics_client=None) -> h.BatchHandler:
     return h.BatchHandler(
         ScoringConfig(mode="embedded", model_uri=str(model_dir)),
-        str(root / "out"),
-        str(root / "dead"),
+        tables_at(root),
         "q-drift",
-        drift_path=str(root / "drift"),
         on_batch=CloudWatchBatchMetrics("churn-test-stream", client=metrics_client)
         if metrics_client
         else None,
@@ -81,17 +83,13 @@ def test_a_shifted_micro_batch_reports_its_drift_writes_it_and_publishes_the_ala
     )
     assert stats.max_psi == stats.drift["max_psi"]
     # The drift dataset: one row per baseline feature, committed with the batch, in the contract's columns.
-    written = sink.read_committed(str(tmp_path / "drift"))
-    contract = outputs.STREAM_DRIFT.columns + outputs.STREAM_DRIFT.partition_keys
-    assert sorted(written.columns) == sorted(f.name for f in contract)  # DuckDB orders hive keys its own way
+    written = tables_at(tmp_path).read(outputs.STREAM_DRIFT)
+    assert list(written.columns) == [f.name for f in outputs.STREAM_DRIFT.columns]
     assert set(written[outputs.FEATURE]) == set(ModelDir(model_dir).baseline().features)
     assert dict(zip(written[outputs.FEATURE], written[outputs.PSI], strict=True)) == pytest.approx(
         psi, abs=1e-6
     )
     assert set(written[outputs.DRIFT_ROWS]) == {stats.scored} and set(written[outputs.MICRO_BATCH]) == {7}
-    assert set(written["ingest_hour"].astype(str)) == {
-        "14"
-    }  # the hour of the batch's earliest arrival, not the wall clock
     # The metric the drift alarm reads, under the stream job's name.
     points = cloudwatch.get_metric_statistics(
         Namespace=metrics.NAMESPACE, MetricName=metrics.MAX_PSI,
@@ -113,7 +111,7 @@ def test_a_batch_like_the_training_data_is_stable_and_a_small_one_publishes_no_m
     assert small.max_psi is None
     names = {d["MetricName"] for d in CloudWatchBatchMetrics("job", client=object()).metric_data(small)}
     assert metrics.MAX_PSI not in names and metrics.DEAD_LETTER_RECORDS in names
-    assert set(sink.read_committed(str(tmp_path / "small" / "drift"))[outputs.DRIFT_ROWS]) == {small.scored}
+    assert set(tables_at(tmp_path / "small").read(outputs.STREAM_DRIFT)[outputs.DRIFT_ROWS]) == {small.scored}
 
 
 def test_a_model_without_a_baseline_scores_as_before_and_writes_no_drift(spark, model_dir, records, tmp_path):
@@ -127,13 +125,14 @@ def test_a_model_without_a_baseline_scores_as_before_and_writes_no_drift(spark, 
         old.drift == {"available": False, "reason": old.drift["reason"]}
         and "no baseline.json" in old.drift["reason"]
     )
-    assert old.max_psi is None and sink.read_committed(str(tmp_path / "old" / "drift")) is None
-    assert sink.is_committed(
-        sink.store_for(str(tmp_path / "old" / "drift")), "q-drift", 0
-    )  # committed, empty
+    assert old.max_psi is None and len(tables_at(tmp_path / "old").read(outputs.STREAM_DRIFT)) == 0
     columns = ["record_id", outputs.PROBABILITY, outputs.PREDICTION]
-    scored_new = sink.read_committed(str(tmp_path / "new" / "out"))[columns].sort_values("record_id")
-    scored_old = sink.read_committed(str(tmp_path / "old" / "out"))[columns].sort_values("record_id")
+    scored_new = (
+        tables_at(tmp_path / "new").read(outputs.STREAM_PREDICTIONS, columns).sort_values("record_id")
+    )
+    scored_old = (
+        tables_at(tmp_path / "old").read(outputs.STREAM_PREDICTIONS, columns).sort_values("record_id")
+    )
     pd.testing.assert_frame_equal(scored_new.reset_index(drop=True), scored_old.reset_index(drop=True))
     assert json.loads(json.dumps(new.drift))["available"]
 
@@ -146,7 +145,7 @@ def test_a_replayed_micro_batch_is_skipped_once_all_three_datasets_committed(
     first = handler(frame, 3)
     again = handler(frame, 3)
     assert not first.skipped and again.skipped
-    assert len(sink.read_committed(str(tmp_path / "drift"))) == len(ModelDir(model_dir).baseline().features)
+    assert len(tables_at(tmp_path).read(outputs.STREAM_DRIFT)) == len(ModelDir(model_dir).baseline().features)
 
 
 def test_the_driver_holds_one_drift_accumulator_per_query_however_many_micro_batches_ran(

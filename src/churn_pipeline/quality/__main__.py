@@ -8,7 +8,7 @@ import sys
 from churn_pipeline.contract import settings
 from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.quality.config import QualityConfig
-from churn_pipeline.streaming import sink
+from churn_pipeline.tables import CatalogSettings, TableRef
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -24,9 +24,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scored",
         action="append",
         default=[],
-        help="a scored dataset (repeatable, or comma-separated): the batch job's, or the streaming job's (told "
-        "apart by the streaming job's commit protocol folders, read through its commit markers)",
+        help="a batch job's scored dataset (repeatable, or comma-separated)",
     )
+    parser.add_argument(
+        "--stream-table",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("CATALOG", "WAREHOUSE", "DATABASE.TABLE"),
+        help="the streaming job's scored Iceberg table (repeatable): catalog glue|sql, its warehouse, its name",
+    )
+    parser.add_argument("--region", default=None, help="AWS region of a glue catalog (default: boto3's)")
     parser.add_argument("--model-uri", required=True, help="the deployed model's directory (or s3:// prefix)")
     parser.add_argument("--out", required=True, help="folder of the outputs (quality, calibration, ...)")
     parser.add_argument("--threshold", type=float, default=settings.DEFAULT_THRESHOLD,
@@ -41,23 +49,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def is_stream_dataset(location: str) -> bool:
-    """The streaming job's dataset: its commit protocol puts an intent manifest before any data file."""
-    store = sink.store_for(location)
-    return bool(store.list(sink.MANIFESTS) or store.list(sink.COMMITS))
-
-
 def config_from_args(args: argparse.Namespace) -> QualityConfig:
     locations = [part.strip() for value in args.scored for part in value.split(",") if part.strip()]
-    if not locations:
-        raise ValueError("--scored: give at least one scored dataset (batch or stream)")
-    stream = tuple(loc for loc in locations if is_stream_dataset(loc))
+    stream = tuple(
+        TableRef(CatalogSettings(kind, warehouse, args.region), identifier)
+        for kind, warehouse, identifier in args.stream_table
+    )
+    if not (locations or stream):
+        raise ValueError("--scored / --stream-table: give at least one scored dataset (batch or stream)")
     out = args.out.rstrip("/")
     return QualityConfig(
         outcomes_path=args.outcomes,
         model_uri=args.model_uri,
-        batch_scored_paths=tuple(loc for loc in locations if loc not in stream),
-        stream_scored_paths=stream,
+        batch_scored_paths=tuple(locations),
+        stream_scored_tables=stream,
         quality_path=f"{out}/quality",
         calibration_path=f"{out}/calibration",
         rejects_path=f"{out}/outcome-rejects",
@@ -67,6 +72,7 @@ def config_from_args(args: argparse.Namespace) -> QualityConfig:
         auc_margin=settings.check_auc_margin(args.auc_margin),
         run_id=args.run_id,
         metrics_job_name=args.metrics_job_name,
+        region=args.region,
     )
 
 

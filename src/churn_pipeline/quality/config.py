@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from churn_pipeline.batch import writer
 from churn_pipeline.contract import settings
+from churn_pipeline.tables import TableRef
 
 
 @dataclass(frozen=True)
@@ -17,10 +18,11 @@ class QualityConfig:
     calibration_path: str  # contract.outputs.MODEL_CALIBRATION
     rejects_path: str  # contract.outputs.OUTCOME_REJECTS
     training_set_path: str  # contract.outputs.NEXT_TRAINING_SET
-    # Scored datasets: the batch job's (Hive batch_id=<run> folders) and the streaming job's (read through its
-    # commit markers, streaming.sink). Either may be empty; a location that does not exist yet holds no score.
+    # Scored datasets: the batch job's (Hive batch_id=<run> folders; a location that does not exist yet holds
+    # no score) and the streaming job's Iceberg tables (their committed snapshot, tables.read_spark). Either
+    # may be empty.
     batch_scored_paths: tuple[str, ...] = ()
-    stream_scored_paths: tuple[str, ...] = ()
+    stream_scored_tables: tuple[TableRef, ...] = ()
     threshold: float = settings.DEFAULT_THRESHOLD  # the scorers' decision threshold (settings.THRESHOLD)
     horizon_days: int = settings.HORIZON_DAYS.default  # type: ignore[assignment]
     auc_margin: float = settings.AUC_MARGIN.default  # type: ignore[assignment]
@@ -34,7 +36,7 @@ class QualityConfig:
         settings.check_threshold(self.threshold)
         settings.check_horizon_days(self.horizon_days)
         settings.check_auc_margin(self.auc_margin)
-        if not (self.batch_scored_paths or self.stream_scored_paths):
+        if not (self.batch_scored_paths or self.stream_scored_tables):
             raise ValueError("a quality run needs at least one scored dataset (batch or stream)")
         outputs = [self.quality_path, self.calibration_path, self.rejects_path, self.training_set_path]
         if len({p.rstrip("/") for p in outputs}) != len(outputs):

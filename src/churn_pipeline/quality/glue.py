@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from churn_pipeline.contract import settings
+from churn_pipeline.contract import outputs, settings
 from churn_pipeline.quality.config import QualityConfig
+from churn_pipeline.tables import CatalogSettings, TableRef
 
 # The job's own arguments (besides JOB_NAME, which Glue gives every job), as Terraform deploys them.
 JOB_ARGUMENTS = (
     "outcomes_path",
     "batch_scored_path",
-    "stream_scored_path",
+    # The streaming job's scored Iceberg table (contract.outputs.STREAM_PREDICTIONS) in this Glue database,
+    # its warehouse as the streaming job's (tables.CatalogSettings).
+    "stream_table_warehouse",
+    "stream_table_database",
     "model_uri",
     settings.THRESHOLD.argument,
     settings.HORIZON_DAYS.argument,
@@ -34,7 +38,12 @@ def config_from_glue_args(args: Mapping[str, str]) -> QualityConfig:
     return QualityConfig(
         outcomes_path=args["outcomes_path"],
         batch_scored_paths=(args["batch_scored_path"],),
-        stream_scored_paths=(args["stream_scored_path"],),
+        stream_scored_tables=(
+            TableRef(
+                CatalogSettings("glue", args["stream_table_warehouse"], args["aws_region"]),
+                f"{args['stream_table_database']}.{outputs.STREAM_PREDICTIONS.table}",
+            ),
+        ),
         model_uri=args["model_uri"],
         threshold=settings.check_threshold(args[settings.THRESHOLD.argument]),
         horizon_days=settings.check_horizon_days(args[settings.HORIZON_DAYS.argument]),

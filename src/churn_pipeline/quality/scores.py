@@ -1,8 +1,8 @@
 """The scores the outcomes are joined to: the batch job's and the streaming job's scored datasets, as written
 (contract.outputs.BATCH_PREDICTIONS / STREAM_PREDICTIONS, Parquet with Hive folders).
 
-The streaming dataset is read through its commit markers only (streaming.sink.committed_files): a batch the
-job was writing when it stopped is never seen. A batch dataset is read as its batch_id=<run> folders (each
+The streaming job's Iceberg table is read as its current snapshot (tables.read_spark): a micro-batch the job
+was writing when it stopped is in no snapshot and never seen. A batch dataset is read as its batch_id=<run> folders (each
 folder is replaced whole by a re-run, batch.writer). A location that does not exist yet holds no score.
 """
 
@@ -18,7 +18,7 @@ from churn_pipeline.batch import writer
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.quality import outcomes as outcome_lines
-from churn_pipeline.streaming import sink
+from churn_pipeline.tables import TableRef, read_spark
 
 SOURCE = "_score_source"  # "batch" or "stream": the tie-break of two scores at the same instant
 BATCH, STREAM = "batch", "stream"
@@ -29,8 +29,7 @@ def read_scores(
     spark: SparkSession,
     description: DatasetDescription,
     batch_paths: Sequence[str] = (),
-    stream_paths: Sequence[str] = (),
-    region: str | None = None,
+    stream_tables: Sequence[TableRef] = (),
 ) -> DataFrame:
     """Every scored row of the given datasets: the description's output columns (null where an older model's
     rows lack one), probability, model version, scored_at, SOURCE and SCORE_ID."""
@@ -41,8 +40,8 @@ def read_scores(
     ]
     frames += [
         _select(frame, description, STREAM)
-        for path in stream_paths
-        if (frame := _read_stream(spark, path, region)) is not None
+        for ref in stream_tables
+        if (frame := read_spark(spark, ref.catalog(), ref.identifier)) is not None
     ]
     if not frames:  # no score yet: every outcome is NOT_SCORED
         return spark.createDataFrame([], schema_of(description))
@@ -61,15 +60,6 @@ def _read_batch(spark: SparkSession, path: str) -> DataFrame | None:
     if not writer.path_exists(spark, path):
         return None
     return spark.read.parquet(path)  # its batch_id=<run> folders, discovered as a partition column
-
-
-def _read_stream(spark: SparkSession, path: str, region: str | None) -> DataFrame | None:
-    store = sink.store_for(path, region)
-    files = sink.committed_files(store)
-    if not files:
-        return None
-    # Spark reads s3:// on Glue (EMRFS); a local store's uri is a path.
-    return spark.read.option("basePath", path).parquet(*[store.uri(key) for key in files])
 
 
 def _select(frame: DataFrame, description: DatasetDescription, source: str) -> DataFrame:

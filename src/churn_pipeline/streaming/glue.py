@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from churn_pipeline import tables
 from churn_pipeline.contract import codes, settings
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.scoring import config as scoring_config
@@ -36,9 +37,10 @@ JOB_ARGUMENTS = (
     "stream_arn",
     settings.STARTING_POSITION.argument,
     "checkpoint_path",
-    "output_path",
-    "dead_letter_path",
-    "drift_path",
+    # The Iceberg tables (scored, dead letter, drift: contract.outputs STREAM_* names) in this Glue database,
+    # their files under this s3:// warehouse (<warehouse>/<database>/<table>, tables.CatalogSettings).
+    "table_warehouse",
+    "table_database",
     *scoring_config.GLUE_ARGUMENTS,
     settings.WINDOW_SIZE.argument,
 )
@@ -187,15 +189,15 @@ def handler_from_args(args: Mapping[str, str]) -> h.BatchHandler:
         # A micro-batch is bounded by the window and the stream's rate: memory is fast and cannot overflow.
         storage_level="MEMORY_AND_DISK",
     )
+    # The Glue Data Catalog in the job's region; the drift table is always written (its alarm watches it).
+    catalog = tables.CatalogSettings("glue", args["table_warehouse"], region)
     return h.BatchHandler(
         scoring,
-        args["output_path"],
-        args["dead_letter_path"],
+        h.StreamTables(catalog, args["table_database"], drift=True),
         query_id=h.CheckpointQueryId(args["checkpoint_path"], region),
         on_batch=CloudWatchBatchMetrics(
             args["JOB_NAME"], region=region
         ),  # the dead-letter and drift alarms watch these
-        drift_path=args["drift_path"],
     )
 
 

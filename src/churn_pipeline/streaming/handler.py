@@ -1,5 +1,9 @@
 """The micro-batch handler (foreachBatch / Glue forEachBatch): parse, score, dead-letter, commit exactly once,
-every record handled in the Spark tasks (the driver sees counts, file names, manifests and markers).
+every record handled in the Spark tasks (the driver sees counts and the names of the files they wrote).
+
+Each micro-batch is one Iceberg commit per table (dead letter, drift, scored: in that order), its marker
+(query id, batch id) in the snapshot summary (churn_pipeline.tables.commit_data_files); a replayed batch is
+skipped for every table whose history holds its marker. See docs/streaming-commit-protocol.md.
 
 Input: a DataFrame of Kinesis records with the columns of `SOURCE_COLUMNS` (the Python source gives them as
 is; the Glue entry script maps either form of the Glue connector's records to them), and optionally
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +29,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from churn_pipeline import drift
+from churn_pipeline import drift, tables
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription, canonical
 from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
-from churn_pipeline.streaming import records, sink
+from churn_pipeline.streaming import records
+from churn_pipeline.tables import files as table_files
 
 log = logging.getLogger("churn_pipeline.streaming")
 
@@ -51,6 +56,50 @@ PARSE_ERROR_REASON = "_parse_error_reason"
 _SPARK_TYPES = {outputs.INT: T.IntegerType(), outputs.DOUBLE: T.DoubleType(), outputs.STRING: T.StringType()}
 # What each write task reports to the driver: one JSON line of counts and the files it wrote.
 _TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
+
+
+SCORED = "scored"
+DEAD = "dead_letter"
+DRIFT = "drift"
+# Each table's Iceberg partitioning: the hour of the record's Kinesis arrival (what readers prune on); drift
+# rows have no record, so the hour they were computed in (one per micro-batch).
+HOUR_COLUMN = {
+    SCORED: outputs.KINESIS_ARRIVAL_TIME,
+    DEAD: outputs.KINESIS_ARRIVAL_TIME,
+    DRIFT: outputs.COMPUTED_AT,
+}
+
+
+@dataclass(frozen=True)
+class StreamTables:
+    """Where the job commits: the catalog (Glue, or pyiceberg's SQL catalog for a run with no AWS stand-in),
+    the database its tables are in, and whether the drift table is written (drift computed per batch)."""
+
+    catalog: tables.CatalogSettings
+    database: str
+    drift: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.database or "." in self.database:
+            raise ValueError(f"the stream tables' database must be a plain name, got {self.database!r}")
+
+    def identifier(self, dataset: outputs.Dataset) -> str:
+        return f"{self.database}.{dataset.table}"
+
+    def ref(self, dataset: outputs.Dataset) -> tables.TableRef:
+        return tables.TableRef(self.catalog, self.identifier(dataset))
+
+    @classmethod
+    def local(cls, warehouse: str | Path, database: str = "stream", drift: bool = False) -> StreamTables:
+        """The tables in pyiceberg's SQL catalog in a local directory (a run with no AWS stand-in)."""
+        return cls(tables.CatalogSettings("sql", str(warehouse)), database, drift)
+
+    def read(self, dataset: outputs.Dataset, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The committed rows of one of the stream's tables as pandas (tests, the latency probe, quick looks):
+        empty before the first commit."""
+        return tables.read_pandas(
+            tables.catalog_from_settings(self.catalog), self.identifier(dataset), columns
+        )
 
 
 @dataclass(frozen=True)
@@ -188,24 +237,21 @@ class BatchHandler:
     def __init__(
         self,
         scoring: spark_scoring.ScoringConfig,
-        output_path: str,
-        dead_letter_path: str,
+        tables_at: StreamTables,
         query_id: Callable[[], str] | str,
         max_payload_bytes: int = records.DEFAULT_MAX_PAYLOAD_BYTES,
         on_batch: Callable[[BatchStats], None] | None = None,
-        drift_path: str | None = None,
     ):
         self.scoring = scoring
-        self.output = sink.store_for(output_path, scoring.region)
-        self.dead_letter = sink.store_for(dead_letter_path, scoring.region)
-        # Drift per micro-batch against the model's training baseline, written where given (None: not computed).
-        self.drift = sink.store_for(drift_path, scoring.region) if drift_path else None
+        self.tables = tables_at
         self._query_id = query_id
         self.max_payload_bytes = max_payload_bytes
         self.on_batch = on_batch
         # One drift accumulator for the query, emptied per micro-batch: the driver never releases one.
         self._drift_counts: Accumulator | None = None
         self._contract: StreamContract | None = None
+        self._catalog = None
+        self._identifiers: dict[str, str] | None = None
 
     @property
     def contract(self) -> StreamContract:
@@ -224,17 +270,56 @@ class BatchHandler:
     def query_id(self) -> str:
         return self._query_id() if callable(self._query_id) else self._query_id
 
+    def datasets(self) -> dict[str, outputs.Dataset]:
+        """The tables of each micro-batch, in commit order: dead letter and drift first, scored last."""
+        drift_table_ = {DRIFT: outputs.STREAM_DRIFT} if self.tables.drift else {}
+        return {DEAD: outputs.STREAM_DEAD_LETTER, **drift_table_, SCORED: self.contract.output}
+
+    def identifiers(self) -> dict[str, str]:
+        """Each table's identifier, the tables created (or checked against the writer's schema) once per run."""
+        if self._identifiers is None:
+            catalog = self.catalog
+            identifiers = {}
+            for name, dataset in self.datasets().items():
+                identifier = self.tables.identifier(dataset)
+                tables.ensure_table(
+                    catalog,
+                    identifier,
+                    outputs.arrow_schema(dataset),
+                    [(HOUR_COLUMN[name], "hour")],
+                    self.tables.catalog.table_location(self.tables.database, dataset.table),
+                )
+                identifiers[name] = identifier
+            self._identifiers = identifiers
+        return self._identifiers
+
+    @property
+    def catalog(self):
+        if self._catalog is None:
+            self._catalog = tables.catalog_from_settings(self.tables.catalog)
+        return self._catalog
+
     def __call__(self, batch: DataFrame, batch_id: int) -> BatchStats:
         started = time.time()
         query_id = self.query_id
         stats = BatchStats(batch_id)
-        if all(sink.is_committed(store, query_id, batch_id) for store in self._stores()):
+        identifiers = self.identifiers()
+        # A table whose history holds this batch's marker (or a later one of this query) has it already: a
+        # crash came after its commit. The batch is re-run for the others only.
+        loaded = {name: self.catalog.load_table(identifier) for name, identifier in identifiers.items()}
+        done = {
+            name
+            for name, table in loaded.items()
+            if (last := tables.last_committed_sequence(table, query_id)) is not None and batch_id <= last
+        }
+        if SCORED in done:  # committed last, always (even empty): the batch is in every table that has rows
             stats.skipped = True
             log.info(stats.log_line())
             return self._done(stats)
+        stats.replayed = bool(done)
 
         # Everything per record runs in the Spark tasks (parse, score, write their own files); the driver sees
-        # counts, the files written, and the protocol's manifests and markers (docs/streaming-commit-protocol.md).
+        # counts and the files written, then commits them (docs/streaming-commit-protocol.md).
         source = batch.select(
             F.col(DATA),
             F.col(SHARD_ID),
@@ -246,13 +331,13 @@ class BatchHandler:
                 for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
             ],
         )
-        stats = self._process(source, query_id, batch_id, stats)
+        pending = {
+            name: f"{table.location().rstrip('/')}/data" for name, table in loaded.items() if name not in done
+        }
+        stats = self._process(source, query_id, batch_id, stats, pending)
         stats.batch_seconds = time.time() - started
         log.info(stats.log_line())
         return self._done(stats)
-
-    def _stores(self) -> list[sink.ObjectStore]:
-        return [self.dead_letter, *([self.drift] if self.drift else []), self.output]
 
     def _done(self, stats: BatchStats) -> BatchStats:
         if self.on_batch is not None:
@@ -269,26 +354,23 @@ class BatchHandler:
             return drift.report(None, {}, rows)
         return drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
 
-    def _process(self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats) -> BatchStats:
-        targets = {DEAD: self.dead_letter, SCORED: self.output}
-        # A dataset this batch already committed (a crash came between two datasets' markers) is not rewritten.
-        pending = {
-            name: store for name, store in targets.items() if not sink.is_committed(store, query_id, batch_id)
-        }
-        replayed = [sink.begin_batch(store, query_id, batch_id) for store in pending.values()]
+    def _process(
+        self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats, pending: dict[str, str]
+    ) -> BatchStats:
+        """`pending`: the data location of each table this batch is not yet committed to."""
         # One Python operator per task: it parses, scores (the shared scorer's function) and writes each Arrow
         # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
         # until its result came back: behind a parse that outruns the model, the whole partition
         # (spark_scoring.TaskScorer).
         contract = self.contract
-        if self.drift is not None and self._drift_counts is None:
+        if self.tables.drift and self._drift_counts is None:
             self._drift_counts = spark_scoring.drift_accumulator(source.sparkSession)
         scorer = spark_scoring.task_scorer(
             contract.parsed_schema,
             source.sparkSession,
             self.scoring,
             prior_error=(PARSE_ERROR_CODE, PARSE_ERROR_REASON),
-            count_drift=self.drift is not None,
+            count_drift=self.tables.drift,
             drift_counts=self._drift_counts,
         )
         # No more partitions than task slots: on 2 cores, 4 shards' partitions ran in two waves and a wave's
@@ -296,7 +378,6 @@ class BatchHandler:
         # Arrow batch at a time, so more records per task cost no memory.
         # (coalesce never adds partitions: a batch with fewer keeps its own.)
         source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
-        locations = {name: store.uri("") for name, store in pending.items()}
         # One scoring time for the micro-batch (what current_timestamp() gives a query), the same in a retry.
         scored_at_micros = int(time.time() * 1e6)
         pipeline = _task_pipeline(
@@ -305,17 +386,16 @@ class BatchHandler:
             self.max_payload_bytes,
             scorer,
             scored_at_micros,
-            locations,
-            self.scoring.region,
-            query_id,
-            batch_id,
+            {name: location for name, location in pending.items() if name in (SCORED, DEAD)},
+            self.tables.catalog,
+            f"{query_id}-{batch_id:012d}",
         )
         reports = [
             json.loads(row["report"]) for row in source.mapInPandas(pipeline, _TASK_REPORT_SCHEMA).collect()
         ]
         stats.records_in = sum(r["records"] for r in reports)
         stats.scored = sum(r["rows"][SCORED] for r in reports)
-        report = self._drift_of(scorer, stats.scored) if self.drift else None
+        report = self._drift_of(scorer, stats.scored) if self.tables.drift else None
         stats.dead_lettered = sum(r["rows"][DEAD] for r in reports)
         for r in reports:
             for code, n in r["codes"].items():
@@ -323,20 +403,24 @@ class BatchHandler:
         stats.model_version = scorer.model_version
         arrivals = [r["min_arrival"] for r in reports if r["min_arrival"] is not None]
 
-        extra = {"model_version": scorer.model_version}
-        # Dead letters (and drift) first, the output last: a crash before the output's commit leaves the batch
-        # uncommitted, so it re-runs; the tasks rewrite only what is not committed.
-        if DEAD in pending:
-            files = [f for r in reports for f in r["files"].get(DEAD, [])]
-            sink.commit_batch(self.dead_letter, query_id, batch_id, files, stats.dead_lettered, extra)
-        if self.drift is not None and report is not None and arrivals:
+        files = {name: [f for r in reports for f in r["files"].get(name, [])] for name in (DEAD, SCORED)}
+        if report is not None and arrivals:
             stats.drift = report.summary()
-            table = drift_table(report, scorer.model_version, batch_id, pd.Series([min(arrivals)]))
-            replayed.append(sink.write_batch(self.drift, table, query_id, batch_id, extra).replayed)
-        if SCORED in pending:
-            files = [f for r in reports for f in r["files"].get(SCORED, [])]
-            sink.commit_batch(self.output, query_id, batch_id, files, stats.scored, extra)
-        stats.replayed = any(replayed)
+            if DRIFT in pending:  # the driver writes the batch's few drift rows itself
+                table = drift_table(report, scorer.model_version, batch_id)
+                name = f"{query_id}-{batch_id:012d}-driver"
+                files[DRIFT] = table_files.write_hour_files(
+                    self.tables.catalog, pending[DRIFT], table, HOUR_COLUMN[DRIFT], name
+                )
+        # Dead letters and drift first, the scored table last: a crash before a table's commit leaves the
+        # batch uncommitted there, so it re-runs for that table (and those after it) only. The scored table's
+        # snapshot is made even with no scored row: its marker says the whole batch is done.
+        marker = tables.CommitMarker(query_id, batch_id)
+        for name, identifier in self.identifiers().items():
+            if name in pending:
+                tables.commit_data_files(
+                    self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED
+                )
         if arrivals:
             stats.max_arrival_to_commit_seconds = time.time() - float(min(arrivals)) / 1e6
         return stats
@@ -349,16 +433,15 @@ def _task_pipeline(
     scorer: spark_scoring.TaskScorer,
     scored_at_micros: int,
     locations: dict[str, str],
-    region: str | None,
-    query_id: str,
-    batch_id: int,
+    catalog: tables.CatalogSettings,
+    batch_name: str,
 ):
     """The tasks' function (mapInPandas over the source frame): for each Arrow batch of its partition, a task
     parses the records (`parse_frame`), scores them (the shared scorer, the parser's verdict as the prior
-    error), builds the scored and dead-letter tables, writes each with the task protocol of `sink.write_task`
-    to the datasets not yet committed, and reports one JSON line: records, rows and files per dataset,
-    dead-letter codes and the earliest arrival. A task holds one Arrow batch at a time, never its whole
-    partition."""
+    error), builds the scored and dead-letter tables, writes each as data files under the data location of
+    the tables not yet committed (one file per arrival hour, names unique to this attempt: no retry or replay
+    overwrites or deletes a file), and reports one JSON line: records, rows and files per table, dead-letter
+    codes and the earliest arrival. A task holds one Arrow batch at a time, never its whole partition."""
 
     def write(batches):
         from pyspark import TaskContext
@@ -366,24 +449,27 @@ def _task_pipeline(
         context = TaskContext.get()
         if context is None:
             raise RuntimeError("the stream's write runs in Spark tasks: no TaskContext here")
-        stores = {name: sink.store_for(location, region) for name, location in locations.items()}
         for chunk, source in enumerate(batches):
             if not len(source):
                 continue
             frame = scorer.outcomes(parse_frame(source, parser, max_payload_bytes), scored_at_micros)
             is_scored = (frame[spark_scoring.OUTCOME] == spark_scoring.SCORED).to_numpy()
             scored, dead = frame[is_scored].reset_index(drop=True), frame[~is_scored].reset_index(drop=True)
-            tables = {SCORED: output_table(scored, output), DEAD: dead_letter_table(dead)}
+            built = {
+                table: output_table(scored, output) if table == SCORED else dead_letter_table(dead)
+                for table in locations
+            }
+            name = f"{batch_name}-{context.partitionId():05d}-{chunk:05d}"
             report = {
                 "records": len(frame),
                 "rows": {SCORED: len(scored), DEAD: len(dead)},
                 "codes": {str(k): int(v) for k, v in dead[spark_scoring.ERROR_CODE].value_counts().items()},
                 "min_arrival": int(frame[ARRIVAL_MICROS].min()),
                 "files": {
-                    name: sink.write_task(
-                        store, tables[name], query_id, batch_id, context.partitionId(), chunk
+                    table: table_files.write_hour_files(
+                        catalog, location, built[table], HOUR_COLUMN[table], name
                     )
-                    for name, store in stores.items()
+                    for table, location in locations.items()
                 },
             }
             yield pd.DataFrame({"report": [json.dumps(report)]})
@@ -391,23 +477,10 @@ def _task_pipeline(
     return write
 
 
-SCORED = "scored"
-DEAD = "dead_letter"
-
-
 def _timestamps(micros: pd.Series) -> pa.Array:
     return pa.array(
         micros.astype("Int64").to_numpy(dtype="int64", na_value=0), type=pa.timestamp("us", tz="UTC")
     )
-
-
-def _partitions(micros: pd.Series) -> dict[str, list[str]]:
-    """The ingest_* partition values (year, month, day, hour of arrival, UTC) of each row."""
-    when = pd.to_datetime(micros.astype("int64"), unit="us", utc=True)
-    formats = ("%Y", "%m", "%d", "%H")
-    return {
-        name: when.dt.strftime(f).tolist() for name, f in zip(sink.PARTITION_COLUMNS, formats, strict=True)
-    }
 
 
 def _text(series: pd.Series) -> pa.Array:
@@ -419,7 +492,7 @@ def _text(series: pd.Series) -> pa.Array:
 
 def output_table(scored: pd.DataFrame, dataset: outputs.Dataset) -> pa.Table:
     """Scored rows of `dataset` (STREAM_PREDICTIONS for the model's description): the record's fields (as
-    received), the scores, record_id and kinesis_*, ingest_* partitions."""
+    received), the scores, record_id and kinesis_* (the arrival time is the table's partition source)."""
     fixed = {f.name for f in outputs.STREAM_PREDICTIONS.columns}
     columns: dict[str, pa.Array] = {
         f.name: pa.array(scored[f.name], outputs.arrow_type(f.type), from_pandas=True)
@@ -437,15 +510,11 @@ def output_table(scored: pd.DataFrame, dataset: outputs.Dataset) -> pa.Table:
     columns[outputs.KINESIS_SHARD_ID] = _text(scored[SHARD_ID])
     columns[outputs.KINESIS_SEQUENCE_NUMBER] = _text(scored[SEQUENCE_NUMBER])
     columns[outputs.KINESIS_ARRIVAL_TIME] = _timestamps(scored[ARRIVAL_MICROS])
-    for name, values in _partitions(scored[ARRIVAL_MICROS]).items():
-        columns[name] = pa.array(values, pa.string())
     return _as_dataset(columns, dataset)
 
 
-def drift_table(
-    report: drift.DriftReport, model_version: str, batch_id: int, arrivals: pd.Series
-) -> pa.Table:
-    """The micro-batch's drift rows (contract.outputs.STREAM_DRIFT), in the hour of its earliest arrival."""
+def drift_table(report: drift.DriftReport, model_version: str, batch_id: int) -> pa.Table:
+    """The micro-batch's drift rows (contract.outputs.STREAM_DRIFT), all computed at one instant."""
     rows = report.rows_of()
     now = int(time.time() * 1e6)
     columns: dict[str, pa.Array] = {
@@ -457,9 +526,6 @@ def drift_table(
         outputs.MICRO_BATCH: pa.array([batch_id] * len(rows), pa.int64()),
         outputs.COMPUTED_AT: pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
     }
-    earliest = pd.Series([arrivals.min()] * len(rows), dtype="int64")
-    for name, values in _partitions(earliest).items():
-        columns[name] = pa.array(values, pa.string())
     return _as_dataset(columns, outputs.STREAM_DRIFT)
 
 
@@ -476,21 +542,30 @@ def dead_letter_table(dead: pd.DataFrame) -> pa.Table:
         outputs.KINESIS_ARRIVAL_TIME: _timestamps(dead[ARRIVAL_MICROS]),
         outputs.DEAD_LETTERED_AT: pa.array([now] * len(dead), pa.timestamp("us", tz="UTC")),
     }
-    for name, values in _partitions(dead[ARRIVAL_MICROS]).items():
-        columns[name] = pa.array(values, pa.string())
     return _as_dataset(columns, outputs.STREAM_DEAD_LETTER)
 
 
 def _as_dataset(columns: dict[str, pa.Array], dataset: outputs.Dataset) -> pa.Table:
-    """The table in the dataset's contract order and types (what its catalog table declares): a column
+    """The table in the dataset's contract order and types (what its Iceberg table declares): a column
     missing here, or one of another type, fails the batch before anything is written."""
-    return outputs.arrow_table(columns, dataset, with_partitions=True)
+    return outputs.arrow_table(columns, dataset)
 
 
 def read_query_id(checkpoint_path: str, region: str | None = None) -> str:
     """The id Spark keeps in the checkpoint's `metadata` file: stable across restarts of the same query."""
-    store = sink.store_for(checkpoint_path, region)
-    body = store.get("metadata")
+    location = f"{checkpoint_path.rstrip('/')}/metadata"
+    if location.startswith(("s3://", "s3a://")):
+        import boto3
+
+        bucket, _, key = location.split("://", 1)[1].partition("/")
+        client = boto3.client("s3", region_name=region)
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey:
+            body = None
+    else:
+        path = Path(location)
+        body = path.read_bytes() if path.exists() else None
     if body is None:
         raise FileNotFoundError(f"no Spark metadata file in checkpoint {checkpoint_path!r}")
     return json.loads(body.decode().splitlines()[0])["id"]

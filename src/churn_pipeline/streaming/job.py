@@ -1,6 +1,7 @@
-"""The streaming scoring job on any Spark 4: Kinesis (Python source) -> foreachBatch handler -> datasets.
+"""The streaming scoring job on any Spark 4: Kinesis (Python source) -> foreachBatch handler -> Iceberg tables.
 
-    python -m churn_pipeline.streaming.job --stream churn --output OUT --dead-letter DLQ --checkpoint CKPT \
+    python -m churn_pipeline.streaming.job --stream churn --catalog sql --warehouse DIR --database DB \
+        --checkpoint CKPT [--drift] \
         [--mode embedded|endpoint] [--model-dir DIR] [--endpoint-name NAME] [--trigger-seconds 2] \
         [--starting-position TRIM_HORIZON|LATEST|AT_TIMESTAMP] [--starting-timestamp T] [--stop-when-idle S]
 
@@ -31,7 +32,14 @@ from churn_pipeline.spark_session import local_session
 from churn_pipeline.streaming import kinesis_source as ks
 from churn_pipeline.streaming import records
 from churn_pipeline.streaming.cloudwatch import CloudWatchBatchMetrics
-from churn_pipeline.streaming.handler import BatchHandler, BatchStats, CheckpointQueryId, StreamContract
+from churn_pipeline.streaming.handler import (
+    BatchHandler,
+    BatchStats,
+    CheckpointQueryId,
+    StreamContract,
+    StreamTables,
+)
+from churn_pipeline.tables import CatalogSettings
 
 log = logging.getLogger("churn_pipeline.streaming")
 
@@ -43,8 +51,7 @@ class StartupError(RuntimeError):
 @dataclass(frozen=True)
 class StreamJobConfig:
     stream_name: str
-    output_path: str
-    dead_letter_path: str
+    tables: StreamTables  # the catalog, database, and whether the drift table is written
     checkpoint_path: str
     model_uri: str
     mode: str = "embedded"
@@ -58,9 +65,6 @@ class StreamJobConfig:
     stop_when_idle: float | None = None  # stop after this many seconds without a record (tests, backfills)
     region: str | None = None
     metrics_job_name: str | None = None  # publish per-batch CloudWatch metrics under this JobName
-    drift_path: str | None = (
-        None  # per-batch drift against the model's training baseline (None: not computed)
-    )
 
     def scoring(self) -> ScoringConfig:
         return ScoringConfig(
@@ -186,12 +190,10 @@ def run(config: StreamJobConfig, spark=None, install_signal_handlers: bool = Tru
 
     handler = BatchHandler(
         config.scoring(),
-        config.output_path,
-        config.dead_letter_path,
+        config.tables,
         query_id=CheckpointQueryId(config.checkpoint_path, config.region),
         max_payload_bytes=config.max_payload_bytes,
         on_batch=remember,
-        drift_path=config.drift_path,
     )
 
     def guarded(batch_df, batch_id: int) -> None:
@@ -255,8 +257,19 @@ def run(config: StreamJobConfig, spark=None, install_signal_handlers: bool = Tru
 def parse_args(argv: list[str] | None) -> StreamJobConfig:
     parser = argparse.ArgumentParser(description="Score a Kinesis stream of churn records with Spark.")
     parser.add_argument("--stream", required=True, help="Kinesis stream name")
-    parser.add_argument("--output", required=True, help="output dataset (local dir or s3://bucket/prefix)")
-    parser.add_argument("--dead-letter", help="dead-letter dataset (default: OUTPUT + '-dead-letter')")
+    parser.add_argument(
+        "--catalog",
+        choices=("glue", "sql"),
+        default="sql",
+        help="Iceberg catalog: the Glue Data Catalog, or pyiceberg's SQL catalog in the warehouse",
+    )
+    parser.add_argument(
+        "--warehouse",
+        required=True,
+        help="where the tables' files go: s3://bucket/prefix (glue) or a local directory (sql)",
+    )
+    parser.add_argument("--database", required=True, help="the catalog database of the scored, dead-letter, "
+                        "drift tables (contract.outputs STREAM_* names)")  # fmt: skip
     parser.add_argument("--checkpoint", required=True, help="Spark checkpoint location (local dir or s3://)")
     parser.add_argument("--mode", choices=settings.SCORING_MODES, default="embedded")
     parser.add_argument("--model-dir", "--model-uri", dest="model_uri", default=".work/model")
@@ -275,15 +288,19 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
         "--metrics-job-name", default=None, help="publish per-batch CloudWatch metrics with this JobName"
     )
     parser.add_argument(
-        "--drift", default=None, help="drift dataset: PSI per batch against the model's training baseline"
+        "--drift",
+        action="store_true",
+        help="write the drift table: PSI per batch against the training baseline",
     )
+    parser.add_argument("--region", default=None, help="AWS region (the glue catalog's; default: boto3's)")
     args = parser.parse_args(argv)
     if args.mode == "endpoint" and not args.endpoint_name:
         parser.error("--mode endpoint needs --endpoint-name")
     return StreamJobConfig(
         stream_name=args.stream,
-        output_path=args.output,
-        dead_letter_path=args.dead_letter or args.output.rstrip("/") + "-dead-letter",
+        tables=StreamTables(
+            CatalogSettings(args.catalog, args.warehouse, args.region), args.database, args.drift
+        ),
         checkpoint_path=args.checkpoint,
         model_uri=args.model_uri,
         mode=args.mode,
@@ -295,7 +312,7 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
         max_records_per_shard=args.max_records_per_shard,
         stop_when_idle=args.stop_when_idle,
         metrics_job_name=args.metrics_job_name,
-        drift_path=args.drift,
+        region=args.region,
     )
 
 
@@ -305,10 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
     config = parse_args(argv)
-    paths = (config.output_path, config.dead_letter_path, config.checkpoint_path, config.drift_path)
-    for path in filter(None, paths):
-        if not path.startswith(("s3://", "s3a://")):
-            Path(path).mkdir(parents=True, exist_ok=True)
+    if not config.checkpoint_path.startswith(("s3://", "s3a://")):
+        Path(config.checkpoint_path).mkdir(parents=True, exist_ok=True)
     try:
         run(config)
     except (StartupError, ks.KinesisSourceError) as exc:

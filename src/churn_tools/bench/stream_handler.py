@@ -104,7 +104,7 @@ def run_handler(
     """One micro-batch through the handler in this process; its figures."""
     from churn_pipeline.scoring.config import ScoringConfig
     from churn_pipeline.spark_session import local_session
-    from churn_pipeline.streaming.handler import BatchHandler
+    from churn_pipeline.streaming.handler import BatchHandler, StreamTables
 
     largest = max(p.stat().st_size for p in records_dir.glob("shard-*.parquet"))
     spark = local_session(
@@ -119,10 +119,8 @@ def run_handler(
     partitions = source.rdd.getNumPartitions()
     handler = BatchHandler(
         ScoringConfig(mode="embedded", model_uri=model_dir),
-        str(out / "scored"),
-        str(out / "dead-letter"),
+        StreamTables.local(out / "warehouse", drift=True),
         QUERY_ID,
-        drift_path=str(out / "drift"),
     )
     sampling = threading.Event()
 

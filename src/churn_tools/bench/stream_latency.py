@@ -30,7 +30,9 @@ import boto3
 import numpy as np
 import pyarrow.parquet as pq
 
-from churn_pipeline.streaming import sink
+from churn_pipeline import tables
+from churn_pipeline.contract import outputs
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools import synthetic
 from churn_tools.local import producer
 from churn_tools.local import services as local_services
@@ -85,22 +87,25 @@ def read_and_discard(stream: str, out: Path, poll_seconds: float = 0.2) -> None:
 
 
 class Visibility:
-    """Polls the output's committed files; remembers when each record_id first became visible."""
+    """Polls the scored table's current snapshot; remembers when each record_id first became visible."""
 
-    def __init__(self, output: Path):
-        self.store = sink.LocalStore(output)
-        self.output = output
+    def __init__(self, where: StreamTables):
+        self.where = where
         self.seen_files: set[str] = set()
         self.visible_at: dict[str, float] = {}
 
     def poll(self) -> None:
         now = time.time()
-        for key in sink.committed_files(self.store):
-            if key not in self.seen_files:
-                self.seen_files.add(key)
-                for record_id in pq.read_table(self.output / key, columns=["record_id"])[
-                    "record_id"
-                ].to_pylist():
+        catalog = tables.catalog_from_settings(self.where.catalog)
+        identifier = self.where.identifier(outputs.STREAM_PREDICTIONS)
+        if not catalog.table_exists(identifier):  # the job creates it at its first micro-batch
+            return
+        for path in tables.data_file_paths(catalog, identifier):
+            if path not in self.seen_files:
+                self.seen_files.add(path)
+                with catalog.load_table(identifier).io.new_input(path).open() as stream:
+                    record_ids = pq.read_table(stream, columns=["record_id"])["record_id"].to_pylist()
+                for record_id in record_ids:
                     self.visible_at.setdefault(record_id, now)
 
 
@@ -148,8 +153,10 @@ def _measure(
     client.create_stream(StreamName=stream, ShardCount=shards)
     client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
     run = work_dir / stream
+    where = StreamTables.local(run / "warehouse")
     command = [
-        sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream, "--output", str(run / "scored"),
+        sys.executable, "-m", "churn_pipeline.streaming.job", "--stream", stream,
+        "--warehouse", str(run / "warehouse"), "--database", where.database,
         "--checkpoint", str(run / "checkpoint"), "--model-dir", model_dir, "--trigger-seconds", str(trigger),
     ]  # fmt: skip
     if transport_only:
@@ -164,7 +171,7 @@ def _measure(
     measured_ids = {json.loads(data)["record_id"] for data, _ in at_rate[n_warmup:]}
     with open(log_path, "wb") as log:
         job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    visibility = ReadLog(run / "read.log") if transport_only else Visibility(run / "scored")
+    visibility = ReadLog(run / "read.log") if transport_only else Visibility(where)
     try:
         # JVM start, first batch, model load are not part of the steady state being measured.
         producer.send(client, stream, first)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from churn_pipeline import tables as iceberg
 from churn_pipeline.batch import writer
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
-from churn_pipeline.streaming import sink
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools import analytics, outcome_files
 from churn_tools.analytics import load_named_queries
 from churn_tools.local import services as local_services
@@ -188,14 +189,16 @@ class DemoSteps:
         return f"{sent:,} records from the data set + {malformed} malformed ones"
 
     def step_stream(self) -> str:
-        self.stream_out = self.lake / "stream" / "scored"
-        self.dead_letter = self.lake / "stream" / "dead-letter"
-        self.stream_drift = self.lake / "stream" / "drift"
+        self.stream_tables = StreamTables.local(self.lake / "stream" / "warehouse", drift=True)
+        where = self.stream_tables
+        self.stream_out = Path(where.catalog.table_location(where.database, outputs.STREAM_PREDICTIONS.table))
+        self.dead_letter = Path(
+            where.catalog.table_location(where.database, outputs.STREAM_DEAD_LETTER.table)
+        )
         process = self.start(
             "stream",
             ["-m", "churn_pipeline.streaming.job", "--stream", self.deployed.stream_name,
-             "--output", str(self.stream_out), "--dead-letter", str(self.dead_letter),
-             "--drift", str(self.stream_drift),
+             "--warehouse", where.catalog.warehouse, "--database", where.database, "--drift",
              "--checkpoint", str(self.lake / "stream" / "checkpoint"), "--mode", self.config.stream_mode,
              "--model-uri", str(self.model_dir), "--endpoint-name", self.deployed.endpoint_name,
              "--threshold", str(self.deployed.threshold), "--trigger-seconds", str(self.config.trigger_seconds),
@@ -205,7 +208,8 @@ class DemoSteps:
         deadline = time.monotonic() + self.config.stream_timeout
         last_beat = 0.0
         while True:
-            scored, dead = committed_rows(self.stream_out), committed_rows(self.dead_letter)
+            scored = committed_rows(self.stream_tables, outputs.STREAM_PREDICTIONS)
+            dead = committed_rows(self.stream_tables, outputs.STREAM_DEAD_LETTER)
             if scored + dead >= expected:
                 break
             if process.poll() is not None:
@@ -266,12 +270,14 @@ class DemoSteps:
         self.run_child(
             "quality",
             ["-m", "churn_pipeline.quality", "--outcomes", str(self.outcomes_file),
-             "--scored", str(self.batch_out), "--scored", str(self.stream_out), "--model-uri", str(self.model_dir),
+             "--scored", str(self.batch_out), "--model-uri", str(self.model_dir),
+             "--stream-table", "sql", self.stream_tables.catalog.warehouse,
+             self.stream_tables.identifier(outputs.STREAM_PREDICTIONS),
              "--out", str(self.quality_out), "--threshold", str(self.deployed.threshold),
              "--summary-json", str(summary_file), "--master", "local[2]", "--driver-memory", "2g"],
         )  # fmt: skip
         summary = json.loads(summary_file.read_text())
-        unscored = unscored_customers(outcomes[id_column], self.batch_out, self.stream_out)
+        unscored = unscored_customers(outcomes[id_column], self.batch_out, self.stream_tables)
         self.outcome.report["quality"] = {
             **summary,
             "outcomes": {
@@ -304,9 +310,9 @@ class DemoSteps:
             f'CREATE VIEW "{database}"."{tables["drift"]}" AS SELECT * FROM '
             f"read_parquet('{self.lake / 'batch' / 'drift'}/**/*.parquet', hive_partitioning = true)"
         )
-        con.execute(sink.duckdb_view_sql(str(self.stream_out), f'"{database}"."{tables["stream"]}"'))
-        con.execute(sink.duckdb_view_sql(str(self.dead_letter), f'"{database}"."{tables["dead_letter"]}"'))
-        con.execute(sink.duckdb_view_sql(str(self.stream_drift), f'"{database}"."{tables["stream_drift"]}"'))
+        for dataset, name in ((outputs.STREAM_PREDICTIONS, "stream"), (outputs.STREAM_DEAD_LETTER, "dead_letter"),
+                              (outputs.STREAM_DRIFT, "stream_drift")):  # fmt: skip
+            stream_table_view(con, self.stream_tables, dataset, f'"{database}"."{tables[name]}"')
         con.execute(
             quality_view_sql(self.lake / "quality" / "metrics", f'"{database}"."{tables["quality"]}"')
         )
@@ -408,13 +414,31 @@ def quality_table(run_folder: str) -> list[dict]:
     ]
 
 
-def unscored_customers(ids, batch_scored: Path, stream_scored: Path) -> int:
+def stream_table_view(con, where: StreamTables, dataset: outputs.Dataset, view: str) -> None:
+    """A DuckDB view over the committed rows of one of the stream's Iceberg tables (a pyiceberg scan, handed to
+    DuckDB as Arrow: no DuckDB extension to fetch). Until the named queries read the Iceberg tables' own
+    partitioning (issue 30, step 5), the view adds the ingest_* columns they filter on, from the column the
+    table is partitioned by (UTC)."""
+    import pyarrow.compute as pc
+
+    arrow = iceberg.read_arrow(iceberg.catalog_from_settings(where.catalog), where.identifier(dataset))
+    # The partition source of each stream table (streaming.handler.HOUR_COLUMN).
+    drift = dataset.table == outputs.STREAM_DRIFT.table
+    hour_column = outputs.COMPUTED_AT if drift else outputs.KINESIS_ARRIVAL_TIME
+    for field, pattern in zip(outputs.INGEST_PARTITIONS, ("%Y", "%m", "%d", "%H"), strict=True):
+        arrow = arrow.append_column(field.name, pc.strftime(arrow.column(hour_column), format=pattern))
+    source = f"_{dataset.table}_rows"
+    con.register(source, arrow)
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
+
+
+def unscored_customers(ids, batch_scored: Path, stream_scored: StreamTables) -> int:
     """How many of `ids` no scored row has (batch, or a committed stream batch), by DuckDB over the datasets:
     the customers the quality job should reject as NOT_SCORED besides the planted line."""
     import duckdb
 
     con = duckdb.connect()
-    con.execute(sink.duckdb_view_sql(str(stream_scored), "stream_scored"))
+    stream_table_view(con, stream_scored, outputs.STREAM_PREDICTIONS, "stream_scored")
     con.register("outcome_ids", ids.to_frame("id"))
     scored_id = f'trim(CAST("{ids.name}" AS VARCHAR))'
     return _scalar(
@@ -513,14 +537,15 @@ def dead_letter_metric_sum(job_name: str, env: dict[str, str]) -> int:
     return int(sum(p["Sum"] for p in points))
 
 
-def committed_rows(location: Path) -> int:
-    """Rows of the committed batches of a streaming dataset (what a reader sees)."""
-    import pyarrow.parquet as pq
-
-    store = sink.LocalStore(location)
-    if not location.exists():
+def committed_rows(where: StreamTables, dataset: outputs.Dataset) -> int:
+    """Rows of one of the stream's tables in its current snapshot (what a reader sees), from the snapshot's
+    summary (total-records): no data file is read. 0 before the job created the table."""
+    catalog = iceberg.catalog_from_settings(where.catalog)
+    identifier = where.identifier(dataset)
+    if not catalog.table_exists(identifier):
         return 0
-    return sum(pq.ParquetFile(location / key).metadata.num_rows for key in sink.committed_files(store))
+    snapshot = catalog.load_table(identifier).current_snapshot()
+    return int(snapshot.summary["total-records"]) if snapshot is not None and snapshot.summary else 0
 
 
 def _quietly(action: Callable[[], object], log):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
-import duckdb
 import pytest
 
-from churn_pipeline.streaming import sink
+from churn_pipeline import tables
+from churn_pipeline.contract import outputs
+from churn_pipeline.streaming.handler import StreamTables
 from churn_tools.bench import report, stream_handler, stream_latency
 
 pytestmark = pytest.mark.slow(seconds=185)
@@ -51,17 +53,22 @@ def test_the_handler_alone_reports_each_size_from_its_own_process(model_dir, tmp
     # The live heap, from the full collections the run asked for (at least the one when the handler returned).
     assert 0 < large["jvm_live_heap_mb"] < 1024
     assert found["jvm_live_heap"]["max"] == max(small["jvm_live_heap_mb"], large["jvm_live_heap_mb"])
-    # What the handler wrote: every record once, through the commit markers, in files the tasks named.
-    scored = tmp_path / "work" / "handler-1000" / "scored"
-    committed = sink.read_committed(str(scored), ["record_id"])
+    # What the handler wrote: every record once, in the scored table, in files the tasks named.
+    where = StreamTables.local(tmp_path / "work" / "handler-1000" / "warehouse", drift=True)
+    committed = where.read(outputs.STREAM_PREDICTIONS, ["record_id"])
     assert len(committed) == large["runs"][0]["scored"] == 1000
     assert committed["record_id"].nunique() == 1000
-    files = sink.committed_files(sink.LocalStore(scored))
-    # One file per task (the 3 partitions coalesced to the task slots) and Arrow batch, named by both.
+    catalog = tables.catalog_from_settings(where.catalog)
+    files = tables.data_file_paths(catalog, where.identifier(outputs.STREAM_PREDICTIONS))
+    # One file per task (the 3 partitions coalesced to the task slots) and Arrow batch, named by both and
+    # by the attempt.
     assert len(files) == min(3, found["cores"])
-    assert all(re.search(r"-bench-handler-000000000000-0000[0-2]-00000\.parquet$", f) for f in files), files
-    pattern = f"{scored}/ingest_year=*/ingest_month=*/ingest_day=*/ingest_hour=*/*.parquet"
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchone()[0] == 1000
+    assert all(
+        re.search(r"/bench-handler-000000000000-0000[0-2]-00000-[0-9a-f]{32}\.parquet$", f) for f in files
+    ), files
+    # No other file in the table's data directory: nothing written that the commit left out.
+    data = Path(urlparse(files[0]).path).parents[1]
+    assert sorted(str(p) for p in data.rglob("*.parquet")) == sorted(urlparse(f).path for f in files)
 
 
 def test_a_transport_floor_trial_reads_every_record_it_produced(tmp_path, monkeypatch):

@@ -18,7 +18,8 @@ from sklearn.metrics import roc_auc_score
 
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.model import ModelDir
-from churn_pipeline.streaming import sink
+from churn_pipeline.streaming.handler import StreamTables
+from churn_tools.demo import steps
 from churn_tools.local import services as local_services
 
 ROWS = 3000
@@ -142,8 +143,10 @@ def test_interrupt_during_the_deploy_then_a_clean_rerun(repo_root, tmp_path, por
     assert rows(lake / "batch" / "rejects") == batch["rejected"]
     assert rows(lake / "batch" / "failed") == batch["failed"]
     assert batch["scored"] + batch["rejected"] + batch["failed"] == ROWS
-    stream_scored = rows(lake / "stream" / "scored")
-    dead = rows(lake / "stream" / "dead-letter")
+    # The stream's tables, read by a pyiceberg scan of their current snapshot (not the demo's own views).
+    where = StreamTables.local(lake / "stream" / "warehouse", drift=True)
+    stream_scored = len(where.read(outputs.STREAM_PREDICTIONS, ["record_id"]))
+    dead = len(where.read(outputs.STREAM_DEAD_LETTER, ["record_id"]))
     assert stream_scored == report["duckdb"]["stream_scored"]
     assert dead == report["duckdb"]["dead_lettered"]
     assert stream_scored + dead == report["produced"]["total"] == ROWS + report["produced"]["malformed"]
@@ -185,7 +188,12 @@ def joined_outcomes(outcomes_file: str, description, lake: Path, con) -> pd.Data
     outcomes["label"] = outcomes[label_column].map(description.label_value)
     outcomes = outcomes[outcomes["label"].notna()].drop_duplicates([id_column, outputs.KNOWN_AT])
     outcomes["known_at"] = pd.to_datetime(outcomes[outputs.KNOWN_AT], utc=True)
-    con.execute(sink.duckdb_view_sql(str(lake / "stream" / "scored"), "stream_scored"))
+    steps.stream_table_view(
+        con,
+        StreamTables.local(lake / "stream" / "warehouse", drift=True),
+        outputs.STREAM_PREDICTIONS,
+        "stream_scored",
+    )
     picked = f'CAST("{id_column}" AS VARCHAR) AS id, {outputs.PROBABILITY}, {outputs.MODEL_VERSION}, {outputs.SCORED_AT}'
     scores = con.execute(
         f"SELECT {picked}, 0 AS source FROM read_parquet('{lake / 'batch' / 'scored'}/**/*.parquet', "
