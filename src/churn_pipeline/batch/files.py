@@ -12,7 +12,7 @@ Staging is `<dataset>/_staging/<batch id>-<run token>/`: beside the dataset, so 
 locally and a server-side copy on S3, and under a `_` folder, which Spark and Hadoop-style readers skip (as
 they skip Spark's own `_temporary`). The job removes it when the run ends, published or not (`discard`).
 
-Local paths and s3:// prefixes: tasks and the driver reach S3 with boto3, as the streaming sink does
+Local paths and s3:// prefixes: tasks and the driver reach S3 with boto3
 (AWS_ENDPOINT_URL points a local run at the stand-in).
 """
 

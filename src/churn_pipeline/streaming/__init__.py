@@ -1,1 +1,1 @@
-"""Streaming scoring: Kinesis source (Python data source API), producer, micro-batch handler, exactly-once sink."""
+"""Streaming scoring: Kinesis source, producer, micro-batch handler committing to Iceberg tables."""
