@@ -48,6 +48,46 @@ def test_ensure_table_again_changes_nothing_and_refuses_another_shape(any_table)
     assert any_table.load().metadata_location == before
 
 
+def test_a_model_with_other_columns_evolves_the_table_and_both_writers_commit_to_it(any_table):
+    """The deploy step's evolve=True: a writer of another model's columns (one column gone, one new) merges them
+    in by name; the table keeps the old column, optional, so rows of either writer commit and read, each with
+    nulls in the other's columns. A column of the same name and another type is refused, naming it."""
+    old_rows = batch_rows("old", 2, hour(1))
+    commit_data_files(any_table.catalog, any_table.identifier, [any_table.write_file(old_rows)],
+                      CommitMarker("old-model", 0))  # fmt: skip
+    other_model = pa.schema([SCHEMA.field("record_id"), SCHEMA.field("kinesis_arrival_time"),
+                             pa.field("model_version", pa.string())])  # fmt: skip
+    with pytest.raises(TableMismatchError, match="writer writes"):  # not without evolving it first
+        ensure_table(any_table.catalog, any_table.identifier, other_model, PARTITION_BY)
+    ensure_table(any_table.catalog, any_table.identifier, other_model, PARTITION_BY, evolve=True)
+    table = any_table.load()
+    assert [(f.name, str(f.field_type), f.required) for f in table.schema().fields] == [
+        ("record_id", "string", False), ("score", "double", False), ("kinesis_arrival_time", "timestamptz", False),
+        ("model_version", "string", False),
+    ]  # fmt: skip
+    # Either writer's schema now passes the job's own check (no evolve), and neither changes the table.
+    before = table.metadata_location
+    for schema in (SCHEMA, other_model):
+        assert (
+            ensure_table(any_table.catalog, any_table.identifier, schema, PARTITION_BY).metadata_location
+            == before
+        )
+    again = ensure_table(any_table.catalog, any_table.identifier, other_model, PARTITION_BY, evolve=True)
+    assert again.metadata_location == before
+    new_rows = [{"record_id": "new-000", "kinesis_arrival_time": hour(2), "model_version": "v2"}]
+    commit_data_files(any_table.catalog, any_table.identifier, [any_table.write_file(new_rows, other_model)],
+                      CommitMarker("new-model", 0))  # fmt: skip
+    # (in record order: "new-..." before "old-...")
+    expected = [{**new_rows[0], "score": None}] + [{**row, "model_version": None} for row in old_rows]
+    assert any_table.rows() == expected
+    after_commit = any_table.load().metadata_location
+    retyped = pa.schema([SCHEMA.field("record_id"), pa.field("score", pa.string()),
+                         SCHEMA.field("kinesis_arrival_time")])  # fmt: skip
+    with pytest.raises(TableMismatchError, match="score"):
+        ensure_table(any_table.catalog, any_table.identifier, retyped, PARTITION_BY, evolve=True)
+    assert any_table.load().metadata_location == after_commit
+
+
 def test_a_partition_column_outside_the_schema_is_refused(sql_table):
     with pytest.raises(TableMismatchError, match="partition column 'batch_id' is not in the schema"):
         ensure_table(sql_table.catalog, f"{DATABASE}.other", SCHEMA, [("batch_id", "identity")])

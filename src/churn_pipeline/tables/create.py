@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchTableError, ValidationError
 from pyiceberg.io.pyarrow import pyarrow_to_schema
 from pyiceberg.table import Table
 from pyiceberg.transforms import parse_transform
@@ -41,9 +41,15 @@ def ensure_table(
     schema: pa.Schema,
     partition_by: PartitionBy = (),
     location: str | None = None,
+    evolve: bool = False,
 ) -> Table:
     """The table `identifier` (database.table): created as Iceberg v2 with `schema` and `partition_by` if missing,
-    else checked against them. Timestamps must be microseconds (Iceberg v2 has no nanoseconds)."""
+    else checked against them. Timestamps must be microseconds (Iceberg v2 has no nanoseconds).
+
+    A table may hold optional columns the writer does not write (an earlier model's data columns): a reader gets
+    nulls there for the rows of this writer. With `evolve` (the deploy step, for a model with other columns), a
+    table lacking some of the writer's columns takes them (pyiceberg's update_schema().union_by_name, one
+    commit); a column of the same name and another type is refused, naming it."""
     for column, transform in partition_by:
         if column not in schema.names:
             raise TableMismatchError(
@@ -54,8 +60,28 @@ def ensure_table(
         table = catalog.load_table(identifier)
     except NoSuchTableError:
         return _create(catalog, identifier, schema, partition_by, location)
+    if evolve:
+        table = _evolve(table, identifier, schema)
     _check(table, identifier, schema, partition_by)
     return table
+
+
+def _evolve(table: Table, identifier: str, schema: pa.Schema) -> Table:
+    """The table with the writer's columns merged in by name (one schema commit, none if nothing changes).
+
+    pyiceberg 0.12.0 (pyiceberg/table/update/schema.py, UpdateSchema.union_by_name -> _UnionByNameVisitor): a
+    new name is added as an optional column, a type it can promote (int -> long, float -> double) is widened,
+    any other type change raises ValidationError "Cannot change column type: <name>: <old> -> <new>"."""
+    current = table.schema()
+    try:
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+    except (ValidationError, ValueError) as error:
+        raise TableMismatchError(
+            f"{identifier}: the writer's columns cannot be merged into the table's: {error} (the table has "
+            f"{current.as_arrow()}, the writer writes {schema}); a column that changes type needs a new name"
+        ) from error
+    return table.refresh()
 
 
 def _create(
@@ -83,10 +109,18 @@ def _check(table: Table, identifier: str, schema: pa.Schema, partition_by: Parti
         wanted = pyarrow_to_schema(schema, name_mapping=current.name_mapping).fields
     except ValueError:  # a column the table lacks: the name mapping cannot place it
         wanted = ()
-    if wanted != current.fields:
+    written = {field.field_id for field in wanted}
+    # Every column the writer writes, as the table has it; the table's other columns optional (an earlier
+    # model's data columns: null in this writer's rows). pyiceberg's add_files accepts such files
+    # (pyiceberg/schema.py, _check_schema_compatible: "An optional field can be missing").
+    if (
+        not wanted
+        or any(current.find_field(f.field_id) != f for f in wanted)
+        or any(f.required for f in current.fields if f.field_id not in written)
+    ):
         raise TableMismatchError(
             f"{identifier} has columns {current.as_arrow()} but the writer writes {schema}; "
-            "evolve the table's schema first (Iceberg schema evolution), then write"
+            "evolve the table's schema first (Iceberg schema evolution: the deploy step does), then write"
         )
     spec = [(current.find_column_name(f.source_id), str(f.transform)) for f in table.spec().fields]
     wanted_spec = [(column, str(parse_transform(transform))) for column, transform in partition_by]
