@@ -60,6 +60,9 @@ def contract() -> dict:
         },
         # Where files that are not catalog tables live (outcome uploads, the next training set).
         "locations": {name: asdict(location) for name, location in outputs.LOCATIONS.items()},
+        # The Iceberg tables (not Terraform's resources: the deploy step creates them) and their warehouse.
+        "iceberg_tables": [d.table for d in outputs.ICEBERG_DATASETS],
+        "table_warehouse": asdict(outputs.TABLE_WAREHOUSE),
         "outcome_known_at_column": outputs.KNOWN_AT,
         "outcome_reject_codes": list(codes.OUTCOME_REJECTS),
         "metrics": {

@@ -24,6 +24,9 @@ from churn_pipeline.quality import glue as quality_glue
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
+from churn_pipeline.streaming.handler import StreamTables
+from churn_pipeline.tables import CatalogSettings
+from churn_tools.deploy import tables as deploy_tables
 
 from .conftest import ARTIFACTS, ENVIRONMENTS, REPO_ROOT, load_hcl
 from .test_static import JOB_SCRIPTS, is_glue_own
@@ -32,6 +35,10 @@ pytestmark = pytest.mark.slow(seconds=100)  # expected seconds: make test starts
 
 GLUE_JOB = 'module.pipeline.module.glue.aws_glue_job.this["{}"]'
 TABLE = 'module.pipeline.module.glue.aws_glue_catalog_table.results["{}"]'
+DATABASE = "module.pipeline.module.glue.aws_glue_catalog_database.this"
+BUCKET = 'module.pipeline.module.storage.aws_s3_bucket.this["{}"]'
+# The datasets Terraform registers as Parquet (Hive) tables; the stream's are Iceberg tables `make deploy` creates.
+HIVE_DATASETS = tuple(d for d in outputs.DATASETS if d not in outputs.ICEBERG_DATASETS)
 SOURCE_TABLE = "module.pipeline.module.glue.aws_glue_catalog_table.kinesis_source"
 QUALITY_TRIGGER = "module.pipeline.module.glue.aws_glue_trigger.quality_schedule"
 QUALITY_ALARM = "module.pipeline.module.monitoring.aws_cloudwatch_metric_alarm.model_quality"
@@ -116,7 +123,7 @@ def test_the_batch_job_reads_its_planned_arguments_into_its_config(planned, env,
         config.scoring.region == tfvars(env)["region"]
         and config.scoring.endpoint_name == f"churn-{env}-churn"
     )
-    tables = {d.table: planned[env][TABLE.format(d.table)] for d in outputs.DATASETS}
+    tables = {d.table: planned[env][TABLE.format(d.table)] for d in HIVE_DATASETS}
     assert (config.output_path, config.rejects_path, config.failed_path, config.drift_path) == tuple(
         tables[name]["storage_descriptor"][0]["location"]
         for name in ("batch_predictions", "batch_rejects", "batch_failed", "batch_drift")
@@ -150,20 +157,24 @@ def test_the_streaming_job_reads_its_planned_arguments_into_source_handler_and_t
         threshold=scoring["threshold"], region=region, storage_level="MEMORY_AND_DISK",
     )  # fmt: skip
     clients = {
-        "output": handler.output.client,
-        "dead letter": handler.dead_letter.client,
-        "drift": handler.drift.client,
         "metrics": handler.on_batch.client,
         "scoring": runtime_client(1, 1, 1.0, 1.0, handler.scoring.region),
+        "catalog": handler.catalog.glue,
     }
     assert {name: c.meta.region_name for name, c in clients.items()} == dict.fromkeys(clients, region)
-    tables = {
-        name: planned[env][TABLE.format(name)]["storage_descriptor"][0]["location"].rstrip("/") + "/"
-        for name in ("stream_predictions", "stream_dead_letter", "stream_drift")
-    }
-    assert (handler.output.uri(""), handler.dead_letter.uri(""), handler.drift.uri("")) == (
-        tables["stream_predictions"], tables["stream_dead_letter"], tables["stream_drift"]
-    )  # fmt: skip
+    # The Iceberg tables it commits to: the Glue catalog of its region, the module's database, and the warehouse
+    # where the deploy step creates them (churn_tools.deploy.tables, from the planned results bucket), so each
+    # table is where the deploy step put it; the drift table too (its alarm watches the job's drift metric).
+    assert handler.tables == StreamTables(
+        CatalogSettings("glue", deploy_tables.warehouse(planned_buckets(planned[env])), region),
+        planned[env][DATABASE]["name"],
+        drift=True,
+    )
+
+
+def planned_buckets(plan: dict) -> dict[str, str]:
+    """{purpose: bucket name} as planned."""
+    return {purpose: plan[BUCKET.format(purpose)]["bucket"] for purpose in ("data", "artifacts", "results")}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -176,9 +187,14 @@ def test_the_quality_job_reads_its_planned_arguments_into_its_config(planned, en
         resolved(tmp_path, monkeypatch, "quality", arguments, quality_glue.JOB_ARGUMENTS)
     )
     location = {d.table: planned[env][TABLE.format(d.table)]["storage_descriptor"][0]["location"]
-                for d in outputs.DATASETS}  # fmt: skip
-    assert (config.batch_scored_paths, config.stream_scored_paths) == (
-        (location["batch_predictions"],), (location["stream_predictions"],)
+                for d in HIVE_DATASETS}  # fmt: skip
+    # The stream's scores: its scored Iceberg table, as the streaming job deployed beside it commits it.
+    stream = stream_glue.handler_from_args(
+        resolved(tmp_path, monkeypatch, "stream", planned[env][GLUE_JOB.format("stream")]["default_arguments"],
+                 stream_glue.JOB_ARGUMENTS)
+    )  # fmt: skip
+    assert (config.batch_scored_paths, config.stream_scored_tables) == (
+        (location["batch_predictions"],), (stream.tables.ref(outputs.STREAM_PREDICTIONS),)
     )  # fmt: skip
     # The scorers' arguments, as the scoring jobs read them: the same model, threshold and region.
     batch = batch_glue.config_from_glue_args(
@@ -260,8 +276,10 @@ def planned_for_a_model(request, planned, env_plans, second_description):
 
 
 def test_every_catalog_table_has_its_writer_s_schema(planned_for_a_model):
+    """Terraform's Parquet tables (the Iceberg ones are the deploy step's: test_local_deploy checks them)."""
     env, description, plan = planned_for_a_model
-    for dataset in outputs.DATASETS:
+    assert not [d.table for d in outputs.ICEBERG_DATASETS if TABLE.format(d.table) in plan]
+    for dataset in HIVE_DATASETS:
         table = plan[TABLE.format(dataset.table)]
         columns = [(c["name"], c["type"]) for c in table["storage_descriptor"][0]["columns"]]
         # The writer's schema for the model deployed: its data's columns first where the writer puts them.

@@ -5,8 +5,9 @@ one `deploy --env local` for the module. Then, under credentials from sts:Assume
 and those only:
 - the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code);
 - the batch job's boto3 calls, made by its own functions;
-- the model-quality job's boto3 calls, made by its own functions (model and test AUC download, the streaming
-  dataset's commit markers, the ModelAUC metric) under its own role;
+- the model-quality job's boto3 calls, made by its own functions (model and test AUC download, the stream's
+  scored Iceberg table's data files, planned by pyiceberg through the Glue catalog, the ModelAUC metric) under
+  its own role;
 - what Glue and SageMaker do under the role outside our code (script, wheel and model downloads, EMRFS's S3
   reads and writes, KMS on behalf of S3 and Kinesis, logs, catalog, Glue metrics): the same boto3 calls,
   each saying what it mirrors.
@@ -48,6 +49,10 @@ GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
 QUALITY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-quality"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
 DATABASE = "churn_local_churn"
+# The stream's Iceberg tables (created by the deploy step) and where their files are.
+STREAM_TABLES = ("stream_predictions", "stream_dead_letter", "stream_drift")
+TABLE_ARN = f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{DATABASE}/{{}}"
+TABLE_FILES = f"tables/{DATABASE}/{{}}"
 # What the roles must not reach: made by the admin before enforcement starts.
 OTHER_BUCKET = f"{PREFIX}-other-{ACCOUNT}"
 OTHER_STREAM = f"{PREFIX}-other-stream"
@@ -319,19 +324,19 @@ def run_glue_runtime_calls(stack: dict) -> dict:
 def run_quality_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     """The quality job's boto3 calls, by its own functions, as its role, with its deployed arguments: the model
     download (model.ModelDir.fetch) and its test AUC (quality.job.model_test_auc), the streaming dataset's
-    committed files (streaming.sink.committed_files, as quality.scores reads them; the streaming part above
-    committed some), and ModelAUC (quality.job.publish_latest_auc)."""
-    from churn_pipeline import model
+    scored table's data files (tables.data_file_paths through the Glue catalog, as quality.scores plans them
+    for Spark; the streaming part above committed some), and ModelAUC (quality.job.publish_latest_auc)."""
+    from churn_pipeline import model, tables
     from churn_pipeline.quality import job
     from churn_pipeline.quality.glue import config_from_glue_args
-    from churn_pipeline.streaming import sink
 
     use_session(env, stack, "quality-job")
     config = config_from_glue_args(
         {k.removeprefix("--"): v for k, v in stack["job_arguments"]["quality"].items()}
     )
     model_dir = model._fetched.__wrapped__(config.model_uri, config.region)  # uncached: under this role
-    committed = sink.committed_files(sink.store_for(config.stream_scored_paths[0], config.region))
+    [scored_table] = config.stream_scored_tables
+    committed = tables.data_file_paths(scored_table.catalog(), scored_table.identifier)
     version = model.ModelDir(model_dir).version()
     latest = {version: {"auc": 0.75}}  # a figure to publish; the figure itself is not the point
     return {
@@ -362,9 +367,11 @@ def run_quality_runtime_calls(stack: dict) -> dict:
         s3.get_bucket_location(Bucket=bucket)
         s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
         s3.get_object(Bucket=bucket, Key=object_key)
-    # The committed data files of the streaming dataset (whichever the streaming part above wrote).
-    bucket, prefix = bucket_and_prefix(arguments["--stream_scored_path"])
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix + "ingest_year=") or {}
+    # Spark reads the data files pyiceberg planned of the stream's scored table (whichever the streaming part
+    # above committed), under <warehouse><database>/<table>/data/.
+    bucket, prefix = bucket_and_prefix(arguments["--stream_table_warehouse"])
+    prefix += f"{arguments['--stream_table_database']}/stream_predictions/data/"
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix) or {}
     for obj in listed.get("Contents", [])[:1]:
         s3.get_object(Bucket=bucket, Key=obj["Key"])
     for argument in ("--quality_path", "--calibration_path", "--outcome_rejects_path", "--training_set_path",
@@ -449,22 +456,33 @@ ALLOWED = [
     Call("stream-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
     Call("stream-job", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
     Call("stream-job", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/metadata")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/predictions/_manifests/*")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/dead-letter/_commits/*")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/ingest_year=*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/_manifests/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/predictions/_commits/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/ingest_year=*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_manifests/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/dead-letter/_commits/*")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/drift/_commits/*")),
-    Call("stream-job", "s3:GetObject", s3_arn("results", "stream/drift/_manifests/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/ingest_year=*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_manifests/*")),
-    Call("stream-job", "s3:PutObject", s3_arn("results", "stream/drift/_commits/*")),
-    # The commit protocol's begin lists an earlier attempt's task manifests (_manifests/Q/N/) before any write.
+    # Its Iceberg commits (churn_pipeline.tables, pyiceberg 0.12.0), each table: GetTable (load: the current
+    # metadata_location), the metadata and manifests read, the tasks' data files and the new metadata, manifest
+    # list and manifests put, UpdateTable (the pointer moved, with the VersionId read). Nothing deleted.
+    *[
+        call
+        for table in STREAM_TABLES
+        for call in (
+            Call("stream-job", "glue:GetTable", TABLE_ARN.format(table)),
+            Call("stream-job", "glue:UpdateTable", TABLE_ARN.format(table)),
+            Call("stream-job", "s3:GetObject", s3_arn("results", TABLE_FILES.format(table) + "/metadata/*")),
+            Call("stream-job", "s3:PutObject", s3_arn("results", TABLE_FILES.format(table) + "/metadata/*")),
+            Call("stream-job", "s3:PutObject", s3_arn("results", TABLE_FILES.format(table) + "/data/*")),
+            # add_files reads each data file's footer (its statistics) before the commit
+            Call("stream-job", "s3:GetObject", s3_arn("results", TABLE_FILES.format(table) + "/data/*")),
+        )
+    ],
+    # ... and once per commit the database (pyiceberg 0.12.0 GlueCatalog.commit_table: _is_s3tables_database).
+    Call("stream-job", "glue:GetDatabase", f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"),
+    Call("stream-job", "glue:GetDatabase", f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{DATABASE}"),
+    # A request on a table is checked on the catalog and the database too (tests/iam_enforcing_moto.py).
+    *[
+        Call("stream-job", action, f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}")
+        for action in ("glue:GetTable", "glue:UpdateTable")
+        for resource in ("catalog", f"database/{DATABASE}")
+    ],
+    # pyarrow's S3 file system: a HEAD of a key not yet there (pyiceberg creates files with overwrite=False) is
+    # followed by a listing of it as a directory.
     Call("stream-job", "s3:ListBucket", s3_arn("results")),
     Call("stream-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # the batch job's boto3 calls (churn_pipeline.model, churn_pipeline.scoring.endpoint_client)
@@ -504,14 +522,20 @@ ALLOWED = [
     Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
     Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
     Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
-    # the quality job's boto3 calls (churn_pipeline.model, churn_pipeline.quality.job, streaming.sink)
+    # the quality job's boto3 calls (churn_pipeline.model, churn_pipeline.quality.job, churn_pipeline.tables)
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/metrics.json")),
-    Call("quality-job", "s3:ListBucket", s3_arn("results")),
-    Call("quality-job", "s3:GetObject", s3_arn("results", "stream/predictions/_commits/*")),
+    Call("quality-job", "glue:GetTable", TABLE_ARN.format("stream_predictions")),
+    Call("quality-job", "glue:GetTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"),
+    Call("quality-job", "glue:GetTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{DATABASE}"),
+    Call(
+        "quality-job",
+        "s3:GetObject",
+        s3_arn("results", TABLE_FILES.format("stream_predictions") + "/metadata/*"),
+    ),
     Call("quality-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # Glue and Spark under the quality role
     Call("quality-runtime", "s3:GetObject", s3_arn("artifacts", "code/*/glue_quality.py")),
@@ -521,7 +545,11 @@ ALLOWED = [
     Call("quality-runtime", "s3:ListBucket", s3_arn("results")),
     Call("quality-runtime", "s3:ListBucket", s3_arn("data")),
     Call("quality-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
-    Call("quality-runtime", "s3:GetObject", s3_arn("results", "stream/predictions/ingest_year=*")),
+    Call(
+        "quality-runtime",
+        "s3:GetObject",
+        s3_arn("results", TABLE_FILES.format("stream_predictions") + "/data/*"),
+    ),
     Call("quality-runtime", "s3:GetObject", s3_arn("data", "outcomes/*")),
     *[
         Call("quality-runtime", f"s3:{action}", s3_arn(purpose, f"{prefix}/*"))
@@ -566,14 +594,24 @@ def test_workload_ran(workload, part):
 
 
 def test_streaming_job_scores_under_the_glue_role(stack, workload):
-    """The entry script ran to its end as the Glue role; its outputs are where the deployment says."""
+    """The entry script ran to its end as the Glue role; its commits are in the tables the deployment made, read
+    as any reader reads them (churn_pipeline.tables.read, here with the admin's credentials)."""
+    from churn_pipeline import tables
+
     assert workload["stream"]["batches"], workload
-    admin_s3 = client("s3", stack["admin"])
-    keys = {
-        o["Key"] for o in admin_s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="stream/")["Contents"]
-    }
-    assert any(k.startswith("stream/predictions/ingest_year=") for k in keys), keys
-    assert any(k.startswith("stream/dead-letter/ingest_year=") for k in keys), keys
+    arguments = stack["job_arguments"]["stream"]
+    settings = tables.CatalogSettings("glue", arguments["--table_warehouse"], REGION)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", stack["admin"]["aws_access_key_id"])
+        env.setenv("AWS_SECRET_ACCESS_KEY", stack["admin"]["aws_secret_access_key"])
+        env.delenv("AWS_SESSION_TOKEN", raising=False)
+        env.setattr(boto3, "DEFAULT_SESSION", None)
+        catalog = tables.catalog_from_settings(settings)
+        scored = tables.read_pandas(catalog, f"{arguments['--table_database']}.stream_predictions")
+        dead = tables.read_pandas(catalog, f"{arguments['--table_database']}.stream_dead_letter")
+    records = stack["records"]
+    assert sorted(scored["record_id"]) == sorted(json.loads(d)["record_id"] for d, _ in records[:-1])
+    assert [bytes(p) for p in dead["raw_payload"]] == [b"{not json"]
 
 
 def test_the_quality_job_s_calls_returned_what_was_deployed(stack, workload):
@@ -697,10 +735,15 @@ PROBES = [
     Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
     Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
     Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
-    Probe("read a catalog table (the jobs read none)", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
-    Probe("create a catalog table", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
-    Probe("delete a catalog table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
-    Probe("create a partition (projected)", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "stream_predictions", "PartitionInput": {"Values": ["2026", "01", "01", "00"]}}),
+    Probe("read a catalog table not the stream's", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
+    Probe("update a catalog table not the stream's", "glue-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
+    Probe("create a catalog table (the deploy step creates the stream's)", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("delete a stream table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("list the database's tables", "glue-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
+    Probe("create a partition", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "batch_predictions", "PartitionInput": {"Values": ["x"]}}),
+    Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
+    Probe("delete a stream table's metadata", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
+    Probe("write the warehouse outside the stream's tables", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
     Probe("logs outside /aws-glue/", "glue-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
     Probe("iam: read roles", "glue-probe", "iam", "list_roles", {}),
     Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
@@ -709,7 +752,11 @@ PROBES = [
     Probe("read the outcome drops (the quality job's)", "glue-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
     Probe("write the quality datasets", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
     Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
-    Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": "stream/predictions/x"}),
+    Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
+    Probe("quality: write into the stream's scored table", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/metadata/x.metadata.json", "Body": b"x"}),
+    Probe("quality: commit to the stream's scored table", "quality-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "stream_predictions"}}),
+    Probe("quality: read the dead-letter table", "quality-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "stream_dead_letter"}),
+    Probe("quality: read the dead-letter table's files", "quality-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_dead_letter/metadata/x.metadata.json"}),
     Probe("quality: write an outcome drop", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "outcomes/x.csv", "Body": b"x"}),
     Probe("quality: delete an outcome drop", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
     Probe("quality: read the batch input", "quality-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),

@@ -110,16 +110,16 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
             "stream_arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/{PREFIX}-customer-churn",
             "starting_position": "TRIM_HORIZON",
             "checkpoint_path": f"s3://{BUCKETS['data']}/checkpoints/stream-scoring/",
-            "output_path": f"s3://{BUCKETS['results']}/stream/predictions/",
-            "dead_letter_path": f"s3://{BUCKETS['results']}/stream/dead-letter/",
+            "table_warehouse": f"s3://{BUCKETS['results']}/tables/",
+            "table_database": DATABASE,
             "window_size": "100 seconds",
-            "drift_path": f"s3://{BUCKETS['results']}/stream/drift/",
             **scoring,
         },
         "quality": {
             "outcomes_path": f"s3://{BUCKETS['data']}/outcomes/",
             "batch_scored_path": f"s3://{BUCKETS['results']}/batch/predictions/",
-            "stream_scored_path": f"s3://{BUCKETS['results']}/stream/predictions/",
+            "stream_table_warehouse": f"s3://{BUCKETS['results']}/tables/",
+            "stream_table_database": DATABASE,
             "quality_path": f"s3://{BUCKETS['results']}/quality/metrics/",
             "calibration_path": f"s3://{BUCKETS['results']}/quality/calibration/",
             "outcome_rejects_path": f"s3://{BUCKETS['results']}/quality/outcome-rejects/",
@@ -164,20 +164,24 @@ def test_the_quality_job_is_triggered_daily(deployment):
     assert trigger["Schedule"] == tfvars["settings"]["jobs"]["quality"]["schedule"]
 
 
-def test_catalog_tables_exist_with_partition_projection(deployment):
+def test_catalog_tables_exist_and_the_stream_s_are_iceberg_tables_the_deploy_created(deployment):
     tables = {t["Name"]: t for t in client("glue").get_tables(DatabaseName=DATABASE)["TableList"]}
     assert set(tables) == {"kinesis_customer_churn", *(d.table for d in outputs.DATASETS)}
     assert tables["kinesis_customer_churn"]["Parameters"]["streamARN"].endswith(
         f":stream/{PREFIX}-customer-churn"
     )
-    for name in ("stream_predictions", "stream_dead_letter"):
-        assert tables[name]["Parameters"]["projection.enabled"] == "true"
-        assert [k["Name"] for k in tables[name]["PartitionKeys"]] == [
-            "ingest_year",
-            "ingest_month",
-            "ingest_day",
-            "ingest_hour",
-        ]
+    # The stream's: Iceberg tables whose metadata the deploy step wrote (moto's CreateTable writes none), each
+    # under <warehouse><database>/<table>, partitioned by the hour the handler partitions by.
+    for dataset in outputs.ICEBERG_DATASETS:
+        table = stream_catalog().load_table(f"{DATABASE}.{dataset.table}")
+        assert tables[dataset.table]["Parameters"]["table_type"].upper() == "ICEBERG"
+        assert table.location() == f"s3://{BUCKETS['results']}/tables/{DATABASE}/{dataset.table}"
+        [field] = table.spec().fields
+        hour_column = outputs.COMPUTED_AT if dataset is outputs.STREAM_DRIFT else outputs.KINESIS_ARRIVAL_TIME
+        assert (table.schema().find_column_name(field.source_id), str(field.transform)) == (
+            hour_column,
+            "hour",
+        )
     for name in ("batch_predictions", "batch_rejects", "batch_failed"):
         assert tables[name]["StorageDescriptor"]["Location"].startswith(f"s3://{BUCKETS['results']}/batch/")
         assert not tables[name].get("PartitionKeys")
@@ -187,9 +191,61 @@ def test_catalog_tables_hold_the_deployed_model_s_columns(deployment):
     from churn_pipeline.model import ModelDir
 
     description = ModelDir(deployment["model_dir"]).description()
-    assert {table: catalog_schema(table)[0] for table in writer_schemas(description)} == writer_schemas(
-        description
-    )
+    expected = writer_schemas(description)
+    hive = {name: columns for name, columns in expected.items() if name not in ICEBERG_TABLES}
+    assert {table: catalog_schema(table)[0] for table in hive} == hive
+    # The Iceberg tables: the columns (names as written, Iceberg types) of the writer's Arrow schema.
+    for dataset in outputs.ICEBERG_DATASETS:
+        resolved = dataset.for_data(description)
+        table = stream_catalog().load_table(f"{DATABASE}.{dataset.table}")
+        assert iceberg_columns(table) == writer_iceberg_columns(table, outputs.arrow_schema(resolved)), (
+            dataset.table
+        )
+
+
+ICEBERG_TABLES = {d.table for d in outputs.ICEBERG_DATASETS}
+
+
+def stream_tables():
+    """The deployed stream's tables as its Glue job finds them: its own arguments, read back from moto."""
+    from churn_pipeline.streaming.handler import StreamTables
+    from churn_pipeline.tables import CatalogSettings
+
+    arguments = deployed_arguments("stream")
+    catalog = CatalogSettings("glue", arguments["--table_warehouse"], arguments["--aws_region"])
+    return StreamTables(catalog, arguments["--table_database"], drift=True)
+
+
+def stream_catalog():
+    """The Glue catalog (moto's) as the deployed streaming job makes it."""
+    from churn_pipeline.tables import catalog_from_settings
+
+    return catalog_from_settings(stream_tables().catalog)
+
+
+def iceberg_columns(table) -> list[tuple[str, str]]:
+    return [(f.name, str(f.field_type)) for f in table.schema().fields]
+
+
+def writer_iceberg_columns(table, schema) -> list[tuple[str, str]]:
+    """A writer's Arrow schema as the table's columns (matched by name, as pyiceberg's add_files matches them)."""
+    from pyiceberg.io.pyarrow import pyarrow_to_schema
+
+    return [
+        (f.name, str(f.field_type)) for f in pyarrow_to_schema(schema, table.schema().name_mapping).fields
+    ]
+
+
+def fresh_stream_tables(deployment) -> None:
+    """The stream's tables as a first deployment has them: dropped with their files, then created again by the
+    deploy step's own code (churn_tools.deploy.tables) for the deployed model."""
+    from churn_tools.deploy import tables as deploy_tables
+
+    glue = client("glue")
+    for dataset in outputs.ICEBERG_DATASETS:
+        glue.delete_table(DatabaseName=DATABASE, Name=dataset.table)
+    clear_prefix(BUCKETS["results"], outputs.TABLE_WAREHOUSE.prefix)
+    deploy_tables.ensure_stream_tables(deployment["model_dir"], BUCKETS, DATABASE, "us-east-1")
 
 
 def test_endpoint_is_in_service_on_the_packaged_model(deployment):
@@ -315,7 +371,7 @@ def test_streaming_entry_script_scores_a_micro_batch_with_the_deployed_arguments
 ):
     import glue_fakes
 
-    from churn_pipeline.streaming import sink
+    from churn_pipeline import tables
     from churn_tools.local import producer
 
     arguments = deployed_arguments("stream")
@@ -344,24 +400,33 @@ def test_streaming_entry_script_scores_a_micro_batch_with_the_deployed_arguments
     batches = [c[1] for c in calls if c[0] == "batch"]
     assert batches, calls
 
-    results, data = BUCKETS["results"], BUCKETS["data"]
-    scored = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored")))
-    dead = sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead")))
+    data = BUCKETS["data"]
+    stream = stream_tables()
+    scored, dead = stream.read(outputs.STREAM_PREDICTIONS), stream.read(outputs.STREAM_DEAD_LETTER)
     assert sorted(scored["record_id"]) == sorted(json.loads(d)["record_id"] for d, _ in records[:30])
     assert scored["churn_probability"].between(0, 1).all()
     assert [bytes(p) for p in dead["raw_payload"]] == [b"{not json"] and list(dead["error_code"]) == [
         "NOT_JSON"
     ]
-    # The query id of the commit markers is the one Spark wrote in the checkpoint's metadata, in the data bucket.
+    # The query id of the commits' markers is the one Spark wrote in the checkpoint's metadata, in the data bucket:
+    # the scored table (committed last, even empty) holds the last micro-batch's marker, the dead-letter and drift
+    # tables the marker of the batch that had their rows.
     metadata = client("s3").get_object(Bucket=data, Key="checkpoints/stream-scoring/metadata")["Body"].read()
     query_id = json.loads(metadata.decode().splitlines()[0])["id"]
-    markers = client("s3").list_objects_v2(Bucket=results, Prefix=f"stream/predictions/{sink.COMMITS}/")
-    assert {o["Key"].split("/")[3] for o in markers["Contents"]} == {query_id}
-    # The files and the catalog tables agree (names, types, partition keys).
-    for table, folder in (("stream_predictions", "scored"), ("stream_dead_letter", "dead")):
-        columns, partitions = catalog_schema(table)
-        assert file_schema(tmp_path / folder) == columns, table
-        assert partitions == [(f.name, f.type) for f in outputs.INGEST_PARTITIONS]
+    catalog = tables.catalog_from_settings(stream.catalog)
+    markers = {
+        dataset.table: tables.last_committed_sequence(
+            catalog.load_table(stream.identifier(dataset)), query_id
+        )
+        for dataset in outputs.ICEBERG_DATASETS
+    }
+    assert markers["stream_predictions"] == batches[-1], markers
+    assert all(markers[name] in batches for name in ("stream_dead_letter", "stream_drift")), markers
+    # The files hold the writers' columns, as the tables declare them (what Athena reads through the catalog).
+    description = ModelDir(deployment["model_dir"]).description()
+    for dataset, frame in ((outputs.STREAM_PREDICTIONS.for_data(description), scored),
+                           (outputs.STREAM_DEAD_LETTER, dead)):  # fmt: skip
+        assert list(frame.columns) == list(dataset.column_names), dataset.table
 
     # The dead-letter alarm's metric was published, in the job's region, under the job's name.
     def dead_letters_published() -> float:
@@ -374,19 +439,16 @@ def test_streaming_entry_script_scores_a_micro_batch_with_the_deployed_arguments
 
     assert dead_letters_published() == 1.0
 
-    # The same micro-batch delivered again (the job stopped after its sink committed, before Spark did): it is
+    # The same micro-batch delivered again (the job stopped after its tables committed, before Spark did): it is
     # replayed with the same id and offsets, and neither dataset nor the metric counts it twice.
     local_checkpoint = next((tmp_path / "glue" / "checkpoints").iterdir())
     for name in (str(batches[-1]), f".{batches[-1]}.crc"):  # the commit and its checksum file
         (local_checkpoint / "commits" / name).unlink()
     replay = run_entry_script()
     assert [c[1] for c in replay if c[0] == "batch"][0] == batches[-1]
-    again = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored-2")))
+    again = stream.read(outputs.STREAM_PREDICTIONS)
     assert sorted(again["record_id"]) == sorted(scored["record_id"])
-    assert (
-        len(sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead-2"))))
-        == 1
-    )
+    assert len(stream.read(outputs.STREAM_DEAD_LETTER)) == 1
     assert dead_letters_published() == 1.0
 
 
@@ -500,7 +562,7 @@ def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_wha
     )
     local = dataclasses.replace(
         deployed, outcomes_path=str(out / "outcomes.csv"), batch_scored_paths=(str(out / "scored"),),
-        stream_scored_paths=(str(out / "no-stream-yet"),), quality_path=str(out / "quality"),
+        stream_scored_tables=(), quality_path=str(out / "quality"),
         calibration_path=str(out / "calibration"), rejects_path=str(out / "outcome-rejects"),
         training_set_path=str(out / "training-set"),
     )  # fmt: skip
@@ -643,14 +705,13 @@ def test_streaming_job_scores_a_micro_batch_on_its_glue_runtime(
     import glue_fakes
     import glue_runtimes as runtime_matrix
 
-    from churn_pipeline.streaming import sink
     from churn_tools.local import producer
 
     venv, installed, script = glue_runtimes["stream"]
-    results, data = BUCKETS["results"], BUCKETS["data"]
-    # This run's outputs alone: a new query (its checkpoint is new) over everything the stream holds.
-    clear_prefix(results, "stream/")
-    clear_prefix(data, "checkpoints/")
+    # This run's outputs alone: a new query (its checkpoint is new) over everything the stream holds, into the
+    # tables as the deploy step creates them.
+    fresh_stream_tables(deployment)
+    clear_prefix(BUCKETS["data"], "checkpoints/")
     records = list(producer.csv_records(synthetic_csv, f"glue{venv.glue_version}-"))[100:120]
     producer.send(client("kinesis"), f"{PREFIX}-customer-churn", [*records, (b"{not json either", "bad")])
     on_stream = stream_payloads()
@@ -675,14 +736,12 @@ def test_streaming_job_scores_a_micro_batch_on_its_glue_runtime(
     names = [f["name"] for f in schema["fields"]]
     assert "data" not in names and {"Day Mins", "record_id", "_corrupt_record"} <= set(names)
 
-    scored = sink.read_committed(str(download_prefix(results, "stream/predictions/", tmp_path / "scored")))
-    dead = sink.read_committed(str(download_prefix(results, "stream/dead-letter/", tmp_path / "dead")))
+    stream = stream_tables()
+    scored, dead = stream.read(outputs.STREAM_PREDICTIONS), stream.read(outputs.STREAM_DEAD_LETTER)
     assert sorted(scored["record_id"]) == sorted(json.loads(p)["record_id"] for p in good)
     assert scored["churn_probability"].between(0, 1).all()
     assert sorted(bytes(p) for p in dead["raw_payload"]) == sorted(set(on_stream) - set(good))
     assert set(dead["error_code"]) == {"NOT_JSON"}
-    for table, folder in (("stream_predictions", "scored"), ("stream_dead_letter", "dead")):
-        assert file_schema(tmp_path / folder) == catalog_schema(table)[0], table
     runtime_matrix.report(venv.glue_version, "stream", {
         "spark": facts["spark"], "python": facts["python"], "gap": venv.gap, "wheels": len(installed.files),
         "megabytes": round(installed.megabytes, 1), "scored": len(scored), "dead_lettered": len(dead),

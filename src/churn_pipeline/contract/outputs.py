@@ -286,6 +286,18 @@ NEXT_TRAINING_SET = Location(
 )
 LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
 
+# The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the stream's. The deploy step
+# creates them (churn_tools.deploy.tables, with the jobs' own tables.ensure_table), Terraform grants IAM on them by
+# name and declares their optimizers; their files live under <warehouse>/<database>/<table> (tables.CatalogSettings),
+# the warehouse being this prefix of the results bucket. Their `prefix` and `partition_keys` above are what the
+# demo's DuckDB views still derive (ingest_*), not where the tables are.
+ICEBERG_DATASETS: tuple[Dataset, ...] = (STREAM_PREDICTIONS, STREAM_DEAD_LETTER, STREAM_DRIFT)
+TABLE_WAREHOUSE = Location(
+    "results",
+    "tables/",
+    "The Iceberg tables' warehouse: each table's data and metadata under <prefix><database>/<table>/.",
+)
+
 
 def arrow_type(kind: str):
     """The pyarrow type a writer uses for a column of this catalog type."""

@@ -36,6 +36,7 @@ from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.streaming import records
+from churn_pipeline.streaming import table_layout as layout
 from churn_pipeline.tables import files as table_files
 
 log = logging.getLogger("churn_pipeline.streaming")
@@ -58,16 +59,8 @@ _SPARK_TYPES = {outputs.INT: T.IntegerType(), outputs.DOUBLE: T.DoubleType(), ou
 _TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
 
 
-SCORED = "scored"
-DEAD = "dead_letter"
-DRIFT = "drift"
-# Each table's Iceberg partitioning: the hour of the record's Kinesis arrival (what readers prune on); drift
-# rows have no record, so the hour they were computed in (one per micro-batch).
-HOUR_COLUMN = {
-    SCORED: outputs.KINESIS_ARRIVAL_TIME,
-    DEAD: outputs.KINESIS_ARRIVAL_TIME,
-    DRIFT: outputs.COMPUTED_AT,
-}
+# The tables, their schemas and partitioning: one definition, shared with the deploy step that creates them.
+SCORED, DEAD, DRIFT, HOUR_COLUMN = layout.SCORED, layout.DEAD, layout.DRIFT, layout.HOUR_COLUMN
 
 
 @dataclass(frozen=True)
@@ -272,25 +265,19 @@ class BatchHandler:
 
     def datasets(self) -> dict[str, outputs.Dataset]:
         """The tables of each micro-batch, in commit order: dead letter and drift first, scored last."""
-        drift_table_ = {DRIFT: outputs.STREAM_DRIFT} if self.tables.drift else {}
-        return {DEAD: outputs.STREAM_DEAD_LETTER, **drift_table_, SCORED: self.contract.output}
+        return {role: spec.dataset for role, spec in self.table_specs().items()}
+
+    def table_specs(self) -> dict[str, layout.TableSpec]:
+        return layout.table_specs(self.contract.output, self.tables.drift)
 
     def identifiers(self) -> dict[str, str]:
-        """Each table's identifier, the tables created (or checked against the writer's schema) once per run."""
+        """Each table's identifier, the tables checked against the writer's schema once per run. Deployed, the
+        deploy step has created them (churn_tools.deploy.tables; the job's role may not create a table); a run
+        with no deployment (a local catalog, tests) creates them here, with the same definition."""
         if self._identifiers is None:
-            catalog = self.catalog
-            identifiers = {}
-            for name, dataset in self.datasets().items():
-                identifier = self.tables.identifier(dataset)
-                tables.ensure_table(
-                    catalog,
-                    identifier,
-                    outputs.arrow_schema(dataset),
-                    [(HOUR_COLUMN[name], "hour")],
-                    self.tables.catalog.table_location(self.tables.database, dataset.table),
-                )
-                identifiers[name] = identifier
-            self._identifiers = identifiers
+            self._identifiers = layout.ensure_tables(
+                self.catalog, self.tables.catalog, self.tables.database, self.table_specs()
+            )
         return self._identifiers
 
     @property

@@ -41,5 +41,8 @@ module "pipeline" {
   data_named_queries = var.data_named_queries
   model_test_auc     = var.model_test_auc
 
+  # Glue's table optimizers on the stream's Iceberg tables.
+  table_optimizers_enabled = true
+
   live_instance_count = var.live_instance_count
 }

@@ -71,6 +71,9 @@ module "pipeline" {
   data_named_queries = var.data_named_queries
   model_test_auc     = var.model_test_auc
 
+  # Glue's table optimizers on the stream's Iceberg tables (moto has no optimizer API).
+  table_optimizers_enabled = false
+
   live_instance_count = var.live_instance_count
 
   # moto evaluates bucket-policy conditions without the request context, so the TLS-only policy denies every

@@ -29,34 +29,31 @@ locals {
   # training set.
   locations = { for name, location in local.contract.locations : name => "${local.s3[location.bucket]}/${location.prefix}" }
 
-  # Partition projection of the streaming datasets' ingest_* folders (arrival hour, UTC), so Athena sees a new
-  # hour without crawlers. The year is a date projection ending at NOW: an integer range to a far year would
-  # make a query without a year predicate enumerate decades of empty partitions.
-  # https://docs.aws.amazon.com/athena/latest/ug/partition-projection-supported-types.html
-  ingest_projection = {
-    ingest_year = {
-      "type"          = "date"
-      "format"        = "yyyy"
-      "range"         = "${var.partition_projection_start_year},NOW"
-      "interval"      = "1"
-      "interval.unit" = "YEARS"
-    }
-    ingest_month = { "type" = "integer", "range" = "1,12", "digits" = "2" }
-    ingest_day   = { "type" = "integer", "range" = "1,31", "digits" = "2" }
-    ingest_hour  = { "type" = "integer", "range" = "0,23", "digits" = "2" }
+  # The stream's datasets are Apache Iceberg tables (contract iceberg_tables), in this database, their files under
+  # <warehouse>/<database>/<table> (churn_pipeline.tables.CatalogSettings.table_location). Not resources here:
+  # `make deploy` creates them with the jobs' own code (churn_tools.deploy.tables) after a targeted apply of the
+  # database and the results bucket, because moto's CreateTable with OpenTableFormatInput writes no metadata
+  # file, and because the jobs advance each table's metadata_location: Terraform's UpdateTable sends no
+  # VersionId and would put back a stale pointer. Terraform grants IAM on them by name (modules/iam) and, in dev
+  # and prod, runs their optimizers (below). terraform/README.md, "Iceberg tables".
+  iceberg_table_names = local.contract.iceberg_tables
+  table_warehouse     = "${local.s3[local.contract.table_warehouse.bucket]}/${local.contract.table_warehouse.prefix}"
+  iceberg_tables = {
+    for name in local.iceberg_table_names : name => "${local.table_warehouse}${var.database_name}/${name}"
   }
 
-  # Parquet tables, one per dataset the jobs write, with the writer's columns and partition keys: the scored
-  # ones open with the deployed model's data columns (var.data_columns), as the jobs write them for that model.
-  # The batch job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so its
-  # tables are not partitioned in the catalog: Athena reads every folder under the location, a new run included.
+  # Parquet (Hive) tables, one per dataset the batch and quality jobs write, with the writer's columns: the
+  # scored ones open with the deployed model's data columns (var.data_columns), as the jobs write them for that
+  # model. The batch job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so
+  # its tables are not partitioned in the catalog: Athena reads every folder under the location, a new run
+  # included.
   result_tables = {
     for name, dataset in local.datasets : name => {
       location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
       description = dataset.description
       columns     = concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
-      partitions  = [for key in dataset.partition_keys : merge(key, { projection = local.ingest_projection[key.name] })]
-    }
+      partitioned = length(dataset.partition_keys) > 0
+    } if !contains(local.iceberg_table_names, name)
   }
 
   model_uri = "${local.s3.artifacts}/${var.artifacts.model_prefix}"
@@ -85,33 +82,36 @@ locals {
     "--stream_arn"        = var.stream.arn
     "--starting_position" = local.stream_settings.starting_position
     "--checkpoint_path"   = "${local.s3.data}/checkpoints/stream-scoring/"
-    "--output_path"       = local.result_tables.stream_predictions.location
-    "--dead_letter_path"  = local.result_tables.stream_dead_letter.location
-    "--drift_path"        = local.result_tables.stream_drift.location
-    "--window_size"       = local.stream_settings.window_size
+    # The Iceberg tables the job commits to (churn_pipeline.streaming.glue: tables.CatalogSettings).
+    "--table_warehouse" = local.table_warehouse
+    "--table_database"  = aws_glue_catalog_database.this.name
+    "--window_size"     = local.stream_settings.window_size
   })
 
   # Every argument jobs/glue_quality.py resolves (churn_pipeline.quality.glue.JOB_ARGUMENTS): the model (its
   # description, version and threshold), both jobs' scored datasets, the outcome drops, its own outputs.
   quality_job_arguments = {
-    "--model_uri"            = local.model_uri
-    "--threshold"            = tostring(local.scoring.threshold)
-    "--aws_region"           = var.region
-    "--batch_scored_path"    = local.result_tables.batch_predictions.location
-    "--stream_scored_path"   = local.result_tables.stream_predictions.location
-    "--outcomes_path"        = local.locations.outcomes
-    "--quality_path"         = local.result_tables.model_quality.location
-    "--calibration_path"     = local.result_tables.model_calibration.location
-    "--outcome_rejects_path" = local.result_tables.outcome_rejects.location
-    "--training_set_path"    = local.locations.next_training_set
-    "--horizon_days"         = tostring(local.quality_settings.horizon_days)
-    "--auc_margin"           = tostring(local.quality_settings.auc_margin)
+    "--model_uri"         = local.model_uri
+    "--threshold"         = tostring(local.scoring.threshold)
+    "--aws_region"        = var.region
+    "--batch_scored_path" = local.result_tables.batch_predictions.location
+    # The stream's scored Iceberg table, in the streaming job's catalog and warehouse.
+    "--stream_table_warehouse" = local.table_warehouse
+    "--stream_table_database"  = aws_glue_catalog_database.this.name
+    "--outcomes_path"          = local.locations.outcomes
+    "--quality_path"           = local.result_tables.model_quality.location
+    "--calibration_path"       = local.result_tables.model_calibration.location
+    "--outcome_rejects_path"   = local.result_tables.outcome_rejects.location
+    "--training_set_path"      = local.locations.next_training_set
+    "--horizon_days"           = tostring(local.quality_settings.horizon_days)
+    "--auc_margin"             = tostring(local.quality_settings.auc_margin)
   }
 
   # Glue's own parameters, the same for every job. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier
   # feature (from 5.0 every job logs in real time:
   # https://docs.aws.amazon.com/glue/latest/dg/monitor-continuous-logging-enable.html), and --enable-glue-datacatalog
-  # (the catalog as Spark's Hive metastore): the jobs read S3 paths and the stream by ARN, never a catalog table.
+  # (the catalog as Spark's Hive metastore): the jobs read S3 paths, the stream by ARN and the Iceberg
+  # tables through pyiceberg's own Glue client, never a catalog table through Spark.
   glue_runtime_arguments = {
     "--job-language"   = "python"
     "--TempDir"        = "${local.s3.data}/tmp/glue/"
@@ -174,26 +174,16 @@ resource "aws_glue_catalog_table" "results" {
   # No has_encrypted_data: it marks client-side-encrypted data, and Athena then refuses to read it as plain
   # objects; these are SSE-KMS objects, which S3 decrypts for any reader allowed to use the key.
   # https://docs.aws.amazon.com/athena/latest/ug/creating-tables-based-on-encrypted-datasets-in-s3.html
-  parameters = merge(
-    {
-      classification        = "parquet"
-      EXTERNAL              = "TRUE"
-      "parquet.compression" = "SNAPPY"
-    },
-    length(each.value.partitions) == 0 ? {} : merge(
-      {
-        "projection.enabled"        = "true"
-        "storage.location.template" = "${each.value.location}${join("/", [for p in each.value.partitions : "${p.name}=$${${p.name}}"])}/"
-      },
-      merge([for p in each.value.partitions : { for property, value in p.projection : "projection.${p.name}.${property}" => value }]...),
-    ),
-  )
+  parameters = {
+    classification        = "parquet"
+    EXTERNAL              = "TRUE"
+    "parquet.compression" = "SNAPPY"
+  }
 
-  dynamic "partition_keys" {
-    for_each = each.value.partitions
-    content {
-      name = partition_keys.value.name
-      type = partition_keys.value.type
+  lifecycle {
+    precondition {
+      condition     = !each.value.partitioned
+      error_message = "${each.key}: a Hive table here reads every folder under its location; partitioned datasets are Iceberg tables (contract iceberg_tables)."
     }
   }
 
@@ -344,4 +334,57 @@ resource "aws_glue_trigger" "quality_schedule" {
   }
 
   tags = var.tags
+}
+
+# ---------------------------------------------------------------- Iceberg table optimizers (dev and prod)
+# Glue's managed maintenance of the stream's Iceberg tables, which the deploy step creates before the apply that
+# makes these (churn_tools.deploy.tables): compaction of the small files each micro-batch writes (one per task
+# and hour every window), snapshot retention, and deletion of the files no snapshot references (an interrupted
+# micro-batch's attempt: the replay writes files of its own and never references those). moto has no optimizer
+# API, so envs/local leaves them out (var.table_optimizers = null). Arguments as provider 5.100 has them (no
+# compaction_configuration, no run_rate_in_hours there): the compaction strategy is Glue's default (binpack).
+# https://docs.aws.amazon.com/glue/latest/dg/table-optimizers.html
+data "aws_caller_identity" "current" {}
+
+locals {
+  optimizer_types = ["compaction", "retention", "orphan_file_deletion"]
+  table_optimizers = var.table_optimizers == null ? {} : {
+    for pair in setproduct(local.iceberg_table_names, local.optimizer_types) :
+    "${pair[0]}.${pair[1]}" => { table = pair[0], type = pair[1] }
+  }
+}
+
+resource "aws_glue_catalog_table_optimizer" "this" {
+  for_each = local.table_optimizers
+
+  catalog_id    = data.aws_caller_identity.current.account_id
+  database_name = aws_glue_catalog_database.this.name
+  table_name    = each.value.table
+  type          = each.value.type
+
+  configuration {
+    role_arn = var.table_optimizers.role_arn
+    enabled  = true
+
+    dynamic "retention_configuration" {
+      for_each = each.value.type == "retention" ? [1] : []
+      content {
+        iceberg_configuration {
+          snapshot_retention_period_in_days = var.table_optimizers.snapshot_retention_days
+          number_of_snapshots_to_retain     = var.table_optimizers.snapshots_to_retain
+          clean_expired_files               = true
+        }
+      }
+    }
+
+    dynamic "orphan_file_deletion_configuration" {
+      for_each = each.value.type == "orphan_file_deletion" ? [1] : []
+      content {
+        iceberg_configuration {
+          location                             = local.iceberg_tables[each.value.table]
+          orphan_file_retention_period_in_days = var.table_optimizers.orphan_file_retention_days
+        }
+      }
+    }
+  }
 }

@@ -259,14 +259,19 @@ variable "quality_job" {
   }
 }
 
-variable "partition_projection_start_year" {
-  description = "First ingest_year partition projection enumerates for the streaming tables."
-  type        = number
-  default     = 2025
+variable "table_optimizers" {
+  description = "Glue table optimizers (compaction, snapshot retention, orphan-file deletion) on the stream's Iceberg tables, or null for none (envs/local: moto has no optimizer API). role_arn: the role they run as (modules/iam); orphan_file_retention_days: how long a file no snapshot references is kept (longer than the longest downtime the streaming job tolerates, terraform/README.md); snapshot_retention_days and snapshots_to_retain: what retention keeps (time travel reaches that far back)."
+  type = object({
+    role_arn                   = string
+    orphan_file_retention_days = number
+    snapshot_retention_days    = optional(number, 7)
+    snapshots_to_retain        = optional(number, 10)
+  })
+  default = null
 
   validation {
-    condition     = var.partition_projection_start_year >= 2000 && var.partition_projection_start_year <= 2100
-    error_message = "partition_projection_start_year must be a year between 2000 and 2100."
+    condition     = var.table_optimizers == null || try(var.table_optimizers.orphan_file_retention_days >= 1 && var.table_optimizers.snapshot_retention_days >= 1 && var.table_optimizers.snapshots_to_retain >= 1, false)
+    error_message = "table_optimizers: orphan_file_retention_days, snapshot_retention_days and snapshots_to_retain must each be at least 1."
   }
 }
 

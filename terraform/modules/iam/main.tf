@@ -22,6 +22,21 @@ locals {
   results   = var.bucket_arns["results"]
 
   endpoint_arn = "${local.arn_base}:sagemaker:${local.region}:${local.account}:endpoint/${lower(var.endpoint_name)}"
+
+  # The stream's Iceberg tables (contract iceberg_tables), by name: `make deploy` creates them in this database
+  # (churn_tools.deploy.tables), so their ARNs are known before they exist. A Glue action on a table needs the
+  # table's, its database's and the catalog's ARN (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
+  glue_catalog_arn  = "${local.arn_base}:glue:${local.region}:${local.account}:catalog"
+  glue_database_arn = "${local.arn_base}:glue:${local.region}:${local.account}:database/${var.database_name}"
+  iceberg_tables    = local.contract.iceberg_tables
+  iceberg_table_arns = {
+    for name in local.iceberg_tables : name => "${local.arn_base}:glue:${local.region}:${local.account}:table/${var.database_name}/${name}"
+  }
+  # Each table's files (data/, metadata/) under <warehouse><database>/<table>/ (tables.CatalogSettings.table_location).
+  warehouse_bucket_arn = var.bucket_arns[local.contract.table_warehouse.bucket]
+  iceberg_table_objects = {
+    for name in local.iceberg_tables : name => "${local.warehouse_bucket_arn}/${local.contract.table_warehouse.prefix}${var.database_name}/${name}/*"
+  }
 }
 
 # ---------------------------------------------------------------- Glue job role
@@ -72,7 +87,8 @@ data "aws_iam_policy_document" "glue_runtime" {
     resources = ["${local.data}/tmp/*"]
   }
 
-  # Listing for Spark's reads and writes (EMRFS) and the commit protocol; the artifacts bucket too, so that a
+  # Listing for Spark's reads and writes (EMRFS) and for pyarrow's S3 file system, which lists a key it finds
+  # missing (pyiceberg creates table files with overwrite=False: a HEAD first); the artifacts bucket too, so that a
   # model file a model lacks (baseline.json, dataset.json) answers 404, not 403 (S3 answers 403 for a missing key
   # to a caller without s3:ListBucket: https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
   statement {
@@ -123,12 +139,35 @@ data "aws_iam_policy_document" "glue" {
   }
 
   statement {
-    sid     = "WriteScoresRejectsAndDeadLetters"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = [
-      "${local.results}/batch/*",
-      "${local.results}/stream/*",
-    ]
+    sid       = "WriteBatchScoresRejectsAndFailed"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.results}/batch/*"]
+  }
+
+  # The streaming job's Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0): Spark tasks put data files under
+  # each table's data/, the driver reads the table's metadata and manifests and puts new ones under metadata/
+  # (a HEAD first: pyiceberg creates them with overwrite=False), then moves the catalog's pointer. Nothing is
+  # deleted: files no snapshot references are the orphan-file optimizer's (modules/glue; its own role below).
+  statement {
+    sid       = "WriteStreamTableFiles"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = values(local.iceberg_table_objects)
+  }
+
+  # GetTable to load a table (the current metadata_location), UpdateTable with the VersionId it read to commit.
+  # No CreateTable: `make deploy` creates the tables, and a job that finds none fails rather than making one.
+  statement {
+    sid       = "CommitStreamTables"
+    actions   = ["glue:GetTable", "glue:UpdateTable"]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], values(local.iceberg_table_arns))
+  }
+
+  # pyiceberg 0.12.0's commit also reads the database, once per commit, to tell an S3 Tables federated database
+  # from a plain one (pyiceberg/catalog/glue.py, GlueCatalog.commit_table -> _is_s3tables_database).
+  statement {
+    sid       = "ReadStreamTablesDatabase"
+    actions   = ["glue:GetDatabase"]
+    resources = [local.glue_catalog_arn, local.glue_database_arn]
   }
 
   statement {
@@ -163,12 +202,10 @@ resource "aws_iam_role_policy" "glue" {
 # and writes.
 locals {
   bucket_arns_by_purpose = { data = local.data, artifacts = local.artifacts, results = local.results }
-  quality_reads = [
-    for location in [
-      local.contract.datasets.batch_predictions, local.contract.datasets.stream_predictions,
-      local.contract.locations.outcomes,
-    ] : "${local.bucket_arns_by_purpose[location.bucket]}/${location.prefix}*"
-  ]
+  quality_reads = concat([
+    for location in [local.contract.datasets.batch_predictions, local.contract.locations.outcomes] :
+    "${local.bucket_arns_by_purpose[location.bucket]}/${location.prefix}*"
+  ], [local.iceberg_table_objects["stream_predictions"]])
   quality_writes = [
     for location in [
       local.contract.datasets.model_quality, local.contract.datasets.model_calibration,
@@ -187,10 +224,18 @@ resource "aws_iam_role" "glue_quality" {
 data "aws_iam_policy_document" "glue_quality" {
   source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
 
+  # The batch scores, the outcome drops and the stream's scored Iceberg table (its metadata, manifests and data
+  # files: tables.read_spark plans them with pyiceberg, Spark reads the data files).
   statement {
     sid       = "ReadScoresAndOutcomes"
     actions   = ["s3:GetObject"]
     resources = local.quality_reads
+  }
+
+  statement {
+    sid       = "LoadStreamScoredTable"
+    actions   = ["glue:GetTable"]
+    resources = [local.glue_catalog_arn, local.glue_database_arn, local.iceberg_table_arns["stream_predictions"]]
   }
 
   statement {
@@ -204,6 +249,65 @@ resource "aws_iam_role_policy" "glue_quality" {
   name   = "least-privilege"
   role   = aws_iam_role.glue_quality.id
   policy = data.aws_iam_policy_document.glue_quality.json
+}
+
+# ---------------------------------------------------------------- Glue table optimizers' role (dev and prod)
+# The role Glue's table optimizers (compaction, snapshot retention, orphan-file deletion: modules/glue) run as on
+# the stream's Iceberg tables, with the permissions AWS lists for them, narrowed to these tables and their files:
+# https://docs.aws.amazon.com/glue/latest/dg/optimization-prerequisites.html (S3 get/put/delete on the data and
+# list on the bucket; glue:GetTable and glue:UpdateTable on the table, its database and the catalog; logs in
+# /aws-glue/iceberg-compaction|iceberg-retention|iceberg-orphan-file-deletion/logs). The KMS grant is ours: the
+# files are SSE-KMS with the project key, so reading and rewriting them needs it.
+data "aws_iam_policy_document" "table_optimizer" {
+  statement {
+    sid       = "MaintainTableFiles"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = values(local.iceberg_table_objects)
+  }
+
+  statement {
+    sid       = "ListWarehouseBucket"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [local.warehouse_bucket_arn]
+  }
+
+  statement {
+    sid       = "CommitMaintenance"
+    actions   = ["glue:GetTable", "glue:UpdateTable"]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], values(local.iceberg_table_arns))
+  }
+
+  statement {
+    sid       = "UseDataKey"
+    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [var.kms_key_arn]
+  }
+
+  statement {
+    sid     = "WriteOptimizerLogs"
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [
+      for kind in ["iceberg-compaction", "iceberg-retention", "iceberg-orphan-file-deletion"] :
+      "${local.arn_base}:logs:${local.region}:${local.account}:log-group:/aws-glue/${kind}/logs:*"
+    ]
+  }
+}
+
+resource "aws_iam_role" "table_optimizer" {
+  count = var.table_optimizers_enabled ? 1 : 0
+
+  name               = "${var.name_prefix}-table-optimizer"
+  description        = "Glue table optimizers on the stream's Iceberg tables: compaction, snapshot retention, orphan-file deletion."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "table_optimizer" {
+  count = var.table_optimizers_enabled ? 1 : 0
+
+  name   = "least-privilege"
+  role   = aws_iam_role.table_optimizer[0].id
+  policy = data.aws_iam_policy_document.table_optimizer.json
 }
 
 # ---------------------------------------------------------------- SageMaker execution role

@@ -26,3 +26,9 @@ output "sagemaker_role_arn" {
   value       = aws_iam_role.sagemaker.arn
   depends_on  = [aws_iam_role_policy.sagemaker]
 }
+
+output "table_optimizer_role_arn" {
+  description = "ARN of the role Glue's table optimizers run as on the stream's Iceberg tables; null unless table_optimizers_enabled."
+  value       = one(aws_iam_role.table_optimizer[*].arn)
+  depends_on  = [aws_iam_role_policy.table_optimizer]
+}

@@ -61,6 +61,22 @@ variable "rollback_alarm_names" {
   default     = []
 }
 
+variable "database_name" {
+  description = "The Glue database of the stream's Iceberg tables (modules/glue creates it, `make deploy` the tables in it): the job roles' catalog grants name these tables' ARNs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,254}$", var.database_name))
+    error_message = "database_name must be lowercase letters, digits and underscores, starting with a letter."
+  }
+}
+
+variable "table_optimizers_enabled" {
+  description = "Whether the role Glue's table optimizers run as exists (dev and prod; moto has no optimizer API, so not envs/local)."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -51,6 +51,10 @@ module "iam" {
   data_capture_enabled = var.endpoint.data_capture_enabled
   rollback_alarm_names = local.guarded_rollout ? module.monitoring.endpoint_alarm_names : []
   tags                 = local.tags
+
+  # The stream's Iceberg tables are granted by name in this database (`make deploy` creates them).
+  database_name            = local.database_name
+  table_optimizers_enabled = var.table_optimizers_enabled
 }
 
 module "model_endpoint" {
@@ -114,6 +118,16 @@ module "glue" {
 
   # The deployed model's data columns: the scored and source catalog tables open with them.
   data_columns = var.data_columns
+
+  # Orphan files (an interrupted micro-batch's, never referenced: the replay writes its own) are kept longer than
+  # the longest downtime the streaming job tolerates, the stream's retention: after it, unread records are gone
+  # and the job cannot resume without loss. So the files of an attempt interrupted at the start of such an
+  # outage are still there when the job is back and has replayed the batch, for the post-incident check of what
+  # was in flight (docs/streaming-commit-protocol.md); and never fewer than Iceberg's default 3 days.
+  table_optimizers = var.table_optimizers_enabled ? {
+    role_arn                   = module.iam.table_optimizer_role_arn
+    orphan_file_retention_days = max(3, ceil(var.stream.retention_hours / 24) + 1)
+  } : null
 }
 
 module "analytics" {

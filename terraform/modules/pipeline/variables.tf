@@ -178,6 +178,12 @@ variable "model_test_auc" {
   }
 }
 
+variable "table_optimizers_enabled" {
+  description = "Whether Glue's table optimizers (compaction, snapshot retention, orphan-file deletion) maintain the stream's Iceberg tables, with a role of their own: true in dev and prod; false in envs/local, whose moto has no optimizer API."
+  type        = bool
+  default     = false
+}
+
 variable "tags" {
   description = "Tags added to every resource (Project and Environment are always added)."
   type        = map(string)

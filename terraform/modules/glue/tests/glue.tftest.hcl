@@ -79,26 +79,34 @@ run "jobs_scripts_arguments_and_encryption" {
   }
 }
 
-run "streaming_tables_project_their_ingest_partitions" {
+run "the_stream_writes_iceberg_tables_terraform_does_not_manage" {
   command = plan
 
+  # `make deploy` creates the stream's Iceberg tables (churn_tools.deploy.tables); Terraform has no Hive table of
+  # them, and hands the streaming job their database and warehouse.
   assert {
-    condition = alltrue([
-      for name in ["stream_predictions", "stream_dead_letter", "stream_drift"] :
-      aws_glue_catalog_table.results[name].parameters["projection.enabled"] == "true" &&
-      [for k in aws_glue_catalog_table.results[name].partition_keys : k.name] == ["ingest_year", "ingest_month", "ingest_day", "ingest_hour"]
-    ])
-    error_message = "the streaming tables project ingest_year/month/day/hour, in the order the job writes them"
+    condition     = length(setintersection(keys(aws_glue_catalog_table.results), ["stream_predictions", "stream_dead_letter", "stream_drift"])) == 0
+    error_message = "the stream's datasets are Iceberg tables, not Terraform's Hive tables"
   }
 
   assert {
-    condition     = aws_glue_catalog_table.results["stream_dead_letter"].parameters["storage.location.template"] == "s3://churn-test-results-123456789012/stream/dead-letter/ingest_year=$${ingest_year}/ingest_month=$${ingest_month}/ingest_day=$${ingest_day}/ingest_hour=$${ingest_hour}/"
-    error_message = "the dead-letter table reads where the streaming job writes"
+    condition     = aws_glue_job.this["stream"].default_arguments["--table_warehouse"] == "s3://churn-test-results-123456789012/tables/" && aws_glue_job.this["stream"].default_arguments["--table_database"] == "churn_test_churn"
+    error_message = "the streaming job commits to the tables in the module's database, their files under tables/ of the results bucket"
   }
 
   assert {
-    condition     = aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_month.digits"] == "2"
-    error_message = "months are zero-padded as the job writes them"
+    condition     = alltrue([for old in ["--output_path", "--dead_letter_path", "--drift_path"] : !contains(keys(aws_glue_job.this["stream"].default_arguments), old)])
+    error_message = "the streaming job's old output paths are gone"
+  }
+
+  assert {
+    condition     = output.iceberg_tables.locations == { for name in ["stream_predictions", "stream_dead_letter", "stream_drift"] : name => "s3://churn-test-results-123456789012/tables/churn_test_churn/${name}" } && contains(output.table_names, "stream_predictions")
+    error_message = "each Iceberg table lives at <warehouse><database>/<table> (tables.CatalogSettings.table_location) and is listed with the catalog's tables"
+  }
+
+  assert {
+    condition     = length(aws_glue_catalog_table_optimizer.this) == 0
+    error_message = "no table optimizers unless asked (envs/local: moto has none)"
   }
 
   assert {
@@ -115,6 +123,7 @@ run "streaming_tables_project_their_ingest_partitions" {
     condition = alltrue([
       for name, dataset in jsondecode(file("../../contract.json")).datasets :
       [for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : { name = c.name, type = c.type }] == concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
+      if !contains(jsondecode(file("../../contract.json")).iceberg_tables, name)
     ])
     error_message = "every result table has its writer's columns (the data's first where the writer puts them first, then churn_pipeline.contract.outputs), in order"
   }
@@ -137,11 +146,6 @@ run "streaming_tables_project_their_ingest_partitions" {
   assert {
     condition     = alltrue([for table in aws_glue_catalog_table.results : !contains(keys(table.parameters), "has_encrypted_data")])
     error_message = "SSE-KMS data is not client-side encrypted: no has_encrypted_data"
-  }
-
-  assert {
-    condition     = aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_year.type"] == "date" && aws_glue_catalog_table.results["stream_predictions"].parameters["projection.ingest_year.range"] == "2025,NOW"
-    error_message = "the year projection ends now, not in a far year"
   }
 
   assert {
@@ -226,7 +230,7 @@ run "tables_follow_another_model_s_data_columns" {
 
   assert {
     condition = alltrue([
-      for name in ["batch_predictions", "batch_failed", "stream_predictions"] :
+      for name in ["batch_predictions", "batch_failed"] :
       slice([for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : c.name], 0, 3) == ["state", "day mins", "churn?"]
     ])
     error_message = "the scored tables open with the deployed model's columns, whichever they are"
@@ -238,7 +242,7 @@ run "tables_follow_another_model_s_data_columns" {
   }
 
   assert {
-    condition     = length(aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns) == 4 && length(aws_glue_catalog_table.results["stream_dead_letter"].storage_descriptor[0].columns) == 9
+    condition     = length(aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns) == 4 && length(aws_glue_catalog_table.results["batch_drift"].storage_descriptor[0].columns) == 6
     error_message = "tables without the data's columns keep only their fixed ones"
   }
 }
@@ -373,12 +377,13 @@ run "the_quality_job_runs_daily_on_the_batch_job_s_runtime_with_its_own_role" {
   assert {
     condition = alltrue([
       aws_glue_job.this["quality"].default_arguments["--batch_scored_path"] == aws_glue_catalog_table.results["batch_predictions"].storage_descriptor[0].location,
-      aws_glue_job.this["quality"].default_arguments["--stream_scored_path"] == aws_glue_catalog_table.results["stream_predictions"].storage_descriptor[0].location,
+      aws_glue_job.this["quality"].default_arguments["--stream_table_warehouse"] == aws_glue_job.this["stream"].default_arguments["--table_warehouse"],
+      aws_glue_job.this["quality"].default_arguments["--stream_table_database"] == aws_glue_job.this["stream"].default_arguments["--table_database"],
       aws_glue_job.this["quality"].default_arguments["--quality_path"] == aws_glue_catalog_table.results["model_quality"].storage_descriptor[0].location,
       aws_glue_job.this["quality"].default_arguments["--calibration_path"] == aws_glue_catalog_table.results["model_calibration"].storage_descriptor[0].location,
       aws_glue_job.this["quality"].default_arguments["--outcome_rejects_path"] == aws_glue_catalog_table.results["outcome_rejects"].storage_descriptor[0].location,
     ])
-    error_message = "the quality job reads both scored tables' locations and writes where its catalog tables read"
+    error_message = "the quality job reads the batch scores' location and the stream's scored table where the streaming job commits it, and writes where its catalog tables read"
   }
 
   assert {
@@ -438,4 +443,49 @@ run "rejects_a_margin_at_its_upper_bound" {
   }
 
   expect_failures = [var.quality_job]
+}
+
+# ---------------------------------------------------------------- Iceberg table optimizers (dev and prod)
+run "each_stream_table_gets_compaction_retention_and_orphan_file_deletion" {
+  command = plan
+
+  variables {
+    table_optimizers = {
+      role_arn                   = "arn:aws:iam::123456789012:role/churn-test-table-optimizer"
+      orphan_file_retention_days = 8
+    }
+  }
+
+  assert {
+    condition     = toset(keys(aws_glue_catalog_table_optimizer.this)) == toset(flatten([for table in ["stream_predictions", "stream_dead_letter", "stream_drift"] : [for type in ["compaction", "retention", "orphan_file_deletion"] : "${table}.${type}"]]))
+    error_message = "compaction, snapshot retention and orphan-file deletion on each of the stream's Iceberg tables, on no other table"
+  }
+
+  assert {
+    condition     = alltrue([for o in aws_glue_catalog_table_optimizer.this : o.database_name == "churn_test_churn" && o.configuration[0].role_arn == "arn:aws:iam::123456789012:role/churn-test-table-optimizer" && o.configuration[0].enabled])
+    error_message = "every optimizer is enabled and runs as the optimizers' role"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table_optimizer.this["stream_predictions.orphan_file_deletion"].configuration[0].orphan_file_deletion_configuration[0].iceberg_configuration[0].location == "s3://churn-test-results-123456789012/tables/churn_test_churn/stream_predictions" && aws_glue_catalog_table_optimizer.this["stream_predictions.orphan_file_deletion"].configuration[0].orphan_file_deletion_configuration[0].iceberg_configuration[0].orphan_file_retention_period_in_days == 8
+    error_message = "orphan-file deletion looks under the table's own location and keeps files the days asked"
+  }
+
+  assert {
+    condition     = aws_glue_catalog_table_optimizer.this["stream_drift.retention"].configuration[0].retention_configuration[0].iceberg_configuration[0].clean_expired_files && aws_glue_catalog_table_optimizer.this["stream_drift.retention"].configuration[0].retention_configuration[0].iceberg_configuration[0].snapshot_retention_period_in_days == 7 && length(aws_glue_catalog_table_optimizer.this["stream_drift.compaction"].configuration[0].retention_configuration) == 0
+    error_message = "snapshot retention deletes expired snapshots' files after the default 7 days; compaction has no retention block"
+  }
+}
+
+run "rejects_an_orphan_file_retention_of_no_days" {
+  command = plan
+
+  variables {
+    table_optimizers = {
+      role_arn                   = "arn:aws:iam::123456789012:role/churn-test-table-optimizer"
+      orphan_file_retention_days = 0
+    }
+  }
+
+  expect_failures = [var.table_optimizers]
 }

@@ -26,6 +26,7 @@ variables {
   kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   stream_arn    = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn"
   endpoint_name = "churn-test-churn"
+  database_name = "churn_test_churn"
 }
 
 run "least_privilege_statements" {
@@ -129,10 +130,19 @@ run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets
       for s in data.aws_iam_policy_document.glue_quality.statement : s.resources if s.sid == "ReadScoresAndOutcomes"
       ]) == toset([
       "arn:aws:s3:::churn-test-results-123456789012/batch/predictions/*",
-      "arn:aws:s3:::churn-test-results-123456789012/stream/predictions/*",
+      "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/stream_predictions/*",
       "arn:aws:s3:::churn-test-data-123456789012/outcomes/*",
     ]) && one([for s in data.aws_iam_policy_document.glue_quality.statement : s.actions if s.sid == "ReadScoresAndOutcomes"]) == toset(["s3:GetObject"])
-    error_message = "the quality job reads both scored datasets and the outcome drops, nothing else of the data"
+    error_message = "the quality job reads both scored datasets (the stream's Iceberg table's files) and the outcome drops, nothing else of the data"
+  }
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.glue_quality.statement : s if s.sid == "LoadStreamScoredTable"]).actions == toset(["glue:GetTable"]) && one([for s in data.aws_iam_policy_document.glue_quality.statement : s if s.sid == "LoadStreamScoredTable"]).resources == toset([
+      "arn:aws:glue:us-east-1:123456789012:catalog",
+      "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn",
+      "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/stream_predictions",
+    ])
+    error_message = "the quality job loads the stream's scored table, and no other, from the catalog"
   }
 
   assert {
@@ -148,12 +158,67 @@ run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets
   }
 
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.glue_quality.statement : s if anytrue([for a in s.actions : startswith(a, "kinesis:") || startswith(a, "sagemaker:") || startswith(a, "glue:")])]) == 0
-    error_message = "the quality job neither reads the stream, nor invokes the endpoint, nor touches the catalog"
+    condition     = length([for s in data.aws_iam_policy_document.glue_quality.statement : s if anytrue([for a in s.actions : startswith(a, "kinesis:") || startswith(a, "sagemaker:") || (startswith(a, "glue:") && a != "glue:GetTable")])]) == 0
+    error_message = "the quality job neither reads the stream, nor invokes the endpoint, nor changes the catalog"
   }
 
   assert {
     condition     = data.aws_iam_policy_document.glue_quality.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json]) && data.aws_iam_policy_document.glue.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json])
     error_message = "both job roles start from the Glue runtime's statements (script, wheels, model, temp dir, key, logs, metrics)"
+  }
+}
+
+run "the_streaming_job_commits_to_its_iceberg_tables_and_deletes_nothing_there" {
+  command = plan
+
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).actions == toset(["glue:GetTable", "glue:UpdateTable"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).resources == toset(concat([
+      "arn:aws:glue:us-east-1:123456789012:catalog",
+      "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn",
+    ], [for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/${t}"]))
+    error_message = "the job role loads and commits the stream's three tables by name, no other table, and creates none"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "ReadStreamTablesDatabase"]).actions == toset(["glue:GetDatabase"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "ReadStreamTablesDatabase"]).resources == toset(["arn:aws:glue:us-east-1:123456789012:catalog", "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn"])
+    error_message = "the job role reads its tables' database (pyiceberg's commit does), and no other"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
+    error_message = "the job role reads and writes under each stream table's location, and deletes nothing there (orphan files are the optimizer's)"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.glue.statement : s if anytrue([for r in s.resources : strcontains(r, "/stream/")])]) == 0
+    error_message = "nothing of the old stream/ prefixes is granted any more"
+  }
+
+  assert {
+    condition     = length(aws_iam_role.table_optimizer) == 0 && output.table_optimizer_role_arn == null
+    error_message = "no optimizer role unless asked (envs/local)"
+  }
+}
+
+run "the_table_optimizers_role_maintains_the_stream_tables_only" {
+  command = plan
+
+  variables {
+    table_optimizers_enabled = true
+  }
+
+  assert {
+    condition     = aws_iam_role.table_optimizer[0].name == "churn-test-table-optimizer" && aws_iam_role.table_optimizer[0].assume_role_policy == data.aws_iam_policy_document.trust["glue"].json
+    error_message = "the optimizers' role is Glue's to assume, for this account"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) && one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
+    error_message = "compaction rewrites and orphan-file deletion deletes files under the stream tables' locations only"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "WriteOptimizerLogs"]).resources == toset([for k in ["iceberg-compaction", "iceberg-retention", "iceberg-orphan-file-deletion"] : "arn:aws:logs:us-east-1:123456789012:log-group:/aws-glue/${k}/logs:*"])
+    error_message = "the optimizers log into the groups AWS names for them"
   }
 }

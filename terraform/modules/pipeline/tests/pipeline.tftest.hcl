@@ -136,3 +136,46 @@ run "rollout_can_be_turned_off" {
     error_message = "enabled = false leaves the endpoint unguarded (envs/local only; the plan review flags it)"
   }
 }
+
+run "no_table_optimizers_unless_asked" {
+  command = apply
+
+  assert {
+    condition     = length(module.glue.table_optimizers) == 0 && module.iam.table_optimizer_role_arn == null
+    error_message = "without table_optimizers_enabled (envs/local) neither optimizers nor their role"
+  }
+}
+
+# Orphan files are kept longer than the longest downtime the streaming job tolerates: the stream's retention
+# (terraform/README.md, "Iceberg tables").
+run "the_stream_tables_optimizers_keep_orphans_longer_than_the_stream_keeps_records" {
+  command = apply
+
+  variables {
+    table_optimizers_enabled = true
+    stream                   = { retention_hours = 168 }
+  }
+
+  assert {
+    condition     = length(module.glue.table_optimizers) == 9 && alltrue([for o in values(module.glue.table_optimizers) : o.role_arn == module.iam.table_optimizer_role_arn])
+    error_message = "three optimizers on each of the three stream tables, all running as the optimizers' role"
+  }
+
+  assert {
+    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [8, 8, 8]
+    error_message = "a 7-day stream keeps orphan files 8 days: a day past the longest downtime the job can resume from"
+  }
+}
+
+run "a_one_day_stream_still_keeps_orphans_icebergs_default_three_days" {
+  command = apply
+
+  variables {
+    table_optimizers_enabled = true
+  }
+
+  assert {
+    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [3, 3, 3]
+    error_message = "never fewer than 3 days (Iceberg's default orphan-file age)"
+  }
+}

@@ -1,0 +1,70 @@
+"""The stream's Iceberg tables as one definition: which tables (scored, dead letter, drift, in commit order), the
+schema each is written with, its partitioning and where its files live. The job's handler checks the tables
+against it once per run; the deploy step (churn_tools.deploy.tables) creates them with it, through the same
+tables.ensure_table, before the jobs are deployed. No Spark here: the deploy step imports it too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+
+from churn_pipeline import tables
+from churn_pipeline.contract import outputs
+
+SCORED = "scored"
+DEAD = "dead_letter"
+DRIFT = "drift"
+# Each table's Iceberg partitioning: the hour of the record's Kinesis arrival (what readers prune on); drift
+# rows have no record, so the hour they were computed in (one per micro-batch).
+HOUR_COLUMN = {
+    SCORED: outputs.KINESIS_ARRIVAL_TIME,
+    DEAD: outputs.KINESIS_ARRIVAL_TIME,
+    DRIFT: outputs.COMPUTED_AT,
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    dataset: outputs.Dataset  # resolved (the scored one with the model's data columns in front)
+    schema: pa.Schema
+    partition_by: tuple[tuple[str, str], ...]
+
+
+def table_specs(scored: outputs.Dataset, drift: bool) -> dict[str, TableSpec]:
+    """The tables of each micro-batch, in commit order (dead letter and drift first, scored last). `scored` is
+    contract.outputs.STREAM_PREDICTIONS for the model's description (for_data)."""
+    datasets = {
+        DEAD: outputs.STREAM_DEAD_LETTER,
+        **({DRIFT: outputs.STREAM_DRIFT} if drift else {}),
+        SCORED: scored,
+    }
+    return {
+        role: TableSpec(dataset, outputs.arrow_schema(dataset), ((HOUR_COLUMN[role], "hour"),))
+        for role, dataset in datasets.items()
+    }
+
+
+def ensure_tables(
+    catalog: Catalog,
+    settings: tables.CatalogSettings,
+    database: str,
+    specs: dict[str, TableSpec],
+    evolve: bool = False,
+) -> dict[str, str]:
+    """{role: identifier} of the tables, each created if missing or checked against its spec (`evolve`: a table
+    whose columns the spec's schema adds to or differ from takes the spec's by name; tables.ensure_table)."""
+    identifiers = {}
+    for role, spec in specs.items():
+        identifier = f"{database}.{spec.dataset.table}"
+        tables.ensure_table(
+            catalog,
+            identifier,
+            spec.schema,
+            spec.partition_by,
+            settings.table_location(database, spec.dataset.table),
+            evolve=evolve,
+        )
+        identifiers[role] = identifier
+    return identifiers
