@@ -21,7 +21,9 @@ BUCKETS = {f'{STORAGE}.aws_s3_bucket.this["{name}"]' for name in ("artifacts", "
 STREAM = "module.pipeline.module.stream.aws_kinesis_stream.this"
 CATALOG = {f"{GLUE}.aws_glue_catalog_database.this", f"{GLUE}.aws_glue_catalog_table.kinesis_source"} | {
     f'{GLUE}.aws_glue_catalog_table.results["{name}"]'
-    for name in (d.table for d in outputs.DATASETS)  # one result table per dataset the jobs write
+    # One Hive table per dataset the jobs write, but for the Iceberg tables: `make deploy` creates those through
+    # the catalog (terraform/README.md), so no Terraform plan holds them.
+    for name in (d.table for d in outputs.DATASETS if d not in outputs.ICEBERG_DATASETS)
 }
 ENDPOINT = "module.pipeline.module.model_endpoint.aws_sagemaker_endpoint.this"
 ENDPOINT_CONFIG = "module.pipeline.module.model_endpoint.aws_sagemaker_endpoint_configuration.this"
@@ -167,7 +169,8 @@ def test_a_model_of_another_dataset_changes_the_tables_that_hold_its_columns_in_
         for change in document["resource_changes"]
         if change["change"]["actions"] != ["no-op"] and change["type"] == "aws_glue_catalog_table"
     }
-    scored = [d for d in outputs.DATASETS if d.data_columns_first]
+    # The Iceberg tables' columns evolve through the catalog at deploy (tables.ensure_table), not in a plan.
+    scored = [d for d in outputs.DATASETS if d.data_columns_first and d not in outputs.ICEBERG_DATASETS]
     source = f"{GLUE}.aws_glue_catalog_table.kinesis_source"
     tables = {f'{GLUE}.aws_glue_catalog_table.results["{d.table}"]': d for d in scored}
     assert set(changed) == {*tables, source}
