@@ -54,7 +54,6 @@ def contract() -> dict:
                 # True: the data's columns come first, then `columns` (the fixed ones).
                 "data_columns_first": d.data_columns_first,
                 "columns": outputs.catalog_fields(d.columns),
-                "partition_keys": [asdict(f) for f in d.partition_keys],
             }
             for d in outputs.DATASETS
         },

@@ -40,9 +40,9 @@ def score(phone: str, account: int, at: datetime.datetime, version: str) -> dict
             outputs.MODEL_VERSION: version, outputs.SCORED_AT: at}  # fmt: skip
 
 
-def table(rows: list[dict], dataset: outputs.Dataset, extra: dict | None = None) -> pa.Table:
-    schema = outputs.arrow_schema(dataset.for_data(tutorial()), with_partitions=extra is not None)
-    filled = [{**{f.name: None for f in schema}, **row, **(extra or {})} for row in rows]
+def table(rows: list[dict], dataset: outputs.Dataset) -> pa.Table:
+    schema = outputs.arrow_schema(dataset.for_data(tutorial()))
+    filled = [{**{f.name: None for f in schema}, **row} for row in rows]
     return pa.Table.from_pylist(filled, schema=schema)
 
 

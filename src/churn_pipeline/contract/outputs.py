@@ -32,7 +32,6 @@ class Dataset:
     bucket: str  # purpose of the bucket (data, artifacts, results)
     prefix: str  # where the job writes it in that bucket, ending in "/"
     columns: tuple[Field, ...]  # in each data file, in this order (after the data's own, see below)
-    partition_keys: tuple[Field, ...] = ()  # Hive folders key=value/ under the prefix (not in the files)
     description: str = ""
     # The raw columns of the user's data open each file (the description's output columns): `columns` are
     # the fixed ones after them. A dataset with this flag is resolved per model with `for_data`.
@@ -106,10 +105,6 @@ KINESIS_FIELDS = (
 )
 RAW_PAYLOAD = "raw_payload"
 DEAD_LETTERED_AT = "dead_lettered_at"
-# The streaming datasets are partitioned by the record's arrival hour (UTC), never by wall clock.
-INGEST_PARTITIONS = tuple(
-    Field(name, STRING) for name in ("ingest_year", "ingest_month", "ingest_day", "ingest_hour")
-)
 # The batch job writes one batch_id=<id> folder per run under each of its prefixes (batch.writer).
 BATCH_PARTITION = "batch_id"
 
@@ -159,7 +154,6 @@ STREAM_PREDICTIONS = Dataset(
     "results",
     "stream/predictions/",
     (Field(EVENT_TIME, STRING),) + SCORE_FIELDS + KINESIS_FIELDS,
-    INGEST_PARTITIONS,
     description="Scored customer records of the streaming job, partitioned by arrival hour.",
     data_columns_first=True,
 )
@@ -176,7 +170,6 @@ STREAM_DEAD_LETTER = Dataset(
         KINESIS_FIELDS[3],
         Field(DEAD_LETTERED_AT, TIMESTAMP),
     ),
-    INGEST_PARTITIONS,
     description="Kinesis records the streaming job could not score, kept whole with the reason.",
 )
 
@@ -188,7 +181,6 @@ STREAM_DRIFT = Dataset(
     "results",
     "stream/drift/",
     BATCH_DRIFT.columns[:5] + (Field(MICRO_BATCH, BIGINT), BATCH_DRIFT.columns[5]),
-    INGEST_PARTITIONS,
     description="Population stability index of each model input and of the score, per streaming micro-batch, "
     "against the model's training baseline (no rows for a model without one).",
 )
@@ -289,8 +281,9 @@ LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
 # The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the stream's. The deploy step
 # creates them (churn_tools.deploy.tables, with the jobs' own tables.ensure_table), Terraform grants IAM on them by
 # name and declares their optimizers; their files live under <warehouse>/<database>/<table> (tables.CatalogSettings),
-# the warehouse being this prefix of the results bucket. Their `prefix` and `partition_keys` above are what the
-# demo's DuckDB views still derive (ingest_*), not where the tables are.
+# the warehouse being this prefix of the results bucket (their `prefix` above is not where they are). Each is
+# partitioned by the hour of one of its time columns (streaming.table_layout.HOUR_COLUMN), an Iceberg partition
+# a reader never names: a range on the column prunes.
 ICEBERG_DATASETS: tuple[Dataset, ...] = (STREAM_PREDICTIONS, STREAM_DEAD_LETTER, STREAM_DRIFT)
 TABLE_WAREHOUSE = Location(
     "results",
@@ -313,18 +306,17 @@ def arrow_type(kind: str):
     }[kind]
 
 
-def arrow_schema(dataset: Dataset, with_partitions: bool = False):
+def arrow_schema(dataset: Dataset):
     import pyarrow as pa
 
     dataset._require_resolved()
-    fields = dataset.columns + (dataset.partition_keys if with_partitions else ())
-    return pa.schema([pa.field(f.name, arrow_type(f.type)) for f in fields])
+    return pa.schema([pa.field(f.name, arrow_type(f.type)) for f in dataset.columns])
 
 
-def arrow_table(columns: dict, dataset: Dataset, with_partitions: bool = False):
+def arrow_table(columns: dict, dataset: Dataset):
     """`columns` (name -> pyarrow array) as a table in the dataset's contract order and types (what its catalog
     table declares): a column missing here, or one of another type, fails before anything is written."""
     import pyarrow as pa
 
-    schema = arrow_schema(dataset, with_partitions)
+    schema = arrow_schema(dataset)
     return pa.table([columns[f.name] for f in schema], schema=schema)

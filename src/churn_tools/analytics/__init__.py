@@ -35,23 +35,18 @@ TABLES = {
     "stream_drift": outputs.STREAM_DRIFT.table,
     "quality": outputs.MODEL_QUALITY.table,
 }
-# The streaming tables' rows of the last 7 days (UTC arrival), as a partition predicate, so that Athena prunes
-# the projected partitions to those days instead of reading the whole table: a plain range on the partition
-# column ingest_year (the cast is a no-op on Athena's string column), then the arrival day from
-# ingest_year/ingest_month/ingest_day. The casts keep the SQL the same for Athena and for DuckDB (the local
-# demo), which types partition values itself (2026 -> BIGINT, '05' -> VARCHAR); the integer day key is valid
-# for every projected value (a date cast of day 31 of February would fail). Pruning applies to projected
-# tables too: https://docs.aws.amazon.com/athena/latest/ug/partition-projection.html
-LAST_7_DAYS = """CAST(ingest_year AS varchar) >= CAST(year(current_date - INTERVAL '7' DAY) AS varchar)
-  AND CAST(ingest_year AS integer) * 10000 + CAST(ingest_month AS integer) * 100 + CAST(ingest_day AS integer)
-      >= year(current_date - INTERVAL '7' DAY) * 10000
-         + month(current_date - INTERVAL '7' DAY) * 100
-         + day(current_date - INTERVAL '7' DAY)"""
+# The start of the last 7 days (a rolling 7 x 24 hours, UTC), for the streaming tables' time columns. Those
+# tables are Iceberg tables partitioned by the hour of that very column (streaming.table_layout.HOUR_COLUMN), so a
+# plain range on the column is what prunes: Iceberg turns it into a range on the hidden hour partition and skips
+# every data file outside it, no partition column in the query (https://iceberg.apache.org/spec/#partitioning,
+# "hidden partitioning"; Athena reads Iceberg tables' partitioning itself:
+# https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg.html). The same SQL runs on DuckDB (the demo).
+SINCE_7_DAYS_AGO = "current_timestamp - INTERVAL '7' DAY"
 # What the templates share with the jobs and alarms, defined once here and written into every template.
 CONSTANTS = {
     "drift_alarm_threshold": metrics.DRIFT_ALARM_THRESHOLD,
     "drift_min_rows": drift.MIN_ROWS,
-    "last_7_days": LAST_7_DAYS,
+    "since_7_days_ago": SINCE_7_DAYS_AGO,
 }
 
 

@@ -23,6 +23,10 @@ class DemoReport:
             "stream: produced = scored + dead-lettered": produced["total"]
             == counts["stream_scored"] + counts["dead_lettered"],
             "stream: each record_id once": counts["stream_distinct_records"] == counts["stream_scored"],
+            "stream: an earlier snapshot, read back by time travel, held fewer scores, all in the current one": (
+                report["time_travel"]["then_all_still_there"]
+                and report["time_travel"]["rows_then"] < report["time_travel"]["rows_now"]
+            ),
             "stream: CloudWatch DeadLetterRecords (the alarm's metric) = dead letters": counts[
                 "cloudwatch_dead_letter_records"
             ]
@@ -68,6 +72,13 @@ class DemoReport:
         self.say(_indent(self.query_results["dead_letter_summary"].to_string(index=False)))
         self.say("\nlatest predictions (stream), 5 of them:")
         self.say(_indent(self.query_results["latest_predictions"].head(5).to_string(index=False)))
+        travel = report["time_travel"]
+        self.say(
+            f"\ntime travel (stream scores, an Iceberg table of {travel['snapshots']} snapshots): snapshot "
+            f"{travel['snapshot_id']} (micro-batch {travel['micro_batch']}, committed {travel['committed_at']}) held "
+            f"{travel['rows_then']:,} scores; the current one holds {travel['rows_now']:,}. In Athena:\n"
+            f"  {travel['athena_sql']}"
+        )
         self.say(
             "\ndrift against the model's training baseline, batch run and stream micro-batches (latest first):"
         )

@@ -195,6 +195,12 @@ class DemoSteps:
         self.dead_letter = Path(
             where.catalog.table_location(where.database, outputs.STREAM_DEAD_LETTER.table)
         )
+        # About half of what was sent per micro-batch (Kinesis spreads the records over the shards): the scored
+        # table then has an earlier snapshot than its current one, which the report reads back (time_travel).
+        shards = local_client("kinesis", self.env()).describe_stream_summary(
+            StreamName=self.deployed.stream_name
+        )["StreamDescriptionSummary"]["OpenShardCount"]
+        per_shard_per_batch = -(-self.produced["total"] // (2 * shards))
         process = self.start(
             "stream",
             ["-m", "churn_pipeline.streaming.job", "--stream", self.deployed.stream_name,
@@ -202,7 +208,8 @@ class DemoSteps:
              "--checkpoint", str(self.lake / "stream" / "checkpoint"), "--mode", self.config.stream_mode,
              "--model-uri", str(self.model_dir), "--endpoint-name", self.deployed.endpoint_name,
              "--threshold", str(self.deployed.threshold), "--trigger-seconds", str(self.config.trigger_seconds),
-             "--metrics-job-name", self.deployed.stream_job_name],
+             "--metrics-job-name", self.deployed.stream_job_name,
+             "--max-records-per-shard", str(per_shard_per_batch)],
         )  # fmt: skip
         expected = self.produced["total"]
         deadline = time.monotonic() + self.config.stream_timeout
@@ -334,6 +341,9 @@ class DemoSteps:
             self.deployed.stream_job_name, self.env()
         )
         self.outcome.report["duckdb"] = counts
+        self.outcome.report["time_travel"] = time_travel(
+            self.stream_tables, f'"{database}"."{tables["stream"]}"'
+        )
         self.query_results = results
         return f"{len(results)} named queries"
 
@@ -415,18 +425,12 @@ def quality_table(run_folder: str) -> list[dict]:
 
 
 def stream_table_view(con, where: StreamTables, dataset: outputs.Dataset, view: str) -> None:
-    """A DuckDB view over the committed rows of one of the stream's Iceberg tables (a pyiceberg scan, handed to
-    DuckDB as Arrow: no DuckDB extension to fetch). Until the named queries read the Iceberg tables' own
-    partitioning (issue 30, step 5), the view adds the ingest_* columns they filter on, from the column the
-    table is partitioned by (UTC)."""
-    import pyarrow.compute as pc
-
+    """A DuckDB view over the committed rows of one of the stream's Iceberg tables: its current snapshot read by
+    pyiceberg's scan (tables.read) and handed to DuckDB as Arrow. Not DuckDB's iceberg extension (pip
+    duckdb-extension-iceberg 1.4.4 would match the pinned DuckDB): it attaches a catalog through the Iceberg REST
+    API (Glue's is its /iceberg endpoint), which moto does not serve, or reads one metadata file by path; the scan
+    finds the table through the same catalog the jobs commit to (Glue on moto, or the SQL catalog)."""
     arrow = iceberg.read_arrow(iceberg.catalog_from_settings(where.catalog), where.identifier(dataset))
-    # The partition source of each stream table (streaming.handler.HOUR_COLUMN).
-    drift = dataset.table == outputs.STREAM_DRIFT.table
-    hour_column = outputs.COMPUTED_AT if drift else outputs.KINESIS_ARRIVAL_TIME
-    for field, pattern in zip(outputs.INGEST_PARTITIONS, ("%Y", "%m", "%d", "%H"), strict=True):
-        arrow = arrow.append_column(field.name, pc.strftime(arrow.column(hour_column), format=pattern))
     source = f"_{dataset.table}_rows"
     con.register(source, arrow)
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
@@ -535,6 +539,35 @@ def dead_letter_metric_sum(job_name: str, env: dict[str, str]) -> int:
         Statistics=["Sum"],
     )["Datapoints"]
     return int(sum(p["Sum"] for p in points))
+
+
+def time_travel(where: StreamTables, athena_table: str) -> dict:
+    """Iceberg time travel on the stream's scored table: the scores its first snapshot that held any row still
+    serves, read from that snapshot, beside what the current snapshot holds. On AWS the same read is Athena's
+    `FOR VERSION AS OF <snapshot id>` (https://docs.aws.amazon.com/athena/latest/ug/querying-iceberg-time-travel-and-version-travel-queries.html),
+    for as long as snapshot retention keeps the snapshot (terraform/README.md, the table optimizers)."""
+    from churn_pipeline.tables.commit import SEQUENCE_PROPERTY
+
+    catalog = iceberg.catalog_from_settings(where.catalog)
+    identifier = where.identifier(outputs.STREAM_PREDICTIONS)
+    history = sorted(catalog.load_table(identifier).snapshots(), key=lambda s: s.sequence_number)
+    holding = [s for s in history if s.summary and int(s.summary["total-records"]) > 0]
+    if not holding:
+        raise StepFailed(f"{identifier}: no snapshot holds a scored row ({len(history)} snapshot(s))")
+    first = holding[0]
+    then = iceberg.read_arrow(catalog, identifier, [outputs.RECORD_ID], snapshot_id=first.snapshot_id)
+    now = iceberg.read_arrow(catalog, identifier, [outputs.RECORD_ID])
+    then_ids, now_ids = set(then.column(0).to_pylist()), set(now.column(0).to_pylist())
+    return {
+        "snapshots": len(history),
+        "snapshot_id": first.snapshot_id,
+        "committed_at": datetime.fromtimestamp(first.timestamp_ms / 1000, UTC).isoformat(timespec="seconds"),
+        "micro_batch": int(first.summary.additional_properties[SEQUENCE_PROPERTY]),
+        "rows_then": then.num_rows,
+        "rows_now": now.num_rows,
+        "then_all_still_there": then_ids <= now_ids and len(then_ids) == then.num_rows,
+        "athena_sql": f"SELECT count(*) FROM {athena_table} FOR VERSION AS OF {first.snapshot_id}",
+    }
 
 
 def committed_rows(where: StreamTables, dataset: outputs.Dataset) -> int:

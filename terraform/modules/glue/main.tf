@@ -52,7 +52,6 @@ locals {
       location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
       description = dataset.description
       columns     = concat(dataset.data_columns_first ? var.data_columns : [], dataset.columns)
-      partitioned = length(dataset.partition_keys) > 0
     } if !contains(local.iceberg_table_names, name)
   }
 
@@ -178,13 +177,6 @@ resource "aws_glue_catalog_table" "results" {
     classification        = "parquet"
     EXTERNAL              = "TRUE"
     "parquet.compression" = "SNAPPY"
-  }
-
-  lifecycle {
-    precondition {
-      condition     = !each.value.partitioned
-      error_message = "${each.key}: a Hive table here reads every folder under its location; partitioned datasets are Iceberg tables (contract iceberg_tables)."
-    }
   }
 
   storage_descriptor {

@@ -1,6 +1,6 @@
 -- Drift against the model's training baseline, batch runs and streaming micro-batches: PSI per input and of the score, latest first
 -- A run of fewer than ${drift_min_rows} scored rows publishes no drift metric (its PSI is mostly sampling noise): 'too few rows'.
--- The streaming table is read for the last 7 days only (UTC arrival; churn_tools.analytics.LAST_7_DAYS).
+-- The streaming table is read for the last 7 days only (by computed_at; churn_tools.analytics.SINCE_7_DAYS_AGO).
 SELECT job, computed_at, model_version, feature, kind, psi, rows,
        CASE WHEN rows < ${drift_min_rows} THEN 'too few rows'
             WHEN psi >= ${drift_alarm_threshold} THEN 'significant'
@@ -11,7 +11,7 @@ FROM (
     UNION ALL
     SELECT 'stream' AS job, computed_at, model_version, feature, kind, psi, rows
     FROM "${database}"."${stream_drift_table}"
-    WHERE ${last_7_days}
+    WHERE computed_at >= ${since_7_days_ago}
 ) AS runs
 ORDER BY computed_at DESC, psi DESC
 LIMIT 200

@@ -47,15 +47,11 @@ run "encrypted_enforced_workgroup_with_saved_queries" {
     error_message = "the dead-letter summary reads the dead-letter table of this database"
   }
 
-  # The streaming tables are partitioned by arrival hour (projection): a saved query on them must constrain the
-  # partition columns, or it reads every partition ever written.
+  # The streaming tables are Iceberg tables partitioned by the hour of their arrival time: a saved query on them
+  # must constrain that column, or it reads every data file ever committed.
   assert {
-    condition = alltrue([
-      for name in ["dead_letter_summary"] :
-      strcontains(aws_athena_named_query.this[name].query, "WHERE CAST(ingest_year AS varchar) >= CAST(year(current_date - INTERVAL '7' DAY) AS varchar)")
-      && strcontains(aws_athena_named_query.this[name].query, "CAST(ingest_year AS integer) * 10000 + CAST(ingest_month AS integer) * 100 + CAST(ingest_day AS integer)")
-    ])
-    error_message = "the saved queries on the streaming tables prune to the partitions of the last 7 days"
+    condition     = strcontains(aws_athena_named_query.this["dead_letter_summary"].query, "WHERE kinesis_arrival_time >= current_timestamp - INTERVAL '7' DAY")
+    error_message = "the saved queries on the streaming tables prune to the data files of the last 7 days"
   }
 }
 
