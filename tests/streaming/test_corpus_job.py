@@ -58,7 +58,7 @@ def test_handler_on_a_batch_of_only_malformed_records_then_its_replay(spark, tmp
     from churn_pipeline import tables
     from churn_pipeline.contract import outputs
     from churn_pipeline.scoring.config import ScoringConfig
-    from churn_pipeline.streaming.handler import BatchHandler, StreamTables
+    from churn_pipeline.streaming.handler import BatchHandler, StreamTables, commit_seconds_logged
 
     arrival = dt.datetime(2026, 11, 26, 23, 59, 59, tzinfo=dt.UTC)
     rows = [
@@ -81,5 +81,12 @@ def test_handler_on_a_batch_of_only_malformed_records_then_its_replay(spark, tmp
     catalog = tables.catalog_from_settings(where.catalog)
     files = catalog.load_table(where.identifier(outputs.STREAM_DEAD_LETTER)).inspect.files().to_pylist()
     assert {f["partition"]["kinesis_arrival_time_hour"] for f in files} == {int(arrival.timestamp()) // 3600}
-    assert handler(batch, 7).skipped, "a replay of a committed batch writes nothing"
+    replay = handler(batch, 7)
+    assert replay.skipped, "a replay of a committed batch writes nothing"
     assert len(where.read(outputs.STREAM_DEAD_LETTER)) == 2
+    # The commit time the log reports (make bench reads it there): the batch's, none for the skipped replay.
+    assert stats.commit_seconds > 0 and replay.commit_seconds is None
+    assert commit_seconds_logged(f"INFO x: {stats.log_line()}\nINFO x: {replay.log_line()}\n") == [
+        round(stats.commit_seconds, 3)
+    ]
+    assert commit_seconds_logged("batch 3: records_in=2 max_arrival_to_commit=0.52s\n") == []

@@ -1,7 +1,7 @@
-"""The schema of every dataset the jobs write: columns in file order, types, Hive partition keys, location.
+"""The schema of every dataset the jobs write: columns in file order, types, location.
 
 The writers build their files from these lists (so a file's schema is this one), and Terraform's Glue catalog
-tables take their columns, partition keys and locations from the contract file generated from them: a table
+tables take their columns and locations from the contract file generated from them: a table
 cannot drift from its writer. Types are the Glue catalog's (Hive) names; `arrow_type` maps them for pyarrow.
 
 The scored datasets open with the raw columns of the user's data: those come from the dataset description

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -188,6 +189,7 @@ class BatchStats:
     replayed: bool = False
     batch_seconds: float = 0.0
     max_arrival_to_commit_seconds: float | None = None
+    commit_seconds: float | None = None  # the batch's table commits, from the first to the last (driver)
     model_version: str | None = None
     dead_letter_codes: dict[str, int] = field(default_factory=dict)
     drift: dict = field(default_factory=dict)  # DriftReport.summary() of the scored rows; {} when not asked
@@ -209,6 +211,7 @@ class BatchStats:
             f"batch {self.batch_id}: records_in={self.records_in} scored={self.scored} "
             f"dead_lettered={self.dead_lettered} batch_latency={self.batch_seconds:.2f}s "
             f"max_arrival_to_commit={latency}"
+            + ("" if self.commit_seconds is None else f" commit={self.commit_seconds:.3f}s")
             + (" (already committed: skipped)" if self.skipped else "")
             + (" (replay of an interrupted attempt)" if self.replayed else "")
             + (
@@ -222,6 +225,15 @@ class BatchStats:
                 else (f" drift unavailable: {self.drift['reason']}" if self.drift else "")
             )
         )
+
+
+# What `BatchStats.log_line` writes of a batch's commit time, for readers of the job's log (make bench).
+_COMMIT_IN_LOG = re.compile(r"\bbatch \d+: .* max_arrival_to_commit=\S+ commit=(\d+\.\d+)s")
+
+
+def commit_seconds_logged(log_text: str) -> list[float]:
+    """The commit time of every micro-batch a job's log reports, in its order (skipped batches commit nothing)."""
+    return [float(m.group(1)) for m in _COMMIT_IN_LOG.finditer(log_text)]
 
 
 class BatchHandler:
@@ -403,11 +415,13 @@ class BatchHandler:
         # batch uncommitted there, so it re-runs for that table (and those after it) only. The scored table's
         # snapshot is made even with no scored row: its marker says the whole batch is done.
         marker = tables.CommitMarker(query_id, batch_id)
+        committing = time.perf_counter()
         for name, identifier in self.identifiers().items():
             if name in pending:
                 tables.commit_data_files(
                     self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED
                 )
+        stats.commit_seconds = time.perf_counter() - committing
         if arrivals:
             stats.max_arrival_to_commit_seconds = time.time() - float(min(arrivals)) / 1e6
         return stats

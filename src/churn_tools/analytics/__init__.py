@@ -1,7 +1,7 @@
 """The Athena named queries: one definition, package data of this module, for Terraform and the demo.
 
 `queries/*.sql` are templates: `${database}` and `${<role>_table}` for each role of `TABLES`, rendered by each
-reader; the names of `CONSTANTS` (thresholds, the 7-day partition predicate), filled in here.
+reader; the names of `CONSTANTS` (thresholds, the start of the last 7 days), filled in here.
 `make contract` copies them into terraform/contract.json, where the analytics module renders them with
 templatestring() for Athena; `load_named_queries` renders them for DuckDB, so the demo runs exactly the SQL a
 user runs in the Athena console. The first line of each file is `-- <description>`.

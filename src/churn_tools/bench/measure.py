@@ -376,6 +376,12 @@ def streaming(settings: Settings, say) -> dict:
             f"{figure}_at_latency_rate": stats([t[figure] for t in at_latency_rate])
             for figure in ("p50_seconds", "p95_seconds", "max_seconds")
         },
+        # The tables' commit per micro-batch (the job's log), p50 and p95 of each trial at the latency rate.
+        **{
+            f"{figure}_at_latency_rate": stats([t[figure] for t in at_latency_rate])
+            for figure in ("commit_p50_seconds", "commit_p95_seconds")
+            if all(t.get(figure) is not None for t in at_latency_rate)
+        },
         # The median trial's records, for the histogram (one trial, not REPEAT pooled).
         "latencies_seconds": sorted(at_latency_rate, key=lambda t: t["p95_seconds"])[
             len(at_latency_rate) // 2

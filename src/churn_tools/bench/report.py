@@ -95,8 +95,22 @@ def _streaming_rows(stream: dict) -> list[str]:
         f"| {_span(p95)} s | <= {P95_TARGET_SECONDS:g} s | {'yes' if p95['median'] <= P95_TARGET_SECONDS else '**no**'} |",
         f"| streaming: highest rate with p95 < {limit:g} s (tried {rates_tried}) "
         f"| {stream['max_sustained_rate']:g} records/s | – | – |",
+        _commit_row(stream),
         *_floor_rows(stream.get("transport_floor"), limit),
     ]
+
+
+def _commit_row(stream: dict) -> str:
+    label = (
+        f"streaming: the tables' commit per micro-batch at {stream['latency_rate']:g} records/s, p50 / p95"
+    )
+    p50, p95 = (
+        stream.get("commit_p50_seconds_at_latency_rate"),
+        stream.get("commit_p95_seconds_at_latency_rate"),
+    )
+    if p50 is None or p95 is None:  # runs before the job logged its commits, or a trial whose log had none
+        return f"| {label} | not measured | – | – |"
+    return f"| {label} | {_span(p50)} / {_span(p95)} s | – | – |"
 
 
 def _floor_rows(floor: dict | None, limit: float) -> list[str]:

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from churn_pipeline import tables
 from churn_pipeline.contract import outputs
-from churn_pipeline.streaming.handler import StreamTables
+from churn_pipeline.streaming.handler import StreamTables, commit_seconds_logged
 from churn_tools import synthetic
 from churn_tools.local import producer
 from churn_tools.local import services as local_services
@@ -184,6 +184,7 @@ def _measure(
 
         sent_at: dict[str, float] = {}
         measure_started: list[float] = []  # monotonic time of the first measured PutRecords call
+        log_at_measure: list[int] = []  # the job log's size then: its batches from there on are measured
 
         def on_batch(report, batch):
             started = time.time() - report.seconds
@@ -192,6 +193,7 @@ def _measure(
                 if record_id in measured_ids:
                     if not measure_started:
                         measure_started.append(time.monotonic() - report.seconds)
+                        log_at_measure.append(log_path.stat().st_size)
                     sent_at[record_id] = started
 
         # One producer, one pace: the measured records follow the warm-up ones without a pause.
@@ -220,6 +222,11 @@ def _measure(
         [visibility.visible_at[r] - t for r, t in sent_at.items() if r in visibility.visible_at]
     )
     missing = len(sent_at) - len(latencies)
+    # The job's own commits (every table of a micro-batch), from its log: the batches logged once the measured
+    # records were being sent, so neither the cold first batch nor the warm-up counts.
+    with open(log_path, "rb") as handle:
+        handle.seek(log_at_measure[0] if log_at_measure else 0)
+        commits = np.array(commit_seconds_logged(handle.read().decode(errors="replace")))
     result = {
         "rate_target": rate,
         "rate_achieved": round(len(sent_at) / produce_seconds, 1),
@@ -233,6 +240,15 @@ def _measure(
         "p50_seconds": round(float(np.percentile(latencies, 50)), 3) if len(latencies) else None,
         "p95_seconds": round(float(np.percentile(latencies, 95)), 3) if len(latencies) else None,
         "max_seconds": round(float(latencies.max()), 3) if len(latencies) else None,
+        **(
+            {}
+            if transport_only
+            else {
+                "commit_batches": len(commits),
+                "commit_p50_seconds": round(float(np.percentile(commits, 50)), 3) if len(commits) else None,
+                "commit_p95_seconds": round(float(np.percentile(commits, 95)), 3) if len(commits) else None,
+            }
+        ),
         "cpu_count": os.cpu_count(),
         "job_log": str(log_path),
     }

@@ -551,7 +551,9 @@ def time_travel(where: StreamTables, athena_table: str) -> dict:
     catalog = iceberg.catalog_from_settings(where.catalog)
     identifier = where.identifier(outputs.STREAM_PREDICTIONS)
     history = sorted(catalog.load_table(identifier).snapshots(), key=lambda s: s.sequence_number)
-    holding = [s for s in history if s.summary and int(s.summary["total-records"]) > 0]
+    holding = [
+        s for s in history if s.summary and int(s.summary.additional_properties.get("total-records", 0))
+    ]
     if not holding:
         raise StepFailed(f"{identifier}: no snapshot holds a scored row ({len(history)} snapshot(s))")
     first = holding[0]

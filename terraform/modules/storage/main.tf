@@ -142,7 +142,7 @@ resource "aws_kms_alias" "this" {
 resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_18:Server access logs would need a further bucket per environment; CloudTrail data events are the audit trail of record.
   # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice per deployment, not a default; the data is reproducible from its sources.
-  # checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications: Glue reads by schedule and partition projection.
+  # checkov:skip=CKV2_AWS_62:No consumer of S3 event notifications: the Glue jobs run on schedules and streams, and readers find new data through the catalog.
   for_each = local.bucket_names
 
   bucket        = each.value

@@ -111,6 +111,8 @@ def measured(part: str, rows: int, slower: float) -> dict:
             "p50_seconds_at_latency_rate": stats([1.5 * slower, 1.6 * slower]),
             "p95_seconds_at_latency_rate": stats([2.0 * slower, 2.2 * slower]),
             "max_seconds_at_latency_rate": stats([3.0 * slower, 3.1 * slower]),
+            "commit_p50_seconds_at_latency_rate": stats([0.05 * slower, 0.07 * slower]),
+            "commit_p95_seconds_at_latency_rate": stats([0.2 * slower, 0.3 * slower]),
             "latencies_seconds": [0.5 + i / 20 * slower for i in range(50)],
             "transport_floor": {"search": [trial(1000, 0.5), trial(2000, 0.6)], "every_rate_sustained": True,
                                 "max_sustained_rate": 2000.0},
@@ -195,6 +197,18 @@ def test_a_full_run_shows_every_part_in_order_with_every_ratio(tmp_path):
         assert f"| {ratio['description']} | {report._number(ratio['value'])}" in markdown
     assert "latencies_seconds" not in stored["streaming"]
     assert sum(stored["streaming"]["latency_histogram"]["counts"]) == 50
+    assert (
+        "| streaming: the tables' commit per micro-batch at 1000 records/s, p50 / p95 "
+        "| 0.06 (0.05 – 0.07) / 0.25 (0.2 – 0.3) s |"
+    ) in markdown
+
+
+def test_a_streaming_run_without_commit_figures_says_they_were_not_measured():
+    # Results from before the job logged its commits, or trials whose logs had none (measure.streaming leaves
+    # the figures out then).
+    assert report._commit_row({"latency_rate": 1000.0}) == (
+        "| streaming: the tables' commit per micro-batch at 1000 records/s, p50 / p95 | not measured | – | – |"
+    )
 
 
 # --- partial runs -----------------------------------------------------------------------------------------------

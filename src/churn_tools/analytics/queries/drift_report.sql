@@ -6,10 +6,13 @@ SELECT job, computed_at, model_version, feature, kind, psi, rows,
             WHEN psi >= ${drift_alarm_threshold} THEN 'significant'
             WHEN psi >= 0.1 THEN 'watch' ELSE 'stable' END AS reading
 FROM (
-    SELECT 'batch' AS job, computed_at, model_version, feature, kind, psi, rows
+    -- One type for both: the batch's Hive table holds a timestamp, the stream's Iceberg table a timestamptz.
+    SELECT 'batch' AS job, CAST(computed_at AS timestamp with time zone) AS computed_at, model_version, feature,
+           kind, psi, rows
     FROM "${database}"."${drift_table}"
     UNION ALL
-    SELECT 'stream' AS job, computed_at, model_version, feature, kind, psi, rows
+    SELECT 'stream' AS job, CAST(computed_at AS timestamp with time zone) AS computed_at, model_version,
+           feature, kind, psi, rows
     FROM "${database}"."${stream_drift_table}"
     WHERE computed_at >= ${since_7_days_ago}
 ) AS runs
