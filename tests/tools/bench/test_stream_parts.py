@@ -78,3 +78,43 @@ def test_a_transport_floor_trial_reads_every_record_it_produced(tmp_path, monkey
     assert result["records"] == 600 and result["not_visible_within_120s"] == 0
     assert len(result["latencies_seconds"]) == 600
     assert 0 < result["p50_seconds"] <= result["p95_seconds"] <= result["max_seconds"]
+
+
+def test_the_latency_probe_sees_each_committed_record_once_from_the_commit_that_made_it_visible(tmp_path):
+    """stream_latency.Visibility, the probe a streaming trial polls: a record is visible from the poll after the
+    commit that holds it, never from a file written but not committed; a poll of an unchanged snapshot reads
+    nothing again."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("record_id", pa.string()), ("kinesis_arrival_time", pa.timestamp("us", tz="UTC"))])
+    where = StreamTables.local(tmp_path / "warehouse")
+    probe = stream_latency.Visibility(where)
+    probe.poll()  # before the job created its table
+    assert probe.visible_at == {}
+    catalog = tables.catalog_from_settings(where.catalog)
+    identifier = where.identifier(outputs.STREAM_PREDICTIONS)
+    location = where.catalog.table_location(where.database, outputs.STREAM_PREDICTIONS.table)
+    table = tables.ensure_table(catalog, identifier, schema, [("kinesis_arrival_time", "hour")], location)
+    at = dt.datetime(2026, 12, 7, 2, tzinfo=dt.UTC)
+
+    def written(ids: list[str]) -> str:
+        path = f"{location}/data/{ids[0]}.parquet"
+        with table.io.new_output(path).create() as stream:
+            rows = [{"record_id": i, "kinesis_arrival_time": at} for i in ids]
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), stream)
+        return path
+
+    tables.commit_data_files(catalog, identifier, [written(["a", "b"])], tables.CommitMarker("q", 0))
+    written(["orphan"])  # an attempt that never committed
+    probe.poll()
+    first = dict(probe.visible_at)
+    assert set(first) == {"a", "b"}
+    probe.poll()  # the same snapshot: nothing read again, no time changed
+    assert probe.visible_at == first
+    tables.commit_data_files(catalog, identifier, [written(["c"])], tables.CommitMarker("q", 1))
+    probe.poll()
+    assert set(probe.visible_at) == {"a", "b", "c"} and {k: probe.visible_at[k] for k in first} == first
+    assert probe.visible_at["c"] >= first["a"]
