@@ -58,3 +58,36 @@ def test_spark_reads_the_committed_files_only(spark, sql_table):
 
     frame = tables.read_spark(spark, catalog, identifier)
     assert sorted(r["record_id"] for r in frame.collect()) == [r["record_id"] for r in rows]
+
+
+def test_spark_reads_every_column_of_files_written_before_and_after_the_table_evolved(spark, sql_table):
+    """A new model's columns merged in (ensure_table(evolve=True)): Spark reads the old files' rows with nulls
+    there and the new files' rows with their values, whichever file comes first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from churn_pipeline.tables import ensure_table
+
+    from .conftest import PARTITION_BY, SCHEMA
+
+    catalog, identifier = sql_table.catalog, sql_table.identifier
+
+    def written(name: str, rows: list[dict], schema: pa.Schema) -> str:
+        # Named so that the older file sorts first: the one whose footer Spark would take alone.
+        path = f"{sql_table.load().location()}/data/{name}.parquet"
+        with sql_table.load().io.new_output(path).create() as stream:
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), stream)
+        return path
+
+    old_rows = batch_rows("a", 2, hour(9))
+    commit_data_files(catalog, identifier, [written("0-older", old_rows, SCHEMA)], CommitMarker(QUERY, 0))
+    wider = SCHEMA.append(pa.field("tenure", pa.int64()))
+    ensure_table(catalog, identifier, wider, PARTITION_BY, evolve=True)
+    new_rows = [{**row, "tenure": 7} for row in batch_rows("b", 2, hour(10))]
+    commit_data_files(catalog, identifier, [written("1-newer", new_rows, wider)], CommitMarker(QUERY, 1))
+
+    frame = tables.read_spark(spark, catalog, identifier)
+    assert "tenure" in frame.columns
+    assert sorted((r["record_id"], r["tenure"]) for r in frame.collect()) == [
+        ("a-000", None), ("a-001", None), ("b-000", 7), ("b-001", 7)
+    ]  # fmt: skip

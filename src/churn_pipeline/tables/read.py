@@ -52,9 +52,12 @@ def data_file_paths(catalog: Catalog, identifier: str, snapshot_id: int | None =
 def read_spark(spark, catalog: Catalog, identifier: str, snapshot_id: int | None = None):
     """The committed rows as a Spark DataFrame: the snapshot's data files, read by Spark itself (the rows never
     pass through the driver). None before the first commit. Columns are matched by name, as the writers
-    wrote them; a table whose schema was evolved (renamed columns) needs Spark's Iceberg connector instead."""
+    wrote them. Files of several schemas (a table evolved with a new model's columns, tables.ensure_table) are
+    read with the union of their columns: Spark otherwise takes one file's footer as the schema of all, and an
+    older file first would drop the newer columns. A renamed or retyped column needs Spark's Iceberg connector
+    instead (ensure_table refuses a type change)."""
     paths = data_file_paths(catalog, identifier, snapshot_id)
     if not paths:
         return None
     # Spark reads s3:// on Glue (EMRFS) and file:// URIs locally, as pyiceberg writes them in the manifests.
-    return spark.read.parquet(*paths)
+    return spark.read.option("mergeSchema", "true").parquet(*paths)
