@@ -437,3 +437,24 @@ def test_terraform_accepts_a_setting_exactly_when_the_jobs_do_and_both_say_what_
     # Both verdicts occur for every setting: the cases test acceptance and refusal.
     for setting in ROUND_TRIP_VALUES:
         assert {row[2] for row in table if row[0] == setting.tfvars_key} == {True, False}, setting.tfvars_key
+
+
+def test_each_orphan_file_optimizer_cleans_the_location_its_table_is_written_to(planned_for_a_model):
+    """Glue's orphan-file deletion deletes what no snapshot references under the location it is given: that must
+    be the table's own location as the jobs and the deploy step compute it (tables.CatalogSettings.table_location)
+    from the streaming job's planned --table_warehouse and --table_database, or it cleans the wrong prefix."""
+    from churn_pipeline.tables import CatalogSettings
+
+    env, _, plan = planned_for_a_model
+    arguments = plan[GLUE_JOB.format("stream")]["default_arguments"]
+    settings = CatalogSettings("glue", arguments["--table_warehouse"], arguments["--aws_region"])
+    database = arguments["--table_database"]
+    for dataset in outputs.ICEBERG_DATASETS:
+        optimizer = plan[
+            f'module.pipeline.module.glue.aws_glue_catalog_table_optimizer.this["{dataset.table}.orphan_file_deletion"]'
+        ]
+        assert (optimizer["database_name"], optimizer["table_name"]) == (database, dataset.table), env
+        orphan = optimizer["configuration"][0]["orphan_file_deletion_configuration"][0][
+            "iceberg_configuration"
+        ][0]
+        assert orphan["location"] == settings.table_location(database, dataset.table), (env, dataset.table)
