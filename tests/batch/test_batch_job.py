@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.batch.reader import BLANK_LINE, HEADER_LINE
+from churn_pipeline.contract import outputs
 from churn_pipeline.contract.features import ContractError
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_pipeline.training.datasets import read_churn_csv
 
 from .helpers import GOOD_ROW, HEADER, write_lines
@@ -52,12 +53,15 @@ CORPUS = [HEADER, GOOD, "", PADDED, UNKNOWN_STATE, QUOTED_COMMA, "   ", NO_LABEL
           NOT_A_NUMBER, FRACTIONAL_COUNT, QUOTED_COMMA_IN_NUMBER, NEGATIVE, MISSING]  # fmt: skip
 
 
+def job_tables(tmp_path, drift: bool = False) -> JobTables:
+    """The run's tables in pyiceberg's SQL catalog under tmp_path/warehouse."""
+    return JobTables.local(tmp_path / "warehouse", "batch", drift)
+
+
 def config(tmp_path, input_path, model_dir, **overrides) -> BatchConfig:
     values = dict(
         input_path=str(input_path),
-        output_path=str(tmp_path / "out" / "scored"),
-        rejects_path=str(tmp_path / "out" / "rejects"),
-        failed_path=str(tmp_path / "out" / "failed"),
+        tables=job_tables(tmp_path),
         scoring=ScoringConfig(mode="embedded", model_uri=str(model_dir)),
         progress_seconds=0,
     )
@@ -65,10 +69,9 @@ def config(tmp_path, input_path, model_dir, **overrides) -> BatchConfig:
     return BatchConfig(**values)
 
 
-def read_dataset(path) -> pd.DataFrame:
-    """How Athena-like readers see it: DuckDB over the Hive-style partitions."""
-    query = f"select * from read_parquet('{path}/**/*.parquet', hive_partitioning=true)"
-    return duckdb.sql(query).df()
+def read_dataset(tmp_path, dataset: outputs.Dataset) -> pd.DataFrame:
+    """What a reader of the table sees: its current snapshot's rows."""
+    return job_tables(tmp_path).read(dataset)
 
 
 def test_bad_input_corpus_each_line_has_its_outcome(spark, model_dir, tmp_path):
@@ -85,7 +88,7 @@ def test_bad_input_corpus_each_line_has_its_outcome(spark, model_dir, tmp_path):
     }
     assert summary.exit_code == 0
 
-    rejects = read_dataset(tmp_path / "out" / "rejects")
+    rejects = read_dataset(tmp_path, outputs.BATCH_REJECTS)
     assert (
         set(zip(rejects.raw_line, rejects.error_code, rejects.error_reason, strict=True)) == EXPECTED_REJECTS
     )
@@ -93,7 +96,7 @@ def test_bad_input_corpus_each_line_has_its_outcome(spark, model_dir, tmp_path):
     assert set(rejects.source_file) == {source.resolve().as_uri().replace("file:///", "file:/")}
     assert not set(rejects.error_code) & {HEADER_LINE, BLANK_LINE}
 
-    scored = read_dataset(tmp_path / "out" / "scored")
+    scored = read_dataset(tmp_path, outputs.BATCH_PREDICTIONS)
     assert list(scored.columns) == [
         *HEADER.split(","), "churn_probability", "churn_prediction", "model_version", "scored_at", "batch_id",
     ]  # fmt: skip
@@ -121,32 +124,33 @@ def test_rerun_replaces_its_partition_and_keeps_other_batches(spark, model_dir, 
     first = run(spark, config(tmp_path, source, model_dir, batch_id="day-1"))
     again = run(spark, config(tmp_path, source, model_dir, batch_id="day-1"))
     assert (first.scored, first.rejected) == (again.scored, again.rejected) == (2, 1)
-    scored = read_dataset(tmp_path / "out" / "scored")
+    scored = read_dataset(tmp_path, outputs.BATCH_PREDICTIONS)
     assert sorted(scored.Phone) == ["100-0001", "100-0002"]
-    assert len(read_dataset(tmp_path / "out" / "rejects")) == 1
+    assert len(read_dataset(tmp_path, outputs.BATCH_REJECTS)) == 1
 
     # The same batch, corrected: its rejects disappear rather than linger from the first run.
     write_lines(source, [HEADER, GOOD, PADDED])
     run(spark, config(tmp_path, source, model_dir, batch_id="day-1"))
-    assert not list((tmp_path / "out" / "rejects").glob("batch_id=day-1"))
+    assert read_dataset(tmp_path, outputs.BATCH_REJECTS).empty
     # Another batch lands beside it.
     run(spark, config(tmp_path, source, model_dir, batch_id="day-2"))
-    scored = read_dataset(tmp_path / "out" / "scored")
+    scored = read_dataset(tmp_path, outputs.BATCH_PREDICTIONS)
     assert sorted(zip(scored.batch_id, scored.Phone, strict=True)) == [
         ("day-1", "100-0001"), ("day-1", "100-0002"), ("day-2", "100-0001"), ("day-2", "100-0002"),
     ]  # fmt: skip
 
 
-def test_directory_of_files_with_any_case_header_extra_columns_and_csv_output(spark, model_dir, tmp_path):
+def test_directory_of_files_with_any_case_header_and_extra_columns(spark, model_dir, tmp_path):
     header = HEADER.lower() + ",customer_id"
     write_lines(tmp_path / "in" / "part-1.csv", [header, GOOD + ",c-1", PADDED + ",c-2"])
     write_lines(tmp_path / "in" / "part-2.txt", ["\ufeff" + header, UNKNOWN_STATE + ",c-3"])  # with a BOM
-    summary = run(spark, config(tmp_path, tmp_path / "in", model_dir, output_format="csv", batch_id="dir"))
+    summary = run(spark, config(tmp_path, tmp_path / "in", model_dir, batch_id="dir"))
     assert (summary.rows_read, summary.scored, summary.header_lines) == (3, 3, 2)
 
-    out = spark.read.option("header", "true").csv(str(tmp_path / "out" / "scored")).toPandas()
+    out = read_dataset(tmp_path, outputs.BATCH_PREDICTIONS)
     # The described columns as the model's description spells them (one schema for every batch of the
-    # table, whatever case a file's header uses), the undescribed ones after them as read.
+    # table, whatever case a file's header uses), the undescribed ones after them as read: the table takes
+    # them on by schema evolution (Iceberg adds columns at the end).
     assert list(out.columns) == [*HEADER.split(","), "customer_id", "churn_probability", "churn_prediction",
                                  "model_version", "scored_at", "batch_id"]  # fmt: skip
     assert sorted(out.customer_id) == ["c-1", "c-2", "c-3"]

@@ -1,110 +1,98 @@
-"""The batch job's data files: written by its Spark tasks, published into the run's partition by one call, and
-such that an Iceberg commit takes them as they are (the next step of issue 30 commits them instead)."""
+"""The batch job's data files and its commit: files its Spark tasks write under each table's partition folder,
+in a form an Iceberg commit takes as it is, committed one table at a time, scored last; a run that fails before
+a commit changes nothing a reader sees, and its re-run leaves each table as one run would."""
 
 from __future__ import annotations
 
 import uuid
 
 import boto3
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from churn_pipeline import tables
 from churn_pipeline.batch import files, job, run
 from churn_pipeline.contract import outputs
 from churn_pipeline.model import ModelDir
-from churn_pipeline.tables import (
-    CatalogSettings,
-    CommitMarker,
-    catalog_from_settings,
-    commit_data_files,
-    ensure_table,
-)
+from churn_pipeline.tables import commit as table_commit
 
 from .helpers import HEADER, write_lines
-from .test_batch_job import CORPUS, config
+from .test_batch_job import CORPUS, config, job_tables
 
 
-def parquet_files(dataset) -> list:
-    return sorted(dataset.rglob("*.parquet"))
+def committed_files(tmp_path, dataset) -> list[str]:
+    settings = job_tables(tmp_path)
+    return tables.data_file_paths(tables.catalog_from_settings(settings.catalog), settings.identifier(dataset))
 
 
-def test_a_run_s_files_carry_micros_and_statistics_and_commit_to_an_iceberg_table(spark, model_dir, tmp_path):
+def test_a_run_commits_its_files_with_micros_statistics_and_its_marker(spark, model_dir, tmp_path):
     source = write_lines(tmp_path / "in" / "corpus.csv", CORPUS)
     summary = run(spark, config(tmp_path, source, model_dir, batch_id="corpus"))
-    out = tmp_path / "out"
-    assert not list(out.rglob(files.STAGING))  # nothing left beside the datasets
-    scored = parquet_files(out / "scored")
-    assert scored and {f.parent.name for f in scored} == {"batch_id=corpus"}  # one partition per file
     dataset = outputs.BATCH_PREDICTIONS.for_data(ModelDir(model_dir).description())
-    for path in scored:
-        metadata = pq.read_metadata(path)
+    scored = committed_files(tmp_path, dataset)
+    location = tables.catalog_from_settings(job_tables(tmp_path).catalog).load_table("batch.batch_predictions")
+    # Under the table's data path, in the run's partition folder, as Iceberg's own writers lay them out.
+    assert scored and all(
+        f.startswith(f"{location.location_provider().data_path}/batch_id=corpus/") for f in scored
+    )
+    for uri in scored:
+        metadata = pq.read_metadata(uri.removeprefix("file://"))
         assert metadata.schema.to_arrow_schema() == outputs.arrow_schema(dataset)
-        assert pq.read_schema(path).field(outputs.SCORED_AT).type == pa.timestamp("us", tz="UTC")
+        assert metadata.schema.to_arrow_schema().field(outputs.SCORED_AT).type == pa.timestamp("us", tz="UTC")
         for group in range(metadata.num_row_groups):
             chunks = [metadata.row_group(group).column(c) for c in range(metadata.num_columns)]
-            assert all(chunk.is_stats_set for chunk in chunks), path
-
-    # The files as they are, committed to an Iceberg table (pyiceberg add_files) by the run's id: the table
-    # holds the rows a plain read of the partition does.
-    catalog = catalog_from_settings(CatalogSettings("sql", str(tmp_path / "warehouse")))
-    ensure_table(catalog, "batch.scored", outputs.arrow_schema(dataset))
-    uris = [f"file://{p}" for p in scored]  # (as_uri() escapes the "=", which pyiceberg then looks for)
-    commit_data_files(catalog, "batch.scored", uris, CommitMarker("corpus", 0))
-    committed = catalog.load_table("batch.scored").scan().to_arrow().sort_by("Phone")
-    plain = duckdb.sql(
-        f"select * from read_parquet('{out}/scored/*/*.parquet', hive_partitioning=false) order by Phone"
-    ).fetch_arrow_table()
-    assert committed.num_rows == summary.scored == plain.num_rows
-    assert committed.to_pylist() == plain.to_pylist()
+            assert all(chunk.is_stats_set for chunk in chunks), uri
+    # One snapshot adds them, its marker the run's; the table holds exactly the rows the run scored.
+    snapshot = location.current_snapshot()
+    marker = snapshot.summary.additional_properties
+    assert marker[table_commit.WRITER_PROPERTY].startswith("corpus/")
+    assert int(snapshot.summary.additional_properties["added-records"]) == summary.scored
+    assert summary.tables == {
+        "rejects": "batch.batch_rejects",
+        "failed": "batch.batch_failed",
+        "scored": "batch.batch_predictions",
+    }
 
 
-def test_a_run_that_fails_before_publishing_leaves_the_earlier_partition_and_no_staging(
+def test_a_run_that_fails_before_committing_changes_nothing_and_its_rerun_is_whole(
     spark, model_dir, tmp_path, monkeypatch
 ):
     source = write_lines(tmp_path / "in" / "day.csv", CORPUS)
     run(spark, config(tmp_path, source, model_dir, batch_id="day"))
-    before = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "out").rglob("*.parquet")}
-    assert len({p.parts[1] for p in before}) == 2  # scored and rejects
+    reader = job_tables(tmp_path)
+    before = {d.table: reader.read(d) for d in (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS)}
 
-    def refuse(*args, **kwargs):
-        raise OSError("no space left on device")
+    real_commit = tables.commit_data_files
 
-    monkeypatch.setattr(job.files, "publish", refuse)
-    write_lines(source, [HEADER, CORPUS[1]])
-    with pytest.raises(OSError, match="no space left"):
+    def fail_on_scored(catalog, identifier, *args, **kwargs):
+        if identifier.endswith(outputs.BATCH_PREDICTIONS.table):
+            raise OSError("connection reset by peer")
+        return real_commit(catalog, identifier, *args, **kwargs)
+
+    monkeypatch.setattr(job.tables, "commit_data_files", fail_on_scored)
+    write_lines(source, [HEADER, CORPUS[1]])  # corrected: one good row, no reject
+    with pytest.raises(OSError, match="connection reset"):
         run(spark, config(tmp_path, source, model_dir, batch_id="day"))
-    after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "out").rglob("*.parquet")}
-    assert after == before
-    assert not list((tmp_path / "out").rglob(files.STAGING))
+    # The scored table is as before: the run's scored files are in no snapshot. (Its rejects commit, which comes
+    # first, landed: a table is atomic, a run across tables is not; the re-run settles it.)
+    assert reader.read(outputs.BATCH_PREDICTIONS).equals(before["batch_predictions"])
+    assert reader.read(outputs.BATCH_REJECTS).empty
+
+    monkeypatch.setattr(job.tables, "commit_data_files", real_commit)
+    again = run(spark, config(tmp_path, source, model_dir, batch_id="day"))
+    assert (again.scored, again.rejected) == (1, 0)
+    assert list(reader.read(outputs.BATCH_PREDICTIONS).Phone) == ["100-0001"]
+    assert reader.read(outputs.BATCH_REJECTS).empty
 
 
-def test_publish_and_discard_on_s3(moto_server, tmp_path):
+def test_a_file_is_written_whole_to_s3(moto_server):
     bucket = f"churn-batch-{uuid.uuid4().hex[:12]}"
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    dataset = f"s3://{bucket}/batch/predictions"
     table = pa.table({"n": pa.array([1, 2, 3], pa.int32())})
-    s3.put_object(Bucket=bucket, Key="batch/predictions/batch_id=day/part-old.parquet", Body=b"old")
-    s3.put_object(Bucket=bucket, Key="batch/predictions/batch_id=other/part-kept.parquet", Body=b"kept")
-    staging = files.staging_location(dataset, "day", "t1")
-    written = [files.write_file(staging, f"part-{i:05d}-t1", table, "parquet") for i in range(2)]
-    files.write_file(staging, "part-00009-t1", table, "parquet")  # a file no task reported: not published
-
-    published = files.publish({dataset: written}, "day")
-
-    assert published == {dataset: [f"{dataset}/batch_id=day/part-{i:05d}-t1.parquet" for i in range(2)]}
-    files.discard(staging)
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
-    assert keys == [
-        "batch/predictions/batch_id=day/part-00000-t1.parquet",
-        "batch/predictions/batch_id=day/part-00001-t1.parquet",
-        "batch/predictions/batch_id=other/part-kept.parquet",
-    ]
-    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read()
-    assert pq.read_table(pa.BufferReader(body)) == table
-    # A run with nothing for the dataset: its partition goes, the others stay.
-    assert files.publish({dataset: []}, "day") == {dataset: []}
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
-    assert keys == ["batch/predictions/batch_id=other/part-kept.parquet"]
+    folder = f"s3://{bucket}/tables/batch/t/data/batch_id=day"
+    written = files.write_file(folder, "part-00000-t1", table, "us-east-1")
+    assert written == f"{folder}/part-00000-t1.parquet"
+    body = s3.get_object(Bucket=bucket, Key="tables/batch/t/data/batch_id=day/part-00000-t1.parquet")["Body"]
+    assert pq.read_table(pa.BufferReader(body.read())) == table

@@ -8,9 +8,11 @@ import sys
 from churn_pipeline.batch.job import BatchConfig, run, summary_json
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.contract.errors import ContractError
-from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, OUTPUT_FORMATS, SCORING_MODES
+from churn_pipeline.contract.settings import DEFAULT_THRESHOLD, SCORING_MODES
 from churn_pipeline.scoring.config import DEFAULT_PAYLOAD_BYTES, ScoringConfig
 from churn_pipeline.spark_session import run_cli_job
+from churn_pipeline.tables import CatalogSettings, JobTables
+from churn_pipeline.tables.catalog import CATALOG_KINDS
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -19,14 +21,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Score churn CSV with Spark: in-process model (embedded) or a SageMaker endpoint (endpoint).",
     )
     parser.add_argument("--input", required=True, help="CSV file, directory or glob (local path or s3://)")
-    parser.add_argument("--output", required=True, help="dataset of scored rows")
-    parser.add_argument("--rejects", help="dataset of rejected lines (default: <output>-rejects)")
     parser.add_argument(
-        "--failed", help="dataset of rows the endpoint could not score (default: <output>-failed)"
+        "--catalog",
+        choices=CATALOG_KINDS,
+        default="sql",
+        help="Iceberg catalog of the tables: the Glue Data Catalog, or pyiceberg's SQL catalog in the warehouse",
     )
     parser.add_argument(
+        "--warehouse",
+        required=True,
+        help="where the tables' files go: a local directory (sql) or s3://bucket/prefix (glue)",
+    )
+    parser.add_argument("--database", default="batch", help="the catalog database of the scored, rejects, "
+                        "failed and drift tables (contract.outputs BATCH_* names)")  # fmt: skip
+    parser.add_argument("--region", default=None, help="AWS region (the glue catalog's)")
+    parser.add_argument(
         "--drift",
-        help="dataset of the run's drift against the model's training baseline (default: <output>-drift)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write the run's drift against the model's training baseline to the drift table",
     )
     parser.add_argument(
         "--metrics-job-name",
@@ -51,7 +64,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_THRESHOLD,
         help="churn_prediction = probability >= threshold",
     )
-    parser.add_argument("--format", choices=OUTPUT_FORMATS, default="parquet")
     parser.add_argument("--batch-id", help="partition this run owns (default: from the input path)")
     parser.add_argument("--payload-bytes", type=int, default=DEFAULT_PAYLOAD_BYTES)
     parser.add_argument("--max-rows-per-request", type=int, default=2000)
@@ -102,16 +114,13 @@ def config_from_args(args: argparse.Namespace) -> BatchConfig:
             backoff_base_seconds=args.backoff_seconds,
             botocore_attempts=args.botocore_attempts,
         )
-    output = args.output.rstrip("/")
     return BatchConfig(
         input_path=args.input,
-        output_path=output,
-        rejects_path=args.rejects or f"{output}-rejects",
-        failed_path=args.failed or f"{output}-failed",
-        drift_path=args.drift or f"{output}-drift",
+        tables=JobTables(
+            CatalogSettings(args.catalog, args.warehouse, args.region), args.database, args.drift
+        ),
         metrics_job_name=args.metrics_job_name,
         scoring=scoring,
-        output_format=args.format,
         batch_id=args.batch_id,
         progress_seconds=args.progress_seconds,
         dataset=description,

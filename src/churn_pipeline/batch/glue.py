@@ -10,32 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from churn_pipeline import tables
 from churn_pipeline.batch.job import BatchConfig
-from churn_pipeline.contract import settings
 from churn_pipeline.scoring import config as scoring_config
 
 # The job's own arguments (besides JOB_NAME, which Glue gives every job), as Terraform deploys them.
 JOB_ARGUMENTS = (
     "input_path",
-    "output_path",
-    "rejects_path",
-    "failed_path",
-    "drift_path",
+    # The Iceberg tables (scored, rejects, failed, drift: contract.outputs BATCH_* names) in this Glue database,
+    # their files under this s3:// warehouse (<warehouse>/<database>/<table>, tables.CatalogSettings).
+    "table_warehouse",
+    "table_database",
     *scoring_config.GLUE_ARGUMENTS,
-    settings.OUTPUT_FORMAT.argument,
 )
 
 
 def config_from_glue_args(args: Mapping[str, str]) -> BatchConfig:
     """Build the job's config from resolved Glue arguments; raises ValueError naming a bad argument."""
+    scoring = scoring_config.from_glue_args(args)
     return BatchConfig(
         input_path=args["input_path"],
-        output_path=args["output_path"],
-        rejects_path=args["rejects_path"],
-        failed_path=args["failed_path"],
-        drift_path=args["drift_path"],
-        scoring=scoring_config.from_glue_args(args),
-        output_format=settings.check_output_format(args[settings.OUTPUT_FORMAT.argument]),
+        tables=tables.JobTables(
+            tables.CatalogSettings("glue", args["table_warehouse"], scoring.region),
+            args["table_database"],
+            drift=True,
+        ),
+        scoring=scoring,
         batch_id=args.get("batch_id") or None,
         progress_seconds=30.0,
         metrics_job_name=args.get("JOB_NAME") or None,  # the drift metric's dimension: the Glue job's name

@@ -1,4 +1,4 @@
-"""The batch scoring job: CSV in, scored / rejected / failed datasets out, a summary at the end.
+"""The batch scoring job: CSV in, scored / rejected / failed (/ drift) Iceberg tables out, a summary at the end.
 
 `run(spark, config)` is the whole job and takes every path, name and threshold from `config`; the Glue
 entry script and `python -m churn_pipeline.batch` only build the config and the session. The columns read
@@ -7,10 +7,11 @@ and written follow the dataset description of the model the run scores with (`Ba
 One pass, one operator per Spark task, as the streaming handler's: the reader (Spark's JVM) types and tags
 each CSV line, then a mapInArrow task scores its Arrow batches with the shared scorer (the reader's verdict as
 the prior error, the feature contract's rejects beside it), splits each batch into the scored, rejects and
-failed datasets and writes their data files itself (batch.files). The driver gets counts per outcome and
-code, the drift counts (an accumulator the scoring workers fill), the first failure reasons and each task's
-files; it never sees a record, and nothing is persisted or read twice. `files.publish` then makes the run's
-files each dataset's batch_id=<id> partition.
+failed datasets and writes their Parquet data files itself (batch.files). The driver gets counts per outcome
+and code, the drift counts (an accumulator the scoring workers fill), the first failure reasons and each task's
+files; it never sees a record, and nothing is persisted or read twice. It then commits each table's files in
+one Iceberg commit (tables.commit_data_files) that replaces the run's partition batch_id=<id>: a reader sees
+a table's previous rows of that batch or all of this run's, never a part (batch.table_layout).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import pyarrow as pa
+from pyiceberg.expressions import EqualTo
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from churn_pipeline import drift
-from churn_pipeline.batch import files, reader, writer
+from churn_pipeline import drift, tables
+from churn_pipeline.batch import files, reader, table_layout, writer
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription, tutorial
 from churn_pipeline.model import ModelDir
@@ -38,16 +40,12 @@ from churn_pipeline.scoring.config import ScoringConfig
 @dataclass(frozen=True)
 class BatchConfig:
     input_path: str
-    output_path: str
-    rejects_path: str
-    failed_path: str
+    # The Iceberg tables the run commits to (contract.outputs BATCH_* names in this catalog and database); with
+    # drift, the run's drift against the training baseline is written too.
+    tables: tables.JobTables
     scoring: ScoringConfig | None  # None: the same job with scoring removed (the benchmark's baseline)
-    output_format: str = "parquet"  # "parquet" | "csv"
     batch_id: str | None = None  # the partition this run owns; default derived from input_path
     progress_seconds: float = 10.0  # 0 turns progress lines off
-    drift_path: str | None = (
-        None  # where the run's drift against the training baseline goes (None: not written)
-    )
     metrics_job_name: str | None = (
         None  # publish the largest PSI to CloudWatch under this job name (None: not)
     )
@@ -61,16 +59,6 @@ class BatchConfig:
                 "a scoring run reads its data as the model's dataset description (dataset.json in the model "
                 "directory); an explicit dataset description is for a run without scoring"
             )
-        if self.output_format not in writer.FORMATS:
-            raise ValueError(f"output_format must be one of {writer.FORMATS}, got {self.output_format!r}")
-        paths = [
-            self.output_path,
-            self.rejects_path,
-            self.failed_path,
-            *([self.drift_path] if self.drift_path else []),
-        ]
-        if len(set(paths)) != len(paths):
-            raise ValueError("output, rejects, failed and drift paths must differ")
         if self.batch_id is not None:
             writer.check_batch_id(self.batch_id)
 
@@ -99,9 +87,7 @@ class BatchSummary:
     blank_lines: int
     reject_codes: dict[str, int]
     wall_seconds: float
-    output_path: str
-    rejects_path: str
-    failed_path: str
+    tables: dict[str, str]  # {role: the table's identifier} of the tables the run committed to
     failure_reasons: list[str] = field(default_factory=list)
     # PSI per model input and of the score against the training baseline, or why it is unavailable
     drift: dict = field(default_factory=dict)
@@ -133,7 +119,7 @@ class BatchSummary:
                 f"{k}={v:,}" for k, v in sorted(self.reject_codes.items())
             )
         if self.failed:
-            text += f"; {self.failed:,} row(s) in {self.failed_path} (e.g. {self.failure_reasons[0]})"
+            text += f"; {self.failed:,} row(s) in {self.tables[FAILED]} (e.g. {self.failure_reasons[0]})"
         if self.drift.get("available"):
             text += f"; drift: max PSI {self.drift['max_psi']:.3f} ({self.drift['max_feature']})"
         elif self.drift:
@@ -157,6 +143,20 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     description = config.description()
     csv_input = reader.read_churn_lines(spark, config.input_path, description)
     shapes = _datasets(description, csv_input.extra_columns)
+    specs = table_layout.table_specs(shapes, config.tables.drift and config.scoring is not None)
+    catalog = tables.catalog_from_settings(config.tables.catalog)
+    # Created on first use, and given the columns of this run's input it lacks (tables.ensure_table, evolve).
+    identifiers = tables.ensure_tables(
+        catalog, config.tables.catalog, config.tables.database, specs, evolve=True
+    )
+    # Each table's files of this run go under its partition's folder, as the table's own location provider
+    # places data (pyiceberg 0.12.0 pyiceberg/table/locations.py: data_path, honouring write.data.path). They
+    # are part of the table only once committed: a failed run's files are in no snapshot, and the orphan-file
+    # optimizer removes them.
+    folders = {
+        role: f"{catalog.load_table(identifier).location_provider().data_path}/{table_layout.PARTITION_COLUMN}={batch_id}"
+        for role, identifier in identifiers.items()
+    }
     scorer = None
     if config.scoring is not None:
         scorer = spark_scoring.task_scorer(
@@ -164,22 +164,18 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
             spark,
             config.scoring,
             prior_error=(reader.READ_ERROR_CODE, reader.READ_ERROR_REASON),
-            count_drift=config.drift_path is not None,
+            count_drift=DRIFT in specs,
         )
     else:  # the same Arrow batches as a scoring run's (task_scorer sets them), so the same files
         spark.conf.set(spark_scoring.ARROW_BATCH_ROWS_CONF, str(ScoringConfig.arrow_batch_rows))
-    region = config.scoring.region if config.scoring else None
-    paths = {SCORED: config.output_path, REJECTS: config.rejects_path, FAILED: config.failed_path}
-    if config.drift_path:
-        paths[DRIFT] = config.drift_path
+    region = config.tables.catalog.region or (config.scoring.region if config.scoring else None)
     token = files.run_token()
-    staging = {name: files.staging_location(path, batch_id, token) for name, path in paths.items()}
     pipeline = _task_pipeline(
         scorer,
-        shapes,
-        {name: staging[name] for name in shapes},
-        config.output_format,
+        {role: specs[role].dataset for role in shapes},
+        {role: folders[role] for role in shapes},
         token,
+        batch_id,
         int(time.time() * 1e6),  # one scoring time for the run, as current_timestamp() gives a query
         region,
     )
@@ -192,20 +188,30 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
             json.loads(row["report"])
             for row in csv_input.rows.mapInArrow(pipeline, _TASK_REPORT_SCHEMA).collect()
         )
-        # Every dataset's partition is replaced, by nothing when this run has no rows for it (a corrected re-run).
-        written = {name: tally.files.get(name, []) for name in shapes}
-        drift_report = _drift(scorer, config, tally.outcome(spark_scoring.SCORED), say)
-        if drift_report is not None and drift_report.unavailable is None and scorer is not None:
-            table = _drift_table(drift_report, scorer.model_version)
-            written[DRIFT] = [files.write_file(staging[DRIFT], f"part-driver-{token}", table,
-                                               config.output_format, region)]  # fmt: skip
-        say(f"publishing batch_id={batch_id} of " + ", ".join(paths[name] for name in written))
-        files.publish({paths[name]: found for name, found in written.items()}, batch_id, region)
     finally:
         if progress:
             progress.stop()
-        for location in staging.values():
-            files.discard(location, region)
+    written = {role: tally.files.get(role, []) for role in shapes}
+    drift_report = _drift(scorer, config, tally.outcome(spark_scoring.SCORED), say)
+    if DRIFT in specs:
+        written[DRIFT] = []
+        if drift_report is not None and drift_report.unavailable is None and scorer is not None:
+            table = _drift_table(drift_report, scorer.model_version, batch_id)
+            written[DRIFT] = [files.write_file(folders[DRIFT], f"part-driver-{token}", table, region)]
+    # One commit per table, scored last; each replaces the run's partition (by nothing when the run has no row
+    # for it: a corrected re-run), its marker the run's own (a retried commit after a lost response is a no-op).
+    marker = tables.CommitMarker(f"{batch_id}/{token}", 0)
+    for role, identifier in identifiers.items():
+        say(
+            f"committing {len(written[role])} file(s) to {identifier} as {table_layout.PARTITION_COLUMN}={batch_id}"
+        )
+        tables.commit_data_files(
+            catalog,
+            identifier,
+            written[role],
+            marker,
+            replace=EqualTo(table_layout.PARTITION_COLUMN, batch_id),
+        )
 
     counts = tally.counts
     header_lines = counts.get((spark_scoring.REJECTED, codes.HEADER_LINE), 0)
@@ -228,9 +234,7 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
         blank_lines=blank_lines,
         reject_codes=reject_codes,
         wall_seconds=round(time.monotonic() - started, 3),
-        output_path=config.output_path,
-        rejects_path=config.rejects_path,
-        failed_path=config.failed_path,
+        tables=identifiers,
         failure_reasons=tally.failure_reasons,
         drift=drift_report.summary() if drift_report else {},
     )
@@ -242,8 +246,13 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     return summary
 
 
-# The datasets a run writes, by the names the tasks report their files under.
-SCORED, REJECTS, FAILED, DRIFT = "scored", "rejects", "failed", "drift"
+# The tables a run writes, by the names the tasks report their files under.
+SCORED, REJECTS, FAILED, DRIFT = (
+    table_layout.SCORED,
+    table_layout.REJECTS,
+    table_layout.FAILED,
+    table_layout.DRIFT,
+)
 # What each task reports to the driver: one JSON line of counts, first failure reasons and the files it wrote.
 _TASK_REPORT_SCHEMA = T.StructType([T.StructField("report", T.StringType())])
 _FAILURE_REASONS = 5  # distinct reasons the summary quotes
@@ -253,10 +262,10 @@ def _drift(
     scorer: spark_scoring.TaskScorer | None, config: BatchConfig, rows: int, say: Callable[[str], None]
 ) -> drift.DriftReport | None:
     """PSI of the scored rows' inputs and scores against the model's baseline (counted by the scoring workers
-    as they scored, see scoring.spark), for drift_path. None when the run asks for no drift (no
-    drift_path) or scores nothing (the benchmark's floor): the benchmark measures the drift's cost as a run
-    with drift_path against one without."""
-    if scorer is None or config.drift_path is None:
+    as they scored, see scoring.spark), for the drift table. None when the run asks for no drift or scores
+    nothing (the benchmark's floor): the benchmark measures the drift's cost as a run with drift against one
+    without."""
+    if scorer is None or not config.tables.drift:
         return None
     if rows == 0:  # nothing to compare (every row rejected or failed): unavailable, never a PSI of 0
         report = drift.DriftReport(unavailable="no row was scored in this run")
@@ -264,13 +273,13 @@ def _drift(
         report = drift.report(None, {}, rows)
     else:
         report = drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
-        say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature}) to {config.drift_path}")
+        say(f"writing drift (max PSI {report.max_psi:.3f}, {report.max_feature})")
         return report
     say(f"drift unavailable: {report.unavailable}")
     return report
 
 
-def _drift_table(report: drift.DriftReport, model_version: str) -> pa.Table:
+def _drift_table(report: drift.DriftReport, model_version: str, batch_id: str) -> pa.Table:
     """The run's drift rows in the columns and types of contract.outputs.BATCH_DRIFT."""
     rows = report.rows_of()
     now = int(time.time() * 1e6)
@@ -282,6 +291,7 @@ def _drift_table(report: drift.DriftReport, model_version: str) -> pa.Table:
             outputs.DRIFT_ROWS: pa.array([int(r["rows"]) for r in rows], pa.int64()),
             outputs.MODEL_VERSION: pa.array([model_version] * len(rows), pa.string()),
             outputs.COMPUTED_AT: pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+            outputs.BATCH_PARTITION: pa.array([batch_id] * len(rows), pa.string()),
         },
         outputs.BATCH_DRIFT,
     )
@@ -353,16 +363,16 @@ class _Tally:
 def _task_pipeline(
     scorer: spark_scoring.TaskScorer | None,
     datasets: dict[str, outputs.Dataset],
-    staging: dict[str, str],
-    fmt: str,
+    folders: dict[str, str],
     token: str,
+    batch_id: str,
     scored_at_micros: int,
     region: str | None,
 ):
     """The tasks' function (mapInArrow over the reader's typed rows): for each Arrow batch of its partition, a
     task scores the rows (the shared scorer, the reader's verdict as the prior error; with no scorer, every
     row the reader passed is "scored" with null scores: the benchmark's floor B), splits them into the
-    scored, rejects and failed datasets and appends each to its own file in the dataset's staging folder,
+    scored, rejects and failed datasets and appends each to its own Parquet file in the table's folder,
     then reports one JSON line: rows per (outcome, code), rows and files per dataset, the first failure
     reasons. A task holds one Arrow batch at a time, never its whole partition."""
     schemas = {name: outputs.arrow_schema(dataset) for name, dataset in datasets.items()}
@@ -382,12 +392,12 @@ def _task_pipeline(
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
-                tables = _split(batch, scorer, datasets, scored_at_micros, counts, reasons)
-                for name, table in tables.items():
+                split = _split(batch, scorer, datasets, batch_id, scored_at_micros, counts, reasons)
+                for name, table in split.items():
                     if table.num_rows == 0:
                         continue
                     if name not in writers:
-                        writers[name] = files.FileWriter(staging[name], stem, schemas[name], fmt, region)
+                        writers[name] = files.FileWriter(folders[name], stem, schemas[name], region)
                     writers[name].write(table)
                     rows[name] += table.num_rows
             written = {name: [writer.close()] for name, writer in writers.items()}
@@ -413,6 +423,7 @@ def _split(
     batch: pa.RecordBatch,
     scorer: spark_scoring.TaskScorer | None,
     datasets: dict[str, outputs.Dataset],
+    batch_id: str,
     scored_at_micros: int,
     counts: dict[tuple[str, str | None], int],
     reasons: list[str],
@@ -437,7 +448,7 @@ def _split(
             if value not in reasons and len(reasons) < _FAILURE_REASONS:
                 reasons.append(value)
 
-    data = [c.name for c in datasets[SCORED].columns[: -len(outputs.SCORE_FIELDS)]]
+    data = [c.name for c in datasets[SCORED].columns[: -len(outputs.SCORE_FIELDS) - 1]]  # (then batch_id)
     is_scored = pc.equal(outcome, spark_scoring.SCORED)
     scored = batch.filter(is_scored)
     score = probability.filter(is_scored)
@@ -450,6 +461,8 @@ def _split(
     scored_columns[outputs.MODEL_VERSION] = pa.repeat(pa.scalar(version, pa.string()), n_scored)
     scored_at = pa.scalar(scored_at_micros, pa.timestamp("us", tz="UTC"))
     scored_columns[outputs.SCORED_AT] = pa.repeat(scored_at, n_scored)
+    run = pa.scalar(batch_id, pa.string())
+    scored_columns[outputs.BATCH_PARTITION] = pa.repeat(run, n_scored)
 
     skipped = pa.array(codes.SKIPPED_LINES, pa.string())
     is_reject = pc.and_(
@@ -462,11 +475,13 @@ def _split(
         outputs.ERROR_CODE: code.filter(is_reject),
         outputs.ERROR_REASON: reason.filter(is_reject),
     }
+    rejects[outputs.BATCH_PARTITION] = pa.repeat(run, len(rejects[outputs.ERROR_CODE]))
     failed_rows = batch.filter(is_failed)
     failed = {name: _plain(failed_rows.column(name)) for name in data}
     failed[outputs.SOURCE_FILE] = _plain(failed_rows.column(reader.SOURCE_FILE))
     failed[outputs.RAW_LINE] = _plain(failed_rows.column(reader.RAW_LINE))
     failed[outputs.ERROR_REASON] = reason.filter(is_failed)
+    failed[outputs.BATCH_PARTITION] = pa.repeat(run, failed_rows.num_rows)
     return {
         SCORED: outputs.arrow_table(scored_columns, datasets[SCORED]),
         REJECTS: outputs.arrow_table(rejects, datasets[REJECTS]),

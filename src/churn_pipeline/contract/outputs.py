@@ -105,29 +105,31 @@ KINESIS_FIELDS = (
 )
 RAW_PAYLOAD = "raw_payload"
 DEAD_LETTERED_AT = "dead_lettered_at"
-# The batch job writes one batch_id=<id> folder per run under each of its prefixes (batch.writer).
+# The run a batch row belongs to: the last column of each batch table and its Iceberg partition (identity), which
+# a run replaces as a whole (batch.table_layout).
 BATCH_PARTITION = "batch_id"
+BATCH_ID_FIELD = Field(BATCH_PARTITION, STRING)
 
 BATCH_PREDICTIONS = Dataset(
     "batch_predictions",
     "results",
     "batch/predictions/",
-    SCORE_FIELDS,
-    description="Scored customer records of the batch job (one batch_id=<run> folder per run).",
+    SCORE_FIELDS + (BATCH_ID_FIELD,),
+    description="Scored customer records of the batch job, partitioned by the run's batch_id.",
     data_columns_first=True,
 )
 BATCH_REJECTS = Dataset(
     "batch_rejects",
     "results",
     "batch/rejects/",
-    SOURCE_FIELDS + (Field(ERROR_CODE, STRING), Field(ERROR_REASON, STRING)),
+    SOURCE_FIELDS + (Field(ERROR_CODE, STRING), Field(ERROR_REASON, STRING), BATCH_ID_FIELD),
     description="CSV lines the batch job rejected, as read, with the reason (codes: contract.codes).",
 )
 BATCH_FAILED = Dataset(
     "batch_failed",
     "results",
     "batch/failed/",
-    SOURCE_FIELDS + (Field(ERROR_REASON, STRING),),
+    SOURCE_FIELDS + (Field(ERROR_REASON, STRING), BATCH_ID_FIELD),
     description="Valid batch rows the endpoint could not score after every retry, with the last error.",
     data_columns_first=True,
 )
@@ -145,6 +147,7 @@ BATCH_DRIFT = Dataset(
         Field(DRIFT_ROWS, BIGINT),
         Field(MODEL_VERSION, STRING),
         Field(COMPUTED_AT, TIMESTAMP),
+        BATCH_ID_FIELD,
     ),
     description="Population stability index of each model input and of the score, per batch run, against the "
     "model's training baseline (absent for a model without one).",
@@ -278,13 +281,22 @@ NEXT_TRAINING_SET = Location(
 )
 LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
 
-# The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the stream's. The deploy step
+# The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the batch job's and the stream's.
+# The deploy step
 # creates them (churn_tools.deploy.tables, with the jobs' own tables.ensure_table), Terraform grants IAM on them by
 # name and declares their optimizers; their files live under <warehouse>/<database>/<table> (tables.CatalogSettings),
-# the warehouse being this prefix of the results bucket (their `prefix` above is not where they are). Each is
-# partitioned by the hour of one of its time columns (streaming.table_layout.HOUR_COLUMN), an Iceberg partition
-# a reader never names: a range on the column prunes.
-ICEBERG_DATASETS: tuple[Dataset, ...] = (STREAM_PREDICTIONS, STREAM_DEAD_LETTER, STREAM_DRIFT)
+# the warehouse being this prefix of the results bucket (their `prefix` above is not where they are). A stream
+# table is partitioned by the hour of one of its time columns (streaming.table_layout.HOUR_COLUMN), an Iceberg
+# partition a reader never names: a range on the column prunes; a batch table by its batch_id.
+ICEBERG_DATASETS: tuple[Dataset, ...] = (
+    BATCH_PREDICTIONS,
+    BATCH_REJECTS,
+    BATCH_FAILED,
+    BATCH_DRIFT,
+    STREAM_PREDICTIONS,
+    STREAM_DEAD_LETTER,
+    STREAM_DRIFT,
+)
 TABLE_WAREHOUSE = Location(
     "results",
     "tables/",

@@ -5,13 +5,10 @@ tables.ensure_table, before the jobs are deployed. No Spark here: the deploy ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pyarrow as pa
-from pyiceberg.catalog import Catalog
-
-from churn_pipeline import tables
 from churn_pipeline.contract import outputs
+from churn_pipeline.tables.create import TableSpec, ensure_tables
+
+__all__ = ["DEAD", "DRIFT", "HOUR_COLUMN", "SCORED", "TableSpec", "ensure_tables", "table_specs"]
 
 SCORED = "scored"
 DEAD = "dead_letter"
@@ -23,13 +20,6 @@ HOUR_COLUMN = {
     DEAD: outputs.KINESIS_ARRIVAL_TIME,
     DRIFT: outputs.COMPUTED_AT,
 }
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    dataset: outputs.Dataset  # resolved (the scored one with the model's data columns in front)
-    schema: pa.Schema
-    partition_by: tuple[tuple[str, str], ...]
 
 
 def table_specs(scored: outputs.Dataset, drift: bool) -> dict[str, TableSpec]:
@@ -44,27 +34,3 @@ def table_specs(scored: outputs.Dataset, drift: bool) -> dict[str, TableSpec]:
         role: TableSpec(dataset, outputs.arrow_schema(dataset), ((HOUR_COLUMN[role], "hour"),))
         for role, dataset in datasets.items()
     }
-
-
-def ensure_tables(
-    catalog: Catalog,
-    settings: tables.CatalogSettings,
-    database: str,
-    specs: dict[str, TableSpec],
-    evolve: bool = False,
-) -> dict[str, str]:
-    """{role: identifier} of the tables, each created if missing or checked against its spec (`evolve`: a table
-    whose columns the spec's schema adds to or differ from takes the spec's by name; tables.ensure_table)."""
-    identifiers = {}
-    for role, spec in specs.items():
-        identifier = f"{database}.{spec.dataset.table}"
-        tables.ensure_table(
-            catalog,
-            identifier,
-            spec.schema,
-            spec.partition_by,
-            settings.table_location(database, spec.dataset.table),
-            evolve=evolve,
-        )
-        identifiers[role] = identifier
-    return identifiers

@@ -14,7 +14,8 @@ from churn_pipeline.tables.commit import (
     commit_data_files,
     last_committed_sequence,
 )
-from churn_pipeline.tables.create import TableMismatchError, ensure_table
+from churn_pipeline.tables.create import TableMismatchError, TableSpec, ensure_table, ensure_tables
+from churn_pipeline.tables.job_tables import JobTables
 from churn_pipeline.tables.read import data_file_paths, read_arrow, read_pandas, read_spark
 
 __all__ = [
@@ -23,13 +24,16 @@ __all__ = [
     "CommitMarker",
     "CommitOutcome",
     "DataFileError",
+    "JobTables",
     "RetryPolicy",
     "TableMismatchError",
     "TableRef",
+    "TableSpec",
     "catalog_from_settings",
     "commit_data_files",
     "data_file_paths",
     "ensure_table",
+    "ensure_tables",
     "last_committed_sequence",
     "read_arrow",
     "read_pandas",

@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.io.pyarrow import UnsupportedPyArrowTypeException
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
@@ -107,11 +109,17 @@ def commit_data_files(
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     commit_empty: bool = False,
+    replace: BooleanExpression | None = None,
 ) -> CommitOutcome:
     """Add `file_paths` to the table in one snapshot carrying `marker`, unless the marker is already there.
     With no file, no snapshot, unless `commit_empty`: then an empty snapshot records the marker (the writer's
     "this batch is done" for a table it commits last: pyiceberg 0.12.0's Transaction.add_files with no file
-    still appends a snapshot, with no data file, pyiceberg/table/__init__.py; test_commit.py checks it)."""
+    still appends a snapshot, with no data file, pyiceberg/table/__init__.py; test_commit.py checks it).
+
+    `replace`: the rows the files take the place of (a batch run's partition, `batch_id = <id>`), dropped in
+    the same transaction, so a reader sees the old rows or the new ones, never both or neither. It must select
+    whole partitions: pyiceberg 0.12.0's Transaction.delete drops a file whose partition the filter matches
+    entirely from the manifests alone (a DELETE snapshot, no data rewritten) and would otherwise rewrite it."""
     paths = list(file_paths)
     if len(set(paths)) != len(paths):
         raise DataFileError(f"{identifier}: the file list names a file twice: {sorted(paths)}")
@@ -127,10 +135,10 @@ def commit_data_files(
             log.info("%s: %s batch %s already committed (newest: %s), skipped", identifier, marker.writer,
                      marker.sequence, done)  # fmt: skip
             return CommitOutcome(False, _snapshot_of(table, marker), attempt)
-        if not paths and not commit_empty:  # no snapshot for it (a replay of it has nothing to duplicate)
+        if not paths and not commit_empty and replace is None:  # nothing to add, nothing to drop
             return CommitOutcome(False, None, attempt)
         try:
-            _add_files(table, identifier, paths, marker)
+            _add_files(table, identifier, paths, marker, replace)
         except CommitFailedException as lost:
             if attempt == retry.attempts:
                 raise CommitConflictError(
@@ -146,7 +154,9 @@ def commit_data_files(
     raise AssertionError("unreachable: the loop returns or raises")  # retry.attempts >= 1
 
 
-def _add_files(table: Table, identifier: str, paths: list[str], marker: CommitMarker) -> None:
+def _add_files(
+    table: Table, identifier: str, paths: list[str], marker: CommitMarker, replace: BooleanExpression | None
+) -> None:
     """One transaction, one snapshot. pyiceberg 0.12.0's add_files (pyiceberg/table/__init__.py
     Transaction.add_files, io/pyarrow.py parquet_file_to_data_file) reads each file's footer: the schema must
     match the table's (matched by name through the table's name mapping, which add_files sets on first use,
@@ -157,6 +167,10 @@ def _add_files(table: Table, identifier: str, paths: list[str], marker: CommitMa
     growing with the table), and the marker already makes a replay a no-op; each attempt's files are new."""
     try:
         with table.transaction() as transaction:
+            if replace is not None:
+                with warnings.catch_warnings():  # a first run replaces nothing: not worth a warning
+                    warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                    transaction.delete(replace)
             transaction.add_files(paths, snapshot_properties=marker.summary(), check_duplicate_files=False)
     except UnsupportedPyArrowTypeException as error:
         if pa.types.is_timestamp(error.field.type) and error.field.type.unit == "ns":

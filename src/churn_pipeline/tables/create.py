@@ -4,7 +4,8 @@ the table is still the one the writer writes (same columns, same partitioning) a
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -12,6 +13,9 @@ from pyiceberg.exceptions import NoSuchTableError, ValidationError
 from pyiceberg.io.pyarrow import pyarrow_to_schema
 from pyiceberg.table import Table
 from pyiceberg.transforms import parse_transform
+
+from churn_pipeline.contract import outputs
+from churn_pipeline.tables.catalog import CatalogSettings
 
 # Iceberg format v2: what Athena engine v3 reads and writes and Glue's table optimizers maintain.
 FORMAT_VERSION = "2"
@@ -132,3 +136,37 @@ def _check(table: Table, identifier: str, schema: pa.Schema, partition_by: Parti
             f"{table.properties.get(COMMIT_RETRY_PROPERTY, '4 by default')}), which can append a micro-batch twice; "
             f"set the table property {COMMIT_RETRY_PROPERTY}=0"
         )
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table a job writes: its dataset (resolved: the scored ones with the model's data columns in front),
+    the schema its files are written with, and its Iceberg partitioning."""
+
+    dataset: outputs.Dataset
+    schema: pa.Schema
+    partition_by: tuple[tuple[str, str], ...]
+
+
+def ensure_tables(
+    catalog: Catalog,
+    settings: CatalogSettings,
+    database: str,
+    specs: Mapping[str, TableSpec],
+    evolve: bool = False,
+) -> dict[str, str]:
+    """{role: identifier} of a job's tables, each created if missing or checked against its spec (`evolve`: a
+    table whose columns the spec's schema adds to takes the spec's by name; ensure_table)."""
+    identifiers = {}
+    for role, spec in specs.items():
+        identifier = f"{database}.{spec.dataset.table}"
+        ensure_table(
+            catalog,
+            identifier,
+            spec.schema,
+            spec.partition_by,
+            settings.table_location(database, spec.dataset.table),
+            evolve=evolve,
+        )
+        identifiers[role] = identifier
+    return identifiers

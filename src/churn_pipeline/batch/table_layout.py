@@ -1,0 +1,35 @@
+"""The batch job's Iceberg tables as one definition: which tables (rejects, failed, drift, then scored, in commit
+order), the schema each is written with and its partitioning. The job creates or evolves them before a run
+writes (a run keeps the input's undescribed columns, so its scored and failed schemas vary with the input); the
+deploy step (churn_tools.deploy.tables) creates them with the deployed model's columns, through the same
+tables.ensure_tables. No Spark here: the deploy step imports it too.
+
+Each table is partitioned by `batch_id` (identity): a run owns its partition, and a re-run over the same input
+replaces it in the same commit that adds the new files (tables.commit_data_files `replace`). Readers prune on
+it, as they did on the Hive folders batch_id=<id> before.
+"""
+
+from __future__ import annotations
+
+from churn_pipeline.contract import outputs
+from churn_pipeline.tables.create import TableSpec
+
+SCORED, REJECTS, FAILED, DRIFT = "scored", "rejects", "failed", "drift"
+PARTITION_COLUMN = outputs.BATCH_PARTITION
+PARTITION_BY = ((PARTITION_COLUMN, "identity"),)
+
+
+def table_specs(datasets: dict[str, outputs.Dataset], drift: bool) -> dict[str, TableSpec]:
+    """The run's tables in commit order (scored last: its commit is the run's "done"). `datasets` holds the
+    resolved scored, rejects and failed datasets (contract.outputs BATCH_* for the model's description and
+    the input's extra columns); drift is contract.outputs.BATCH_DRIFT when asked for."""
+    ordered = {
+        REJECTS: datasets[REJECTS],
+        FAILED: datasets[FAILED],
+        **({DRIFT: outputs.BATCH_DRIFT} if drift else {}),
+        SCORED: datasets[SCORED],
+    }
+    return {
+        role: TableSpec(dataset, outputs.arrow_schema(dataset), PARTITION_BY)
+        for role, dataset in ordered.items()
+    }
