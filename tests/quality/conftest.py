@@ -18,7 +18,7 @@ from churn_pipeline.quality.config import QualityConfig
 from churn_pipeline.quality.job import QualitySummary
 from churn_pipeline.quality.job import run as run_quality
 from churn_pipeline.scoring.config import ScoringConfig
-from churn_pipeline.tables import TableRef
+from churn_pipeline.tables import JobTables, TableRef
 from churn_pipeline.training.datasets import read_churn_csv
 
 # Outcomes become known an hour after the session scored; the quality runs happen "a day later".
@@ -31,14 +31,14 @@ class Scored:
 
     def __init__(self, csv: Path, description: DatasetDescription, model_dir: Path, root: Path, spark):
         self.csv, self.description, self.model_dir, self.root = csv, description, model_dir, root
-        self.scored_path = root / "scored"
+        tables = JobTables.local(root / "warehouse", "batch")
+        # The batch job's scored table, as the quality job is given it.
+        self.table = TableRef(tables.catalog, tables.identifier(outputs.BATCH_PREDICTIONS))
         summary = run_batch(
             spark,
             BatchConfig(
                 input_path=str(csv),
-                output_path=str(self.scored_path),
-                rejects_path=str(root / "rejects"),
-                failed_path=str(root / "failed"),
+                tables=tables,
                 scoring=ScoringConfig(mode="embedded", model_uri=str(model_dir)),
                 progress_seconds=0,
             ),
@@ -46,9 +46,7 @@ class Scored:
         )
         assert (summary.rejected, summary.failed) == (0, 0)
         self.rows = read_churn_csv(csv, description)
-        self.scores = duckdb.sql(
-            f"select * from read_parquet('{self.scored_path}/**/*.parquet', hive_partitioning = true)"
-        ).df()
+        self.scores = tables.read(outputs.BATCH_PREDICTIONS)
         assert len(self.scores) == len(self.rows)
         self.scored_at = self.scores[outputs.SCORED_AT].max().to_pydatetime().astimezone(datetime.UTC)
         self.known_at = self.scored_at + KNOWN_AFTER
@@ -74,7 +72,7 @@ def quality_run(
     root: Path,
     outcomes: pd.DataFrame | str,
     model_dir: Path,
-    batch: tuple[str, ...] = (),
+    batch: tuple[TableRef, ...] = (),
     stream: tuple[TableRef, ...] = (),
     now: datetime.datetime | None = None,
     **settings,
@@ -90,7 +88,7 @@ def quality_run(
         calibration_path=str(root / "calibration"),
         rejects_path=str(root / "outcome-rejects"),
         training_set_path=str(root / "training-set"),
-        batch_scored_paths=batch,
+        batch_scored_tables=batch,
         stream_scored_tables=stream,
         run_id="test",
         now=now or datetime.datetime.now(datetime.UTC) + RUN_AFTER,

@@ -11,9 +11,11 @@ import pyarrow as pa
 import pytest
 
 from churn_pipeline import tables
+from churn_pipeline.batch import files as batch_files
+from churn_pipeline.batch import table_layout as batch_layout
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import tutorial
-from churn_pipeline.quality import outcomes
+from churn_pipeline.quality import outcomes, scores
 from churn_pipeline.tables import files as table_files
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import outcomes_cli
@@ -49,10 +51,7 @@ def table(rows: list[dict], dataset: outputs.Dataset) -> pa.Table:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("crafted")
-    batch = root / "batch"
-    (batch / "batch_id=b1").mkdir(parents=True)
-    import pyarrow.parquet as pq
-
+    settings = tables.CatalogSettings("sql", str(root / "warehouse"))
     batch_rows = [
         score("100-0001", 1, T0 - 10 * DAY, "v-batch"),
         score("100-0002", 4, T0 - 2 * DAY, "v-batch"),
@@ -64,11 +63,23 @@ def world(tmp_path_factory) -> dict:
         score("100-0009", 8, T0 - DAY, "v-batch"),
         score("100-0010", 10, datetime.datetime(2025, 12, 30, 9, tzinfo=UTC), "v-batch"),  # ISO week 2026-W01
     ]
-    pq.write_table(table(batch_rows, outputs.BATCH_PREDICTIONS), batch / "batch_id=b1" / "part-0.parquet")
+    # The batch job's scored table, as the batch job creates and commits it (run b1).
+    specs = batch_layout.table_specs(batch_layout.datasets(tutorial()), drift=False)
+    catalog = tables.catalog_from_settings(settings)
+    scored = {batch_layout.SCORED: specs[batch_layout.SCORED]}
+    identifier = tables.ensure_tables(catalog, settings, "batch", scored)[batch_layout.SCORED]
+    batch = tables.TableRef(settings, identifier)
+    data_path = catalog.load_table(identifier).location_provider().data_path
+    run_folder = f"{data_path}/{batch_layout.PARTITION_COLUMN}=b1"
+    b1 = [{**r, outputs.BATCH_PARTITION: "b1"} for r in batch_rows]
+    written = batch_files.write_file(run_folder, "part-b1", table(b1, outputs.BATCH_PREDICTIONS))
+    tables.commit_data_files(catalog, identifier, [written], tables.CommitMarker("b1/t", 0))
+    # A run that stopped before its commit: its file is in the partition's folder, in no snapshot, never read
+    # (it would beat 0002's committed score).
+    unfinished = [{**score("100-0002", 11, T0 - DAY, "v-batch"), outputs.BATCH_PARTITION: "b1"}]
+    batch_files.write_file(run_folder, "part-b1-unfinished", table(unfinished, outputs.BATCH_PREDICTIONS))
     # The stream's scored table, as the streaming job creates and commits it.
-    settings = tables.CatalogSettings("sql", str(root / "warehouse"))
     stream = tables.TableRef(settings, f"stream.{outputs.STREAM_PREDICTIONS.table}")
-    catalog = stream.catalog()
     scored_table = outputs.STREAM_PREDICTIONS.for_data(tutorial())
     data = tables.ensure_table(
         catalog, stream.identifier, outputs.arrow_schema(scored_table),
@@ -116,7 +127,7 @@ def world(tmp_path_factory) -> dict:
     outcome_file = root / "outcomes" / "outcomes.csv"
     outcome_file.parent.mkdir()
     outcome_file.write_text("Phone,Churn?,known_at\n" + "\n".join(lines) + "\n\n")
-    return {"root": root, "batch": str(batch), "stream": stream, "lines": lines, "file": outcome_file}
+    return {"root": root, "batch": batch, "stream": stream, "lines": lines, "file": outcome_file}
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +214,15 @@ def test_an_outcome_file_without_the_model_s_columns_is_refused_by_name(world, r
     with pytest.raises(outcomes.OutcomesError, match=r"missing column\(s\) \['Phone', 'Churn\?'\]"):
         outcomes.check_file(str(bad), tutorial(), NOW)
     assert outcomes_cli.main(["check", str(real_model_dir), str(bad)]) == 2
+
+
+def test_a_table_not_created_yet_holds_no_score(spark, world):
+    """Before the batch job's first run its table does not exist (the jobs create their tables): no score from
+    it, the other table's committed rows still read, and a run with none at all joins nothing."""
+    settings = world["stream"].settings
+    missing = [tables.TableRef(settings, f"batch.not_{outputs.BATCH_PREDICTIONS.table}"),
+               tables.TableRef(settings, f"no_database.{outputs.BATCH_PREDICTIONS.table}")]  # fmt: skip
+    read = scores.read_scores(spark, tutorial(), missing, [world["stream"]])
+    assert sorted(read.select("Phone", ACCOUNT).collect()) == [("100-0001", 2), ("100-0002", 5)]
+    nothing = scores.read_scores(spark, tutorial(), missing)
+    assert (nothing.count(), nothing.schema.simpleString()) == (0, read.schema.simpleString())

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from churn_pipeline.contract import settings
+from churn_pipeline.contract import outputs, settings
+from churn_pipeline.quality.__main__ import config_from_args, main, parse_args
 from churn_pipeline.quality.glue import JOB_ARGUMENTS, config_from_glue_args
 from churn_pipeline.tables import CatalogSettings, TableRef
 
 ARGUMENTS = {
     "JOB_NAME": "churn-dev-quality",
     "outcomes_path": "s3://data/outcomes/",
-    "batch_scored_path": "s3://results/batch/predictions/",
-    "stream_table_warehouse": "s3://results/tables",
-    "stream_table_database": "churn_dev",
+    "table_warehouse": "s3://results/tables",
+    "table_database": "churn_dev",
     "model_uri": "s3://artifacts/models/abc/",
     "threshold": "0.4",
     "horizon_days": "30",
@@ -30,10 +30,11 @@ ARGUMENTS = {
 def test_every_deployed_argument_reaches_the_config():
     assert set(JOB_ARGUMENTS) == set(ARGUMENTS) - {"JOB_NAME"}
     config = config_from_glue_args(ARGUMENTS)
-    assert (config.batch_scored_paths, config.stream_scored_tables) == (
-        ("s3://results/batch/predictions/",),
-        (TableRef(CatalogSettings("glue", "s3://results/tables", "eu-west-1"), "churn_dev.stream_predictions"),),
-    )  # fmt: skip
+    catalog = CatalogSettings("glue", "s3://results/tables", "eu-west-1")
+    assert (config.batch_scored_tables, config.stream_scored_tables) == (
+        (TableRef(catalog, f"churn_dev.{outputs.BATCH_PREDICTIONS.table}"),),
+        (TableRef(catalog, f"churn_dev.{outputs.STREAM_PREDICTIONS.table}"),),
+    )
     assert (config.threshold, config.horizon_days, config.auc_margin) == (0.4, 30, 0.1)
     assert (config.quality_path, config.calibration_path, config.rejects_path, config.training_set_path) == (
         "s3://results/quality/metrics/", "s3://results/quality/calibration/",
@@ -67,3 +68,31 @@ def test_the_alarm_threshold_is_the_test_auc_less_the_margin():
     assert settings.auc_alarm_threshold(0.93, 0.05) == pytest.approx(0.88)
     with pytest.raises(settings.SettingError):
         settings.auc_alarm_threshold(0.93, 0.7)
+
+
+def test_the_cli_takes_batch_and_stream_tables_each_repeatable(tmp_path):
+    warehouse = str(tmp_path / "warehouse")
+    args = parse_args(["--outcomes", "o.csv", "--model-uri", "m", "--out", str(tmp_path / "out"),
+                       "--batch-table", "sql", warehouse, "batch.batch_predictions",
+                       "--batch-table", "glue", "s3://results/tables", "churn_dev.batch_predictions",
+                       "--stream-table", "sql", warehouse, "stream.stream_predictions",
+                       "--region", "eu-west-1"])  # fmt: skip
+    config = config_from_args(args)
+    assert config.batch_scored_tables == (
+        TableRef(CatalogSettings("sql", warehouse, "eu-west-1"), "batch.batch_predictions"),
+        TableRef(CatalogSettings("glue", "s3://results/tables", "eu-west-1"), "churn_dev.batch_predictions"),
+    )
+    assert config.stream_scored_tables == (
+        TableRef(CatalogSettings("sql", warehouse, "eu-west-1"), "stream.stream_predictions"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("tables", "named"),
+    [([], "--batch-table / --stream-table"), (["--batch-table", "sql", "w", "batch_predictions"], "database.table"),
+     (["--batch-table", "hive", "w", "b.t"], "catalog kind")],
+)  # fmt: skip
+def test_the_cli_refuses_no_table_or_a_bad_one_by_name(tmp_path, capsys, tables, named):
+    argv = ["--outcomes", "o.csv", "--model-uri", "m", "--out", str(tmp_path / "out"), *tables]
+    assert main(argv) == 2
+    assert named in capsys.readouterr().err

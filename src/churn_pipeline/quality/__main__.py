@@ -21,10 +21,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--outcomes", required=True, help="outcome CSV file, directory or glob (local or s3://)"
     )
     parser.add_argument(
-        "--scored",
+        "--batch-table",
+        nargs=3,
         action="append",
         default=[],
-        help="a batch job's scored dataset (repeatable, or comma-separated)",
+        metavar=("CATALOG", "WAREHOUSE", "DATABASE.TABLE"),
+        help="the batch job's scored Iceberg table (repeatable): catalog glue|sql, its warehouse, its name",
     )
     parser.add_argument(
         "--stream-table",
@@ -49,19 +51,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def table_refs(given: list[list[str]], region: str | None) -> tuple[TableRef, ...]:
+    """--batch-table / --stream-table values (CATALOG WAREHOUSE DATABASE.TABLE) as table references."""
+    return tuple(TableRef(CatalogSettings(kind, warehouse, region), name) for kind, warehouse, name in given)
+
+
 def config_from_args(args: argparse.Namespace) -> QualityConfig:
-    locations = [part.strip() for value in args.scored for part in value.split(",") if part.strip()]
-    stream = tuple(
-        TableRef(CatalogSettings(kind, warehouse, args.region), identifier)
-        for kind, warehouse, identifier in args.stream_table
-    )
-    if not (locations or stream):
-        raise ValueError("--scored / --stream-table: give at least one scored dataset (batch or stream)")
+    batch = table_refs(args.batch_table, args.region)
+    stream = table_refs(args.stream_table, args.region)
+    if not (batch or stream):
+        raise ValueError("--batch-table / --stream-table: give at least one scored table (batch or stream)")
     out = args.out.rstrip("/")
     return QualityConfig(
         outcomes_path=args.outcomes,
         model_uri=args.model_uri,
-        batch_scored_paths=tuple(locations),
+        batch_scored_tables=batch,
         stream_scored_tables=stream,
         quality_path=f"{out}/quality",
         calibration_path=f"{out}/calibration",

@@ -18,10 +18,9 @@ class QualityConfig:
     calibration_path: str  # contract.outputs.MODEL_CALIBRATION
     rejects_path: str  # contract.outputs.OUTCOME_REJECTS
     training_set_path: str  # contract.outputs.NEXT_TRAINING_SET
-    # Scored datasets: the batch job's (Hive batch_id=<run> folders; a location that does not exist yet holds
-    # no score) and the streaming job's Iceberg tables (their committed snapshot, tables.read_spark). Either
-    # may be empty.
-    batch_scored_paths: tuple[str, ...] = ()
+    # Scored datasets: the batch job's and the streaming job's Iceberg tables (their current snapshot,
+    # tables.read_spark; a table not created yet holds no score). Either may be empty.
+    batch_scored_tables: tuple[TableRef, ...] = ()
     stream_scored_tables: tuple[TableRef, ...] = ()
     threshold: float = settings.DEFAULT_THRESHOLD  # the scorers' decision threshold (settings.THRESHOLD)
     horizon_days: int = settings.HORIZON_DAYS.default  # type: ignore[assignment]
@@ -36,7 +35,7 @@ class QualityConfig:
         settings.check_threshold(self.threshold)
         settings.check_horizon_days(self.horizon_days)
         settings.check_auc_margin(self.auc_margin)
-        if not (self.batch_scored_paths or self.stream_scored_tables):
+        if not (self.batch_scored_tables or self.stream_scored_tables):
             raise ValueError("a quality run needs at least one scored dataset (batch or stream)")
         outputs = [self.quality_path, self.calibration_path, self.rejects_path, self.training_set_path]
         if len({p.rstrip("/") for p in outputs}) != len(outputs):

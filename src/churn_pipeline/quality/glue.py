@@ -16,11 +16,10 @@ from churn_pipeline.tables import CatalogSettings, TableRef
 # The job's own arguments (besides JOB_NAME, which Glue gives every job), as Terraform deploys them.
 JOB_ARGUMENTS = (
     "outcomes_path",
-    "batch_scored_path",
-    # The streaming job's scored Iceberg table (contract.outputs.STREAM_PREDICTIONS) in this Glue database,
-    # its warehouse as the streaming job's (tables.CatalogSettings).
-    "stream_table_warehouse",
-    "stream_table_database",
+    # The scored Iceberg tables of the batch and streaming jobs (contract.outputs BATCH_PREDICTIONS,
+    # STREAM_PREDICTIONS), both in this Glue database and warehouse: the scoring jobs' own arguments.
+    "table_warehouse",
+    "table_database",
     "model_uri",
     settings.THRESHOLD.argument,
     settings.HORIZON_DAYS.argument,
@@ -35,15 +34,12 @@ JOB_ARGUMENTS = (
 
 def config_from_glue_args(args: Mapping[str, str]) -> QualityConfig:
     """Build the job's config from resolved Glue arguments; raises ValueError naming a bad argument."""
+    catalog = CatalogSettings("glue", args["table_warehouse"], args["aws_region"])
+    database = args["table_database"]
     return QualityConfig(
         outcomes_path=args["outcomes_path"],
-        batch_scored_paths=(args["batch_scored_path"],),
-        stream_scored_tables=(
-            TableRef(
-                CatalogSettings("glue", args["stream_table_warehouse"], args["aws_region"]),
-                f"{args['stream_table_database']}.{outputs.STREAM_PREDICTIONS.table}",
-            ),
-        ),
+        batch_scored_tables=(TableRef(catalog, f"{database}.{outputs.BATCH_PREDICTIONS.table}"),),
+        stream_scored_tables=(TableRef(catalog, f"{database}.{outputs.STREAM_PREDICTIONS.table}"),),
         model_uri=args["model_uri"],
         threshold=settings.check_threshold(args[settings.THRESHOLD.argument]),
         horizon_days=settings.check_horizon_days(args[settings.HORIZON_DAYS.argument]),

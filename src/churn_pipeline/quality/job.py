@@ -127,7 +127,7 @@ def _run(
     lines = lines.persist(StorageLevel.MEMORY_AND_DISK)
     computed_at = F.lit(now.astimezone(datetime.UTC).replace(tzinfo=None)).cast("timestamp")
     try:
-        scored = scores.read_scores(spark, description, config.batch_scored_paths,
+        scored = scores.read_scores(spark, description, config.batch_scored_tables,
                                     config.stream_scored_tables)  # fmt: skip
         joined, not_scored = _join(lines, scored, config.horizon_days)
         joined = joined.persist(StorageLevel.MEMORY_AND_DISK)

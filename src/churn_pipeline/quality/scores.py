@@ -1,9 +1,9 @@
-"""The scores the outcomes are joined to: the batch job's and the streaming job's scored datasets, as written
-(contract.outputs.BATCH_PREDICTIONS / STREAM_PREDICTIONS, Parquet with Hive folders).
+"""The scores the outcomes are joined to: the batch job's and the streaming job's scored Iceberg tables
+(contract.outputs.BATCH_PREDICTIONS / STREAM_PREDICTIONS).
 
-The streaming job's Iceberg table is read as its current snapshot (tables.read_spark): a micro-batch the job
-was writing when it stopped is in no snapshot and never seen. A batch dataset is read as its batch_id=<run> folders (each
-folder is replaced whole by a re-run, batch.writer). A location that does not exist yet holds no score.
+Each table is read as its current snapshot (tables.read_spark): a run or micro-batch a job was writing when it
+stopped is in no snapshot and never seen, and a batch re-run replaces its batch_id partition in one commit.
+A table that does not exist yet, or has no snapshot, holds no score.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import reduce
 
+from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline.batch import writer
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.quality import outcomes as outcome_lines
@@ -28,20 +28,16 @@ SCORE_ID = "_score_id"  # the id as the join compares it (outcomes.normal_id)
 def read_scores(
     spark: SparkSession,
     description: DatasetDescription,
-    batch_paths: Sequence[str] = (),
+    batch_tables: Sequence[TableRef] = (),
     stream_tables: Sequence[TableRef] = (),
 ) -> DataFrame:
-    """Every scored row of the given datasets: the description's output columns (null where an older model's
+    """Every scored row of the given tables: the description's output columns (null where an older model's
     rows lack one), probability, model version, scored_at, SOURCE and SCORE_ID."""
+    sources = [(ref, BATCH) for ref in batch_tables] + [(ref, STREAM) for ref in stream_tables]
     frames = [
-        _select(frame, description, BATCH)
-        for path in batch_paths
-        if (frame := _read_batch(spark, path)) is not None
-    ]
-    frames += [
-        _select(frame, description, STREAM)
-        for ref in stream_tables
-        if (frame := read_spark(spark, ref.catalog(), ref.identifier)) is not None
+        _select(frame, description, source)
+        for ref, source in sources
+        if (frame := _read_table(spark, ref)) is not None
     ]
     if not frames:  # no score yet: every outcome is NOT_SCORED
         return spark.createDataFrame([], schema_of(description))
@@ -56,10 +52,17 @@ def schema_of(description: DatasetDescription) -> str:
     return ", ".join(raw + fixed)
 
 
-def _read_batch(spark: SparkSession, path: str) -> DataFrame | None:
-    if not writer.path_exists(spark, path):
+def _read_table(spark: SparkSession, ref: TableRef) -> DataFrame | None:
+    """The table's committed rows; None when it has no snapshot (read_spark) or does not exist yet."""
+    try:
+        return read_spark(spark, ref.catalog(), ref.identifier)
+    except NoSuchTableError:
+        # The scoring jobs create their tables on their first run (tables.ensure_tables), not Terraform: a
+        # quality run scheduled before the first batch run or micro-batch finds none, and has nothing to join.
+        # Both the SQL catalog and Glue (an unknown table or database: GetTable's EntityNotFoundException) raise
+        # NoSuchTableError from load_table (pyiceberg 0.12.0, catalog/sql.py and catalog/glue.py); any other
+        # error (access denied, an unreadable snapshot) still fails the run.
         return None
-    return spark.read.parquet(path)  # its batch_id=<run> folders, discovered as a partition column
 
 
 def _select(frame: DataFrame, description: DatasetDescription, source: str) -> DataFrame:
