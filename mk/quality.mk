@@ -4,7 +4,11 @@
 # make quality writes OUT (given on the command line; the Makefile's own OUT is make data's file) or here.
 QUALITY_OUT ?= $(WORK)/quality
 QUALITY_DIR = $(if $(filter command line,$(origin OUT)),$(OUT),$(QUALITY_OUT))
-SCORED ?=
+# The batch job's scored table (database.table, e.g. batch.batch_predictions) in BATCH_CATALOG's BATCH_WAREHOUSE;
+# by default the same catalog and warehouse as the stream's tables (mk/stream.mk), as on AWS.
+BATCH_TABLE ?=
+BATCH_CATALOG ?= $(STREAM_CATALOG)
+BATCH_WAREHOUSE ?= $(WAREHOUSE)
 OUTCOMES ?=
 HORIZON_DAYS ?= 90
 AUC_MARGIN ?= 0.05
@@ -13,10 +17,10 @@ CANDIDATE ?= $(WORK)/candidate
 
 .PHONY: quality retrain outcomes-check
 
-## Model quality from outcomes: make quality SCORED=<batch scored dataset(s), comma-separated> [STREAM_TABLE=<database.table of the stream's scored table in WAREHOUSE>] OUTCOMES=<csv|dir> MODEL_DIR=<dir> OUT=<dir> [HORIZON_DAYS=90] [AUC_MARGIN=0.05] [THRESHOLD=0.5]
+## Model quality from outcomes: make quality [BATCH_TABLE=<database.table of the batch's scored table in BATCH_WAREHOUSE>] [STREAM_TABLE=<database.table of the stream's scored table in WAREHOUSE>] OUTCOMES=<csv|dir> MODEL_DIR=<dir> OUT=<dir> [HORIZON_DAYS=90] [AUC_MARGIN=0.05] [THRESHOLD=0.5]
 quality: setup java-check
-	@if [ -z "$(SCORED)$(STREAM_TABLE)" ] || [ -z "$(OUTCOMES)" ]; then echo "error: SCORED=<batch scored dataset(s)> or STREAM_TABLE=<database.table>, and OUTCOMES=<csv|dir> are required" >&2; exit 2; fi
-	$(BIN)/churn-quality $(if $(SCORED),--scored "$(SCORED)") \
+	@if [ -z "$(BATCH_TABLE)$(STREAM_TABLE)" ] || [ -z "$(OUTCOMES)" ]; then echo "error: BATCH_TABLE=<database.table> or STREAM_TABLE=<database.table>, and OUTCOMES=<csv|dir> are required" >&2; exit 2; fi
+	$(BIN)/churn-quality $(if $(BATCH_TABLE),--batch-table $(BATCH_CATALOG) "$(BATCH_WAREHOUSE)" "$(BATCH_TABLE)") \
 		$(if $(STREAM_TABLE),--stream-table $(STREAM_CATALOG) "$(WAREHOUSE)" "$(STREAM_TABLE)") \
 		--outcomes "$(OUTCOMES)" --model-uri "$(MODEL_DIR)" \
 		--out "$(QUALITY_DIR)" --horizon-days $(HORIZON_DAYS) --auc-margin $(AUC_MARGIN) --threshold $(THRESHOLD)
