@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 
 import boto3
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.contract import metrics, outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import synthetic
 from churn_tools.local import services as local_services
@@ -42,13 +42,15 @@ def shifted_csv(fresh_csv, tmp_path_factory):
     return path
 
 
+def job_tables(tmp_path) -> JobTables:
+    """The run's tables, its drift table with them, in pyiceberg's SQL catalog under tmp_path/warehouse."""
+    return JobTables.local(tmp_path / "warehouse", "batch", drift=True)
+
+
 def batch(tmp_path, input_path, model_dir, **overrides) -> BatchConfig:
     config = BatchConfig(
         input_path=str(input_path),
-        output_path=str(tmp_path / "scored"),
-        rejects_path=str(tmp_path / "rejects"),
-        failed_path=str(tmp_path / "failed"),
-        drift_path=str(tmp_path / "drift"),
+        tables=job_tables(tmp_path),
         scoring=ScoringConfig(mode="embedded", model_uri=str(model_dir)),
         progress_seconds=0,
         **overrides,
@@ -56,8 +58,9 @@ def batch(tmp_path, input_path, model_dir, **overrides) -> BatchConfig:
     return config
 
 
-def read_dataset(path) -> pd.DataFrame:
-    return duckdb.sql(f"SELECT * FROM read_parquet('{path}/**/*.parquet', hive_partitioning = true)").df()
+def read_dataset(tmp_path, dataset: outputs.Dataset) -> pd.DataFrame:
+    """What a reader of the table sees: its current snapshot's rows."""
+    return job_tables(tmp_path).read(dataset)
 
 
 # ---------------------------------------------------------------- the baseline
@@ -182,8 +185,9 @@ def test_data_like_the_training_data_does_not_drift(spark, model_dir, fresh_csv,
     assert found["available"] and found["rows"] == summary.scored
     assert found["max_psi"] < 0.05, found
     # The drift dataset: one row per model input and the score, the summary's figures, the contract's columns.
-    written = read_dataset(tmp_path / "drift")
-    assert list(written.columns) == [*outputs.BATCH_DRIFT.column_names, "batch_id"]
+    written = read_dataset(tmp_path, outputs.BATCH_DRIFT)
+    assert list(written.columns) == list(outputs.BATCH_DRIFT.column_names)
+    assert set(written[outputs.BATCH_PARTITION]) == {summary.batch_id}
     assert dict(zip(written[outputs.FEATURE], written[outputs.PSI].round(6), strict=True)) == found["psi"]
     assert set(written[outputs.MODEL_VERSION]) == {summary.model_version}
     assert set(written[outputs.DRIFT_ROWS]) == {summary.scored}
@@ -247,12 +251,17 @@ def test_a_model_without_a_baseline_scores_as_before_and_reports_drift_unavailab
     old_summary = run(spark, without, log=lambda _m: None)
     assert old_summary.drift == {"available": False, "reason": old_summary.drift["reason"]}
     assert "no baseline.json" in old_summary.drift["reason"]
-    assert not (tmp_path / "old" / "drift").exists()  # nothing written: unavailable, never a 0
+    # Nothing written: unavailable, never a 0.
+    assert read_dataset(tmp_path / "old", outputs.BATCH_DRIFT).empty
     assert drift.publish_max_psi(drift.report(None, {}, 0), "job", None) is False
     # Scores exactly as before: the same rows, the same probabilities (the versions differ: one has a baseline).
     columns = ["Phone", outputs.PROBABILITY, outputs.PREDICTION]
-    new = read_dataset(tmp_path / "new" / "scored")[columns].sort_values("Phone").reset_index(drop=True)
-    old = read_dataset(tmp_path / "old" / "scored")[columns].sort_values("Phone").reset_index(drop=True)
+    new, old = (
+        read_dataset(tmp_path / run, outputs.BATCH_PREDICTIONS)[columns]
+        .sort_values("Phone")
+        .reset_index(drop=True)
+        for run in ("new", "old")
+    )
     pd.testing.assert_frame_equal(new, old)
     assert (new_summary.scored, new_summary.rejected) == (old_summary.scored, old_summary.rejected)
 

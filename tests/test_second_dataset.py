@@ -18,9 +18,12 @@ import pytest
 from endpoint_helpers import running_endpoint, runtime_env, worker_environment
 from streaming.conftest import create_stream, run_job
 
+from churn_pipeline import tables
 from churn_pipeline.batch import BatchConfig, run
+from churn_pipeline.contract import outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_tools import dataset_cli, example_data
 from churn_tools.local import producer
@@ -57,18 +60,21 @@ def test_the_model_reaches_the_published_auc_and_carries_its_description(telco, 
     assert "Fiber optic" in vocabulary["InternetService"]
 
 
+def _job_tables(out) -> JobTables:
+    """The run's tables in pyiceberg's SQL catalog under out/warehouse."""
+    return JobTables.local(out / "warehouse", "batch")
+
+
 def _scored(spark, telco, mode: str, out) -> pd.DataFrame:
     config = BatchConfig(
         input_path=str(telco["csv"]),
-        output_path=str(out / "scored"),
-        rejects_path=str(out / "rejects"),
-        failed_path=str(out / "failed"),
+        tables=_job_tables(out),
         scoring=ScoringConfig(mode=mode, model_uri=str(telco["model_dir"]), endpoint_name="churn-telco"),
         progress_seconds=0,
     )
     summary = run(spark, config)
     assert (summary.rejected, summary.failed) == (0, 0)
-    frame = duckdb.sql(f"select * from read_parquet('{out}/scored/**/*.parquet')").df()
+    frame = _job_tables(out).read(outputs.BATCH_PREDICTIONS)
     assert summary.scored == len(frame) == example_data.ROWS
     return frame.set_index("customerID").sort_index()
 
@@ -100,13 +106,19 @@ def test_batch_embedded_and_endpoint_score_every_row_blanks_included(spark, telc
 
 def test_its_saved_queries_run_on_duckdb_over_its_batch_scores(spark, telco, tmp_path):
     """The named queries made from its description (one per categorical feature, score deciles, latest by
-    customerID) run on DuckDB over the batch job's output, as the demo runs them."""
+    customerID) run on DuckDB over the batch job's scored table, as the demo runs them: its committed rows
+    read by pyiceberg's scan and handed to DuckDB as Arrow (churn_tools.demo.steps.stream_table_view)."""
     from churn_tools import analytics
 
     _scored(spark, telco, "embedded", tmp_path)
+    where = _job_tables(tmp_path)
+    committed = tables.read_arrow(
+        tables.catalog_from_settings(where.catalog), where.identifier(outputs.BATCH_PREDICTIONS)
+    )
     con = duckdb.connect()
     con.execute('CREATE SCHEMA "db"')
-    con.execute(f"""CREATE VIEW "db"."b" AS SELECT * FROM read_parquet('{tmp_path}/scored/**/*.parquet')""")
+    con.register("batch_rows", committed)
+    con.execute("""CREATE VIEW "db"."b" AS SELECT * FROM batch_rows""")
     queries = {q.name: q for q in analytics.load_named_queries("db", {**analytics.TABLES, "batch": "b"},
                                                                 telco["description"])}  # fmt: skip
     by_feature = sorted(name for name in queries if name.startswith("churn_rate_by_"))

@@ -33,7 +33,6 @@ def contract() -> dict:
             for s in settings.SETTINGS
         },
         "scoring_modes": list(settings.SCORING_MODES),
-        "output_formats": list(settings.DEPLOYED_OUTPUT_FORMATS),
         "window_size_pattern": settings.WINDOW_SIZE_PATTERN,
         "starting_positions": list(settings.STARTING_POSITIONS),
         "starting_timestamp_pattern": settings.STARTING_TIMESTAMP_PATTERN,

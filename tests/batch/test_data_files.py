@@ -23,7 +23,9 @@ from .test_batch_job import CORPUS, config, job_tables
 
 def committed_files(tmp_path, dataset) -> list[str]:
     settings = job_tables(tmp_path)
-    return tables.data_file_paths(tables.catalog_from_settings(settings.catalog), settings.identifier(dataset))
+    return tables.data_file_paths(
+        tables.catalog_from_settings(settings.catalog), settings.identifier(dataset)
+    )
 
 
 def test_a_run_commits_its_files_with_micros_statistics_and_its_marker(spark, model_dir, tmp_path):
@@ -31,7 +33,9 @@ def test_a_run_commits_its_files_with_micros_statistics_and_its_marker(spark, mo
     summary = run(spark, config(tmp_path, source, model_dir, batch_id="corpus"))
     dataset = outputs.BATCH_PREDICTIONS.for_data(ModelDir(model_dir).description())
     scored = committed_files(tmp_path, dataset)
-    location = tables.catalog_from_settings(job_tables(tmp_path).catalog).load_table("batch.batch_predictions")
+    location = tables.catalog_from_settings(job_tables(tmp_path).catalog).load_table(
+        "batch.batch_predictions"
+    )
     # Under the table's data path, in the run's partition folder, as Iceberg's own writers lay them out.
     assert scored and all(
         f.startswith(f"{location.location_provider().data_path}/batch_id=corpus/") for f in scored

@@ -11,6 +11,7 @@ import glue_fakes
 import pytest
 
 from churn_pipeline.batch.glue import config_from_glue_args
+from churn_pipeline.tables import CatalogSettings, JobTables
 
 
 @pytest.fixture
@@ -27,18 +28,22 @@ def test_entry_script_refuses_missing_arguments_before_any_work(repo_root, fake_
 
 
 def test_glue_arguments_are_refused_with_the_setting_s_name():
-    args = {"input_path": "s3://b/in/", "output_path": "s3://b/out/", "rejects_path": "s3://b/rej/",
-            "failed_path": "s3://b/failed/", "drift_path": "s3://b/drift/", "model_uri": "s3://b/model/", "scoring_mode": "endpoint",
-            "endpoint_name": "churn", "threshold": "0.5", "output_format": "parquet", "aws_region": "eu-west-1"}  # fmt: skip
+    args = {"input_path": "s3://b/in/", "table_warehouse": "s3://b/tables/", "table_database": "churn",
+            "model_uri": "s3://b/model/", "scoring_mode": "endpoint", "endpoint_name": "churn", "threshold": "0.5",
+            "aws_region": "eu-west-1"}  # fmt: skip
     config = config_from_glue_args(args)
     assert (config.scoring.mode, config.scoring.endpoint_name, config.scoring.region) == (
         "endpoint",
         "churn",
         "eu-west-1",
     )
+    # The tables: the Glue catalog in the job's region, the deployed database and warehouse, drift written.
+    assert config.tables == JobTables(
+        CatalogSettings("glue", "s3://b/tables/", "eu-west-1"), "churn", drift=True
+    )
     with pytest.raises(ValueError, match=r"settings.jobs.scoring.threshold \(job argument --threshold\)"):
         config_from_glue_args({**args, "threshold": "high"})
-    with pytest.raises(ValueError, match="settings.jobs.scoring.output_format .* must be one of: parquet"):
-        config_from_glue_args({**args, "output_format": "csv"})
+    with pytest.raises(ValueError, match="the glue catalog's warehouse must be an s3:// URI"):
+        config_from_glue_args({**args, "table_warehouse": "/tmp/tables"})
     with pytest.raises(ValueError, match="mode 'endpoint' needs endpoint_name"):
         config_from_glue_args({**args, "endpoint_name": "none"})

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from endpoint_helpers import running_endpoint, runtime_env, worker_environment
 
 from churn_pipeline.batch import BatchConfig, run
+from churn_pipeline.contract import outputs
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_pipeline.training.datasets import read_churn_csv
 
 
@@ -24,17 +25,13 @@ def scored_by_phone(spark, mode, real_data_path, real_model_dir, out) -> pd.Data
     scoring = ScoringConfig(mode=mode, model_uri=str(real_model_dir), endpoint_name="churn-real")
     config = BatchConfig(
         input_path=str(real_data_path),
-        output_path=str(out / "scored"),
-        rejects_path=str(out / "rejects"),
-        failed_path=str(out / "failed"),
+        tables=JobTables.local(out, "batch"),
         scoring=scoring,
         progress_seconds=0,
     )
     summary = run(spark, config)
     assert (summary.rejected, summary.failed, summary.exit_code) == (0, 0, 0)
-    frame = duckdb.sql(
-        f"select * from read_parquet('{out}/scored/**/*.parquet', hive_partitioning=true)"
-    ).df()
+    frame = config.tables.read(outputs.BATCH_PREDICTIONS)
     assert summary.scored == len(frame)
     return frame.set_index("Phone").sort_index()
 

@@ -3,7 +3,6 @@ typed, checked and written are the scoring model's, none of the tutorial's."""
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +15,7 @@ from churn_pipeline.contract import outputs
 from churn_pipeline.contract.errors import ContractError
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 
 SCORE_COLUMNS = ["churn_probability", "churn_prediction", "model_version", "scored_at"]
 
@@ -41,15 +41,15 @@ def telco_rows() -> pd.DataFrame:
 def batch_config(tmp_path, source, model_dir, mode="embedded", **overrides) -> BatchConfig:
     scoring = ScoringConfig(mode=mode, model_uri=str(model_dir), endpoint_name="telco")
     values = dict(
-        input_path=str(source), output_path=str(tmp_path / "scored"), rejects_path=str(tmp_path / "rejects"),
-        failed_path=str(tmp_path / "failed"), scoring=scoring, progress_seconds=0, batch_id="telco",
+        input_path=str(source), tables=JobTables.local(tmp_path, "batch"), scoring=scoring, progress_seconds=0,
+        batch_id="telco",
     )  # fmt: skip
     values.update(overrides)
     return BatchConfig(**values)
 
 
-def read(path) -> pd.DataFrame:
-    return duckdb.sql(f"select * from read_parquet('{path}/**/*.parquet', hive_partitioning=true)").df()
+def read(warehouse, dataset: outputs.Dataset) -> pd.DataFrame:
+    return JobTables.local(warehouse, "batch").read(dataset)
 
 
 def expected_scored(rows: pd.DataFrame, description, model_dir, label: bool = True) -> pd.DataFrame:
@@ -84,11 +84,11 @@ def test_a_second_description_s_data_is_read_typed_checked_and_written_by_its_mo
     assert (summary.rows_read, summary.scored, summary.rejected, summary.failed) == (30, 29, 1, 0)
     assert summary.reject_codes == {"MISSING_VALUE": 1}
 
-    scored = read(tmp_path / "out" / "scored")
-    # The description's output columns (the ignored "Internal flag" dropped), in its order, then the scores.
-    assert list(scored.columns) == [
-        *outputs.BATCH_PREDICTIONS.for_data(second_description).column_names, "batch_id",
-    ]  # fmt: skip
+    scored = read(tmp_path / "out", outputs.BATCH_PREDICTIONS)
+    # The description's output columns (the ignored "Internal flag" dropped), in its order, then the scores
+    # and the run's batch_id.
+    assert list(scored.columns) == list(outputs.BATCH_PREDICTIONS.for_data(second_description).column_names)
+    assert scored.columns[-1] == "batch_id"
     assert list(scored.columns[:-5]) == [c.name for c in second_description.output_columns]
     assert scored["scored_at"].notna().all() and set(scored["batch_id"]) == {"telco"}
     got = scored.drop(columns=["scored_at", "batch_id"]).sort_values("customerID").reset_index(drop=True)
@@ -98,7 +98,7 @@ def test_a_second_description_s_data_is_read_typed_checked_and_written_by_its_mo
     assert got["TotalCharges"].isna().sum() == blanks >= 2  # the allowed blanks: scored, null in the output
     assert got.loc[6, "Region note"] == "West (inland, rural)"
 
-    rejects = read(tmp_path / "out" / "rejects")
+    rejects = read(tmp_path / "out", outputs.BATCH_REJECTS)
     line = source.read_text().splitlines()[12]  # data row 11 (the header is line 0)
     assert list(zip(rejects.raw_line, rejects.error_code, rejects.error_reason, strict=True)) == [
         (line, "MISSING_VALUE", "'MonthlyCharges' is missing")
@@ -114,7 +114,7 @@ def test_input_without_the_label_column_is_scored_with_a_null_label(
     rows.to_csv(source, index=False)
     summary = run(spark, batch_config(tmp_path / "out", source, telco_model))
     assert (summary.scored, summary.rejected) == (29, 0)
-    got = read(tmp_path / "out" / "scored").drop(columns=["scored_at", "batch_id"])
+    got = read(tmp_path / "out", outputs.BATCH_PREDICTIONS).drop(columns=["scored_at", "batch_id"])
     got = got.sort_values("customerID").reset_index(drop=True)
     expected = expected_scored(rows.reset_index(drop=True), second_description, telco_model)
     assert list(got.columns) == list(expected.columns)
@@ -134,8 +134,8 @@ def test_embedded_and_endpoint_scores_agree_on_rows_with_blanks(spark, telco_mod
                 spark, batch_config(tmp_path / "by-endpoint", source, telco_model, mode="endpoint")
             )
     assert (embedded.scored, endpoint.scored, endpoint.failed) == (29, 29, 0)
-    a = read(tmp_path / "embedded" / "scored").set_index("customerID").sort_index()
-    b = read(tmp_path / "by-endpoint" / "scored").set_index("customerID").sort_index()
+    a = read(tmp_path / "embedded", outputs.BATCH_PREDICTIONS).set_index("customerID").sort_index()
+    b = read(tmp_path / "by-endpoint", outputs.BATCH_PREDICTIONS).set_index("customerID").sort_index()
     assert list(a.index) == list(b.index)
     blanks = a["TotalCharges"].isna()
     assert blanks.sum() >= 2
@@ -159,7 +159,7 @@ def test_the_cli_reads_a_run_without_scoring_by_dataset_and_a_scoring_run_by_its
 ):
     described = tmp_path / "telco.dataset.json"
     second_description.save(described)
-    args = ["--input", "in.csv", "--output", str(tmp_path / "out")]
+    args = ["--input", "in.csv", "--warehouse", str(tmp_path / "out")]
     floor = config_from_args(parse_args([*args, "--mode", "none", "--dataset", str(described)]))
     assert floor.scoring is None and floor.description() == second_description
     scoring = config_from_args(parse_args([*args, "--model-uri", str(telco_model)]))

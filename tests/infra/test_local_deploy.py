@@ -245,7 +245,7 @@ def fresh_stream_tables(deployment) -> None:
     for dataset in outputs.ICEBERG_DATASETS:
         glue.delete_table(DatabaseName=DATABASE, Name=dataset.table)
     clear_prefix(BUCKETS["results"], outputs.TABLE_WAREHOUSE.prefix)
-    deploy_tables.ensure_stream_tables(deployment["model_dir"], BUCKETS, DATABASE, "us-east-1")
+    deploy_tables.ensure_job_tables(deployment["model_dir"], BUCKETS, DATABASE, "us-east-1")
 
 
 def test_endpoint_is_in_service_on_the_packaged_model(deployment):

@@ -59,7 +59,7 @@ def iso_week(scored: Scored) -> str:
 
 
 def own_labels_run(spark, scored: Scored, root):
-    return quality_run(spark, root, scored.outcomes(), scored.model_dir, batch=(str(scored.scored_path),))
+    return quality_run(spark, root, scored.outcomes(), scored.model_dir, batch=(scored.table,))
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_a_degraded_world_falls_below_the_alarm_threshold_and_the_metric_says_so
         for key, value in {**local_services.LOCAL_AWS_ENV, "AWS_ENDPOINT_URL": moto_server}.items():
             patch.setenv(key, value)
         config, summary = quality_run(spark, tmp_path, scored.outcomes(labels), scored.model_dir,
-                                      batch=(str(scored.scored_path),), metrics_job_name="churn-test-quality")  # fmt: skip
+                                      batch=(scored.table,), metrics_job_name="churn-test-quality")  # fmt: skip
         version = ModelDir(scored.model_dir).version()
         dimensions = [
             {"Name": metrics.DIMENSION, "Value": "churn-test-quality"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,8 +9,10 @@ from endpoint_helpers import running_endpoint, runtime_env, worker_environment
 
 from churn_pipeline.batch import BatchConfig, run
 from churn_pipeline.batch.__main__ import main as batch_main
+from churn_pipeline.contract import outputs
 from churn_pipeline.model import Scorer
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_tools import synthetic
 
 N_ROWS = 2000
@@ -30,8 +31,14 @@ def input_with_ids(tmp_path_factory) -> tuple[str, pd.DataFrame]:
     return str(path), frame
 
 
-def read(path) -> pd.DataFrame:
-    return duckdb.sql(f"select * from read_parquet('{path}/**/*.parquet', hive_partitioning=true)").df()
+def job_tables(warehouse) -> JobTables:
+    """The tables in pyiceberg's SQL catalog in `warehouse`, database "batch" (the CLI's default)."""
+    return JobTables.local(warehouse, "batch")
+
+
+def read(warehouse, dataset: outputs.Dataset) -> pd.DataFrame:
+    """What a reader of the table sees: its current snapshot's rows."""
+    return job_tables(warehouse).read(dataset)
 
 
 def test_throttles_and_server_errors_are_retried_until_every_row_is_scored(
@@ -48,9 +55,7 @@ def test_throttles_and_server_errors_are_retried_until_every_row_is_scored(
     )
     config = BatchConfig(
         input_path=path,
-        output_path=str(tmp_path / "scored"),
-        rejects_path=str(tmp_path / "rejects"),
-        failed_path=str(tmp_path / "failed"),
+        tables=job_tables(tmp_path / "warehouse"),
         scoring=scoring,
         progress_seconds=0,
     )
@@ -62,7 +67,7 @@ def test_throttles_and_server_errors_are_retried_until_every_row_is_scored(
     assert log.count("injected ThrottlingException") >= 1 and log.count("injected InternalFailure") >= 1
 
     assert (summary.scored, summary.rejected, summary.failed, summary.exit_code) == (N_ROWS - 2, 2, 0, 0)
-    scored = read(tmp_path / "scored").set_index("record_id").sort_index()
+    scored = read(tmp_path / "warehouse", outputs.BATCH_PREDICTIONS).set_index("record_id").sort_index()
     valid = frame.drop(index=[7, 1500])
     expected = Scorer.from_dir(model_dir).score(valid).probabilities
     assert list(scored.index) == list(valid["record_id"])
@@ -74,7 +79,7 @@ def test_endpoint_killed_mid_run_puts_unscored_rows_in_failed_and_exits_non_zero
 ):
     path, frame = input_with_ids
     out = tmp_path / "out"
-    args = ["--input", path, "--output", str(out / "scored"), "--mode", "endpoint", "--model-uri", str(model_dir),
+    args = ["--input", path, "--warehouse", str(out / "warehouse"), "--mode", "endpoint", "--model-uri", str(model_dir),
             "--endpoint-name", "churn-test", "--max-rows-per-request", str(ROWS_PER_REQUEST), "--concurrency", "2",
             "--max-attempts", "2", "--botocore-attempts", "1", "--backoff-seconds", "0.01", "--progress-seconds", "0"]  # fmt: skip
     # The endpoint crashes (exits) right after answering its 8th invocation, the job keeps going.
@@ -83,7 +88,8 @@ def test_endpoint_killed_mid_run_puts_unscored_rows_in_failed_and_exits_non_zero
             exit_code = batch_main(args)
     assert exit_code == 1
 
-    scored, rejects, failed = read(out / "scored"), read(out / "scored-rejects"), read(out / "scored-failed")
+    scored, rejects, failed = (read(out / "warehouse", dataset) for dataset in
+                               (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS, outputs.BATCH_FAILED))  # fmt: skip
     assert len(scored) >= 8 * ROWS_PER_REQUEST - ROWS_PER_REQUEST  # what was answered before the crash
     assert len(failed) > 0 and len(rejects) == 2
     # No row lost, none duplicated: every input line is in exactly one of the three datasets.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 
 from churn_pipeline.batch import job as batch_job
+from churn_pipeline.contract import outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import JobTables
 from churn_pipeline.training.datasets import read_churn_csv
 from churn_pipeline.training.train import train, write_artifacts
 from churn_tools import synthetic
@@ -38,19 +39,18 @@ def rare_state_model(tmp_path_factory):
 
 def test_one_record_micro_batch_scores_like_the_batch_job(spark, kinesis, tmp_path, rare_state_model):
     model_dir, row_csv = rare_state_model
+    batch_tables = JobTables.local(tmp_path / "batch-warehouse", "batch")
     batch = batch_job.run(
         spark,
         batch_job.BatchConfig(
             input_path=str(row_csv),
-            output_path=str(tmp_path / "batch-scored"),
-            rejects_path=str(tmp_path / "batch-rejects"),
-            failed_path=str(tmp_path / "batch-failed"),
+            tables=batch_tables,
             scoring=ScoringConfig(mode="embedded", model_uri=str(model_dir)),
             progress_seconds=0,
         ),
     )
     assert batch.scored == 1
-    batch_row = duckdb.sql(f"SELECT * FROM read_parquet('{tmp_path}/batch-scored/**/*.parquet')").df().iloc[0]
+    batch_row = batch_tables.read(outputs.BATCH_PREDICTIONS).iloc[0]
 
     stream = create_stream(kinesis, shards=1)
     producer.send(kinesis, stream, producer.csv_records(row_csv, "parity-"))

@@ -1,4 +1,4 @@
-"""The deploy step that creates the stream's Iceberg tables (churn_tools.deploy.tables), on the session's moto
+"""The deploy step that creates the jobs' Iceberg tables (churn_tools.deploy.tables), on the session's moto
 server through the Glue catalog, as `make deploy` runs it after its targeted apply: the tables it creates are
 the ones the streaming job checks and changes nothing in; a model of another dataset evolves the scored table
 so that both writers fit it; a column whose type changes stops the deploy, naming the column."""
@@ -52,12 +52,13 @@ def job_check(buckets, database, description) -> dict[str, str]:
 def test_the_tables_it_creates_are_the_ones_the_streaming_job_checks(place, tmp_path):
     buckets, database = place
     model = model_of(tmp_path / "model", tutorial())
-    created = deploy_tables.ensure_stream_tables(model, buckets, database, REGION)
-    assert created == {
-        table_layout.DEAD: f"{database}.stream_dead_letter",
-        table_layout.DRIFT: f"{database}.stream_drift",
-        table_layout.SCORED: f"{database}.stream_predictions",
-    }
+    created = deploy_tables.ensure_job_tables(model, buckets, database, REGION)
+    # The batch job's four (scored last, as it commits) and the stream's three, in commit order.
+    assert created == [
+        f"{database}.{name}"
+        for name in ("batch_rejects", "batch_failed", "batch_drift", "batch_predictions",
+                     "stream_dead_letter", "stream_drift", "stream_predictions")
+    ]  # fmt: skip
     glue = boto3.client("glue", region_name=REGION)
     for dataset in outputs.ICEBERG_DATASETS:
         found = glue.get_table(DatabaseName=database, Name=dataset.table)["Table"]
@@ -67,7 +68,7 @@ def test_the_tables_it_creates_are_the_ones_the_streaming_job_checks(place, tmp_
         )
     before = job_check(buckets, database, tutorial())
     # The job's check changes nothing, and neither does a second deploy of the same model.
-    deploy_tables.ensure_stream_tables(model, buckets, database, REGION)
+    deploy_tables.ensure_job_tables(model, buckets, database, REGION)
     assert job_check(buckets, database, tutorial()) == before
 
 
@@ -75,11 +76,11 @@ def test_a_model_of_another_dataset_evolves_the_scored_table_for_both_writers(
     place, tmp_path, second_description
 ):
     buckets, database = place
-    deploy_tables.ensure_stream_tables(model_of(tmp_path / "first", tutorial()), buckets, database, REGION)
+    deploy_tables.ensure_job_tables(model_of(tmp_path / "first", tutorial()), buckets, database, REGION)
     with pytest.raises(Exception, match="writer writes"):  # the job alone does not evolve a table
         job_check(buckets, database, second_description)
     dead_before = job_check(buckets, database, tutorial())[f"{database}.stream_dead_letter"]
-    deploy_tables.ensure_stream_tables(
+    deploy_tables.ensure_job_tables(
         model_of(tmp_path / "second", second_description), buckets, database, REGION
     )
     after = job_check(buckets, database, second_description)
@@ -97,11 +98,11 @@ def test_a_model_of_another_dataset_evolves_the_scored_table_for_both_writers(
 
 def test_a_column_that_changes_type_stops_the_deploy_naming_it(place, tmp_path):
     buckets, database = place
-    deploy_tables.ensure_stream_tables(model_of(tmp_path / "first", tutorial()), buckets, database, REGION)
+    deploy_tables.ensure_job_tables(model_of(tmp_path / "first", tutorial()), buckets, database, REGION)
     data = json.loads(tutorial().to_json())
     [column] = [c for c in data["columns"] if c["name"] == "Day Mins"]
     assert column["type"] == "decimal"
     column["type"] = "integer"  # a double column the new model writes as int: no Iceberg promotion
     retyped = DatasetDescription.from_json(json.dumps(data), "retyped")
     with pytest.raises(deploy_tables.TableDeployError, match="Day Mins"):
-        deploy_tables.ensure_stream_tables(model_of(tmp_path / "retyped", retyped), buckets, database, REGION)
+        deploy_tables.ensure_job_tables(model_of(tmp_path / "retyped", retyped), buckets, database, REGION)

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 from pyiceberg.expressions import EqualTo
@@ -142,7 +142,7 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
     say(f"batch {batch_id}: reading {config.input_path} (mode {mode})")
     description = config.description()
     csv_input = reader.read_churn_lines(spark, config.input_path, description)
-    shapes = _datasets(description, csv_input.extra_columns)
+    shapes = table_layout.datasets(description, csv_input.extra_columns)
     specs = table_layout.table_specs(shapes, config.tables.drift and config.scoring is not None)
     catalog = tables.catalog_from_settings(config.tables.catalog)
     # Created on first use, and given the columns of this run's input it lacks (tables.ensure_table, evolve).
@@ -295,24 +295,6 @@ def _drift_table(report: drift.DriftReport, model_version: str, batch_id: str) -
         },
         outputs.BATCH_DRIFT,
     )
-
-
-def _datasets(description: DatasetDescription, extra_columns: tuple[str, ...]) -> dict[str, outputs.Dataset]:
-    """The tasks' datasets in the columns of contract.outputs resolved for the run's description: the
-    description's output columns, then the input's undescribed header columns (kept as read, as text), then
-    the dataset's fixed columns."""
-
-    def with_extras(dataset: outputs.Dataset) -> outputs.Dataset:
-        resolved = dataset.for_data(description)
-        described = len(description.output_columns)
-        extras = tuple(outputs.Field(name, outputs.STRING) for name in extra_columns)
-        return replace(resolved, columns=resolved.columns[:described] + extras + resolved.columns[described:])
-
-    return {
-        SCORED: with_extras(outputs.BATCH_PREDICTIONS),
-        REJECTS: outputs.BATCH_REJECTS,
-        FAILED: with_extras(outputs.BATCH_FAILED),
-    }
 
 
 def counts_of(counts: dict[tuple[str, str | None], int], outcome: str) -> int:

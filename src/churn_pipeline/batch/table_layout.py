@@ -11,12 +11,35 @@ it, as they did on the Hive folders batch_id=<id> before.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from churn_pipeline.contract import outputs
+from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.tables.create import TableSpec
 
 SCORED, REJECTS, FAILED, DRIFT = "scored", "rejects", "failed", "drift"
 PARTITION_COLUMN = outputs.BATCH_PARTITION
 PARTITION_BY = ((PARTITION_COLUMN, "identity"),)
+
+
+def datasets(
+    description: DatasetDescription, extra_columns: tuple[str, ...] = ()
+) -> dict[str, outputs.Dataset]:
+    """The scored, rejects and failed datasets in the columns of contract.outputs resolved for a description:
+    the description's output columns, then an input's undescribed header columns (kept as read, as text),
+    then the dataset's fixed columns."""
+
+    def with_extras(dataset: outputs.Dataset) -> outputs.Dataset:
+        resolved = dataset.for_data(description)
+        described = len(description.output_columns)
+        extras = tuple(outputs.Field(name, outputs.STRING) for name in extra_columns)
+        return replace(resolved, columns=resolved.columns[:described] + extras + resolved.columns[described:])
+
+    return {
+        SCORED: with_extras(outputs.BATCH_PREDICTIONS),
+        REJECTS: outputs.BATCH_REJECTS,
+        FAILED: with_extras(outputs.BATCH_FAILED),
+    }
 
 
 def table_specs(datasets: dict[str, outputs.Dataset], drift: bool) -> dict[str, TableSpec]:

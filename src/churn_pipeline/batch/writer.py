@@ -15,10 +15,10 @@ import re
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from churn_pipeline.contract import outputs, settings
+from churn_pipeline.contract import outputs
 
 PARTITION_COLUMN = outputs.BATCH_PARTITION
-FORMATS = settings.OUTPUT_FORMATS
+FORMATS = ("parquet", "csv")  # the quality job writes its datasets as Parquet, its training set as CSV
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 SCORING_MODES = ("embedded", "endpoint")
 # What the batch writer can write; the deployed jobs write Parquet only, the format the catalog tables read
 # (a CSV table would need its own SerDe, quoting and timestamp format: not worth a second set of tables).
-OUTPUT_FORMATS = ("parquet", "csv")
-DEPLOYED_OUTPUT_FORMATS = ("parquet",)
 # Spark's processingTime trigger takes "<n> seconds" / "<n> minutes"; Glue's forEachBatch passes its
 # windowSize straight to it (awslabs/aws-glue-libs, branch glue-5.1, awsglue/context.py, forEachBatch).
 WINDOW_SIZE_PATTERN = r"^[1-9][0-9]* (second|seconds|minute|minutes)$"
@@ -64,12 +62,6 @@ THRESHOLD = Setting(
     DEFAULT_THRESHOLD,
     f"a number strictly between {THRESHOLD_BOUNDS[0]:g} and {THRESHOLD_BOUNDS[1]:g}",
 )
-OUTPUT_FORMAT = Setting(
-    "output_format",
-    "settings.jobs.scoring.output_format",
-    "parquet",
-    "one of: " + ", ".join(DEPLOYED_OUTPUT_FORMATS),
-)
 WINDOW_SIZE = Setting(
     "window_size",
     "settings.jobs.stream.window_size",
@@ -94,7 +86,7 @@ AUC_MARGIN = Setting(
     0.05,
     f"a number from {AUC_MARGIN_BOUNDS[0]:g} (inclusive) to {AUC_MARGIN_BOUNDS[1]:g} (exclusive)",
 )
-SETTINGS = (SCORING_MODE, THRESHOLD, OUTPUT_FORMAT, WINDOW_SIZE, STARTING_POSITION, HORIZON_DAYS, AUC_MARGIN)
+SETTINGS = (SCORING_MODE, THRESHOLD, WINDOW_SIZE, STARTING_POSITION, HORIZON_DAYS, AUC_MARGIN)
 
 
 def check_scoring_mode(value: str) -> str:
@@ -112,12 +104,6 @@ def check_threshold(value: str | float) -> float:
     if not low < number < high:  # NaN fails this too
         raise THRESHOLD.refuse(value)
     return number
-
-
-def check_output_format(value: str) -> str:
-    if value not in DEPLOYED_OUTPUT_FORMATS:
-        raise OUTPUT_FORMAT.refuse(value)
-    return value
 
 
 def window_seconds(value: str) -> int:

@@ -2,12 +2,13 @@
 
 The data: ROWS synthetic rows of the model's shape with their ids made unique (the generator draws phone
 numbers at random, so a million rows share most of them; an outcome names one customer), scored once by the
-batch job embedded (`batch_throughput.run_mode`, its figures kept for reference): a scored dataset of ROWS rows
-in the contract's BATCH_PREDICTIONS schema. The outcomes: every row's own label, known after it was scored
-(churn_tools.outcome_files). Each round runs floor B (the batch job without scoring, on the same ROWS rows)
-and a quality run (`churn_pipeline.quality.job.run` on the same session: ROWS outcomes read, joined to the ROWS
-scored rows, metrics, calibration, rejects and the next training set written), their order reversed every
-other round; the ratio is the median of the rounds' quotients. A quality row is one outcome joined to a score.
+batch job embedded (its figures kept for reference): ROWS rows committed to its scored Iceberg table
+(contract.outputs.BATCH_PREDICTIONS, pyiceberg's SQL catalog in the work directory). The outcomes: every row's
+own label, known after it was scored (churn_tools.outcome_files). Each round runs floor B (the batch job without
+scoring, on the same ROWS rows) and a quality run (`churn_pipeline.quality.job.run` on the same session: ROWS
+outcomes read, joined to the ROWS scored rows, metrics, calibration, rejects and the next training set
+written), their order reversed every other round; the ratio is the median of the rounds' quotients. A quality
+row is one outcome joined to a score.
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from churn_pipeline.batch import BatchConfig
+from churn_pipeline.batch import run as run_batch
+from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import INTEGER, DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.quality.config import QualityConfig
 from churn_pipeline.quality.job import run as run_quality
 from churn_pipeline.quality.outcomes import outcome_header
+from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.tables import CatalogSettings, JobTables, TableRef
 from churn_tools import outcome_files
 from churn_tools.bench import batch_throughput
 from churn_tools.bench.measure import count_data_rows, ensure_data, mode_figures
@@ -56,21 +62,36 @@ def unique_id_data(rows: int, data_dir: Path, description: DatasetDescription, s
 
 
 def prepare(spark, rows: int, model_dir: str, data_dir: Path, work_dir: Path, say) -> dict:
-    """The data, its scored dataset and its outcomes (ROWS of each)."""
+    """The data, its scored table and its outcomes (ROWS of each)."""
     description = ModelDir(model_dir).description()
     data = unique_id_data(rows, data_dir, description, say)
     say(f"quality: scoring {rows:,} rows once (batch embedded) for the quality runs to join")
-    scoring = batch_throughput.run_mode(spark, "embedded", str(data), model_dir, work_dir, CONCURRENCY)
-    scored = work_dir / "embedded" / "scored"
+    shutil.rmtree(work_dir / "warehouse", ignore_errors=True)
+    tables = JobTables.local(work_dir / "warehouse", "batch")  # the batch job's tables, SQL catalog
+    config = BatchConfig(input_path=str(data), tables=tables, batch_id="bench", progress_seconds=0,
+                         scoring=ScoringConfig(mode="embedded", model_uri=model_dir))  # fmt: skip
+    scoring = run_batch(spark, config, log=lambda _message: None)
+    if scoring.scored != rows:
+        raise RuntimeError(f"quality: expected {rows:,} rows scored: {scoring.describe()}")
     outcomes, shared = outcome_files.own_label_outcomes(data, description, outcome_files.known_at_now())
     if shared or len(outcomes) != rows:
         raise RuntimeError(f"{data}: expected {rows:,} customers with unique ids, found {shared} shared")
     outcomes_file = outcome_files.write_outcomes(outcomes, work_dir / "outcomes" / "outcomes.csv")
-    return {"data": str(data), "scored": str(scored), "outcomes": str(outcomes_file), "scoring": scoring}
+    return {
+        "data": str(data),
+        "scored_warehouse": tables.catalog.warehouse,
+        "scored": tables.identifier(outputs.BATCH_PREDICTIONS),
+        "outcomes": str(outcomes_file),
+        "scoring": {
+            "rows": scoring.rows_read,
+            "wall_seconds": scoring.wall_seconds,
+            "rows_per_second": scoring.rows_per_second,
+        },
+    }
 
 
 def quality_run(spark, prepared: dict, model_dir: str, out_dir: Path, rows: int) -> dict:
-    """One quality run over the prepared outcomes and scores, with run_mode's figures."""
+    """One quality run over the prepared outcomes and scores, with figures as batch_throughput.run_mode's."""
     shutil.rmtree(out_dir, ignore_errors=True)
     config = QualityConfig(
         outcomes_path=prepared["outcomes"],
@@ -79,7 +100,9 @@ def quality_run(spark, prepared: dict, model_dir: str, out_dir: Path, rows: int)
         calibration_path=str(out_dir / "calibration"),
         rejects_path=str(out_dir / "outcome-rejects"),
         training_set_path=str(out_dir / "training-set"),
-        batch_scored_paths=(prepared["scored"],),
+        batch_scored_tables=(
+            TableRef(CatalogSettings("sql", prepared["scored_warehouse"]), prepared["scored"]),
+        ),
         run_id="bench",
     )
     meter = TreeMeter()
@@ -118,14 +141,14 @@ def measure(spark, rows: int, repeat: int, model_dir: str, data_dir: Path, work_
             runs[mode].append(figures)
             say(f"quality part, {mode}: {figures['rows']:,} rows in {figures['wall_seconds']:.1f}s "
                 f"({figures['rows_per_second']:,.0f} rows/s)")  # fmt: skip
-    scoring = prepared["scoring"]
     return {
         "rows": rows,
         "data": prepared["data"],
+        "scored_warehouse": prepared["scored_warehouse"],
         "scored": prepared["scored"],
         "outcomes": prepared["outcomes"],
         "quality_out": str(work_dir / "out" / QUALITY),
-        "scoring_once": {k: scoring[k] for k in ("rows", "wall_seconds", "rows_per_second")},
+        "scoring_once": prepared["scoring"],
         "latest_auc": runs[QUALITY][-1]["latest_auc"],
         **{key: mode_figures(runs[mode]) for mode, key in MODES},
     }

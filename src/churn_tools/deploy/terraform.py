@@ -1,12 +1,12 @@
 """`make plan|deploy|destroy ENV=...`: package, upload, and run Terraform on an environment root.
 
-deploy:  credentials check -> package (keys) -> apply what the upload and the stream tables need (the artifacts
+deploy:  credentials check -> package (keys) -> apply what the upload and the Iceberg tables need (the artifacts
          bucket, private, versioned, encrypted; the Glue database, the results bucket) -> create or evolve the
-         stream's Iceberg tables (deploy.tables) -> upload to content-addressed keys -> apply everything.
+         jobs' Iceberg tables (deploy.tables) -> upload to content-addressed keys -> apply everything.
 plan:    credentials check -> package (keys only) -> saved plan + readable summary (also JSON) + a record of the
          plan's inputs (tfplan.inputs.json: digests of the artifacts variables and terraform.tfvars, the model).
 apply:   the saved, reviewed plan: refused if its inputs changed since (the record), else upload, create or
-         evolve the stream tables, `terraform apply tfplan` (no re-plan). The artifacts bucket must exist (the first deployment is a `deploy`).
+         evolve the jobs' tables, `terraform apply tfplan` (no re-plan). The artifacts bucket must exist (the first deployment is a `deploy`).
 destroy: destroy everything; fails loudly (non-zero, with what is left) if anything survives.
 refresh: `terraform apply -refresh-only`: the state takes what AWS has (after a rolled-back rollout).
 
@@ -41,7 +41,7 @@ from churn_pipeline.contract import outputs as contract_outputs
 from churn_pipeline.model import ModelDir, ModelDirError
 from churn_tools.deploy import lockcheck
 from churn_tools.deploy import package as packaging
-from churn_tools.deploy import tables as stream_tables
+from churn_tools.deploy import tables as job_tables
 from churn_tools.deploy.providers import ProviderNotFound, discover, terraform_env
 from churn_tools.local import services as local_services
 from churn_tools.project import ProjectNotFound, project_root
@@ -59,7 +59,7 @@ UPLOAD_TARGETS = (
 )
 
 GLUE_DATABASE_ADDRESS = "module.pipeline.module.glue.aws_glue_catalog_database.this"
-# What the stream's Iceberg tables need before the deploy step creates them (deploy.tables, after the targeted
+# What the jobs' Iceberg tables need before the deploy step creates them (deploy.tables, after the targeted
 # apply, before the full one): the Glue database, the bucket of their warehouse private and encrypted by default
 # with the project key (the bucket and the key come with these). The jobs come with the full apply.
 TABLE_TARGETS = (
@@ -380,26 +380,26 @@ def _s3_client(env: Environment):
     return _client(env, "s3")
 
 
-def create_stream_tables(env: Environment, model_dir: Path) -> dict[str, str]:
-    """The stream's Iceberg tables for the model deployed, created (or evolved) through the Glue catalog of the
-    environment (moto's for ENV=local), after the targeted apply of TABLE_TARGETS; {role: identifier}."""
+def create_job_tables(env: Environment, model_dir: Path) -> list[str]:
+    """The batch job's and the stream's Iceberg tables for the model deployed, created (or evolved) through the Glue catalog of the
+    environment (moto's for ENV=local), after the targeted apply of TABLE_TARGETS; their identifiers."""
     state = state_resources(env)
     purpose = contract_outputs.TABLE_WAREHOUSE.bucket
     bucket = state.get(f'{STORAGE_TARGET}.aws_s3_bucket.this["{purpose}"]')
     database = state.get(GLUE_DATABASE_ADDRESS)
     if bucket is None or database is None:
         raise DeployError(
-            f"ENV={env.name} has no Glue database or {purpose} bucket yet, so the stream tables cannot be "
+            f"ENV={env.name} has no Glue database or {purpose} bucket yet, so the Iceberg tables cannot be "
             f"created: the first deployment is `make deploy ENV={env.name} MODEL=...`"
         )
     try:
-        with stream_tables.aws_environment(env.process_env):
-            identifiers = stream_tables.ensure_stream_tables(
+        with job_tables.aws_environment(env.process_env):
+            identifiers = job_tables.ensure_job_tables(
                 model_dir, {purpose: bucket["bucket"]}, database["name"], env.region
             )
-    except stream_tables.TableDeployError as exc:
+    except job_tables.TableDeployError as exc:
         raise DeployError(str(exc)) from exc
-    print(f"stream tables: {', '.join(identifiers.values())}", file=sys.stderr)
+    print(f"Iceberg tables: {', '.join(identifiers)}", file=sys.stderr)
     return identifiers
 
 
@@ -679,10 +679,10 @@ def deploy(env: Environment, model_source: str, dependency_wheels: bool) -> dict
     package = write_artifact_variables(env, model_dir, dependency_wheels)
     init(env)
     apply_args = ["apply", "-input=false", "-auto-approve", "-lock-timeout=60s", *env.var_args()]
-    # The artifacts bucket has to exist before anything is uploaded to it, and the stream tables' database and
+    # The artifacts bucket has to exist before anything is uploaded to it, and the Iceberg tables' database and
     # bucket before the tables are created; everything else needs the uploads, and the optimizers the tables.
     env.run(*apply_args, *[f"-target={target}" for target in (*UPLOAD_TARGETS, *TABLE_TARGETS)])
-    create_stream_tables(env, model_dir)
+    create_job_tables(env, model_dir)
     bucket = state_resources(env)[f'{STORAGE_TARGET}.aws_s3_bucket.this["artifacts"]']["bucket"]
     uploaded = packaging.upload(package, bucket, _s3_client(env))
     print(
@@ -732,8 +732,8 @@ def apply_plan(env: Environment, model_source: str, dependency_wheels: bool, pla
     bucket = state[bucket_address]["bucket"]
     uploaded = packaging.upload(package, bucket, _s3_client(env))
     print(f"uploaded {len(uploaded)} new artifact(s) to s3://{bucket}/", file=sys.stderr)
-    # The reviewed plan deploys the jobs for this model: its stream tables first (a new model's columns merged in).
-    create_stream_tables(env, model_dir)
+    # The reviewed plan deploys the jobs for this model: its Iceberg tables first (a new model's columns merged in).
+    create_job_tables(env, model_dir)
     reviewed = plan_file.parent / "tfplan.json"
     if reviewed.is_file():
         refusal = instance_type_refusal(env, json.loads(reviewed.read_text()), deployed_fleet(env, state))

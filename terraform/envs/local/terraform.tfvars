@@ -24,7 +24,7 @@ settings = {
   }
 
   jobs = {
-    scoring = { mode = "endpoint", threshold = 0.5, output_format = "parquet" }
+    scoring = { mode = "endpoint", threshold = 0.5 }
     batch   = { glue_version = "6.0", worker_type = "G.1X", number_of_workers = 2, timeout_minutes = 60, schedule = null }
     stream  = { glue_version = "5.1", worker_type = "G.1X", number_of_workers = 2, window_size = "100 seconds", starting_position = "TRIM_HORIZON" }
     # The model-quality job (the batch job's Glue version), daily at 06:00 UTC; horizon_days and auc_margin unset:

@@ -13,9 +13,8 @@ locals {
 
   # Settings left unset take the contract's defaults (the same ones the jobs document).
   scoring = {
-    mode          = coalesce(var.scoring.mode, local.contract.settings.scoring_mode.default)
-    threshold     = coalesce(var.scoring.threshold, local.contract.settings.threshold.default)
-    output_format = coalesce(var.scoring.output_format, local.contract.settings.output_format.default)
+    mode      = coalesce(var.scoring.mode, local.contract.settings.scoring_mode.default)
+    threshold = coalesce(var.scoring.threshold, local.contract.settings.threshold.default)
   }
   stream_settings = {
     window_size       = coalesce(var.stream_job.window_size, local.contract.settings.window_size.default)
@@ -29,7 +28,7 @@ locals {
   # training set.
   locations = { for name, location in local.contract.locations : name => "${local.s3[location.bucket]}/${location.prefix}" }
 
-  # The stream's datasets are Apache Iceberg tables (contract iceberg_tables), in this database, their files under
+  # The scoring jobs' datasets are Apache Iceberg tables (contract iceberg_tables), in this database, their files under
   # <warehouse>/<database>/<table> (churn_pipeline.tables.CatalogSettings.table_location). Not resources here:
   # `make deploy` creates them with the jobs' own code (churn_tools.deploy.tables) after a targeted apply of the
   # database and the results bucket, because moto's CreateTable with OpenTableFormatInput writes no metadata
@@ -42,11 +41,9 @@ locals {
     for name in local.iceberg_table_names : name => "${local.table_warehouse}${var.database_name}/${name}"
   }
 
-  # Parquet (Hive) tables, one per dataset the batch and quality jobs write, with the writer's columns: the
-  # scored ones open with the deployed model's data columns (var.data_columns), as the jobs write them for that
-  # model. The batch job writes one batch_id=<id> folder per run (free-form ids no projection can enumerate), so
-  # its tables are not partitioned in the catalog: Athena reads every folder under the location, a new run
-  # included.
+  # Parquet (Hive) tables, one per dataset the quality job writes, with the writer's columns. It writes one
+  # batch_id=<id> folder per run (free-form ids no projection can enumerate), so its tables are not partitioned
+  # in the catalog: Athena reads every folder under the location, a new run included.
   result_tables = {
     for name, dataset in local.datasets : name => {
       location    = "${local.s3[dataset.bucket]}/${dataset.prefix}"
@@ -68,12 +65,10 @@ locals {
 
   # Every argument jobs/glue_batch_scoring.py resolves (churn_pipeline.batch.glue.JOB_ARGUMENTS).
   batch_job_arguments = merge(local.scoring_arguments, {
-    "--input_path"    = "${local.s3.data}/input/"
-    "--output_path"   = local.result_tables.batch_predictions.location
-    "--rejects_path"  = local.result_tables.batch_rejects.location
-    "--failed_path"   = local.result_tables.batch_failed.location
-    "--drift_path"    = local.result_tables.batch_drift.location
-    "--output_format" = local.scoring.output_format
+    "--input_path" = "${local.s3.data}/input/"
+    # The Iceberg tables the job commits to (churn_pipeline.batch.glue: tables.CatalogSettings).
+    "--table_warehouse" = local.table_warehouse
+    "--table_database"  = aws_glue_catalog_database.this.name
   })
 
   # Every argument jobs/glue_stream_scoring.py resolves (churn_pipeline.streaming.glue.JOB_ARGUMENTS).
@@ -90,20 +85,19 @@ locals {
   # Every argument jobs/glue_quality.py resolves (churn_pipeline.quality.glue.JOB_ARGUMENTS): the model (its
   # description, version and threshold), both jobs' scored datasets, the outcome drops, its own outputs.
   quality_job_arguments = {
-    "--model_uri"         = local.model_uri
-    "--threshold"         = tostring(local.scoring.threshold)
-    "--aws_region"        = var.region
-    "--batch_scored_path" = local.result_tables.batch_predictions.location
-    # The stream's scored Iceberg table, in the streaming job's catalog and warehouse.
-    "--stream_table_warehouse" = local.table_warehouse
-    "--stream_table_database"  = aws_glue_catalog_database.this.name
-    "--outcomes_path"          = local.locations.outcomes
-    "--quality_path"           = local.result_tables.model_quality.location
-    "--calibration_path"       = local.result_tables.model_calibration.location
-    "--outcome_rejects_path"   = local.result_tables.outcome_rejects.location
-    "--training_set_path"      = local.locations.next_training_set
-    "--horizon_days"           = tostring(local.quality_settings.horizon_days)
-    "--auc_margin"             = tostring(local.quality_settings.auc_margin)
+    "--model_uri"  = local.model_uri
+    "--threshold"  = tostring(local.scoring.threshold)
+    "--aws_region" = var.region
+    # Both scoring jobs' scored Iceberg tables, in their catalog database and warehouse.
+    "--table_warehouse"      = local.table_warehouse
+    "--table_database"       = aws_glue_catalog_database.this.name
+    "--outcomes_path"        = local.locations.outcomes
+    "--quality_path"         = local.result_tables.model_quality.location
+    "--calibration_path"     = local.result_tables.model_calibration.location
+    "--outcome_rejects_path" = local.result_tables.outcome_rejects.location
+    "--training_set_path"    = local.locations.next_training_set
+    "--horizon_days"         = tostring(local.quality_settings.horizon_days)
+    "--auc_margin"           = tostring(local.quality_settings.auc_margin)
   }
 
   # Glue's own parameters, the same for every job. Not set: --enable-continuous-cloudwatch-log, a Glue 4.0-and-earlier

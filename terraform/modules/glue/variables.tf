@@ -146,11 +146,10 @@ variable "artifacts" {
 }
 
 variable "scoring" {
-  description = "Settings the jobs share: scoring mode (embedded or endpoint), churn threshold, batch output format. Unset: the contract's defaults (terraform/contract.json)."
+  description = "Settings the jobs share: scoring mode (embedded or endpoint) and churn threshold. Unset: the contract's defaults (terraform/contract.json)."
   type = object({
-    mode          = optional(string)
-    threshold     = optional(number)
-    output_format = optional(string)
+    mode      = optional(string)
+    threshold = optional(number)
   })
   default = {}
 
@@ -164,11 +163,6 @@ variable "scoring" {
   validation {
     condition     = var.scoring.threshold == null || (coalesce(var.scoring.threshold, 0.5) > local.contract.threshold_bounds[0] && coalesce(var.scoring.threshold, 0.5) < local.contract.threshold_bounds[1])
     error_message = "${local.contract.settings.threshold.tfvars_key} (job argument --threshold) must be ${local.contract.settings.threshold.allowed}, got ${jsonencode(var.scoring.threshold)}."
-  }
-
-  validation {
-    condition     = var.scoring.output_format == null || contains(local.contract.output_formats, coalesce(var.scoring.output_format, "-"))
-    error_message = "${local.contract.settings.output_format.tfvars_key} (job argument --output_format) must be ${local.contract.settings.output_format.allowed}, got ${jsonencode(var.scoring.output_format)}: the catalog tables read Parquet."
   }
 }
 

@@ -23,7 +23,7 @@ locals {
 
   endpoint_arn = "${local.arn_base}:sagemaker:${local.region}:${local.account}:endpoint/${lower(var.endpoint_name)}"
 
-  # The stream's Iceberg tables (contract iceberg_tables), by name: `make deploy` creates them in this database
+  # The jobs' Iceberg tables (contract iceberg_tables), by name: `make deploy` creates them in this database
   # (churn_tools.deploy.tables), so their ARNs are known before they exist. A Glue action on a table needs the
   # table's, its database's and the catalog's ARN (https://docs.aws.amazon.com/glue/latest/dg/glue-specifying-resource-arns.html).
   glue_catalog_arn  = "${local.arn_base}:glue:${local.region}:${local.account}:catalog"
@@ -138,13 +138,7 @@ data "aws_iam_policy_document" "glue" {
     resources = ["${local.data}/checkpoints/*"]
   }
 
-  statement {
-    sid       = "WriteBatchScoresRejectsAndFailed"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.results}/batch/*"]
-  }
-
-  # The streaming job's Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0): Spark tasks put data files under
+  # The jobs' Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0; the batch tables and the stream's): Spark tasks put data files under
   # each table's data/, the driver reads the table's metadata and manifests and puts new ones under metadata/
   # (a HEAD first: pyiceberg creates them with overwrite=False), then moves the catalog's pointer. Nothing is
   # deleted: files no snapshot references are the orphan-file optimizer's (modules/glue; its own role below).
@@ -154,8 +148,9 @@ data "aws_iam_policy_document" "glue" {
     resources = values(local.iceberg_table_objects)
   }
 
-  # GetTable to load a table (the current metadata_location), UpdateTable with the VersionId it read to commit.
-  # No CreateTable: `make deploy` creates the tables, and a job that finds none fails rather than making one.
+  # GetTable to load a table (the current metadata_location), UpdateTable with the VersionId it read to commit
+  # (and, for the batch job, to add an input's undescribed columns to its tables: a schema commit). No
+  # CreateTable: `make deploy` creates the tables, and a job that finds none fails rather than making one.
   statement {
     sid       = "CommitStreamTables"
     actions   = ["glue:GetTable", "glue:UpdateTable"]
@@ -202,10 +197,11 @@ resource "aws_iam_role_policy" "glue" {
 # and writes.
 locals {
   bucket_arns_by_purpose = { data = local.data, artifacts = local.artifacts, results = local.results }
-  quality_reads = concat([
-    for location in [local.contract.datasets.batch_predictions, local.contract.locations.outcomes] :
-    "${local.bucket_arns_by_purpose[location.bucket]}/${location.prefix}*"
-  ], [local.iceberg_table_objects["stream_predictions"]])
+  scored_tables          = ["batch_predictions", "stream_predictions"]
+  quality_reads = concat(
+    ["${local.bucket_arns_by_purpose[local.contract.locations.outcomes.bucket]}/${local.contract.locations.outcomes.prefix}*"],
+    [for name in local.scored_tables : local.iceberg_table_objects[name]],
+  )
   quality_writes = [
     for location in [
       local.contract.datasets.model_quality, local.contract.datasets.model_calibration,
@@ -224,8 +220,8 @@ resource "aws_iam_role" "glue_quality" {
 data "aws_iam_policy_document" "glue_quality" {
   source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
 
-  # The batch scores, the outcome drops and the stream's scored Iceberg table (its metadata, manifests and data
-  # files: tables.read_spark plans them with pyiceberg, Spark reads the data files).
+  # The outcome drops and both scored Iceberg tables (their metadata, manifests and data files: tables.read_spark
+  # plans them with pyiceberg, Spark reads the data files).
   statement {
     sid       = "ReadScoresAndOutcomes"
     actions   = ["s3:GetObject"]
@@ -235,7 +231,7 @@ data "aws_iam_policy_document" "glue_quality" {
   statement {
     sid       = "LoadStreamScoredTable"
     actions   = ["glue:GetTable"]
-    resources = [local.glue_catalog_arn, local.glue_database_arn, local.iceberg_table_arns["stream_predictions"]]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], [for name in local.scored_tables : local.iceberg_table_arns[name]])
   }
 
   statement {

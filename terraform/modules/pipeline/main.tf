@@ -123,7 +123,9 @@ module "glue" {
   # the longest downtime the streaming job tolerates, the stream's retention: after it, unread records are gone
   # and the job cannot resume without loss. So the files of an attempt interrupted at the start of such an
   # outage are still there when the job is back and has replayed the batch, for the post-incident check of what
-  # was in flight (docs/streaming-commit-protocol.md); and never fewer than Iceberg's default 3 days.
+  # was in flight (docs/streaming-commit-protocol.md); and never fewer than Iceberg's default 3 days. The batch
+  # tables take the same: a batch run's files are orphans only once it failed, and a run lasts at most its timeout
+  # (hours), far below 3 days, so no file of a run still going is ever taken for an orphan.
   table_optimizers = var.table_optimizers_enabled ? {
     role_arn                   = module.iam.table_optimizer_role_arn
     orphan_file_retention_days = max(3, ceil(var.stream.retention_hours / 24) + 1)

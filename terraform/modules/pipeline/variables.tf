@@ -80,9 +80,8 @@ variable "jobs" {
   type = object({
     # Unset: the contract's defaults (terraform/contract.json); modules/glue validates them.
     scoring = optional(object({
-      mode          = optional(string)
-      threshold     = optional(number)
-      output_format = optional(string)
+      mode      = optional(string)
+      threshold = optional(number)
     }), {})
     batch = optional(object({
       glue_version      = optional(string, "6.0")

@@ -16,6 +16,7 @@ import pytest
 from churn_pipeline.batch import writer
 from churn_pipeline.contract import outputs
 from churn_pipeline.model import ModelDir
+from churn_pipeline.tables import JobTables
 from churn_tools.bench import report as bench_report
 from churn_tools.bench import settings as bench_settings
 from churn_tools.bench import suite
@@ -38,10 +39,6 @@ def results(spark, model_dir, tmp_path_factory):
     return found, bench_report.write_results(found, settings.out_dir)
 
 
-def count(sql: str) -> int:
-    return int(duckdb.sql(sql).fetchone()[0])
-
-
 def test_the_quality_runs_join_every_outcome_to_its_score_on_as_many_rows_as_floor_b(results, model_dir):
     found, _ = results
     quality = found["quality"]
@@ -51,9 +48,11 @@ def test_the_quality_runs_join_every_outcome_to_its_score_on_as_many_rows_as_flo
     data = pd.read_csv(quality["data"], dtype=str, keep_default_na=False)
     assert list(data.columns) == list(description.column_names)
     assert len(data) == ROWS and data[description.id_column].is_unique
-    # Scored once: ROWS rows in the scored dataset; ROWS outcome lines, one per customer, with its own label.
-    scored = f"read_parquet('{quality['scored']}/**/*.parquet', hive_partitioning = true)"
-    assert count(f"SELECT count(*) FROM {scored}") == quality["scoring_once"]["rows"] == ROWS
+    # Scored once: ROWS rows committed to the scored table, one per customer; ROWS outcome lines, one per
+    # customer, with its own label.
+    scored = JobTables.local(quality["scored_warehouse"], "batch").read(outputs.BATCH_PREDICTIONS)
+    assert len(scored) == quality["scoring_once"]["rows"] == ROWS
+    assert sorted(scored[description.id_column].astype(str)) == sorted(data[description.id_column])
     outcomes = pd.read_csv(quality["outcomes"], dtype=str, keep_default_na=False)
     assert len(outcomes) == ROWS
     assert (

@@ -79,14 +79,24 @@ run "jobs_scripts_arguments_and_encryption" {
   }
 }
 
-run "the_stream_writes_iceberg_tables_terraform_does_not_manage" {
+run "the_scoring_jobs_write_iceberg_tables_terraform_does_not_manage" {
   command = plan
 
-  # `make deploy` creates the stream's Iceberg tables (churn_tools.deploy.tables); Terraform has no Hive table of
-  # them, and hands the streaming job their database and warehouse.
+  # `make deploy` creates the scoring jobs' Iceberg tables (churn_tools.deploy.tables); Terraform has no Hive
+  # table of them, and hands each job their database and warehouse.
   assert {
-    condition     = length(setintersection(keys(aws_glue_catalog_table.results), ["stream_predictions", "stream_dead_letter", "stream_drift"])) == 0
-    error_message = "the stream's datasets are Iceberg tables, not Terraform's Hive tables"
+    condition     = length(setintersection(keys(aws_glue_catalog_table.results), ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"])) == 0
+    error_message = "the batch job's and the stream's datasets are Iceberg tables, not Terraform's Hive tables"
+  }
+
+  assert {
+    condition     = alltrue([for job in ["batch", "quality"] : aws_glue_job.this[job].default_arguments["--table_warehouse"] == "s3://churn-test-results-123456789012/tables/" && aws_glue_job.this[job].default_arguments["--table_database"] == "churn_test_churn"])
+    error_message = "the batch job commits to, and the quality job reads, the tables in the module's database, their files under tables/ of the results bucket"
+  }
+
+  assert {
+    condition     = alltrue([for old in ["--output_path", "--rejects_path", "--failed_path", "--drift_path", "--output_format"] : !contains(keys(aws_glue_job.this["batch"].default_arguments), old)]) && alltrue([for old in ["--batch_scored_path", "--stream_table_warehouse", "--stream_table_database"] : !contains(keys(aws_glue_job.this["quality"].default_arguments), old)])
+    error_message = "the batch job's old output paths and format, and the quality job's old scored-dataset arguments, are gone"
   }
 
   assert {
@@ -100,7 +110,7 @@ run "the_stream_writes_iceberg_tables_terraform_does_not_manage" {
   }
 
   assert {
-    condition     = output.iceberg_tables.locations == { for name in ["stream_predictions", "stream_dead_letter", "stream_drift"] : name => "s3://churn-test-results-123456789012/tables/churn_test_churn/${name}" } && contains(output.table_names, "stream_predictions")
+    condition     = output.iceberg_tables.locations == { for name in ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"] : name => "s3://churn-test-results-123456789012/tables/churn_test_churn/${name}" } && contains(output.table_names, "stream_predictions") && contains(output.table_names, "batch_predictions")
     error_message = "each Iceberg table lives at <warehouse><database>/<table> (tables.CatalogSettings.table_location) and is listed with the catalog's tables"
   }
 
@@ -110,8 +120,8 @@ run "the_stream_writes_iceberg_tables_terraform_does_not_manage" {
   }
 
   assert {
-    condition     = length(aws_glue_catalog_table.results["batch_predictions"].partition_keys) == 0 && !contains(keys(aws_glue_catalog_table.results["batch_predictions"].parameters), "projection.enabled")
-    error_message = "batch tables read every batch_id folder under their location"
+    condition     = length(aws_glue_catalog_table.results["model_quality"].partition_keys) == 0 && !contains(keys(aws_glue_catalog_table.results["model_quality"].parameters), "projection.enabled")
+    error_message = "the quality job's Hive tables read every batch_id folder under their location"
   }
 
   assert {
@@ -129,18 +139,8 @@ run "the_stream_writes_iceberg_tables_terraform_does_not_manage" {
   }
 
   assert {
-    condition     = [for c in aws_glue_catalog_table.results["batch_predictions"].storage_descriptor[0].columns : c.name] == ["customer id", "tenure", "monthly charges", "churn_probability", "churn_prediction", "model_version", "scored_at"]
-    error_message = "batch_predictions: the model's data columns, then the scores"
-  }
-
-  assert {
     condition     = [for c in aws_glue_catalog_table.kinesis_source.storage_descriptor[0].columns : { name = c.name, type = c.type }] == concat(var.data_columns, [{ name = "record_id", type = "string" }, { name = "event_time", type = "string" }])
     error_message = "the Kinesis source table: the model's data columns, then the producer's record_id and event_time"
-  }
-
-  assert {
-    condition     = [for c in aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns : c.name] == ["source_file", "raw_line", "error_code", "error_reason"]
-    error_message = "batch_rejects keeps the rejected line as read, not the 21 raw columns"
   }
 
   assert {
@@ -229,21 +229,13 @@ run "tables_follow_another_model_s_data_columns" {
   }
 
   assert {
-    condition = alltrue([
-      for name in ["batch_predictions", "batch_failed"] :
-      slice([for c in aws_glue_catalog_table.results[name].storage_descriptor[0].columns : c.name], 0, 3) == ["state", "day mins", "churn?"]
-    ])
-    error_message = "the scored tables open with the deployed model's columns, whichever they are"
+    condition     = [for c in aws_glue_catalog_table.kinesis_source.storage_descriptor[0].columns : c.type] == ["string", "double", "string", "string", "string"] && slice([for c in aws_glue_catalog_table.kinesis_source.storage_descriptor[0].columns : c.name], 0, 3) == ["state", "day mins", "churn?"]
+    error_message = "the Kinesis source table opens with the deployed model's columns and types, whichever they are (the Iceberg tables take them at deploy: churn_tools.deploy.tables)"
   }
 
   assert {
-    condition     = [for c in aws_glue_catalog_table.results["batch_failed"].storage_descriptor[0].columns : c.type] == ["string", "double", "string", "string", "string", "string"]
-    error_message = "batch_failed: the data's columns with their types, then source_file, raw_line, error_reason"
-  }
-
-  assert {
-    condition     = length(aws_glue_catalog_table.results["batch_rejects"].storage_descriptor[0].columns) == 4 && length(aws_glue_catalog_table.results["batch_drift"].storage_descriptor[0].columns) == 6
-    error_message = "tables without the data's columns keep only their fixed ones"
+    condition     = alltrue([for name in ["model_quality", "model_calibration", "outcome_rejects"] : length(aws_glue_catalog_table.results[name].storage_descriptor[0].columns) == length(jsondecode(file("../../contract.json")).datasets[name].columns)])
+    error_message = "the quality job's tables, without the data's columns, keep only their fixed ones"
   }
 }
 
@@ -376,14 +368,15 @@ run "the_quality_job_runs_daily_on_the_batch_job_s_runtime_with_its_own_role" {
 
   assert {
     condition = alltrue([
-      aws_glue_job.this["quality"].default_arguments["--batch_scored_path"] == aws_glue_catalog_table.results["batch_predictions"].storage_descriptor[0].location,
-      aws_glue_job.this["quality"].default_arguments["--stream_table_warehouse"] == aws_glue_job.this["stream"].default_arguments["--table_warehouse"],
-      aws_glue_job.this["quality"].default_arguments["--stream_table_database"] == aws_glue_job.this["stream"].default_arguments["--table_database"],
+      aws_glue_job.this["quality"].default_arguments["--table_warehouse"] == aws_glue_job.this["batch"].default_arguments["--table_warehouse"],
+      aws_glue_job.this["quality"].default_arguments["--table_warehouse"] == aws_glue_job.this["stream"].default_arguments["--table_warehouse"],
+      aws_glue_job.this["quality"].default_arguments["--table_database"] == aws_glue_job.this["batch"].default_arguments["--table_database"],
+      aws_glue_job.this["quality"].default_arguments["--table_database"] == aws_glue_job.this["stream"].default_arguments["--table_database"],
       aws_glue_job.this["quality"].default_arguments["--quality_path"] == aws_glue_catalog_table.results["model_quality"].storage_descriptor[0].location,
       aws_glue_job.this["quality"].default_arguments["--calibration_path"] == aws_glue_catalog_table.results["model_calibration"].storage_descriptor[0].location,
       aws_glue_job.this["quality"].default_arguments["--outcome_rejects_path"] == aws_glue_catalog_table.results["outcome_rejects"].storage_descriptor[0].location,
     ])
-    error_message = "the quality job reads the batch scores' location and the stream's scored table where the streaming job commits it, and writes where its catalog tables read"
+    error_message = "the quality job reads both scored tables where the scoring jobs commit them, and writes where its catalog tables read"
   }
 
   assert {
@@ -446,7 +439,7 @@ run "rejects_a_margin_at_its_upper_bound" {
 }
 
 # ---------------------------------------------------------------- Iceberg table optimizers (dev and prod)
-run "each_stream_table_gets_compaction_retention_and_orphan_file_deletion" {
+run "each_iceberg_table_gets_compaction_retention_and_orphan_file_deletion" {
   command = plan
 
   variables {
@@ -457,8 +450,8 @@ run "each_stream_table_gets_compaction_retention_and_orphan_file_deletion" {
   }
 
   assert {
-    condition     = toset(keys(aws_glue_catalog_table_optimizer.this)) == toset(flatten([for table in ["stream_predictions", "stream_dead_letter", "stream_drift"] : [for type in ["compaction", "retention", "orphan_file_deletion"] : "${table}.${type}"]]))
-    error_message = "compaction, snapshot retention and orphan-file deletion on each of the stream's Iceberg tables, on no other table"
+    condition     = toset(keys(aws_glue_catalog_table_optimizer.this)) == toset(flatten([for table in ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"] : [for type in ["compaction", "retention", "orphan_file_deletion"] : "${table}.${type}"]]))
+    error_message = "compaction, snapshot retention and orphan-file deletion on each of the jobs' Iceberg tables, on no other table"
   }
 
   assert {

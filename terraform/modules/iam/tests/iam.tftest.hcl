@@ -129,20 +129,21 @@ run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets
     condition = one([
       for s in data.aws_iam_policy_document.glue_quality.statement : s.resources if s.sid == "ReadScoresAndOutcomes"
       ]) == toset([
-      "arn:aws:s3:::churn-test-results-123456789012/batch/predictions/*",
+      "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/batch_predictions/*",
       "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/stream_predictions/*",
       "arn:aws:s3:::churn-test-data-123456789012/outcomes/*",
     ]) && one([for s in data.aws_iam_policy_document.glue_quality.statement : s.actions if s.sid == "ReadScoresAndOutcomes"]) == toset(["s3:GetObject"])
-    error_message = "the quality job reads both scored datasets (the stream's Iceberg table's files) and the outcome drops, nothing else of the data"
+    error_message = "the quality job reads both scored Iceberg tables' files and the outcome drops, nothing else of the data"
   }
 
   assert {
     condition = one([for s in data.aws_iam_policy_document.glue_quality.statement : s if s.sid == "LoadStreamScoredTable"]).actions == toset(["glue:GetTable"]) && one([for s in data.aws_iam_policy_document.glue_quality.statement : s if s.sid == "LoadStreamScoredTable"]).resources == toset([
       "arn:aws:glue:us-east-1:123456789012:catalog",
       "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn",
+      "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/batch_predictions",
       "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/stream_predictions",
     ])
-    error_message = "the quality job loads the stream's scored table, and no other, from the catalog"
+    error_message = "the quality job loads both scored tables, and no other, from the catalog"
   }
 
   assert {
@@ -168,15 +169,15 @@ run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets
   }
 }
 
-run "the_streaming_job_commits_to_its_iceberg_tables_and_deletes_nothing_there" {
+run "the_scoring_jobs_commit_to_their_iceberg_tables_and_delete_nothing_there" {
   command = plan
 
   assert {
     condition = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).actions == toset(["glue:GetTable", "glue:UpdateTable"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).resources == toset(concat([
       "arn:aws:glue:us-east-1:123456789012:catalog",
       "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn",
-    ], [for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/${t}"]))
-    error_message = "the job role loads and commits the stream's three tables by name, no other table, and creates none"
+    ], [for t in ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/${t}"]))
+    error_message = "the job role loads and commits the batch job's four tables and the stream's three by name, no other table, and creates none"
   }
 
   assert {
@@ -185,13 +186,13 @@ run "the_streaming_job_commits_to_its_iceberg_tables_and_deletes_nothing_there" 
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
-    error_message = "the job role reads and writes under each stream table's location, and deletes nothing there (orphan files are the optimizer's)"
+    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).resources == toset([for t in ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
+    error_message = "the job role reads and writes under each table's location, and deletes nothing there (orphan files are the optimizer's)"
   }
 
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.glue.statement : s if anytrue([for r in s.resources : strcontains(r, "/stream/")])]) == 0
-    error_message = "nothing of the old stream/ prefixes is granted any more"
+    condition     = length([for s in data.aws_iam_policy_document.glue.statement : s if anytrue([for r in s.resources : strcontains(r, "/stream/") || strcontains(r, "/batch/")])]) == 0
+    error_message = "nothing of the old stream/ and batch/ prefixes is granted any more"
   }
 
   assert {
@@ -213,7 +214,7 @@ run "the_table_optimizers_role_maintains_the_stream_tables_only" {
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) && one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
+    condition     = one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) && one([for s in data.aws_iam_policy_document.table_optimizer.statement : s if s.sid == "MaintainTableFiles"]).resources == toset([for t in ["batch_predictions", "batch_rejects", "batch_failed", "batch_drift", "stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
     error_message = "compaction rewrites and orphan-file deletion deletes files under the stream tables' locations only"
   }
 

@@ -148,7 +148,7 @@ run "no_table_optimizers_unless_asked" {
 
 # Orphan files are kept longer than the longest downtime the streaming job tolerates: the stream's retention
 # (terraform/README.md, "Iceberg tables").
-run "the_stream_tables_optimizers_keep_orphans_longer_than_the_stream_keeps_records" {
+run "the_tables_optimizers_keep_orphans_longer_than_the_stream_keeps_records" {
   command = apply
 
   variables {
@@ -157,12 +157,12 @@ run "the_stream_tables_optimizers_keep_orphans_longer_than_the_stream_keeps_reco
   }
 
   assert {
-    condition     = length(module.glue.table_optimizers) == 9 && alltrue([for o in values(module.glue.table_optimizers) : o.role_arn == module.iam.table_optimizer_role_arn])
-    error_message = "three optimizers on each of the three stream tables, all running as the optimizers' role"
+    condition     = length(module.glue.table_optimizers) == 21 && alltrue([for o in values(module.glue.table_optimizers) : o.role_arn == module.iam.table_optimizer_role_arn])
+    error_message = "three optimizers on each of the seven Iceberg tables (the batch job's four, the stream's three), all running as the optimizers' role"
   }
 
   assert {
-    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [8, 8, 8]
+    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [for i in range(7) : 8]
     error_message = "a 7-day stream keeps orphan files 8 days: a day past the longest downtime the job can resume from"
   }
 }
@@ -175,7 +175,7 @@ run "a_one_day_stream_still_keeps_orphans_icebergs_default_three_days" {
   }
 
   assert {
-    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [3, 3, 3]
+    condition     = [for key, o in module.glue.table_optimizers : o.orphan_file_retention_days if endswith(key, ".orphan_file_deletion")] == [for i in range(7) : 3]
     error_message = "never fewer than 3 days (Iceberg's default orphan-file age)"
   }
 }
