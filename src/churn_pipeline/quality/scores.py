@@ -57,8 +57,8 @@ def _read_table(spark: SparkSession, ref: TableRef) -> DataFrame | None:
     try:
         return read_spark(spark, ref.catalog(), ref.identifier)
     except NoSuchTableError:
-        # The scoring jobs create their tables on their first run (tables.ensure_tables), not Terraform: a
-        # quality run scheduled before the first batch run or micro-batch finds none, and has nothing to join.
+        # Terraform makes no table: make deploy and the scoring jobs create them (tables.ensure_tables). A quality
+        # run before either did (locally: before the first batch run or micro-batch) has nothing to join.
         # Both the SQL catalog and Glue (an unknown table or database: GetTable's EntityNotFoundException) raise
         # NoSuchTableError from load_table (pyiceberg 0.12.0, catalog/sql.py and catalog/glue.py); any other
         # error (access denied, an unreadable snapshot) still fails the run.
