@@ -3,7 +3,7 @@ runtime's pyspark, the installed upload set and the fake awsglue are importable.
 
 `python glue_job_runner.py batch REQUEST.json` runs the uploaded batch entry script with the deployed
 arguments as far as local Spark can (its first s3:// read; EMRFS is Glue's), then `churn_pipeline.batch.run`
-with the deployed scoring and local paths, and prints one `RESULT {...}` line: the summary and the runtime's
+with the deployed config and a local input (its own batch_id in the deployed tables), and prints one `RESULT {...}` line: the summary and the runtime's
 versions.
 """
 
@@ -33,7 +33,7 @@ def batch(request: dict) -> dict:
     from awsglue.job import EVENTS
 
     deployed = config_from_glue_args(request["arguments"])
-    local = dataclasses.replace(deployed, **request["local_paths"])
+    local = dataclasses.replace(deployed, **request["overrides"])
     spark = SparkSession.builder.getOrCreate()
     summary = run(spark, local)
     return {

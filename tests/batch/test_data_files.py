@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from churn_pipeline import tables
-from churn_pipeline.batch import files, job, run
+from churn_pipeline.batch import files, run, table_layout
 from churn_pipeline.contract import outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.tables import commit as table_commit
@@ -74,7 +74,7 @@ def test_a_run_that_fails_before_committing_changes_nothing_and_its_rerun_is_who
             raise OSError("connection reset by peer")
         return real_commit(catalog, identifier, *args, **kwargs)
 
-    monkeypatch.setattr(job.tables, "commit_data_files", fail_on_scored)
+    monkeypatch.setattr(table_layout, "commit_data_files", fail_on_scored)
     write_lines(source, [HEADER, CORPUS[1]])  # corrected: one good row, no reject
     with pytest.raises(OSError, match="connection reset"):
         run(spark, config(tmp_path, source, model_dir, batch_id="day"))
@@ -83,7 +83,7 @@ def test_a_run_that_fails_before_committing_changes_nothing_and_its_rerun_is_who
     assert reader.read(outputs.BATCH_PREDICTIONS).equals(before["batch_predictions"])
     assert reader.read(outputs.BATCH_REJECTS).empty
 
-    monkeypatch.setattr(job.tables, "commit_data_files", real_commit)
+    monkeypatch.setattr(table_layout, "commit_data_files", real_commit)
     again = run(spark, config(tmp_path, source, model_dir, batch_id="day"))
     assert (again.scored, again.rejected) == (1, 0)
     assert list(reader.read(outputs.BATCH_PREDICTIONS).Phone) == ["100-0001"]

@@ -25,7 +25,7 @@ from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
 from churn_pipeline.streaming.handler import StreamTables
-from churn_pipeline.tables import CatalogSettings
+from churn_pipeline.tables import CatalogSettings, JobTables, TableRef
 from churn_tools.deploy import tables as deploy_tables
 
 from .conftest import ARTIFACTS, ENVIRONMENTS, REPO_ROOT, load_hcl
@@ -116,17 +116,15 @@ def test_the_batch_job_reads_its_planned_arguments_into_its_config(planned, env,
         resolved(tmp_path, monkeypatch, "batch", arguments, batch_glue.JOB_ARGUMENTS)
     )
     scoring = tfvars(env)["settings"]["jobs"]["scoring"]
-    assert (config.scoring.mode, config.scoring.threshold, config.output_format) == (
-        scoring["mode"], scoring["threshold"], scoring["output_format"]
-    )  # fmt: skip
-    assert (
-        config.scoring.region == tfvars(env)["region"]
-        and config.scoring.endpoint_name == f"churn-{env}-churn"
-    )
-    tables = {d.table: planned[env][TABLE.format(d.table)] for d in HIVE_DATASETS}
-    assert (config.output_path, config.rejects_path, config.failed_path, config.drift_path) == tuple(
-        tables[name]["storage_descriptor"][0]["location"]
-        for name in ("batch_predictions", "batch_rejects", "batch_failed", "batch_drift")
+    assert (config.scoring.mode, config.scoring.threshold) == (scoring["mode"], scoring["threshold"])
+    region = tfvars(env)["region"]
+    assert config.scoring.region == region and config.scoring.endpoint_name == f"churn-{env}-churn"
+    # The Iceberg tables it commits to: the Glue catalog of its region, the module's database, and the warehouse
+    # where the deploy step creates them (churn_tools.deploy.tables, from the planned results bucket); drift too.
+    assert config.tables == JobTables(
+        CatalogSettings("glue", deploy_tables.warehouse(planned_buckets(planned[env])), region),
+        planned[env][DATABASE]["name"],
+        drift=True,
     )
 
 
@@ -188,14 +186,19 @@ def test_the_quality_job_reads_its_planned_arguments_into_its_config(planned, en
     )
     location = {d.table: planned[env][TABLE.format(d.table)]["storage_descriptor"][0]["location"]
                 for d in HIVE_DATASETS}  # fmt: skip
-    # The stream's scores: its scored Iceberg table, as the streaming job deployed beside it commits it.
+    # The scores: each scoring job's scored Iceberg table, as the job deployed beside it commits it.
     stream = stream_glue.handler_from_args(
         resolved(tmp_path, monkeypatch, "stream", planned[env][GLUE_JOB.format("stream")]["default_arguments"],
                  stream_glue.JOB_ARGUMENTS)
     )  # fmt: skip
-    assert (config.batch_scored_paths, config.stream_scored_tables) == (
-        (location["batch_predictions"],), (stream.tables.ref(outputs.STREAM_PREDICTIONS),)
-    )  # fmt: skip
+    batch_tables = batch_glue.config_from_glue_args(
+        resolved(tmp_path, monkeypatch, "batch", planned[env][GLUE_JOB.format("batch")]["default_arguments"],
+                 batch_glue.JOB_ARGUMENTS)
+    ).tables  # fmt: skip
+    assert (config.batch_scored_tables, config.stream_scored_tables) == (
+        (TableRef(batch_tables.catalog, batch_tables.identifier(outputs.BATCH_PREDICTIONS)),),
+        (TableRef(stream.tables.catalog, stream.tables.identifier(outputs.STREAM_PREDICTIONS)),),
+    )
     # The scorers' arguments, as the scoring jobs read them: the same model, threshold and region.
     batch = batch_glue.config_from_glue_args(
         {
@@ -322,7 +325,6 @@ def test_the_saved_queries_are_the_ones_the_demo_runs_for_the_deployed_model(pla
 ROUND_TRIP_VALUES = {
     settings.SCORING_MODE: [*settings.SCORING_MODES, "local", "EMBEDDED"],
     settings.THRESHOLD: [0.01, 0.5, 0.99, 0, 1, 1.5],
-    settings.OUTPUT_FORMAT: [*settings.DEPLOYED_OUTPUT_FORMATS, "csv"],
     settings.WINDOW_SIZE: ["100 seconds", "1 second", "2 minutes", "100", "0 seconds", "1 hour"],
     settings.STARTING_POSITION: [
         *settings.STARTING_POSITIONS, "2026-01-31T00:00:00Z", "2026-01-31T08:00:00-04:00", "EARLIEST",

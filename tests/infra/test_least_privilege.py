@@ -49,8 +49,9 @@ GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
 QUALITY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-quality"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
 DATABASE = "churn_local_churn"
-# The stream's Iceberg tables (created by the deploy step) and where their files are.
+# The jobs' Iceberg tables (created by the deploy step) and where their files are.
 STREAM_TABLES = ("stream_predictions", "stream_dead_letter", "stream_drift")
+BATCH_TABLES = ("batch_rejects", "batch_failed", "batch_drift", "batch_predictions")
 TABLE_ARN = f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{DATABASE}/{{}}"
 TABLE_FILES = f"tables/{DATABASE}/{{}}"
 # What the roles must not reach: made by the admin before enforcement starts.
@@ -62,8 +63,7 @@ SESSIONS = {"stream-job": GLUE_ROLE, "batch-job": GLUE_ROLE, "glue-runtime": GLU
             "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
             "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "quality-probe": QUALITY_ROLE,
             "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
-# Objects the quality job's reads find (put by the admin before enforcement): a batch score file and an outcome drop.
-SCORED_OBJECT = "batch/predictions/batch_id=seed/part-00000.parquet"
+# Objects the quality job's reads find (put by the admin before enforcement): an outcome drop.
 OUTCOME_OBJECT = "outcomes/2026-01.csv"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
@@ -125,7 +125,6 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
             s3.put_object(
                 Bucket=BUCKETS["data"], Key="input/batch.csv", Body=synthetic_csv.read_bytes()[:4096]
             )
-            s3.put_object(Bucket=BUCKETS["results"], Key=SCORED_OBJECT, Body=b"scores")
             s3.put_object(Bucket=BUCKETS["data"], Key=OUTCOME_OBJECT, Body=b"Phone,Churn?,known_at\n")
             kinesis.create_stream(StreamName=OTHER_STREAM, ShardCount=1)
             other_key = kms.create_key(Description=f"{PREFIX} other key")["KeyMetadata"]["Arn"]
@@ -223,11 +222,15 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
 
 def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     """The batch job's boto3 calls, by its own functions, as the Glue role: the model download
-    (model.ModelDir.fetch) and InvokeEndpoint through the client its scorer uses
-    (scoring.endpoint_client.runtime_client), here against moto, which checks the permission."""
+    (model.ModelDir.fetch), InvokeEndpoint through the client its scorer uses
+    (scoring.endpoint_client.runtime_client), and its tables' commit (a task's data file, batch.files; the
+    driver's tables.ensure_tables and batch.table_layout.commit_run), here against moto, which checks the
+    permission."""
     import numpy as np
+    import pyarrow as pa
 
-    from churn_pipeline import drift, model
+    from churn_pipeline import drift, model, tables
+    from churn_pipeline.batch import files, table_layout
     from churn_pipeline.batch.glue import config_from_glue_args
     from churn_pipeline.scoring import endpoint_client
     from churn_pipeline.scoring.endpoint_protocol import format_csv
@@ -246,10 +249,30 @@ def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
     report = drift.report(model.ModelDir(model_dir).baseline(), {}, drift.MIN_ROWS)  # enough rows to publish
     report.psi = {name: 0.01 for name in report.psi}  # a value to publish; the figure itself is not the point
     published = drift.publish_max_psi(report, f"{PREFIX}-batch-scoring", scoring.region)
+    # The run's tables, checked as the driver does (created by the deploy step: no change here), one scored row
+    # written as a task writes it, then the commits of every table, scored last.
+    specs = table_layout.table_specs(
+        table_layout.datasets(model.ModelDir(model_dir).description()), drift=True
+    )
+    catalog = tables.catalog_from_settings(config.tables.catalog)
+    identifiers = tables.ensure_tables(
+        catalog, config.tables.catalog, config.tables.database, specs, evolve=True
+    )
+    scored = specs[table_layout.SCORED].schema
+    row = {**dict.fromkeys(scored.names), table_layout.PARTITION_COLUMN: "lp"}
+    folder = (
+        f"{catalog.load_table(identifiers[table_layout.SCORED]).location_provider().data_path}/batch_id=lp"
+    )
+    written = dict.fromkeys(identifiers, [])
+    written[table_layout.SCORED] = [
+        files.write_file(folder, "part-00000-lp", pa.Table.from_pylist([row], scored), scoring.region)
+    ]
+    table_layout.commit_run(catalog, identifiers, written, "lp", "lp")
     return {
         "model_files": sorted(p.name for p in Path(model_dir).iterdir()),
         "invoked": answer["Body"].read(),
         "drift_published": published,
+        "committed": {role: len(tables.data_file_paths(catalog, i)) for role, i in identifiers.items()},
     }
 
 
@@ -288,19 +311,17 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     for object_key in (artifacts["batch_script_key"], artifacts["stream_script_key"],
                        *artifacts["batch_python_modules"], *artifacts["stream_python_modules"]):  # fmt: skip
         s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
-    # EMRFS for Spark's s3:// reads and writes of the batch job (input, predictions, the --TempDir) and the
-    # streaming checkpoint's housekeeping (Spark deletes old offset and commit files).
+    # EMRFS for Spark's s3:// reads of the batch job (its input, the --TempDir) and the streaming checkpoint's
+    # housekeeping (Spark deletes old offset and commit files). The batch job's outputs are not Spark's: its
+    # tasks write their data files with boto3 (the batch-job part).
     s3.get_bucket_location(Bucket=BUCKETS["data"])
     s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
     s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
-    for bucket, object_key in ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
-                               (BUCKETS["results"], "batch/drift/part-00000.parquet"),
-                               (BUCKETS["data"], "tmp/glue/part-00000"),
+    for bucket, object_key in ((BUCKETS["data"], "tmp/glue/part-00000"),
                                (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
         s3.get_object(Bucket=bucket, Key=object_key)
         s3.delete_object(Bucket=bucket, Key=object_key)
-    s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
     # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
     # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
     kms.describe_key(KeyId=key_arn)
@@ -335,8 +356,10 @@ def run_quality_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
         {k.removeprefix("--"): v for k, v in stack["job_arguments"]["quality"].items()}
     )
     model_dir = model._fetched.__wrapped__(config.model_uri, config.region)  # uncached: under this role
-    [scored_table] = config.stream_scored_tables
-    committed = tables.data_file_paths(scored_table.catalog(), scored_table.identifier)
+    committed = {
+        ref.identifier: len(tables.data_file_paths(ref.catalog(), ref.identifier))
+        for ref in (*config.batch_scored_tables, *config.stream_scored_tables)
+    }
     version = model.ModelDir(model_dir).version()
     latest = {version: {"auc": 0.75}}  # a figure to publish; the figure itself is not the point
     return {
@@ -362,18 +385,22 @@ def run_quality_runtime_calls(stack: dict) -> dict:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         return bucket, prefix
 
-    for argument, object_key in (("--batch_scored_path", SCORED_OBJECT), ("--outcomes_path", OUTCOME_OBJECT)):
-        bucket, prefix = bucket_and_prefix(arguments[argument])
+    bucket, prefix = bucket_and_prefix(arguments["--outcomes_path"])
+    s3.get_bucket_location(Bucket=bucket)
+    s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    s3.get_object(Bucket=bucket, Key=OUTCOME_OBJECT)
+    # Spark reads the data files pyiceberg planned of both scored tables (whichever the scoring parts above
+    # committed), under <warehouse><database>/<table>/data/.
+    listed: dict = {}
+    for table in ("batch_predictions", "stream_predictions"):
+        bucket, prefix = bucket_and_prefix(arguments["--table_warehouse"])
         s3.get_bucket_location(Bucket=bucket)
-        s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-        s3.get_object(Bucket=bucket, Key=object_key)
-    # Spark reads the data files pyiceberg planned of the stream's scored table (whichever the streaming part
-    # above committed), under <warehouse><database>/<table>/data/.
-    bucket, prefix = bucket_and_prefix(arguments["--stream_table_warehouse"])
-    prefix += f"{arguments['--stream_table_database']}/stream_predictions/data/"
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix) or {}
-    for obj in listed.get("Contents", [])[:1]:
-        s3.get_object(Bucket=bucket, Key=obj["Key"])
+        found = s3.list_objects_v2(
+            Bucket=bucket, Prefix=f"{prefix}{arguments['--table_database']}/{table}/data/"
+        )
+        listed[table] = (found or {}).get("Contents", [])[:1]
+        for obj in listed[table]:
+            s3.get_object(Bucket=bucket, Key=obj["Key"])
     for argument in ("--quality_path", "--calibration_path", "--outcome_rejects_path", "--training_set_path",
                      "--TempDir"):  # fmt: skip
         bucket, prefix = bucket_and_prefix(arguments[argument])
@@ -392,7 +419,7 @@ def run_quality_runtime_calls(stack: dict) -> dict:
     logs.put_log_events(logGroupName=group, logStreamName="jr_0002",
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
     mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
-    return {"denied": denied, "stream_files_read": len(listed.get("Contents", [])[:1])}
+    return {"denied": denied, "files_read": {table: len(objects) for table, objects in listed.items()}}
 
 
 def run_endpoint_model_download(stack: dict) -> dict:
@@ -494,21 +521,38 @@ ALLOWED = [
         "batch-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
     ),
     Call("batch-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
+    # Its Iceberg commits (batch.table_layout.commit_run), each table: GetTable, its metadata and manifests read,
+    # the new ones put, UpdateTable; the run's data file (a task's, batch.files) put under the scored table's data/
+    # and read back by add_files (its statistics). A re-run's partition is replaced in the same commit: nothing
+    # is deleted from S3.
+    *[
+        call
+        for table in BATCH_TABLES
+        for call in (
+            Call("batch-job", "glue:GetTable", TABLE_ARN.format(table)),
+            Call("batch-job", "glue:UpdateTable", TABLE_ARN.format(table)),
+            Call("batch-job", "s3:GetObject", s3_arn("results", TABLE_FILES.format(table) + "/metadata/*")),
+            Call("batch-job", "s3:PutObject", s3_arn("results", TABLE_FILES.format(table) + "/metadata/*")),
+        )
+    ],
+    Call("batch-job", "s3:PutObject", s3_arn("results", TABLE_FILES.format("batch_predictions") + "/data/*")),
+    Call("batch-job", "s3:GetObject", s3_arn("results", TABLE_FILES.format("batch_predictions") + "/data/*")),
+    Call("batch-job", "glue:GetDatabase", f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"),
+    Call("batch-job", "glue:GetDatabase", f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{DATABASE}"),
+    *[
+        Call("batch-job", action, f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}")
+        for action in ("glue:GetTable", "glue:UpdateTable")
+        for resource in ("catalog", f"database/{DATABASE}")
+    ],
+    Call("batch-job", "s3:ListBucket", s3_arn("results")),
     # Glue itself, under the job role
     Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "code/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
     Call("glue-runtime", "s3:GetBucketLocation", s3_arn("data")),
     Call("glue-runtime", "s3:ListBucket", s3_arn("data")),
-    Call("glue-runtime", "s3:ListBucket", s3_arn("results")),
     Call("glue-runtime", "s3:GetObject", s3_arn("data", "input/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/predictions/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/predictions/*")),
     Call("glue-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
     Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/drift/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/drift/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/drift/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
     Call("glue-runtime", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
     Call("glue-runtime", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/*")),
@@ -528,14 +572,16 @@ ALLOWED = [
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/baseline.json")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/dataset.json")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/metrics.json")),
-    Call("quality-job", "glue:GetTable", TABLE_ARN.format("stream_predictions")),
+    *[
+        call
+        for table in ("batch_predictions", "stream_predictions")
+        for call in (
+            Call("quality-job", "glue:GetTable", TABLE_ARN.format(table)),
+            Call("quality-job", "s3:GetObject", s3_arn("results", TABLE_FILES.format(table) + "/metadata/*")),
+        )
+    ],
     Call("quality-job", "glue:GetTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog"),
     Call("quality-job", "glue:GetTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:database/{DATABASE}"),
-    Call(
-        "quality-job",
-        "s3:GetObject",
-        s3_arn("results", TABLE_FILES.format("stream_predictions") + "/metadata/*"),
-    ),
     Call("quality-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
     # Glue and Spark under the quality role
     Call("quality-runtime", "s3:GetObject", s3_arn("artifacts", "code/*/glue_quality.py")),
@@ -544,12 +590,10 @@ ALLOWED = [
     Call("quality-runtime", "s3:GetBucketLocation", s3_arn("data")),
     Call("quality-runtime", "s3:ListBucket", s3_arn("results")),
     Call("quality-runtime", "s3:ListBucket", s3_arn("data")),
-    Call("quality-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
-    Call(
-        "quality-runtime",
-        "s3:GetObject",
-        s3_arn("results", TABLE_FILES.format("stream_predictions") + "/data/*"),
-    ),
+    *[
+        Call("quality-runtime", "s3:GetObject", s3_arn("results", TABLE_FILES.format(table) + "/data/*"))
+        for table in ("batch_predictions", "stream_predictions")
+    ],
     Call("quality-runtime", "s3:GetObject", s3_arn("data", "outcomes/*")),
     *[
         Call("quality-runtime", f"s3:{action}", s3_arn(purpose, f"{prefix}/*"))
@@ -615,14 +659,21 @@ def test_streaming_job_scores_under_the_glue_role(stack, workload):
 
 
 def test_the_quality_job_s_calls_returned_what_was_deployed(stack, workload):
-    """Under its role the quality job got the deployed model with its metrics.json (its own test AUC), the
-    streaming dataset's committed files, and published ModelAUC."""
+    """Under its role the quality job got the deployed model with its metrics.json (its own test AUC), both scored
+    tables' committed files, and published ModelAUC."""
     quality = workload["quality"]
     assert quality["model_files"] == ["baseline.json", "dataset.json", "feature_spec.json", "model.tar.gz"]
     assert quality["test_auc"] == json.loads((stack["model_dir"] / "metrics.json").read_text())["test"]["auc"]
-    assert quality["committed_files"], "the streaming part committed files the quality job reads"
+    assert (
+        quality["committed_files"]
+        == {
+            f"{DATABASE}.batch_predictions": 1,  # the batch part's one file
+            f"{DATABASE}.stream_predictions": quality["committed_files"][f"{DATABASE}.stream_predictions"],
+        }
+        and quality["committed_files"][f"{DATABASE}.stream_predictions"]
+    ), "the scoring parts committed files"
     assert quality["published"]
-    assert workload["quality-runtime"]["stream_files_read"] == 1
+    assert workload["quality-runtime"]["files_read"] == {"batch_predictions": 1, "stream_predictions": 1}
 
 
 def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
@@ -634,6 +685,8 @@ def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
     ]
     assert workload["batch"]["drift_published"]
     assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
+    # Its commits landed: the scored table holds the run's one file, the others none (nothing to add).
+    assert workload["batch"]["committed"] == {"rejects": 0, "failed": 0, "drift": 0, "scored": 1}
     assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()
 
 
@@ -735,15 +788,18 @@ PROBES = [
     Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
     Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
     Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
-    Probe("read a catalog table not the stream's", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
-    Probe("update a catalog table not the stream's", "glue-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
-    Probe("create a catalog table (the deploy step creates the stream's)", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("read a catalog table not the jobs'", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "model_quality"}),
+    Probe("update a catalog table not the jobs'", "glue-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "model_quality"}}),
+    Probe("create a catalog table (the deploy step creates the jobs')", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("delete a batch table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
+    Probe("delete a batch table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet"}),
+    Probe("write the old batch prefix", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x.parquet", "Body": b"x"}),
     Probe("delete a stream table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
     Probe("list the database's tables", "glue-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
-    Probe("create a partition", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "batch_predictions", "PartitionInput": {"Values": ["x"]}}),
+    Probe("create a partition", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "model_quality", "PartitionInput": {"Values": ["x"]}}),
     Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
     Probe("delete a stream table's metadata", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
-    Probe("write the warehouse outside the stream's tables", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
+    Probe("write the warehouse outside the jobs' tables", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
     Probe("logs outside /aws-glue/", "glue-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
     Probe("iam: read roles", "glue-probe", "iam", "list_roles", {}),
     Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
@@ -751,7 +807,8 @@ PROBES = [
     Probe("pass its role to a new job", "glue-probe", "glue", "create_job", {"Name": "x", "Role": GLUE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
     Probe("read the outcome drops (the quality job's)", "glue-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
     Probe("write the quality datasets", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
-    Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
+    Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet", "Body": b"x"}),
+    Probe("quality: commit to the batch scored table", "quality-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
     Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
     Probe("quality: write into the stream's scored table", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/metadata/x.metadata.json", "Body": b"x"}),
     Probe("quality: commit to the stream's scored table", "quality-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "stream_predictions"}}),

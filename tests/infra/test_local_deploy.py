@@ -99,11 +99,8 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
     expected = {
         "batch": {
             "input_path": f"s3://{BUCKETS['data']}/input/",
-            "output_path": f"s3://{BUCKETS['results']}/batch/predictions/",
-            "rejects_path": f"s3://{BUCKETS['results']}/batch/rejects/",
-            "failed_path": f"s3://{BUCKETS['results']}/batch/failed/",
-            "drift_path": f"s3://{BUCKETS['results']}/batch/drift/",
-            "output_format": "parquet",
+            "table_warehouse": f"s3://{BUCKETS['results']}/tables/",
+            "table_database": DATABASE,
             **scoring,
         },
         "stream": {
@@ -117,9 +114,8 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
         },
         "quality": {
             "outcomes_path": f"s3://{BUCKETS['data']}/outcomes/",
-            "batch_scored_path": f"s3://{BUCKETS['results']}/batch/predictions/",
-            "stream_table_warehouse": f"s3://{BUCKETS['results']}/tables/",
-            "stream_table_database": DATABASE,
+            "table_warehouse": f"s3://{BUCKETS['results']}/tables/",
+            "table_database": DATABASE,
             "quality_path": f"s3://{BUCKETS['results']}/quality/metrics/",
             "calibration_path": f"s3://{BUCKETS['results']}/quality/calibration/",
             "outcome_rejects_path": f"s3://{BUCKETS['results']}/quality/outcome-rejects/",
@@ -164,27 +160,33 @@ def test_the_quality_job_is_triggered_daily(deployment):
     assert trigger["Schedule"] == tfvars["settings"]["jobs"]["quality"]["schedule"]
 
 
-def test_catalog_tables_exist_and_the_stream_s_are_iceberg_tables_the_deploy_created(deployment):
+def test_catalog_tables_exist_and_the_scoring_jobs_are_iceberg_tables_the_deploy_created(deployment):
     tables = {t["Name"]: t for t in client("glue").get_tables(DatabaseName=DATABASE)["TableList"]}
     assert set(tables) == {"kinesis_customer_churn", *(d.table for d in outputs.DATASETS)}
     assert tables["kinesis_customer_churn"]["Parameters"]["streamARN"].endswith(
         f":stream/{PREFIX}-customer-churn"
     )
-    # The stream's: Iceberg tables whose metadata the deploy step wrote (moto's CreateTable writes none), each
-    # under <warehouse><database>/<table>, partitioned by the hour the handler partitions by.
+    # The batch job's and the stream's: Iceberg tables whose metadata the deploy step wrote (moto's CreateTable
+    # writes none), each under <warehouse><database>/<table>, partitioned as its job partitions: a stream table
+    # by an hour, a batch table by the run's batch_id.
+    from churn_pipeline.batch import table_layout as batch_layout
+
+    batch = (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS, outputs.BATCH_FAILED, outputs.BATCH_DRIFT)
+    partitioning = {
+        **{d.table: batch_layout.PARTITION_BY for d in batch},
+        outputs.STREAM_DRIFT.table: ((outputs.COMPUTED_AT, "hour"),),
+        outputs.STREAM_PREDICTIONS.table: ((outputs.KINESIS_ARRIVAL_TIME, "hour"),),
+        outputs.STREAM_DEAD_LETTER.table: ((outputs.KINESIS_ARRIVAL_TIME, "hour"),),
+    }
+    assert set(partitioning) == ICEBERG_TABLES
     for dataset in outputs.ICEBERG_DATASETS:
         table = stream_catalog().load_table(f"{DATABASE}.{dataset.table}")
         assert tables[dataset.table]["Parameters"]["table_type"].upper() == "ICEBERG"
         assert table.location() == f"s3://{BUCKETS['results']}/tables/{DATABASE}/{dataset.table}"
-        [field] = table.spec().fields
-        hour_column = outputs.COMPUTED_AT if dataset is outputs.STREAM_DRIFT else outputs.KINESIS_ARRIVAL_TIME
-        assert (table.schema().find_column_name(field.source_id), str(field.transform)) == (
-            hour_column,
-            "hour",
+        spec = tuple(
+            (table.schema().find_column_name(f.source_id), str(f.transform)) for f in table.spec().fields
         )
-    for name in ("batch_predictions", "batch_rejects", "batch_failed"):
-        assert tables[name]["StorageDescriptor"]["Location"].startswith(f"s3://{BUCKETS['results']}/batch/")
-        assert not tables[name].get("PartitionKeys")
+        assert spec == partitioning[dataset.table], dataset.table
 
 
 def test_catalog_tables_hold_the_deployed_model_s_columns(deployment):
@@ -477,17 +479,13 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
 
         assert [e[0] for e in EVENTS] == ["init"] and EVENTS[0][2]["scoring_mode"] == "endpoint"
 
-    # The rest with the deployed scoring (model from the artifacts bucket, the deployed endpoint name, the
-    # threshold, the region), the paths swapped for local ones.
+    # The rest with the deployed config as it is (model from the artifacts bucket, the deployed endpoint name,
+    # the threshold, the region, the deployed tables in moto's Glue catalog), the input swapped for a local file.
     from batch.helpers import GOOD_ROW, HEADER, write_lines
 
     deployed = config_from_glue_args({k.removeprefix("--"): v for k, v in arguments.items()})
     source = write_lines(tmp_path / "in.csv", [HEADER, GOOD_ROW, GOOD_ROW.replace(",265.1,", ",-1,"), "KS,1"])
-    out = tmp_path / "out"
-    local = dataclasses.replace(
-        deployed, input_path=str(source), output_path=str(out / "scored"), rejects_path=str(out / "rejects"),
-        failed_path=str(out / "failed"), drift_path=str(out / "drift"),
-    )  # fmt: skip
+    local = dataclasses.replace(deployed, input_path=str(source), batch_id="deployed-arguments")
     forward_aws_environment(spark)  # Spark's Python workers reach the local endpoint as this process does
     summary = run(spark, local)
     assert (summary.scored, summary.rejected, summary.failed) == (1, 2, 0), summary.failure_reasons
@@ -497,15 +495,17 @@ def test_batch_entry_script_runs_with_the_deployed_arguments_as_far_as_spark_can
         batch_id="unknown-endpoint",
     )  # fmt: skip
     assert run(spark, unknown).failed == 1
-    for table, folder in (
-        ("batch_predictions", "scored"),
-        ("batch_rejects", "rejects"),
-        ("batch_failed", "failed"),
-        ("batch_drift", "drift"),
-    ):
-        columns, partitions = catalog_schema(table)
-        assert file_schema(out / folder) == columns, table
-        assert partitions == []
+    # What the runs committed, read back through the catalog the deployed arguments name, in the tables the
+    # deploy step created (their schemas are the writers': test_catalog_tables_hold_the_deployed_model_s_columns).
+    rows = {
+        dataset.table: deployed.tables.read(dataset).groupby(outputs.BATCH_PARTITION).size().to_dict()
+        for dataset in (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS, outputs.BATCH_FAILED)
+    }
+    assert {table: (n.get("deployed-arguments", 0), n.get("unknown-endpoint", 0)) for table, n in rows.items()} == {
+        "batch_predictions": (1, 0), "batch_rejects": (2, 2), "batch_failed": (0, 1),
+    }  # fmt: skip
+    drift = deployed.tables.read(outputs.BATCH_DRIFT)
+    assert set(drift[outputs.BATCH_PARTITION]) >= {"deployed-arguments"}
 
 
 @pytest.mark.usefixtures("deployed_endpoint")
@@ -527,6 +527,7 @@ def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_wha
     from churn_pipeline.quality.glue import config_from_glue_args as quality_config
     from churn_pipeline.quality.job import run as run_quality
     from churn_pipeline.streaming.job import forward_aws_environment
+    from churn_pipeline.tables import JobTables, TableRef
 
     arguments = deployed_arguments("quality")
     monkeypatch.setattr(sys, "argv", glue_fakes.glue_argv("glue_quality.py", JOB_NAMES["quality"], arguments))
@@ -542,11 +543,11 @@ def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_wha
     forward_aws_environment(spark)
     source = tmp_path / "in.csv"
     source.write_text("\n".join(synthetic_csv.read_text().splitlines()[:301]) + "\n")
+    # (Into a local catalog: local Spark reads no s3:// data file, which is what the quality job's Spark reads.)
     out = tmp_path / "out"
     batch = dataclasses.replace(
         batch_config({k.removeprefix("--"): v for k, v in deployed_arguments("batch").items()}),
-        input_path=str(source), output_path=str(out / "scored"), rejects_path=str(out / "batch-rejects"),
-        failed_path=str(out / "failed"), drift_path=str(out / "drift"),
+        input_path=str(source), tables=JobTables.local(out / "tables", "batch", drift=True),
     )  # fmt: skip
     assert run_batch(spark, batch).scored == 300
     description = ModelDir(deployment["model_dir"]).description()
@@ -561,8 +562,8 @@ def test_quality_entry_script_runs_with_the_deployed_arguments_and_publishes_wha
         {**{k.removeprefix("--"): v for k, v in arguments.items()}, "JOB_NAME": JOB_NAMES["quality"]}
     )
     local = dataclasses.replace(
-        deployed, outcomes_path=str(out / "outcomes.csv"), batch_scored_paths=(str(out / "scored"),),
-        stream_scored_tables=(), quality_path=str(out / "quality"),
+        deployed, outcomes_path=str(out / "outcomes.csv"), quality_path=str(out / "quality"), stream_scored_tables=(),
+        batch_scored_tables=(TableRef(batch.tables.catalog, batch.tables.identifier(outputs.BATCH_PREDICTIONS)),),
         calibration_path=str(out / "calibration"), rejects_path=str(out / "outcome-rejects"),
         training_set_path=str(out / "training-set"),
     )  # fmt: skip
@@ -768,15 +769,13 @@ def test_batch_job_runs_on_its_glue_runtime_as_far_as_spark_can_here(
     source = tmp_path / "in.csv"
     source.write_text("\n".join([*lines, lines[1].replace(",", ",x", 3), "KS,1"]) + "\n")
 
-    def local_paths(out: Path) -> dict[str, str]:
-        return {"input_path": str(source), **{f"{name}_path": str(out / name)
-                for name in ("output", "rejects", "failed", "drift")}}  # fmt: skip
-
+    # The deployed config with a local input, each run its own batch_id in the deployed tables (moto's catalog).
+    runtime_run = f"runtime-{venv.glue_version}"
     request = {
         "argv": glue_fakes.glue_argv(str(script), f"{PREFIX}-batch-scoring", arguments),
         "entry_script": str(script),
         "arguments": {k.removeprefix("--"): v for k, v in arguments.items()},
-        "local_paths": local_paths(tmp_path / "runtime"),
+        "overrides": {"input_path": str(source), "batch_id": runtime_run},
     }
     (tmp_path / "request.json").write_text(json.dumps(request))
     fake = glue_fakes.write_fake(tmp_path / "fake", glue_fakes.BASE_FILES)
@@ -792,19 +791,25 @@ def test_batch_job_runs_on_its_glue_runtime_as_far_as_spark_can_here(
     # The same rows through this process's Spark (the checkout's pyspark) with the same deployed config: the
     # runtime's outputs are the same, row for row.
     forward_aws_environment(spark)
-    host = dataclasses.replace(config_from_glue_args(request["arguments"]), **local_paths(tmp_path / "host"))
+    host_run = f"host-{venv.glue_version}"
+    host = dataclasses.replace(
+        config_from_glue_args(request["arguments"]), input_path=str(source), batch_id=host_run
+    )
     summary = run(spark, host)
     assert outcome["summary"] == {"scored": summary.scored, "rejected": summary.rejected,
                                   "failed": summary.failed, "reject_codes": summary.reject_codes}  # fmt: skip
     assert (summary.scored, summary.rejected, summary.failed) == (200, 2, 0), summary.failure_reasons
 
-    def table(directory: Path) -> pd.DataFrame:
-        frame = pd.read_parquet(directory)
+    def table(dataset, batch_id: str) -> pd.DataFrame:
+        frame = host.tables.read(dataset)
+        frame = frame[frame[outputs.BATCH_PARTITION] == batch_id]
         frame = frame[[c for c in frame.columns if c not in ("scored_at", "batch_id")]]
         return frame.sort_values(list(frame.columns)).reset_index(drop=True)
 
-    for folder in ("output", "rejects"):
-        pd.testing.assert_frame_equal(table(tmp_path / "runtime" / folder), table(tmp_path / "host" / folder))
+    for dataset in (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS):
+        runtime_rows, host_rows = table(dataset, runtime_run), table(dataset, host_run)
+        assert len(host_rows) == {"batch_predictions": 200, "batch_rejects": 2}[dataset.table]
+        pd.testing.assert_frame_equal(runtime_rows, host_rows)
     runtime_matrix.report(venv.glue_version, "batch", {
         "spark": outcome["runtime"]["spark"], "python": outcome["runtime"]["python"], "gap": venv.gap,
         "wheels": len(installed.files), "megabytes": round(installed.megabytes, 1),

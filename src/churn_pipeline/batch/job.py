@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
-from pyiceberg.expressions import EqualTo
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
@@ -198,20 +197,7 @@ def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | N
         if drift_report is not None and drift_report.unavailable is None and scorer is not None:
             table = _drift_table(drift_report, scorer.model_version, batch_id)
             written[DRIFT] = [files.write_file(folders[DRIFT], f"part-driver-{token}", table, region)]
-    # One commit per table, scored last; each replaces the run's partition (by nothing when the run has no row
-    # for it: a corrected re-run), its marker the run's own (a retried commit after a lost response is a no-op).
-    marker = tables.CommitMarker(f"{batch_id}/{token}", 0)
-    for role, identifier in identifiers.items():
-        say(
-            f"committing {len(written[role])} file(s) to {identifier} as {table_layout.PARTITION_COLUMN}={batch_id}"
-        )
-        tables.commit_data_files(
-            catalog,
-            identifier,
-            written[role],
-            marker,
-            replace=EqualTo(table_layout.PARTITION_COLUMN, batch_id),
-        )
+    table_layout.commit_run(catalog, identifiers, written, batch_id, token, say)
 
     counts = tally.counts
     header_lines = counts.get((spark_scoring.REJECTED, codes.HEADER_LINE), 0)

@@ -11,10 +11,15 @@ it, as they did on the Hive folders batch_id=<id> before.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import EqualTo
 
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription
+from churn_pipeline.tables.commit import CommitMarker, commit_data_files
 from churn_pipeline.tables.create import TableSpec
 
 SCORED, REJECTS, FAILED, DRIFT = "scored", "rejects", "failed", "drift"
@@ -56,3 +61,23 @@ def table_specs(datasets: dict[str, outputs.Dataset], drift: bool) -> dict[str, 
         role: TableSpec(dataset, outputs.arrow_schema(dataset), PARTITION_BY)
         for role, dataset in ordered.items()
     }
+
+
+def commit_run(
+    catalog: Catalog,
+    identifiers: Mapping[str, str],
+    written: Mapping[str, Sequence[str]],
+    batch_id: str,
+    token: str,
+    say: Callable[[str], None] = print,
+) -> None:
+    """The driver's last step of a run: one commit per table ({role: identifier}, in commit order: scored last),
+    each adding the run's files ({role: files}) and replacing the run's partition batch_id=<id> (by nothing when
+    the run has no row for that table: a corrected re-run), with the run's marker (its batch id and token): a
+    commit retried after a lost response finds it and is a no-op (tables.commit_data_files)."""
+    marker = CommitMarker(f"{batch_id}/{token}", 0)
+    for role, identifier in identifiers.items():
+        say(f"committing {len(written[role])} file(s) to {identifier} as {PARTITION_COLUMN}={batch_id}")
+        commit_data_files(
+            catalog, identifier, written[role], marker, replace=EqualTo(PARTITION_COLUMN, batch_id)
+        )
