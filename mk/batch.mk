@@ -1,12 +1,13 @@
 # Batch scoring job and the local model endpoint (issue 3). Thin wrappers over churn_pipeline CLIs.
 
 INPUT ?= $(OUT)
-OUTPUT ?= $(WORK)/batch/scored
+# The batch tables (Iceberg, pyiceberg's SQL catalog) live in this warehouse directory, database BATCH_DATABASE.
+WAREHOUSE ?= $(WORK)/batch/warehouse
+BATCH_DATABASE ?= batch
 MODE ?= embedded
 ENDPOINT ?= churn-local
 PORT ?= 8080
 THRESHOLD ?= 0.5
-FORMAT ?= parquet
 # Where a local endpoint is reached in MODE=endpoint; empty means boto3's normal resolution (AWS).
 ENDPOINT_URL ?=
 ENDPOINT_RUN_DIR ?= $(WORK)/endpoint
@@ -19,12 +20,12 @@ BENCH_PER_ROW_SAMPLE ?= 2000
 
 # The data is read as MODEL_DIR's dataset description (its dataset.json); MODE=none scores nothing and reads it
 # as DATASET's (default: the tutorial's).
-## Score a CSV: make batch INPUT=<csv|dir> OUTPUT=<dir> MODE=embedded|endpoint|none [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [FORMAT=parquet|csv] [DATASET= (MODE=none only)]
+## Score a CSV into Iceberg tables: make batch INPUT=<csv|dir> [WAREHOUSE=<dir>] MODE=embedded|endpoint|none [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [DATASET= (MODE=none only)]
 batch: setup
 	$(if $(ENDPOINT_URL),AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=$(ENDPOINT_URL) AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}) \
-	$(BIN)/churn-batch --input "$(INPUT)" --output "$(OUTPUT)" --mode $(MODE) \
+	$(BIN)/churn-batch --input "$(INPUT)" --warehouse "$(WAREHOUSE)" --database "$(BATCH_DATABASE)" --mode $(MODE) \
 		$(if $(filter none,$(MODE)),$(if $(DATASET),--dataset "$(DATASET)"),--model-uri "$(MODEL_DIR)") \
-		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD) --format $(FORMAT)
+		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD)
 
 ## Serve MODEL_DIR as a local SageMaker-compatible endpoint in the foreground: make endpoint [MODEL_DIR=] [PORT=8080]
 endpoint: setup

@@ -107,7 +107,7 @@ def test_batch_embedded_and_endpoint_score_every_row_blanks_included(spark, telc
 def test_its_saved_queries_run_on_duckdb_over_its_batch_scores(spark, telco, tmp_path):
     """The named queries made from its description (one per categorical feature, score deciles, latest by
     customerID) run on DuckDB over the batch job's scored table, as the demo runs them: its committed rows
-    read by pyiceberg's scan and handed to DuckDB as Arrow (churn_tools.demo.steps.stream_table_view)."""
+    read by pyiceberg's scan and handed to DuckDB as Arrow (churn_tools.demo.steps.table_view)."""
     from churn_tools import analytics
 
     _scored(spark, telco, "embedded", tmp_path)

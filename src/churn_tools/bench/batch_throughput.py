@@ -6,7 +6,7 @@ Four ways to get the same rows through the job, each on one SparkSession:
 - endpoint: `run` with mode endpoint (batched text/csv payloads, pooled client, bounded concurrency);
 - embedded: `run` with the model inside the Python workers;
 - no-scoring: `run` with scoring removed (read, validate, write);
-- embedded-drift: embedded, plus the drift against the model's training baseline written (`drift_path`);
+- embedded-drift: embedded, plus the drift against the model's training baseline written (the drift table);
 - floor-c: not the job, Spark's own CSV -> Parquet copy of the same file (the description's columns as an
   explicit schema, no validation, no scoring): what the engine itself costs for the read and the write.
 Reported as rows/s and as the ratios of the acceptance criteria: endpoint / per-row (>= 100),
@@ -29,6 +29,7 @@ from churn_pipeline.batch.job import BatchConfig, run
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.spark_session import local_session
+from churn_pipeline.tables import JobTables
 from churn_tools.bench.proc import TreeMeter
 from churn_tools.local import endpoint_server
 from churn_tools.local import services as local_services
@@ -122,15 +123,12 @@ def run_mode(spark, mode: str, data: str, model_dir: str, out_dir: Path, concurr
             mode=mode.removesuffix(DRIFT_SUFFIX), model_uri=model_dir, endpoint_name=ENDPOINT_NAME,
             concurrency=concurrency,
         )  # fmt: skip
-    target = out_dir / mode
-    shutil.rmtree(target, ignore_errors=True)
+    # Each mode commits to its own Iceberg tables (pyiceberg's SQL catalog), kept across rounds as a deployed
+    # job's are: a later round replaces the run's partition, as a re-run does.
     config = BatchConfig(
         input_path=data,
-        output_path=str(target / "scored"),
-        rejects_path=str(target / "rejects"),
-        failed_path=str(target / "failed"),
         # Only the drift mode writes drift; the others compute none (the cost measured is all of it).
-        drift_path=str(target / "drift") if mode.endswith(DRIFT_SUFFIX) else None,
+        tables=JobTables.local(out_dir / mode / "warehouse", "bench", drift=mode.endswith(DRIFT_SUFFIX)),
         scoring=scoring,
         # The floor without scoring reads the data as the scored modes do: as the model's description.
         dataset=None if scoring else ModelDir(model_dir).description(),

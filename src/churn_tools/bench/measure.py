@@ -270,7 +270,7 @@ def scaling(settings: Settings, say) -> dict:
         heap = settings.scaling_driver_memory
         java_options = f"-Xms{heap} {gc_log.jvm_options(out / 'gc.log')}"
         command = [
-            sys.executable, "-m", "churn_pipeline.batch", "--input", str(data), "--output", str(out / "scored"),
+            sys.executable, "-m", "churn_pipeline.batch", "--input", str(data), "--warehouse", str(out / "warehouse"),
             "--mode", "embedded", "--model-uri", settings.model_dir, "--progress-seconds", "0",
             "--master", settings.master, "--driver-memory", heap, f"--driver-java-options={java_options}",
             "--batch-id", "bench", "--summary-json", str(out / "summary.json"),

@@ -217,7 +217,7 @@ def batch_once(csv: Path, model_dir: str, out: Path, master: str, heap: str) -> 
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     command = [
-        sys.executable, "-m", "churn_pipeline.batch", "--input", str(csv), "--output", str(out / "scored"),
+        sys.executable, "-m", "churn_pipeline.batch", "--input", str(csv), "--warehouse", str(out / "warehouse"),
         "--mode", "embedded", "--model-uri", model_dir, "--progress-seconds", "0", "--master", master,
         "--driver-memory", heap, "--batch-id", "bench", "--summary-json", str(out / "summary.json"),
     ]  # fmt: skip

@@ -98,7 +98,7 @@ class DemoReport:
             ("data", self.data),
             ("model", self.model_dir),
             ("batch scores", self.batch_out),
-            ("batch rejects", self.lake / "batch" / "rejects"),
+            ("batch tables", self.batch_tables.catalog.warehouse),
             ("stream scores", self.stream_out),
             ("dead letters", self.dead_letter),
             ("outcomes", getattr(self, "outcomes_file", "-")),

@@ -19,6 +19,7 @@ from churn_pipeline.contract import codes, outputs
 from churn_pipeline.contract.dataset import DatasetDescription
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming.handler import StreamTables
+from churn_pipeline.tables import JobTables
 from churn_tools import analytics, outcome_files
 from churn_tools.analytics import load_named_queries
 from churn_tools.local import services as local_services
@@ -124,13 +125,18 @@ class DemoSteps:
         return f"stream {self.deployed.stream_name!r}, endpoint {self.deployed.endpoint_name!r}"
 
     def step_batch(self) -> str:
-        self.batch_out = self.lake / "batch" / "scored"
+        # The batch job's Iceberg tables in pyiceberg's SQL catalog (a run with no AWS catalog of its own).
+        self.batch_tables = JobTables.local(self.lake / "batch" / "warehouse", "batch", drift=True)
+        self.batch_out = Path(
+            self.batch_tables.catalog.table_location("batch", outputs.BATCH_PREDICTIONS.table).removeprefix(
+                "file://"
+            )
+        )
         summary_file = self.work / "batch-summary.json"
         code = self.run_child(
             "batch",
-            ["-m", "churn_pipeline.batch", "--input", str(self.data), "--output", str(self.batch_out),
-             "--rejects", str(self.lake / "batch" / "rejects"), "--failed", str(self.lake / "batch" / "failed"),
-             "--drift", str(self.lake / "batch" / "drift"),
+            ["-m", "churn_pipeline.batch", "--input", str(self.data), "--warehouse", self.batch_tables.catalog.warehouse,
+             "--database", self.batch_tables.database, "--drift",
              "--mode", self.config.batch_mode, "--model-uri", str(self.model_dir),
              "--endpoint-name", self.deployed.endpoint_name, "--threshold", str(self.deployed.threshold),
              "--progress-seconds", "5", "--summary-json", str(summary_file), "--master", "local[2]",
@@ -155,8 +161,8 @@ class DemoSteps:
         summary_file = self.work / "drift-summary.json"
         self.run_child(
             "batch-shifted",
-            ["-m", "churn_pipeline.batch", "--input", str(shifted), "--output", str(self.lake / "shifted" / "scored"),
-             "--drift", str(self.lake / "shifted" / "drift"), "--mode", "embedded", "--model-uri", str(self.model_dir),
+            ["-m", "churn_pipeline.batch", "--input", str(shifted), "--warehouse", str(self.lake / "shifted" / "warehouse"),
+             "--database", "shifted", "--drift", "--mode", "embedded", "--model-uri", str(self.model_dir),
              "--threshold", str(self.deployed.threshold), "--metrics-job-name", self.deployed.batch_job_name,
              "--progress-seconds", "0", "--summary-json", str(summary_file), "--master", "local[2]",
              "--driver-memory", "2g"],
@@ -277,14 +283,15 @@ class DemoSteps:
         self.run_child(
             "quality",
             ["-m", "churn_pipeline.quality", "--outcomes", str(self.outcomes_file),
-             "--scored", str(self.batch_out), "--model-uri", str(self.model_dir),
+             "--batch-table", "sql", self.batch_tables.catalog.warehouse,
+             self.batch_tables.identifier(outputs.BATCH_PREDICTIONS), "--model-uri", str(self.model_dir),
              "--stream-table", "sql", self.stream_tables.catalog.warehouse,
              self.stream_tables.identifier(outputs.STREAM_PREDICTIONS),
              "--out", str(self.quality_out), "--threshold", str(self.deployed.threshold),
              "--summary-json", str(summary_file), "--master", "local[2]", "--driver-memory", "2g"],
         )  # fmt: skip
         summary = json.loads(summary_file.read_text())
-        unscored = unscored_customers(outcomes[id_column], self.batch_out, self.stream_tables)
+        unscored = unscored_customers(outcomes[id_column], self.batch_tables, self.stream_tables)
         self.outcome.report["quality"] = {
             **summary,
             "outcomes": {
@@ -309,17 +316,14 @@ class DemoSteps:
         database = self.deployed.database_name
         con.execute(f'CREATE SCHEMA "{database}"')
         tables = self.deployed.tables
-        con.execute(
-            f'CREATE VIEW "{database}"."{tables["batch"]}" AS SELECT * FROM '
-            f"read_parquet('{self.batch_out}/**/*.parquet', hive_partitioning = true)"
-        )
-        con.execute(
-            f'CREATE VIEW "{database}"."{tables["drift"]}" AS SELECT * FROM '
-            f"read_parquet('{self.lake / 'batch' / 'drift'}/**/*.parquet', hive_partitioning = true)"
-        )
-        for dataset, name in ((outputs.STREAM_PREDICTIONS, "stream"), (outputs.STREAM_DEAD_LETTER, "dead_letter"),
-                              (outputs.STREAM_DRIFT, "stream_drift")):  # fmt: skip
-            stream_table_view(con, self.stream_tables, dataset, f'"{database}"."{tables[name]}"')
+        for where, dataset, name in (
+            (self.batch_tables, outputs.BATCH_PREDICTIONS, "batch"),
+            (self.batch_tables, outputs.BATCH_DRIFT, "drift"),
+            (self.stream_tables, outputs.STREAM_PREDICTIONS, "stream"),
+            (self.stream_tables, outputs.STREAM_DEAD_LETTER, "dead_letter"),
+            (self.stream_tables, outputs.STREAM_DRIFT, "stream_drift"),
+        ):
+            table_view(con, where, dataset, f'"{database}"."{tables[name]}"')
         con.execute(
             quality_view_sql(self.lake / "quality" / "metrics", f'"{database}"."{tables["quality"]}"')
         )
@@ -424,8 +428,8 @@ def quality_table(run_folder: str) -> list[dict]:
     ]
 
 
-def stream_table_view(con, where: StreamTables, dataset: outputs.Dataset, view: str) -> None:
-    """A DuckDB view over the committed rows of one of the stream's Iceberg tables: its current snapshot read by
+def table_view(con, where: JobTables | StreamTables, dataset: outputs.Dataset, view: str) -> None:
+    """A DuckDB view over the committed rows of one of the jobs' Iceberg tables: its current snapshot read by
     pyiceberg's scan (tables.read) and handed to DuckDB as Arrow. Not DuckDB's iceberg extension (pip
     duckdb-extension-iceberg 1.4.4 would match the pinned DuckDB): it attaches a catalog through the Iceberg REST
     API (Glue's is its /iceberg endpoint), which moto does not serve, or reads one metadata file by path; the scan
@@ -436,19 +440,20 @@ def stream_table_view(con, where: StreamTables, dataset: outputs.Dataset, view: 
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
 
 
-def unscored_customers(ids, batch_scored: Path, stream_scored: StreamTables) -> int:
-    """How many of `ids` no scored row has (batch, or a committed stream batch), by DuckDB over the datasets:
-    the customers the quality job should reject as NOT_SCORED besides the planted line."""
+def unscored_customers(ids, batch_scored: JobTables, stream_scored: StreamTables) -> int:
+    """How many of `ids` no scored row has (a committed batch run, or a committed stream batch), by DuckDB over
+    the tables: the customers the quality job should reject as NOT_SCORED besides the planted line."""
     import duckdb
 
     con = duckdb.connect()
-    stream_table_view(con, stream_scored, outputs.STREAM_PREDICTIONS, "stream_scored")
+    table_view(con, batch_scored, outputs.BATCH_PREDICTIONS, "batch_scored")
+    table_view(con, stream_scored, outputs.STREAM_PREDICTIONS, "stream_scored")
     con.register("outcome_ids", ids.to_frame("id"))
     scored_id = f'trim(CAST("{ids.name}" AS VARCHAR))'
     return _scalar(
         con,
         f"""SELECT count(*) FROM outcome_ids ANTI JOIN (
-              SELECT {scored_id} AS id FROM read_parquet('{batch_scored}/**/*.parquet', hive_partitioning = true)
+              SELECT {scored_id} AS id FROM batch_scored
               UNION SELECT {scored_id} AS id FROM stream_scored) AS scored ON trim(outcome_ids.id) = scored.id""",
     )
 

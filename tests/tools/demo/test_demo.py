@@ -19,6 +19,7 @@ from sklearn.metrics import roc_auc_score
 from churn_pipeline.contract import codes, outputs
 from churn_pipeline.model import ModelDir
 from churn_pipeline.streaming.handler import StreamTables
+from churn_pipeline.tables import JobTables
 from churn_tools.demo import steps
 from churn_tools.local import services as local_services
 
@@ -130,18 +131,17 @@ def test_interrupt_during_the_deploy_then_a_clean_rerun(repo_root, tmp_path, por
     lake = work / "lake"
     con = duckdb.connect()
 
-    def rows(path: Path) -> int:
-        if not path.exists() or not any(path.rglob("*.parquet")):
-            return 0
-        return con.execute(
-            f"SELECT count(*) FROM read_parquet('{path}/**/*.parquet', hive_partitioning=true)"
-        ).fetchone()[0]
+    # The batch job's tables, read by a pyiceberg scan of their current snapshot.
+    batch_tables = JobTables.local(lake / "batch" / "warehouse", "batch", drift=True)
+
+    def rows(dataset) -> int:
+        return len(batch_tables.read(dataset, [outputs.BATCH_PARTITION]))
 
     batch = report["batch"]
     assert batch["rows_read"] == ROWS
-    assert rows(lake / "batch" / "scored") == batch["scored"]
-    assert rows(lake / "batch" / "rejects") == batch["rejected"]
-    assert rows(lake / "batch" / "failed") == batch["failed"]
+    assert rows(outputs.BATCH_PREDICTIONS) == batch["scored"]
+    assert rows(outputs.BATCH_REJECTS) == batch["rejected"]
+    assert rows(outputs.BATCH_FAILED) == batch["failed"]
     assert batch["scored"] + batch["rejected"] + batch["failed"] == ROWS
     # The stream's tables, read by a pyiceberg scan of their current snapshot (not the demo's own views).
     where = StreamTables.local(lake / "stream" / "warehouse", drift=True)
@@ -188,16 +188,18 @@ def joined_outcomes(outcomes_file: str, description, lake: Path, con) -> pd.Data
     outcomes["label"] = outcomes[label_column].map(description.label_value)
     outcomes = outcomes[outcomes["label"].notna()].drop_duplicates([id_column, outputs.KNOWN_AT])
     outcomes["known_at"] = pd.to_datetime(outcomes[outputs.KNOWN_AT], utc=True)
-    steps.stream_table_view(
+    steps.table_view(
         con,
         StreamTables.local(lake / "stream" / "warehouse", drift=True),
         outputs.STREAM_PREDICTIONS,
         "stream_scored",
     )
+    steps.table_view(
+        con, JobTables.local(lake / "batch" / "warehouse", "batch"), outputs.BATCH_PREDICTIONS, "batch_scored"
+    )
     picked = f'CAST("{id_column}" AS VARCHAR) AS id, {outputs.PROBABILITY}, {outputs.MODEL_VERSION}, {outputs.SCORED_AT}'
     scores = con.execute(
-        f"SELECT {picked}, 0 AS source FROM read_parquet('{lake / 'batch' / 'scored'}/**/*.parquet', "
-        f"hive_partitioning = true) UNION ALL SELECT {picked}, 1 AS source FROM stream_scored"
+        f"SELECT {picked}, 0 AS source FROM batch_scored UNION ALL SELECT {picked}, 1 AS source FROM stream_scored"
     ).df()
     scores["scored_at"] = pd.to_datetime(scores[outputs.SCORED_AT], utc=True)
     both = outcomes.merge(scores, left_on=id_column, right_on="id")
