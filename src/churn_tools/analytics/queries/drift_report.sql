@@ -6,7 +6,7 @@ SELECT job, computed_at, model_version, feature, kind, psi, rows,
             WHEN psi >= ${drift_alarm_threshold} THEN 'significant'
             WHEN psi >= 0.1 THEN 'watch' ELSE 'stable' END AS reading
 FROM (
-    -- One type for both: the batch's Hive table holds a timestamp, the stream's Iceberg table a timestamptz.
+    -- One type for both, whichever the engine maps Iceberg's timestamptz to.
     SELECT 'batch' AS job, CAST(computed_at AS timestamp with time zone) AS computed_at, model_version, feature,
            kind, psi, rows
     FROM "${database}"."${drift_table}"
