@@ -5,7 +5,7 @@
 QUALITY_OUT ?= $(WORK)/quality
 QUALITY_DIR = $(if $(filter command line,$(origin OUT)),$(OUT),$(QUALITY_OUT))
 # The batch job's scored table (database.table, e.g. batch.batch_predictions) in BATCH_CATALOG's BATCH_WAREHOUSE;
-# by default the same catalog and warehouse as the stream's tables (mk/stream.mk), as on AWS.
+# by default the WAREHOUSE make batch commits to (mk/batch.mk), in the stream's catalog kind.
 BATCH_TABLE ?=
 BATCH_CATALOG ?= $(STREAM_CATALOG)
 BATCH_WAREHOUSE ?= $(WAREHOUSE)
