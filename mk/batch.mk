@@ -2,7 +2,7 @@
 
 INPUT ?= $(OUT)
 # The batch tables (Iceberg, pyiceberg's SQL catalog) live in this warehouse directory, database BATCH_DATABASE.
-WAREHOUSE ?= $(WORK)/batch/warehouse
+BATCH_WAREHOUSE ?= $(WORK)/batch/warehouse
 BATCH_DATABASE ?= batch
 MODE ?= embedded
 ENDPOINT ?= churn-local
@@ -20,10 +20,10 @@ BENCH_PER_ROW_SAMPLE ?= 2000
 
 # The data is read as MODEL_DIR's dataset description (its dataset.json); MODE=none scores nothing and reads it
 # as DATASET's (default: the tutorial's).
-## Score a CSV into Iceberg tables: make batch INPUT=<csv|dir> [WAREHOUSE=<dir>] MODE=embedded|endpoint|none [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [DATASET= (MODE=none only)]
+## Score a CSV into Iceberg tables: make batch INPUT=<csv|dir> [BATCH_WAREHOUSE=<dir>] MODE=embedded|endpoint|none [MODEL_DIR=] [ENDPOINT=] [ENDPOINT_URL=] [DATASET= (MODE=none only)]
 batch: setup
 	$(if $(ENDPOINT_URL),AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME=$(ENDPOINT_URL) AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing} AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}) \
-	$(BIN)/churn-batch --input "$(INPUT)" --warehouse "$(WAREHOUSE)" --database "$(BATCH_DATABASE)" --mode $(MODE) \
+	$(BIN)/churn-batch --input "$(INPUT)" --warehouse "$(BATCH_WAREHOUSE)" --database "$(BATCH_DATABASE)" --mode $(MODE) \
 		$(if $(filter none,$(MODE)),$(if $(DATASET),--dataset "$(DATASET)"),--model-uri "$(MODEL_DIR)") \
 		--endpoint-name "$(ENDPOINT)" --threshold $(THRESHOLD)
 

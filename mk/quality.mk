@@ -4,11 +4,10 @@
 # make quality writes OUT (given on the command line; the Makefile's own OUT is make data's file) or here.
 QUALITY_OUT ?= $(WORK)/quality
 QUALITY_DIR = $(if $(filter command line,$(origin OUT)),$(OUT),$(QUALITY_OUT))
-# The batch job's scored table (database.table, e.g. batch.batch_predictions) in BATCH_CATALOG's BATCH_WAREHOUSE;
-# by default the WAREHOUSE make batch commits to (mk/batch.mk), in the stream's catalog kind.
+# The batch job's scored table (database.table, e.g. batch.batch_predictions) in BATCH_CATALOG's BATCH_WAREHOUSE
+# (mk/batch.mk: the warehouse make batch commits to), in the stream's catalog kind.
 BATCH_TABLE ?=
 BATCH_CATALOG ?= $(STREAM_CATALOG)
-BATCH_WAREHOUSE ?= $(WAREHOUSE)
 OUTCOMES ?=
 HORIZON_DAYS ?= 90
 AUC_MARGIN ?= 0.05
