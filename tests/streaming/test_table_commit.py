@@ -224,3 +224,33 @@ def test_a_crash_at_any_step_shows_no_partial_batch_and_the_restart_commits_each
     # Replayed once more (Spark re-delivers a batch whose end it did not record): every table skips it.
     again = new_handler(model_dir, where)(frame, BATCH)
     assert again.skipped and visible(restarted) == seen
+
+
+@pytest.mark.parametrize("kind", ["sql", "glue"])
+def test_a_micro_batch_loads_each_table_once_and_so_does_its_replay(
+    spark, model_dir, batch_records, monkeypatch, kind, where
+):
+    """The handler's check of which tables lack the batch and the commits share one load per table: a catalog
+    call per table (a Glue GetTable) fewer per micro-batch."""
+    rows, _, _ = batch_records
+    frame = spark.createDataFrame(rows, SOURCE_SCHEMA)
+    handler = new_handler(model_dir, where)
+    identifiers = (
+        handler.identifiers()
+    )  # once per run: the tables checked (created here) before the first batch
+    loads: list[str] = []
+    load_table = handler.catalog.load_table
+
+    def counted(identifier):
+        # Not counted: pyiceberg's SqlCatalog.commit_table loading the table itself by its tuple identifier
+        # (pyiceberg/catalog/sql.py), a step of the catalog's commit (Glue's reads its table with GetTable).
+        if isinstance(identifier, str):
+            loads.append(identifier)
+        return load_table(identifier)
+
+    monkeypatch.setattr(handler.catalog, "load_table", counted)
+    assert not handler(frame, BATCH).skipped
+    assert collections.Counter(loads) == collections.Counter(identifiers.values())  # each once
+    loads.clear()
+    assert handler(frame, BATCH).skipped
+    assert collections.Counter(loads) == collections.Counter(identifiers.values())

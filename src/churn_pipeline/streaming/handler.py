@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from pyiceberg.table import Table
 from pyspark import Accumulator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -304,13 +305,11 @@ class BatchHandler:
         stats = BatchStats(batch_id)
         identifiers = self.identifiers()
         # A table whose history holds this batch's marker (or a later one of this query) has it already: a
-        # crash came after its commit. The batch is re-run for the others only.
+        # crash came after its commit. The batch is re-run for the others only. Each table is loaded once per
+        # micro-batch: its commit starts from this load (and reloads only after a lost race).
+        marker = tables.CommitMarker(query_id, batch_id)
         loaded = {name: self.catalog.load_table(identifier) for name, identifier in identifiers.items()}
-        done = {
-            name
-            for name, table in loaded.items()
-            if (last := tables.last_committed_sequence(table, query_id)) is not None and batch_id <= last
-        }
+        done = {name for name, table in loaded.items() if tables.is_committed(table, marker)}
         if SCORED in done:  # committed last, always (even empty): the batch is in every table that has rows
             stats.skipped = True
             log.info(stats.log_line())
@@ -330,10 +329,8 @@ class BatchHandler:
                 for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
             ],
         )
-        pending = {
-            name: f"{table.location().rstrip('/')}/data" for name, table in loaded.items() if name not in done
-        }
-        stats = self._process(source, query_id, batch_id, stats, pending)
+        pending = {name: table for name, table in loaded.items() if name not in done}
+        stats = self._process(source, marker, stats, pending)
         stats.batch_seconds = time.time() - started
         log.info(stats.log_line())
         return self._done(stats)
@@ -354,9 +351,11 @@ class BatchHandler:
         return drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
 
     def _process(
-        self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats, pending: dict[str, str]
+        self, source: DataFrame, marker: tables.CommitMarker, stats: BatchStats, pending: dict[str, Table]
     ) -> BatchStats:
-        """`pending`: the data location of each table this batch is not yet committed to."""
+        """`pending`: each table this batch is not yet committed to, as loaded for this batch."""
+        query_id, batch_id = marker.writer, marker.sequence
+        locations = {name: f"{table.location().rstrip('/')}/data" for name, table in pending.items()}
         # One Python operator per task: it parses, scores (the shared scorer's function) and writes each Arrow
         # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
         # until its result came back: behind a parse that outruns the model, the whole partition
@@ -385,7 +384,7 @@ class BatchHandler:
             self.max_payload_bytes,
             scorer,
             scored_at_micros,
-            {name: location for name, location in pending.items() if name in (SCORED, DEAD)},
+            {name: location for name, location in locations.items() if name in (SCORED, DEAD)},
             self.tables.catalog,
             f"{query_id}-{batch_id:012d}",
         )
@@ -409,18 +408,18 @@ class BatchHandler:
                 table = drift_table(report, scorer.model_version, batch_id)
                 name = f"{query_id}-{batch_id:012d}-driver"
                 files[DRIFT] = table_files.write_hour_files(
-                    self.tables.catalog, pending[DRIFT], table, HOUR_COLUMN[DRIFT], name
+                    self.tables.catalog, locations[DRIFT], table, HOUR_COLUMN[DRIFT], name
                 )
         # Dead letters and drift first, the scored table last: a crash before a table's commit leaves the
         # batch uncommitted there, so it re-runs for that table (and those after it) only. The scored table's
         # snapshot is made even with no scored row: its marker says the whole batch is done.
-        marker = tables.CommitMarker(query_id, batch_id)
         committing = time.perf_counter()
         for name, identifier in self.identifiers().items():
             if name in pending:
                 tables.commit_data_files(
-                    self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED
-                )
+                    self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED,
+                    loaded=pending[name],
+                )  # fmt: skip
         stats.commit_seconds = time.perf_counter() - committing
         if arrivals:
             stats.max_arrival_to_commit_seconds = time.time() - float(min(arrivals)) / 1e6

@@ -13,6 +13,7 @@ from churn_pipeline.tables.commit import (
     DataFileError,
     RetryPolicy,
     commit_data_files,
+    is_committed,
     last_committed_sequence,
 )
 from churn_pipeline.tables.create import TableMismatchError, ensure_table
@@ -32,6 +33,7 @@ __all__ = [
     "commit_data_files",
     "data_file_paths",
     "ensure_table",
+    "is_committed",
     "last_committed_sequence",
     "read_arrow",
     "read_pandas",

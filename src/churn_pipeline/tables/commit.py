@@ -109,6 +109,13 @@ def last_committed_sequence(table: Table, writer: str) -> int | None:
     return next((sequence for who, sequence, _ in _markers(table) if who == writer), None)
 
 
+def is_committed(table: Table, marker: CommitMarker) -> bool:
+    """Whether the table already has the marker's batch: its writer's newest marker in the current branch's
+    history is at `marker.sequence` or later (a replay of it, or of an earlier batch, commits nothing)."""
+    done = last_committed_sequence(table, marker.writer)
+    return done is not None and marker.sequence <= done
+
+
 # Error codes and HTTP statuses botocore's standard retry mode treats as transient or throttling
 # (botocore/retries/standard.py, TransientRetryableChecker and ThrottledRetryableChecker), and Glue's own 5xx
 # and timeout faults (UpdateTable's errors in botocore/data/glue/2017-03-31/service-2.json: InternalService-
@@ -150,26 +157,28 @@ def commit_data_files(
     retry: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     commit_empty: bool = False,
+    loaded: Table | None = None,
 ) -> CommitOutcome:
     """Add `file_paths` to the table in one snapshot carrying `marker`, unless the marker is already there.
     With no file, no snapshot, unless `commit_empty`: then an empty snapshot records the marker (the writer's
     "this batch is done" for a table it commits last: pyiceberg 0.12.0's Transaction.add_files with no file
-    still appends a snapshot, with no data file, pyiceberg/table/__init__.py; test_commit.py checks it)."""
+    still appends a snapshot, with no data file, pyiceberg/table/__init__.py; test_commit.py checks it).
+    `loaded`: the table as the caller loaded it, checked and committed against by the first attempt instead of
+    a new load; if the table has moved since, that commit loses the race (its requirements name the state it
+    was loaded in) and the next attempt reloads and re-checks, as after any lost race."""
     paths = list(file_paths)
     if len(set(paths)) != len(paths):
         raise DataFileError(f"{identifier}: the file list names a file twice: {sorted(paths)}")
     outcome_unknown = False  # the previous attempt met a transient error: it may have landed
     for attempt in range(1, retry.attempts + 1):
-        table = catalog.load_table(identifier)
+        table = loaded if attempt == 1 and loaded is not None else catalog.load_table(identifier)
         if table.properties.get(COMMIT_RETRY_PROPERTY) != "0":
             raise CommitConflictError(
                 f"{identifier}: {COMMIT_RETRY_PROPERTY} is not 0, so pyiceberg would retry a lost race itself "
                 "without re-checking the marker; create the table with churn_pipeline.tables.ensure_table"
             )
-        done = last_committed_sequence(table, marker.writer)
-        if done is not None and marker.sequence <= done:
-            log.info("%s: %s batch %s already committed (newest: %s), skipped", identifier, marker.writer,
-                     marker.sequence, done)  # fmt: skip
+        if is_committed(table, marker):
+            log.info("%s: %s batch %s already committed, skipped", identifier, marker.writer, marker.sequence)
             return CommitOutcome(outcome_unknown, _snapshot_of(table, marker), attempt)
         if not paths and not commit_empty:  # no snapshot for it (a replay of it has nothing to duplicate)
             return CommitOutcome(False, None, attempt)
