@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from pyiceberg.io import load_file_io
 
-from churn_pipeline.tables import CommitMarker, commit_data_files
+from churn_pipeline.tables import CommitMarker, commit_data_files, files
 from churn_pipeline.tables.files import write_hour_files
 
 from .conftest import SCHEMA, batch_rows, hour
@@ -49,3 +50,26 @@ def test_a_column_without_an_hour_per_row_is_refused(sql_table, column, problem)
     data = sql_table.load().location() + "/data"
     with pytest.raises(ValueError, match=problem):
         write_hour_files(sql_table.settings, data, table, "kinesis_arrival_time", "t0")
+
+
+def test_a_worker_builds_one_file_io_for_every_batch_it_writes(sql_table, monkeypatch):
+    """write_hour_files runs per Arrow batch in each Spark task, and a Python worker serves many tasks."""
+    built = []
+
+    def counted(properties, location):
+        built.append(location)
+        return load_file_io(properties, location)
+
+    monkeypatch.setattr(files, "load_file_io", counted)
+    monkeypatch.setattr(files, "_FILE_IOS", {})  # a fresh worker
+    data = sql_table.load().location() + "/data"
+    written = [
+        write_hour_files(
+            sql_table.settings, data, pa.Table.from_pylist(batch_rows(f"b{n}", 2, hour(n)), SCHEMA),
+            "kinesis_arrival_time", f"t{n}",
+        )
+        for n in range(4)
+    ]  # fmt: skip
+    assert (len(built), sum(len(paths) for paths in written)) == (1, 4)
+    commit_data_files(sql_table.catalog, sql_table.identifier, sum(written, []), CommitMarker(QUERY, 0))
+    assert sql_table.rows() == sum((batch_rows(f"b{n}", 2, hour(n)) for n in range(4)), [])
