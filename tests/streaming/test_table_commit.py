@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import boto3
 import pytest
+from pyiceberg.table import TableProperties
 
 from churn_pipeline import tables
 from churn_pipeline.contract import outputs
@@ -254,3 +255,20 @@ def test_a_micro_batch_loads_each_table_once_and_so_does_its_replay(
     loads.clear()
     assert handler(frame, BATCH).skipped
     assert collections.Counter(loads) == collections.Counter(identifiers.values())
+
+
+def test_a_table_with_its_own_write_data_path_gets_its_files_there(spark, model_dir, batch_records, tmp_path):
+    """Where a table's data files go is the table's to say (its location provider: write.data.path if set)."""
+    where = h.StreamTables(tables.CatalogSettings("sql", str(tmp_path / "warehouse")), "paths", drift=True)
+    handler = new_handler(model_dir, where)
+    identifier = handler.identifiers()[h.SCORED]
+    elsewhere = (tmp_path / "scored-data").as_uri()
+    with handler.catalog.load_table(identifier).transaction() as transaction:
+        transaction.set_properties({TableProperties.WRITE_DATA_PATH: elsewhere})
+    rows, valid, _ = batch_records
+    handler(spark.createDataFrame(rows, SOURCE_SCHEMA), BATCH)
+    listed = [f["file_path"] for f in handler.catalog.load_table(identifier).inspect.files().to_pylist()]
+    assert listed and all(
+        path.startswith(f"{elsewhere}/{outputs.KINESIS_ARRIVAL_TIME}_hour=") for path in listed
+    )
+    assert sorted(visible(handler)[h.SCORED]) == sorted(valid)

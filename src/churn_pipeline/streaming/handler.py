@@ -355,7 +355,7 @@ class BatchHandler:
     ) -> BatchStats:
         """`pending`: each table this batch is not yet committed to, as loaded for this batch."""
         query_id, batch_id = marker.writer, marker.sequence
-        locations = {name: f"{table.location().rstrip('/')}/data" for name, table in pending.items()}
+        locations = {name: table_files.data_location(table) for name, table in pending.items()}
         # One Python operator per task: it parses, scores (the shared scorer's function) and writes each Arrow
         # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
         # until its result came back: behind a parse that outruns the model, the whole partition

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.table import Table
 
 from churn_pipeline.tables.catalog import CatalogSettings, file_io_properties
 
@@ -28,6 +29,13 @@ _FILE_IOS: dict[tuple[tuple[tuple[str, str], ...], str], FileIO] = {}
 def attempt_token() -> str:
     """Unique per writing attempt (a task retry, a replayed micro-batch): part of every file name it writes."""
     return uuid.uuid4().hex
+
+
+def data_location(table: Table) -> str:
+    """Where the table's data files go, as Iceberg says: its location provider's data path, the table property
+    write.data.path if set, else <table location>/data (pyiceberg 0.12.0: Table.location_provider,
+    pyiceberg/table/__init__.py; LocationProvider.__init__, pyiceberg/table/locations.py)."""
+    return table.location_provider().data_path
 
 
 def split_by_hour(table: pa.Table, column: str) -> dict[int, pa.Table]:
