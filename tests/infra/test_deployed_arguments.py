@@ -25,7 +25,7 @@ from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.scoring.endpoint_client import runtime_client
 from churn_pipeline.streaming import glue as stream_glue
 from churn_pipeline.streaming.handler import StreamTables
-from churn_pipeline.tables import CatalogSettings
+from churn_pipeline.tables import CatalogSettings, TableRef
 from churn_tools.deploy import tables as deploy_tables
 
 from .conftest import ARTIFACTS, ENVIRONMENTS, REPO_ROOT, load_hcl
@@ -194,7 +194,8 @@ def test_the_quality_job_reads_its_planned_arguments_into_its_config(planned, en
                  stream_glue.JOB_ARGUMENTS)
     )  # fmt: skip
     assert (config.batch_scored_paths, config.stream_scored_tables) == (
-        (location["batch_predictions"],), (stream.tables.ref(outputs.STREAM_PREDICTIONS),)
+        (location["batch_predictions"],),
+        (TableRef(stream.tables.catalog, stream.tables.identifier(outputs.STREAM_PREDICTIONS)),),
     )  # fmt: skip
     # The scorers' arguments, as the scoring jobs read them: the same model, threshold and region.
     batch = batch_glue.config_from_glue_args(

@@ -81,9 +81,6 @@ class StreamTables:
     def identifier(self, dataset: outputs.Dataset) -> str:
         return f"{self.database}.{dataset.table}"
 
-    def ref(self, dataset: outputs.Dataset) -> tables.TableRef:
-        return tables.TableRef(self.catalog, self.identifier(dataset))
-
     @classmethod
     def local(cls, warehouse: str | Path, database: str = "stream", drift: bool = False) -> StreamTables:
         """The tables in pyiceberg's SQL catalog in a local directory (a run with no AWS stand-in)."""
@@ -275,10 +272,6 @@ class BatchHandler:
     @property
     def query_id(self) -> str:
         return self._query_id() if callable(self._query_id) else self._query_id
-
-    def datasets(self) -> dict[str, outputs.Dataset]:
-        """The tables of each micro-batch, in commit order: dead letter and drift first, scored last."""
-        return {role: spec.dataset for role, spec in self.table_specs().items()}
 
     def table_specs(self) -> dict[str, layout.TableSpec]:
         return layout.table_specs(self.contract.output, self.tables.drift)
@@ -588,7 +581,3 @@ class CheckpointQueryId:
         if self._id is None:
             self._id = read_query_id(self.checkpoint_path, self.region)
         return self._id
-
-
-def local_path(location: str) -> Path | None:
-    return None if location.startswith(("s3://", "s3a://")) else Path(location)
