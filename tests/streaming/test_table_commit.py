@@ -222,6 +222,11 @@ def test_a_crash_at_any_step_shows_no_partial_batch_and_the_restart_commits_each
     assert (stats.skipped, stats.replayed) == (False, bool(expected))
     seen = visible(restarted)
     assert assert_whole_or_nothing(seen, valid, bad) == {h.SCORED, h.DEAD, h.DRIFT}
+    # One scoring time in the committed batch, written by every task: the attempt's, taken on the driver.
+    scored_at = tables.read_arrow(
+        restarted.catalog, restarted.identifiers()[h.SCORED], [outputs.SCORED_AT]
+    ).column(0)
+    assert len(scored_at.unique()) == 1
     # Replayed once more (Spark re-delivers a batch whose end it did not record): every table skips it.
     again = new_handler(model_dir, where)(frame, BATCH)
     assert again.skipped and visible(restarted) == seen

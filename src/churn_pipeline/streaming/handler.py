@@ -369,7 +369,10 @@ class BatchHandler:
         # Arrow batch at a time, so more records per task cost no memory.
         # (coalesce never adds partitions: a batch with fewer keeps its own.)
         source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
-        # One scoring time for the micro-batch (what current_timestamp() gives a query), the same in a retry.
+        # One scoring time for this attempt at the micro-batch (as current_timestamp() is one per query), taken
+        # here on the driver and shipped in the tasks' function: every task, and a task Spark retries, writes
+        # the same. A replay of the batch (a new handler call, after a failure or a restart) scores again at its
+        # own time; only one attempt is ever committed (the marker), so a committed batch has one scored_at.
         scored_at_micros = int(time.time() * 1e6)
         pipeline = _task_pipeline(
             contract.parser,
