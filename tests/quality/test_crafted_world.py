@@ -81,10 +81,10 @@ def world(tmp_path_factory) -> dict:
     # The stream's scored table, as the streaming job creates and commits it.
     stream = tables.TableRef(settings, f"stream.{outputs.STREAM_PREDICTIONS.table}")
     scored_table = outputs.STREAM_PREDICTIONS.for_data(tutorial())
-    data = tables.ensure_table(
+    data = table_files.data_location(tables.ensure_table(
         catalog, stream.identifier, outputs.arrow_schema(scored_table),
         [(outputs.KINESIS_ARRIVAL_TIME, "hour")], settings.table_location("stream", scored_table.table),
-    ).location() + "/data"  # fmt: skip
+    ))  # fmt: skip
     arrival = {outputs.KINESIS_ARRIVAL_TIME: datetime.datetime(2026, 3, 1, 12, tzinfo=UTC)}
     committed = [score("100-0001", 2, T0 - DAY, "v-stream"), score("100-0002", 5, T0 - 5 * DAY, "v-stream")]
     files = table_files.write_hour_files(

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import boto3
 import pytest
+from pyiceberg.table import TableProperties
 
 from churn_pipeline import tables
 from churn_pipeline.contract import outputs
@@ -221,6 +222,58 @@ def test_a_crash_at_any_step_shows_no_partial_batch_and_the_restart_commits_each
     assert (stats.skipped, stats.replayed) == (False, bool(expected))
     seen = visible(restarted)
     assert assert_whole_or_nothing(seen, valid, bad) == {h.SCORED, h.DEAD, h.DRIFT}
+    # One scoring time in the committed batch, written by every task: the attempt's, taken on the driver.
+    scored_at = tables.read_arrow(
+        restarted.catalog, restarted.identifiers()[h.SCORED], [outputs.SCORED_AT]
+    ).column(0)
+    assert len(scored_at.unique()) == 1
     # Replayed once more (Spark re-delivers a batch whose end it did not record): every table skips it.
     again = new_handler(model_dir, where)(frame, BATCH)
     assert again.skipped and visible(restarted) == seen
+
+
+@pytest.mark.parametrize("kind", ["sql", "glue"])
+def test_a_micro_batch_loads_each_table_once_and_so_does_its_replay(
+    spark, model_dir, batch_records, monkeypatch, kind, where
+):
+    """The handler's check of which tables lack the batch and the commits share one load per table: a catalog
+    call per table (a Glue GetTable) fewer per micro-batch."""
+    rows, _, _ = batch_records
+    frame = spark.createDataFrame(rows, SOURCE_SCHEMA)
+    handler = new_handler(model_dir, where)
+    identifiers = (
+        handler.identifiers()
+    )  # once per run: the tables checked (created here) before the first batch
+    loads: list[str] = []
+    load_table = handler.catalog.load_table
+
+    def counted(identifier):
+        # Not counted: pyiceberg's SqlCatalog.commit_table loading the table itself by its tuple identifier
+        # (pyiceberg/catalog/sql.py), a step of the catalog's commit (Glue's reads its table with GetTable).
+        if isinstance(identifier, str):
+            loads.append(identifier)
+        return load_table(identifier)
+
+    monkeypatch.setattr(handler.catalog, "load_table", counted)
+    assert not handler(frame, BATCH).skipped
+    assert collections.Counter(loads) == collections.Counter(identifiers.values())  # each once
+    loads.clear()
+    assert handler(frame, BATCH).skipped
+    assert collections.Counter(loads) == collections.Counter(identifiers.values())
+
+
+def test_a_table_with_its_own_write_data_path_gets_its_files_there(spark, model_dir, batch_records, tmp_path):
+    """Where a table's data files go is the table's to say (its location provider: write.data.path if set)."""
+    where = h.StreamTables(tables.CatalogSettings("sql", str(tmp_path / "warehouse")), "paths", drift=True)
+    handler = new_handler(model_dir, where)
+    identifier = handler.identifiers()[h.SCORED]
+    elsewhere = (tmp_path / "scored-data").as_uri()
+    with handler.catalog.load_table(identifier).transaction() as transaction:
+        transaction.set_properties({TableProperties.WRITE_DATA_PATH: elsewhere})
+    rows, valid, _ = batch_records
+    handler(spark.createDataFrame(rows, SOURCE_SCHEMA), BATCH)
+    listed = [f["file_path"] for f in handler.catalog.load_table(identifier).inspect.files().to_pylist()]
+    assert listed and all(
+        path.startswith(f"{elsewhere}/{outputs.KINESIS_ARRIVAL_TIME}_hour=") for path in listed
+    )
+    assert sorted(visible(handler)[h.SCORED]) == sorted(valid)

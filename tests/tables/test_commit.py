@@ -13,6 +13,7 @@ from churn_pipeline.tables import (
     DataFileError,
     RetryPolicy,
     commit_data_files,
+    is_committed,
 )
 from churn_pipeline.tables.commit import SEQUENCE_PROPERTY, WRITER_PROPERTY
 
@@ -208,3 +209,33 @@ def test_a_file_with_nanosecond_timestamps_names_the_spark_setting(sql_table):
 def test_a_bad_marker_is_refused_naming_the_field(writer, sequence, problem):
     with pytest.raises(ValueError, match=problem):
         CommitMarker(writer, sequence)
+
+
+def test_is_committed_holds_for_the_writers_newest_sequence_and_every_earlier_one(sql_table):
+    commit_data_files(
+        sql_table.catalog, sql_table.identifier, [sql_table.write_file(batch_rows("b", 1, hour(4)))],
+        CommitMarker(QUERY, 5),
+    )  # fmt: skip
+    table = sql_table.load()
+    assert [is_committed(table, CommitMarker(QUERY, n)) for n in (4, 5, 6)] == [True, True, False]
+    assert not is_committed(table, CommitMarker("another-query", 0))
+
+
+def test_a_table_loaded_before_another_commit_of_the_batch_loses_the_race_and_rechecks(any_table):
+    """The caller's table (the handler loads it before its tasks write) is stale by the time of the commit: a
+    zombie committed the same batch meanwhile. The commit against it is refused, the reload finds the marker."""
+    stale = any_table.load()
+    zombie = commit_data_files(
+        any_table.second_committer(), any_table.identifier,
+        [any_table.write_file(batch_rows("zombie", 2, hour(7)))], CommitMarker(QUERY, 3),
+    )  # fmt: skip
+    waits = []
+    outcome = commit_data_files(
+        any_table.catalog, any_table.identifier, [any_table.write_file(batch_rows("ours", 2, hour(7)))],
+        CommitMarker(QUERY, 3), FAST, sleep=waits.append, loaded=stale,
+    )  # fmt: skip
+    assert (outcome.committed, outcome.snapshot_id, outcome.attempts, len(waits)) == (
+        False, zombie.snapshot_id, 2, 1
+    )  # fmt: skip
+    assert marked_snapshots(any_table.load()) == [(QUERY, "3")]
+    assert any_table.rows() == batch_rows("zombie", 2, hour(7))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from pyiceberg.io import load_file_io
 
-from churn_pipeline.tables import CommitMarker, commit_data_files
-from churn_pipeline.tables.files import write_hour_files
+from churn_pipeline.tables import CommitMarker, commit_data_files, files
+from churn_pipeline.tables.files import data_location, write_hour_files
 
 from .conftest import SCHEMA, batch_rows, hour
 from .test_commit import QUERY, hours_since_epoch
@@ -15,7 +16,7 @@ from .test_commit import QUERY, hours_since_epoch
 
 def test_rows_of_two_hours_make_one_file_each_and_a_second_attempt_new_names(sql_table):
     rows = batch_rows("a", 3, hour(8, 59)) + batch_rows("b", 2, hour(9, 0))
-    data = sql_table.load().location() + "/data"
+    data = data_location(sql_table.load())
     first = write_hour_files(
         sql_table.settings, data, pa.Table.from_pylist(rows, SCHEMA), "kinesis_arrival_time", "t0"
     )
@@ -46,6 +47,29 @@ def test_rows_of_two_hours_make_one_file_each_and_a_second_attempt_new_names(sql
 )
 def test_a_column_without_an_hour_per_row_is_refused(sql_table, column, problem):
     table = pa.table({"record_id": ["x"], "score": [0.5], "kinesis_arrival_time": column})
-    data = sql_table.load().location() + "/data"
+    data = data_location(sql_table.load())
     with pytest.raises(ValueError, match=problem):
         write_hour_files(sql_table.settings, data, table, "kinesis_arrival_time", "t0")
+
+
+def test_a_worker_builds_one_file_io_for_every_batch_it_writes(sql_table, monkeypatch):
+    """write_hour_files runs per Arrow batch in each Spark task, and a Python worker serves many tasks."""
+    built = []
+
+    def counted(properties, location):
+        built.append(location)
+        return load_file_io(properties, location)
+
+    monkeypatch.setattr(files, "load_file_io", counted)
+    monkeypatch.setattr(files, "_FILE_IOS", {})  # a fresh worker
+    data = data_location(sql_table.load())
+    written = [
+        write_hour_files(
+            sql_table.settings, data, pa.Table.from_pylist(batch_rows(f"b{n}", 2, hour(n)), SCHEMA),
+            "kinesis_arrival_time", f"t{n}",
+        )
+        for n in range(4)
+    ]  # fmt: skip
+    assert (len(built), sum(len(paths) for paths in written)) == (1, 4)
+    commit_data_files(sql_table.catalog, sql_table.identifier, sum(written, []), CommitMarker(QUERY, 0))
+    assert sql_table.rows() == sum((batch_rows(f"b{n}", 2, hour(n)) for n in range(4)), [])

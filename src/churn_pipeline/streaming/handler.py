@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+from pyiceberg.table import Table
 from pyspark import Accumulator
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -79,9 +80,6 @@ class StreamTables:
 
     def identifier(self, dataset: outputs.Dataset) -> str:
         return f"{self.database}.{dataset.table}"
-
-    def ref(self, dataset: outputs.Dataset) -> tables.TableRef:
-        return tables.TableRef(self.catalog, self.identifier(dataset))
 
     @classmethod
     def local(cls, warehouse: str | Path, database: str = "stream", drift: bool = False) -> StreamTables:
@@ -275,10 +273,6 @@ class BatchHandler:
     def query_id(self) -> str:
         return self._query_id() if callable(self._query_id) else self._query_id
 
-    def datasets(self) -> dict[str, outputs.Dataset]:
-        """The tables of each micro-batch, in commit order: dead letter and drift first, scored last."""
-        return {role: spec.dataset for role, spec in self.table_specs().items()}
-
     def table_specs(self) -> dict[str, layout.TableSpec]:
         return layout.table_specs(self.contract.output, self.tables.drift)
 
@@ -304,13 +298,11 @@ class BatchHandler:
         stats = BatchStats(batch_id)
         identifiers = self.identifiers()
         # A table whose history holds this batch's marker (or a later one of this query) has it already: a
-        # crash came after its commit. The batch is re-run for the others only.
+        # crash came after its commit. The batch is re-run for the others only. Each table is loaded once per
+        # micro-batch: its commit starts from this load (and reloads only after a lost race).
+        marker = tables.CommitMarker(query_id, batch_id)
         loaded = {name: self.catalog.load_table(identifier) for name, identifier in identifiers.items()}
-        done = {
-            name
-            for name, table in loaded.items()
-            if (last := tables.last_committed_sequence(table, query_id)) is not None and batch_id <= last
-        }
+        done = {name for name, table in loaded.items() if tables.is_committed(table, marker)}
         if SCORED in done:  # committed last, always (even empty): the batch is in every table that has rows
             stats.skipped = True
             log.info(stats.log_line())
@@ -330,10 +322,8 @@ class BatchHandler:
                 for name in (SOURCE_ERROR_CODE, SOURCE_ERROR_REASON)
             ],
         )
-        pending = {
-            name: f"{table.location().rstrip('/')}/data" for name, table in loaded.items() if name not in done
-        }
-        stats = self._process(source, query_id, batch_id, stats, pending)
+        pending = {name: table for name, table in loaded.items() if name not in done}
+        stats = self._process(source, marker, stats, pending)
         stats.batch_seconds = time.time() - started
         log.info(stats.log_line())
         return self._done(stats)
@@ -354,9 +344,11 @@ class BatchHandler:
         return drift.report(scorer.drift_baseline, scorer.drift_counts(rows), rows)
 
     def _process(
-        self, source: DataFrame, query_id: str, batch_id: int, stats: BatchStats, pending: dict[str, str]
+        self, source: DataFrame, marker: tables.CommitMarker, stats: BatchStats, pending: dict[str, Table]
     ) -> BatchStats:
-        """`pending`: the data location of each table this batch is not yet committed to."""
+        """`pending`: each table this batch is not yet committed to, as loaded for this batch."""
+        query_id, batch_id = marker.writer, marker.sequence
+        locations = {name: table_files.data_location(table) for name, table in pending.items()}
         # One Python operator per task: it parses, scores (the shared scorer's function) and writes each Arrow
         # batch in turn, so a task holds one batch. Spark's scoring UDF would queue every row it sent to Python
         # until its result came back: behind a parse that outruns the model, the whole partition
@@ -377,7 +369,10 @@ class BatchHandler:
         # Arrow batch at a time, so more records per task cost no memory.
         # (coalesce never adds partitions: a batch with fewer keeps its own.)
         source = source.coalesce(source.sparkSession.sparkContext.defaultParallelism)
-        # One scoring time for the micro-batch (what current_timestamp() gives a query), the same in a retry.
+        # One scoring time for this attempt at the micro-batch (as current_timestamp() is one per query), taken
+        # here on the driver and shipped in the tasks' function: every task, and a task Spark retries, writes
+        # the same. A replay of the batch (a new handler call, after a failure or a restart) scores again at its
+        # own time; only one attempt is ever committed (the marker), so a committed batch has one scored_at.
         scored_at_micros = int(time.time() * 1e6)
         pipeline = _task_pipeline(
             contract.parser,
@@ -385,7 +380,7 @@ class BatchHandler:
             self.max_payload_bytes,
             scorer,
             scored_at_micros,
-            {name: location for name, location in pending.items() if name in (SCORED, DEAD)},
+            {name: location for name, location in locations.items() if name in (SCORED, DEAD)},
             self.tables.catalog,
             f"{query_id}-{batch_id:012d}",
         )
@@ -409,18 +404,18 @@ class BatchHandler:
                 table = drift_table(report, scorer.model_version, batch_id)
                 name = f"{query_id}-{batch_id:012d}-driver"
                 files[DRIFT] = table_files.write_hour_files(
-                    self.tables.catalog, pending[DRIFT], table, HOUR_COLUMN[DRIFT], name
+                    self.tables.catalog, locations[DRIFT], table, HOUR_COLUMN[DRIFT], name
                 )
         # Dead letters and drift first, the scored table last: a crash before a table's commit leaves the
         # batch uncommitted there, so it re-runs for that table (and those after it) only. The scored table's
         # snapshot is made even with no scored row: its marker says the whole batch is done.
-        marker = tables.CommitMarker(query_id, batch_id)
         committing = time.perf_counter()
         for name, identifier in self.identifiers().items():
             if name in pending:
                 tables.commit_data_files(
-                    self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED
-                )
+                    self.catalog, identifier, files.get(name, []), marker, commit_empty=name == SCORED,
+                    loaded=pending[name],
+                )  # fmt: skip
         stats.commit_seconds = time.perf_counter() - committing
         if arrivals:
             stats.max_arrival_to_commit_seconds = time.time() - float(min(arrivals)) / 1e6
@@ -589,7 +584,3 @@ class CheckpointQueryId:
         if self._id is None:
             self._id = read_query_id(self.checkpoint_path, self.region)
         return self._id
-
-
-def local_path(location: str) -> Path | None:
-    return None if location.startswith(("s3://", "s3a://")) else Path(location)

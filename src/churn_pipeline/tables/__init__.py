@@ -9,9 +9,11 @@ from churn_pipeline.tables.commit import (
     CommitConflictError,
     CommitMarker,
     CommitOutcome,
+    CommitUnavailableError,
     DataFileError,
     RetryPolicy,
     commit_data_files,
+    is_committed,
     last_committed_sequence,
 )
 from churn_pipeline.tables.create import TableMismatchError, TableSpec, ensure_table, ensure_tables
@@ -23,6 +25,7 @@ __all__ = [
     "CommitConflictError",
     "CommitMarker",
     "CommitOutcome",
+    "CommitUnavailableError",
     "DataFileError",
     "JobTables",
     "RetryPolicy",
@@ -34,6 +37,7 @@ __all__ = [
     "data_file_paths",
     "ensure_table",
     "ensure_tables",
+    "is_committed",
     "last_committed_sequence",
     "read_arrow",
     "read_pandas",

@@ -113,8 +113,9 @@ def _glue_catalog(name: str, properties: dict[str, Any]) -> Catalog:
         ConcurrentModificationException; pyiceberg reads that as "did not land" and deletes the manifest list
         of the snapshot the table now points at (Transaction.commit_transaction, its CommitFailedException
         branch): a table no reader can open (tests/tables/test_glue_races.py shows it). Sent once, a lost
-        response surfaces as a connection error instead, pyiceberg deletes nothing, the micro-batch fails, and
-        its replay finds the landed commit by its marker. Reads (GetTable) keep pyiceberg's retries.
+        response surfaces as a connection error instead, pyiceberg deletes nothing, and commit_data_files
+        reloads the table: it finds the landed commit by its marker, or commits again if it did not land (a
+        throttle or a 5xx likewise). Reads (GetTable) keep pyiceberg's retries.
         """
 
         def __init__(self, name: str, **properties: str) -> None:

@@ -13,6 +13,14 @@ raises CommitFailedException for ConcurrentModificationException, pyiceberg/cata
 reloads the table, re-checks the marker (the winner may have been another attempt at this same batch, or this
 attempt itself whose response was lost) and tries again, a bounded number of times with growing waits.
 Files an attempt wrote but never committed are referenced by no snapshot: no reader sees them.
+
+A transient AWS error on the commit (a throttle, a 5xx, a lost response: `is_transient`) is met the same way:
+Glue's UpdateTable is sent once (catalog.py), so its outcome is unknown; the reload and re-check find the
+marker if it landed, else the next attempt commits. pyiceberg 0.12.0 deletes an attempt's manifests and
+manifest list only on CommitFailedException or ValidationException (the commit did not land); on any other
+exception it deletes nothing (pyiceberg/table/__init__.py, Transaction.commit_transaction), and every attempt
+writes metadata files of its own (a new commit_uuid: pyiceberg/table/update/snapshot.py), so no retry deletes
+a file the table references. Any other error (access denied, a validation error) is raised at once.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import BooleanExpression
@@ -42,6 +52,10 @@ SEQUENCE_PROPERTY = "churn.commit.sequence"
 
 class CommitConflictError(RuntimeError):
     """Every attempt lost the race: the message names the table, the marker and the attempts."""
+
+
+class CommitUnavailableError(RuntimeError):
+    """Every attempt met a transient AWS error and none landed: the message names the table, marker and error."""
 
 
 class DataFileError(ValueError):
@@ -77,7 +91,9 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class CommitOutcome:
-    committed: bool  # False: the marker was already in the table (a replay), nothing was committed
+    # True: this call's commit landed (also when found by its marker after an attempt whose answer was lost);
+    # False: the marker was already in the table (a replay), nothing was committed
+    committed: bool
     snapshot_id: int | None  # the snapshot holding the marker (None: nothing to commit and never committed)
     attempts: int
 
@@ -95,6 +111,40 @@ def last_committed_sequence(table: Table, writer: str) -> int | None:
     return next((sequence for who, sequence, _ in _markers(table) if who == writer), None)
 
 
+def is_committed(table: Table, marker: CommitMarker) -> bool:
+    """Whether the table already has the marker's batch: its writer's newest marker in the current branch's
+    history is at `marker.sequence` or later (a replay of it, or of an earlier batch, commits nothing)."""
+    done = last_committed_sequence(table, marker.writer)
+    return done is not None and marker.sequence <= done
+
+
+# Error codes and HTTP statuses botocore's standard retry mode treats as transient or throttling
+# (botocore/retries/standard.py, TransientRetryableChecker and ThrottledRetryableChecker), and Glue's own 5xx
+# and timeout faults (UpdateTable's errors in botocore/data/glue/2017-03-31/service-2.json: InternalService-
+# Exception, OperationTimeoutException; InternalFailure is the generic 500 of every AWS JSON API).
+_TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "InternalFailure", "InternalServiceException", "OperationTimeoutException", "ServiceUnavailable",
+        "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "Throttling",
+        "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+        "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+    }
+)  # fmt: skip
+_TRANSIENT_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_transient(error: BaseException) -> bool:
+    """An AWS error worth another attempt: a throttle, a server fault, or a connection or read failure (the
+    request may or may not have reached the service: botocore's ConnectionError and HTTPClientError cover
+    EndpointConnectionError, ReadTimeoutError, ConnectionClosedError)."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return error.response.get("Error", {}).get("Code") in _TRANSIENT_ERROR_CODES or status in (
+            _TRANSIENT_STATUS_CODES
+        )
+    return isinstance(error, (BotocoreConnectionError, HTTPClientError))
+
+
 def _snapshot_of(table: Table, marker: CommitMarker) -> int | None:
     return next(
         (sid for who, seq, sid in _markers(table) if (who, seq) == (marker.writer, marker.sequence)), None
@@ -110,6 +160,7 @@ def commit_data_files(
     sleep: Callable[[float], None] = time.sleep,
     commit_empty: bool = False,
     replace: BooleanExpression | None = None,
+    loaded: Table | None = None,
 ) -> CommitOutcome:
     """Add `file_paths` to the table in one snapshot carrying `marker`, unless the marker is already there.
     With no file, no snapshot, unless `commit_empty`: then an empty snapshot records the marker (the writer's
@@ -119,22 +170,25 @@ def commit_data_files(
     `replace`: the rows the files take the place of (a batch run's partition, `batch_id = <id>`), dropped in
     the same transaction, so a reader sees the old rows or the new ones, never both or neither. It must select
     whole partitions: pyiceberg 0.12.0's Transaction.delete drops a file whose partition the filter matches
-    entirely from the manifests alone (a DELETE snapshot, no data rewritten) and would otherwise rewrite it."""
+    entirely from the manifests alone (a DELETE snapshot, no data rewritten) and would otherwise rewrite it.
+
+    `loaded`: the table as the caller loaded it, checked and committed against by the first attempt instead of
+    a new load; if the table has moved since, that commit loses the race (its requirements name the state it
+    was loaded in) and the next attempt reloads and re-checks, as after any lost race."""
     paths = list(file_paths)
     if len(set(paths)) != len(paths):
         raise DataFileError(f"{identifier}: the file list names a file twice: {sorted(paths)}")
+    outcome_unknown = False  # the previous attempt met a transient error: it may have landed
     for attempt in range(1, retry.attempts + 1):
-        table = catalog.load_table(identifier)
+        table = loaded if attempt == 1 and loaded is not None else catalog.load_table(identifier)
         if table.properties.get(COMMIT_RETRY_PROPERTY) != "0":
             raise CommitConflictError(
                 f"{identifier}: {COMMIT_RETRY_PROPERTY} is not 0, so pyiceberg would retry a lost race itself "
                 "without re-checking the marker; create the table with churn_pipeline.tables.ensure_table"
             )
-        done = last_committed_sequence(table, marker.writer)
-        if done is not None and marker.sequence <= done:
-            log.info("%s: %s batch %s already committed (newest: %s), skipped", identifier, marker.writer,
-                     marker.sequence, done)  # fmt: skip
-            return CommitOutcome(False, _snapshot_of(table, marker), attempt)
+        if is_committed(table, marker):
+            log.info("%s: %s batch %s already committed, skipped", identifier, marker.writer, marker.sequence)
+            return CommitOutcome(outcome_unknown, _snapshot_of(table, marker), attempt)
         if not paths and not commit_empty and replace is None:  # nothing to add, nothing to drop
             return CommitOutcome(False, None, attempt)
         try:
@@ -147,6 +201,24 @@ def commit_data_files(
             wait = retry.wait(attempt)
             log.warning("%s: commit of %s lost a race (%s); reload and re-check in %.2f s", identifier, marker,
                         lost, wait)  # fmt: skip
+            outcome_unknown = False
+            sleep(wait)
+            continue
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            if attempt == retry.attempts:
+                landed = _snapshot_of(catalog.load_table(identifier), marker)
+                if landed is not None:
+                    return CommitOutcome(True, landed, attempt)
+                raise CommitUnavailableError(
+                    f"{identifier}: the commit of {marker} met a transient AWS error {attempt} times and did not "
+                    f"land; last: {error!r}"
+                ) from error
+            wait = retry.wait(attempt)
+            log.warning("%s: commit of %s met a transient error (%r); reload and re-check in %.2f s",
+                        identifier, marker, error, wait)  # fmt: skip
+            outcome_unknown = True
             sleep(wait)
             continue
         snapshot = table.current_snapshot()

@@ -9,20 +9,33 @@ orphan-file cleanup, so no attempt ever deletes or overwrites another's file.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyiceberg.io import load_file_io
+from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.table import Table
 
 from churn_pipeline.tables.catalog import CatalogSettings, file_io_properties
 
 _MICROS_PER_HOUR = 3_600_000_000
+# The FileIO of each (properties, location scheme) in this process: a Spark Python worker is reused across
+# tasks and write_hour_files runs per Arrow batch; a new PyArrowFileIO would build its file systems again (it
+# caches them per instance: pyiceberg/io/pyarrow.py, PyArrowFileIO.__init__, fs_by_scheme).
+_FILE_IOS: dict[tuple[tuple[tuple[str, str], ...], str], FileIO] = {}
 
 
 def attempt_token() -> str:
     """Unique per writing attempt (a task retry, a replayed micro-batch): part of every file name it writes."""
     return uuid.uuid4().hex
+
+
+def data_location(table: Table) -> str:
+    """Where the table's data files go, as Iceberg says: its location provider's data path, the table property
+    write.data.path if set, else <table location>/data (pyiceberg 0.12.0: Table.location_provider,
+    pyiceberg/table/__init__.py; LocationProvider.__init__, pyiceberg/table/locations.py)."""
+    return table.location_provider().data_path
 
 
 def split_by_hour(table: pa.Table, column: str) -> dict[int, pa.Table]:
@@ -44,6 +57,16 @@ def split_by_hour(table: pa.Table, column: str) -> dict[int, pa.Table]:
     return dict(sorted(groups.items()))
 
 
+def _file_io(settings: CatalogSettings, location: str) -> FileIO:
+    """The FileIO the catalog itself reads with (pyiceberg/io/__init__.py load_file_io: PyArrowFileIO for s3://
+    and file://, chosen by the location's scheme only, _infer_file_io_from_scheme), one per process."""
+    properties = file_io_properties(settings)
+    key = (tuple(sorted(properties.items())), urlparse(location).scheme)
+    if key not in _FILE_IOS:
+        _FILE_IOS[key] = load_file_io(properties, location)
+    return _FILE_IOS[key]
+
+
 def write_hour_files(
     settings: CatalogSettings, data_location: str, table: pa.Table, hour_column: str, name: str
 ) -> list[str]:
@@ -51,9 +74,8 @@ def write_hour_files(
     (<data>/<column>_hour=<yyyy-mm-dd-hh>/<name>-<attempt>.parquet, the layout of Iceberg's own writers) through
     the catalog's FileIO; returns the files' URIs for the commit. An S3 file is one whole-object upload: a
     killed writer leaves none or a complete one, and neither is read unless committed."""
-    # The FileIO the catalog itself reads with (pyiceberg/io/__init__.py load_file_io: PyArrowFileIO for s3://
-    # and file://); create(overwrite=False) refuses an existing file (pyiceberg/io/pyarrow.py PyArrowFile.create).
-    io = load_file_io(file_io_properties(settings), data_location)
+    # create(overwrite=False) refuses an existing file (pyiceberg/io/pyarrow.py PyArrowFile.create).
+    io = _file_io(settings, data_location)
     token = attempt_token()
     paths = []
     for hour, part in split_by_hour(table, hour_column).items():
