@@ -253,7 +253,7 @@ DATASETS: tuple[Dataset, ...] = (
 
 @dataclass(frozen=True)
 class Location:
-    """Where files that are not a catalog table live: CSV a team drops or a person trains on."""
+    """Where files that are not a catalog table live: CSV a team drops or a person trains on, a checkpoint."""
 
     bucket: str  # purpose of the bucket, as Dataset.bucket
     prefix: str  # ending in "/"
@@ -276,7 +276,19 @@ NEXT_TRAINING_SET = Location(
     "Joined rows as the deployed model's dataset description's CSV (raw inputs as scored, the outcome as the "
     "label), one batch_id=<run> folder per quality run: the next training set.",
 )
-LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
+# The streaming job's Spark checkpoint (its --checkpoint_path): offsets, commits and the query's metadata file.
+# Only the streaming job's role may read and write it (terraform/modules/iam). A new query gets a new prefix
+# under checkpoints/; the old one is retired under checkpoints-retired/ (terraform/README.md).
+STREAM_CHECKPOINT = Location(
+    "data",
+    "checkpoints/stream-scoring/",
+    "The streaming job's Spark checkpoint (offsets, commits, the query's metadata): its --checkpoint_path.",
+)
+LOCATIONS = {
+    "outcomes": OUTCOMES,
+    "next_training_set": NEXT_TRAINING_SET,
+    "stream_checkpoint": STREAM_CHECKPOINT,
+}
 
 # The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the stream's. The deploy step
 # creates them (churn_tools.deploy.tables, with the jobs' own tables.ensure_table), Terraform grants IAM on them by

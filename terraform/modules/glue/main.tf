@@ -26,7 +26,7 @@ locals {
     auc_margin   = coalesce(var.quality_job.auc_margin, local.contract.settings.auc_margin.default)
   }
   # Where files that are not catalog tables live (contract.outputs.LOCATIONS): the outcome drops, the next
-  # training set.
+  # training set, the streaming job's checkpoint (modules/iam grants it to the streaming job's role alone).
   locations = { for name, location in local.contract.locations : name => "${local.s3[location.bucket]}/${location.prefix}" }
 
   # The stream's datasets are Apache Iceberg tables (contract iceberg_tables), in this database, their files under
@@ -80,7 +80,7 @@ locals {
   stream_job_arguments = merge(local.scoring_arguments, {
     "--stream_arn"        = var.stream.arn
     "--starting_position" = local.stream_settings.starting_position
-    "--checkpoint_path"   = "${local.s3.data}/checkpoints/stream-scoring/"
+    "--checkpoint_path"   = local.locations.stream_checkpoint
     # The Iceberg tables the job commits to (churn_pipeline.streaming.glue: tables.CatalogSettings).
     "--table_warehouse" = local.table_warehouse
     "--table_database"  = aws_glue_catalog_database.this.name
