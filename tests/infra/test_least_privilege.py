@@ -3,8 +3,9 @@
 One moto server (tests/iam_enforcing_moto.py: moto's IAM check, with the resource of each request named) and
 one `deploy --env local` for the module. Then, under credentials from sts:AssumeRole into the deployed roles,
 and those only:
-- the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code);
-- the batch job's boto3 calls, made by its own functions;
+- the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code) under
+  the streaming job's role, and InvokeEndpoint through its scorer's client;
+- the batch job's boto3 calls, made by its own functions, under the batch job's role;
 - the model-quality job's boto3 calls, made by its own functions (model and test AUC download, the stream's
   scored Iceberg table's data files, planned by pyiceberg through the Glue catalog, the ModelAUC metric) under
   its own role;
@@ -13,8 +14,10 @@ and those only:
   each saying what it mirrors.
 Every call the server decided is in its decision log. ALLOWED: each expected call is a case of its own, named
 by role, action and resource, that fails if the call was denied or never made. PROBES: calls the roles must not
-make, each a case that must be denied. Then: no denial during the workload, and each statement of the Glue
-role's policy is needed by at least one call made (remove it and a named ALLOWED case fails).
+make, each a case that must be denied (among them: the batch role touches none of the stream's tables, stream
+or checkpoint, the stream role none of the batch job's input and outputs). Then: no denial during the workload,
+and each statement of each Glue role's policy is needed by at least one call made (remove it and a named ALLOWED
+case fails).
 What moto cannot evaluate (trust and resource policies, most condition keys, iam:PassRole) is covered by
 static tests at the end, against the form AWS documents; terraform/README.md lists it.
 """
@@ -45,7 +48,10 @@ pytestmark = pytest.mark.slow(
 REGION = "us-east-1"
 STREAM = f"{PREFIX}-customer-churn"
 STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STREAM}"
-GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
+# The scoring jobs run as a role each: the batch job's may not touch the stream's tables, stream or checkpoint, the
+# streaming job's may not touch the batch job's input and outputs.
+BATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-batch"
+STREAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-stream"
 QUALITY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-quality"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
 DATABASE = "churn_local_churn"
@@ -58,10 +64,10 @@ OTHER_BUCKET = f"{PREFIX}-other-{ACCOUNT}"
 OTHER_STREAM = f"{PREFIX}-other-stream"
 OTHER_ENDPOINT = f"{PREFIX}-other"
 # One assumed-role session per part of the workload: the decision log tells them apart by session name.
-SESSIONS = {"stream-job": GLUE_ROLE, "batch-job": GLUE_ROLE, "glue-runtime": GLUE_ROLE,
-            "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
-            "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "quality-probe": QUALITY_ROLE,
-            "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
+SESSIONS = {"stream-job": STREAM_ROLE, "stream-runtime": STREAM_ROLE, "batch-job": BATCH_ROLE,
+            "batch-runtime": BATCH_ROLE, "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
+            "endpoint": SAGEMAKER_ROLE, "batch-probe": BATCH_ROLE, "stream-probe": STREAM_ROLE,
+            "quality-probe": QUALITY_ROLE, "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
 # Objects the quality job's reads find (put by the admin before enforcement): a batch score file and an outcome drop.
 SCORED_OBJECT = "batch/predictions/batch_id=seed/part-00000.parquet"
 OUTCOME_OBJECT = "outcomes/2026-01.csv"
@@ -162,8 +168,10 @@ def workload(stack, spark):
     outcome: dict = {}
     saved_spark_env = dict(spark.sparkContext.environment)
     parts = {"stream": lambda env: run_streaming_job(stack, spark, env),
+             "stream-endpoint": lambda env: run_stream_endpoint_call(stack, env),
              "batch": lambda env: run_batch_job_calls(stack, env),
-             "runtime": lambda env: run_glue_runtime_calls(stack),
+             "stream-runtime": lambda env: run_glue_runtime_calls(stack, "stream"),
+             "batch-runtime": lambda env: run_glue_runtime_calls(stack, "batch"),
              "quality": lambda env: run_quality_job_calls(stack, env),
              "quality-runtime": lambda env: run_quality_runtime_calls(stack),
              "endpoint": lambda env: run_endpoint_model_download(stack)}  # fmt: skip
@@ -193,7 +201,7 @@ def use_session(env: pytest.MonkeyPatch, stack: dict, session: str) -> None:
 
 
 def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
-    """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the Glue role."""
+    """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the streaming job's role."""
     import glue_fakes
 
     from churn_pipeline import model
@@ -203,7 +211,7 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
     work, arguments = stack["work"], stack["job_arguments"]["stream"]
     port = local_services.free_port()
     # The runtime API is the local model server (moto's answers no scores); InvokeEndpoint's permission is
-    # exercised on moto by the batch job's calls below, under the same role.
+    # exercised on moto by run_stream_endpoint_call, under the same role.
     endpoint_server.start_background(stack["model_dir"], port, work / "endpoint", endpoint_name=ENDPOINT)
     try:
         env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://{local_services.LOOPBACK}:{port}")
@@ -219,6 +227,24 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
             return {"batches": [c[1] for c in CALLS if c[0] == "batch"]}
     finally:
         endpoint_server.stop_background(work / "endpoint")
+
+
+def run_stream_endpoint_call(stack: dict, env: pytest.MonkeyPatch) -> dict:
+    """InvokeEndpoint as the streaming job's role, through the client its scorer uses
+    (scoring.endpoint_client.runtime_client), with its deployed arguments, against moto, which checks it."""
+    import numpy as np
+
+    from churn_pipeline import model
+    from churn_pipeline.scoring import config, endpoint_client
+    from churn_pipeline.scoring.endpoint_protocol import format_csv
+
+    use_session(env, stack, "stream-job")
+    scoring = config.from_glue_args({k.removeprefix("--"): v for k, v in stack["job_arguments"]["stream"].items()})
+    spec = model.ModelDir(model._fetched.__wrapped__(scoring.model_uri, scoring.region)).spec()
+    runtime = endpoint_client.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
+    body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
+    answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
+    return {"invoked": answer["Body"].read()}
 
 
 def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
@@ -279,28 +305,37 @@ def mirrored(service: str, credentials: dict, denied: list[str]) -> Mirrored:
     return Mirrored(client(service, credentials), denied)
 
 
-def run_glue_runtime_calls(stack: dict) -> dict:
-    """What Glue itself does under the job role, outside our code: the same requests, made with boto3."""
-    keys, artifacts, key_arn = stack["credentials"]["glue-runtime"], stack["artifacts"], stack["key_arn"]
+def run_glue_runtime_calls(stack: dict, job: str) -> dict:
+    """What Glue itself does under a scoring job's role (job: "batch" or "stream"), outside our code: the same
+    requests, made with boto3."""
+    session = f"{job}-runtime"
+    keys, artifacts, key_arn = stack["credentials"][session], stack["artifacts"], stack["key_arn"]
+    arguments = stack["job_arguments"][job]
     denied: list[str] = []
     s3, kms = mirrored("s3", keys, denied), mirrored("kms", keys, denied)
     # Glue downloads the entry script (Command.ScriptLocation) and the --additional-python-modules wheels.
-    for object_key in (artifacts["batch_script_key"], artifacts["stream_script_key"],
-                       *artifacts["batch_python_modules"], *artifacts["stream_python_modules"]):  # fmt: skip
+    for object_key in (artifacts[f"{job}_script_key"], *artifacts[f"{job}_python_modules"]):
         s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
-    # EMRFS for Spark's s3:// reads and writes of the batch job (input, predictions, the --TempDir) and the
-    # streaming checkpoint's housekeeping (Spark deletes old offset and commit files).
     s3.get_bucket_location(Bucket=BUCKETS["data"])
-    s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
-    s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
-    for bucket, object_key in ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
-                               (BUCKETS["results"], "batch/drift/part-00000.parquet"),
-                               (BUCKETS["data"], "tmp/glue/part-00000"),
-                               (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
+    if job == "batch":
+        # EMRFS for Spark's s3:// reads and writes of the batch job: its input, outputs and the --TempDir.
+        s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
+        s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
+        written = ((BUCKETS["results"], "batch/predictions/part-00000.parquet"),
+                   (BUCKETS["results"], "batch/drift/part-00000.parquet"),
+                   (BUCKETS["data"], "tmp/glue/part-00000"))  # fmt: skip
+    else:
+        # The streaming checkpoint's housekeeping under the job's --checkpoint_path (Spark deletes old offset and
+        # commit files) and the --TempDir.
+        checkpoint = arguments["--checkpoint_path"].removeprefix(f"s3://{BUCKETS['data']}/")
+        s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix=f"{checkpoint}offsets/")  # the latest batch's offsets
+        written = ((BUCKETS["data"], f"{checkpoint}offsets/.0.tmp"), (BUCKETS["data"], "tmp/glue/part-00000"))
+    for bucket, object_key in written:
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
         s3.get_object(Bucket=bucket, Key=object_key)
         s3.delete_object(Bucket=bucket, Key=object_key)
-    s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
+    if job == "batch":
+        s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
     # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
     # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
     kms.describe_key(KeyId=key_arn)
@@ -310,14 +345,15 @@ def run_glue_runtime_calls(stack: dict) -> dict:
     # Job logs into the KMS-encrypted group a security configuration gives, /aws-glue/jobs-<role>-<configuration>/
     # (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html, LogGroupName).
     logs = mirrored("logs", keys, denied)
-    group = f"/aws-glue/jobs-{PREFIX}-glue-jobs-{PREFIX}-jobs/output"
+    group = f"/aws-glue/jobs-{SESSIONS[session].rsplit('/', 1)[1]}-{PREFIX}-jobs/output"
     logs.create_log_group(logGroupName=group)  # with the key (logs:AssociateKmsKey: moto has no such call)
-    logs.create_log_stream(logGroupName=group, logStreamName="jr_0001")
-    logs.put_log_events(logGroupName=group, logStreamName="jr_0001",
+    logs.create_log_stream(logGroupName=group, logStreamName=f"jr_{job}")
+    logs.put_log_events(logGroupName=group, logStreamName=f"jr_{job}",
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
-    # Glue's own job metrics (--enable-metrics), namespace Glue; the connector describes the stream.
+    # Glue's own job metrics (--enable-metrics), namespace Glue; the streaming job's connector describes its stream.
     mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
-    mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
+    if job == "stream":
+        mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
     return {"denied": denied}
 
 
@@ -494,34 +530,46 @@ ALLOWED = [
         "batch-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
     ),
     Call("batch-job", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "ChurnPipeline"),)),
-    # Glue itself, under the job role
-    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "code/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
-    Call("glue-runtime", "s3:GetBucketLocation", s3_arn("data")),
-    Call("glue-runtime", "s3:ListBucket", s3_arn("data")),
-    Call("glue-runtime", "s3:ListBucket", s3_arn("results")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "input/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/predictions/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/predictions/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/predictions/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("results", "batch/drift/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("results", "batch/drift/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("results", "batch/drift/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "kms:DescribeKey", KEY),
-    Call("glue-runtime", "kms:GenerateDataKey", KEY),
-    Call("glue-runtime", "kms:Decrypt", KEY),
-    Call("glue-runtime", "kms:Encrypt", KEY),
-    Call("glue-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-*"),
-    Call("glue-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
-    Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
-    Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
-    Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
+    # InvokeEndpoint as the streaming job's role (its scorer's client, against moto: run_stream_endpoint_call)
+    Call(
+        "stream-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
+    ),
+    # Glue itself, under each scoring job's role: its script and wheels, the --TempDir, KMS, logs, Glue's metrics
+    *[
+        call
+        for job in ("batch", "stream")
+        for call in (
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("artifacts", f"code/*/glue_{job}_scoring.py")),
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
+            Call(f"{job}-runtime", "s3:GetBucketLocation", s3_arn("data")),
+            Call(f"{job}-runtime", "s3:ListBucket", s3_arn("data")),
+            Call(f"{job}-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "kms:DescribeKey", KEY),
+            Call(f"{job}-runtime", "kms:GenerateDataKey", KEY),
+            Call(f"{job}-runtime", "kms:Decrypt", KEY),
+            Call(f"{job}-runtime", "kms:Encrypt", KEY),
+            Call(f"{job}-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-{job}-*"),
+            Call(f"{job}-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
+            Call(f"{job}-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
+            Call(f"{job}-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
+        )
+    ],
+    # EMRFS for the batch job: its input, its outputs
+    Call("batch-runtime", "s3:GetObject", s3_arn("data", "input/*")),
+    Call("batch-runtime", "s3:ListBucket", s3_arn("results")),
+    *[
+        Call("batch-runtime", f"s3:{action}", s3_arn("results", f"batch/{output}/*"))
+        for output in ("predictions", "drift")
+        for action in ("PutObject", "GetObject", "DeleteObject")
+    ],
+    # the streaming job's checkpoint housekeeping, and Glue's Kinesis connector describing the stream
+    *[
+        Call("stream-runtime", f"s3:{action}", s3_arn("data", "checkpoints/stream-scoring/*"))
+        for action in ("PutObject", "GetObject", "DeleteObject")
+    ],
+    Call("stream-runtime", "kinesis:DescribeStream", STREAM_ARN),
     # the quality job's boto3 calls (churn_pipeline.model, churn_pipeline.quality.job, churn_pipeline.tables)
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
@@ -585,7 +633,10 @@ ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize("part", ["stream", "batch", "runtime", "quality", "quality-runtime", "endpoint"])
+@pytest.mark.parametrize(
+    "part",
+    ["stream", "stream-endpoint", "batch", "stream-runtime", "batch-runtime", "quality", "quality-runtime", "endpoint"],
+)
 def test_workload_ran(workload, part):
     """Each part of the workload ran to its end under its role's credentials."""
     error = workload.get("errors", {}).get(part)
@@ -593,8 +644,8 @@ def test_workload_ran(workload, part):
         raise error
 
 
-def test_streaming_job_scores_under_the_glue_role(stack, workload):
-    """The entry script ran to its end as the Glue role; its commits are in the tables the deployment made, read
+def test_streaming_job_scores_under_its_own_role(stack, workload):
+    """The entry script ran to its end as the streaming job's role; its commits are in the tables the deployment made, read
     as any reader reads them (churn_pipeline.tables.read, here with the admin's credentials)."""
     from churn_pipeline import tables
 
@@ -634,6 +685,7 @@ def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
     ]
     assert workload["batch"]["drift_published"]
     assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
+    assert workload["stream-endpoint"]["invoked"]
     assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()
 
 
@@ -670,7 +722,8 @@ def role_policy(stack, role: str) -> dict:
 
 # Each Glue role and the sessions that act under it.
 GLUE_ROLE_SESSIONS = {
-    GLUE_ROLE: ("stream-job", "batch-job", "glue-runtime"),
+    BATCH_ROLE: ("batch-job", "batch-runtime"),
+    STREAM_ROLE: ("stream-job", "stream-runtime"),
     QUALITY_ROLE: ("quality-job", "quality-runtime"),
 }
 
@@ -716,41 +769,66 @@ def model_key(stack) -> str:
 
 
 PROBES = [
-    Probe("read another bucket", "glue-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
-    Probe("list another bucket", "glue-probe", "s3", "list_objects_v2", {"Bucket": OTHER_BUCKET}),
-    Probe("write another bucket", "glue-probe", "s3", "put_object", {"Bucket": OTHER_BUCKET, "Key": "x", "Body": b"x"}),
-    Probe("write the batch input", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "input/x.csv", "Body": b"x"}),
-    Probe("write outside the job prefixes", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
-    Probe("overwrite the model", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
-    Probe("delete the model artifact", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key}),
-    Probe("replace a job script", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": lambda s: s["artifacts"]["stream_script_key"], "Body": b"x"}),
-    Probe("change a bucket policy", "glue-probe", "s3", "put_bucket_policy", {"Bucket": BUCKETS["results"], "Policy": json.dumps(ADMIN_POLICY)}),
-    Probe("delete a bucket", "glue-probe", "s3", "delete_bucket", {"Bucket": BUCKETS["results"]}),
-    Probe("read another stream", "glue-probe", "kinesis", "list_shards", {"StreamName": OTHER_STREAM}),
-    Probe("put to the stream", "glue-probe", "kinesis", "put_record", {"StreamName": STREAM, "Data": b"x", "PartitionKey": "x"}),
-    Probe("delete the stream", "glue-probe", "kinesis", "delete_stream", {"StreamName": STREAM}),
-    Probe("invoke another endpoint", "glue-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
-    Probe("delete the endpoint", "glue-probe", "sagemaker", "delete_endpoint", {"EndpointName": ENDPOINT}),
-    Probe("metrics to another namespace", "glue-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
-    Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
-    Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
-    Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
-    Probe("read a catalog table not the stream's", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
-    Probe("update a catalog table not the stream's", "glue-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
-    Probe("create a catalog table (the deploy step creates the stream's)", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
-    Probe("delete a stream table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
-    Probe("list the database's tables", "glue-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
-    Probe("create a partition", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "batch_predictions", "PartitionInput": {"Values": ["x"]}}),
-    Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
-    Probe("delete a stream table's metadata", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
-    Probe("write the warehouse outside the stream's tables", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
-    Probe("logs outside /aws-glue/", "glue-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
-    Probe("iam: read roles", "glue-probe", "iam", "list_roles", {}),
-    Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
-    Probe("sts: assume the SageMaker role", "glue-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
-    Probe("pass its role to a new job", "glue-probe", "glue", "create_job", {"Name": "x", "Role": GLUE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
-    Probe("read the outcome drops (the quality job's)", "glue-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
-    Probe("write the quality datasets", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
+    Probe("read another bucket", "batch-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("list another bucket", "batch-probe", "s3", "list_objects_v2", {"Bucket": OTHER_BUCKET}),
+    Probe("write another bucket", "batch-probe", "s3", "put_object", {"Bucket": OTHER_BUCKET, "Key": "x", "Body": b"x"}),
+    Probe("write the batch input", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "input/x.csv", "Body": b"x"}),
+    Probe("write outside the job prefixes", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
+    Probe("overwrite the model", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("delete the model artifact", "batch-probe", "s3", "delete_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key}),
+    Probe("replace a job script", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": lambda s: s["artifacts"]["stream_script_key"], "Body": b"x"}),
+    Probe("change a bucket policy", "batch-probe", "s3", "put_bucket_policy", {"Bucket": BUCKETS["results"], "Policy": json.dumps(ADMIN_POLICY)}),
+    Probe("delete a bucket", "batch-probe", "s3", "delete_bucket", {"Bucket": BUCKETS["results"]}),
+    Probe("read another stream", "stream-probe", "kinesis", "list_shards", {"StreamName": OTHER_STREAM}),
+    Probe("put to the stream", "stream-probe", "kinesis", "put_record", {"StreamName": STREAM, "Data": b"x", "PartitionKey": "x"}),
+    Probe("delete the stream", "stream-probe", "kinesis", "delete_stream", {"StreamName": STREAM}),
+    Probe("invoke another endpoint", "batch-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("delete the endpoint", "batch-probe", "sagemaker", "delete_endpoint", {"EndpointName": ENDPOINT}),
+    Probe("metrics to another namespace", "batch-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("decrypt with another key", "batch-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("encrypt with another key", "batch-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
+    Probe("schedule the key's deletion", "batch-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
+    Probe("read a catalog table not the stream's", "stream-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
+    Probe("update a catalog table not the stream's", "stream-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
+    Probe("create a catalog table (the deploy step creates the stream's)", "stream-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("delete a stream table", "stream-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("list the database's tables", "stream-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
+    Probe("create a partition", "stream-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "batch_predictions", "PartitionInput": {"Values": ["x"]}}),
+    Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
+    Probe("delete a stream table's metadata", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
+    Probe("write the warehouse outside the stream's tables", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
+    Probe("logs outside /aws-glue/", "batch-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
+    Probe("iam: read roles", "batch-probe", "iam", "list_roles", {}),
+    Probe("iam: widen its own policy", "batch-probe", "iam", "put_role_policy", {"RoleName": BATCH_ROLE.rsplit("/", 1)[1], "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
+    Probe("sts: assume the SageMaker role", "batch-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
+    Probe("pass its role to a new job", "batch-probe", "glue", "create_job", {"Name": "x", "Role": BATCH_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
+    Probe("read the outcome drops (the quality job's)", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("write the quality datasets", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
+    # The batch job's role reaches nothing of the streaming job's: its tables, their files, its stream, its checkpoint.
+    Probe("batch: load a stream table", "batch-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("batch: commit to a stream table", "batch-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "stream_dead_letter"}}),
+    Probe("batch: write a stream table's data file", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet", "Body": b"x"}),
+    Probe("batch: write a stream table's metadata", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json", "Body": b"x"}),
+    Probe("batch: read a stream table's files", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_dead_letter/metadata/x.metadata.json"}),
+    Probe("batch: read the stream's database", "batch-probe", "glue", "get_database", {"Name": DATABASE}),
+    Probe("batch: read the stream", "batch-probe", "kinesis", "list_shards", {"StreamName": STREAM}),
+    Probe("batch: describe the stream", "batch-probe", "kinesis", "describe_stream", {"StreamName": STREAM}),
+    Probe("batch: read the streaming checkpoint", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/stream-scoring/metadata"}),
+    Probe("batch: write the streaming checkpoint", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/stream-scoring/offsets/9", "Body": b"x"}),
+    # The streaming job's role reaches nothing of the batch job's: its input, its outputs; nor another checkpoint.
+    Probe("stream: read the batch input", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),
+    Probe("stream: read the batch scores", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": SCORED_OBJECT}),
+    Probe("stream: write the batch scores", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
+    Probe("stream: delete a batch output", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": "batch/drift/x"}),
+    Probe("stream: write another query's checkpoint", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/other-query/metadata", "Body": b"x"}),
+    Probe("stream: read another bucket", "stream-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("stream: overwrite the model", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("stream: invoke another endpoint", "stream-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("stream: metrics to another namespace", "stream-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("stream: decrypt with another key", "stream-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("stream: read the outcome drops", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("stream: iam: widen its own policy", "stream-probe", "iam", "put_role_policy", {"RoleName": STREAM_ROLE.rsplit("/", 1)[1], "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
+    Probe("stream: pass its role to a new job", "stream-probe", "glue", "create_job", {"Name": "x", "Role": STREAM_ROLE, "Command": {"Name": "gluestreaming", "ScriptLocation": "s3://x/y.py"}}),
     Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
     Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
     Probe("quality: write into the stream's scored table", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/metadata/x.metadata.json", "Body": b"x"}),
@@ -808,7 +886,7 @@ def test_denied(stack, workload, probe):
 def deployed_policies(stack) -> dict[str, dict]:
     iam = client("iam", stack["admin"])
     found = {}
-    for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE):
+    for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE):
         name = role.rsplit("/", 1)[1]
         document = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
         found[name] = document if isinstance(document, dict) else json.loads(document)
@@ -822,7 +900,8 @@ def as_list(value) -> list:
 @pytest.mark.parametrize(
     ("role", "service"),
     [
-        (GLUE_ROLE, "glue.amazonaws.com"),
+        (BATCH_ROLE, "glue.amazonaws.com"),
+        (STREAM_ROLE, "glue.amazonaws.com"),
         (QUALITY_ROLE, "glue.amazonaws.com"),
         (SAGEMAKER_ROLE, "sagemaker.amazonaws.com"),
     ],
@@ -849,7 +928,7 @@ def test_key_policy_grants_the_roles_nothing_the_identity_policies_do_not(stack)
     policy = json.loads(kms.get_key_policy(KeyId=stack["key_arn"], PolicyName="default")["Policy"])
     principals = [json.dumps(s.get("Principal")) for s in policy["Statement"]]
     assert any(f"arn:aws:iam::{ACCOUNT}:root" in p for p in principals)
-    assert not any(role in p for p in principals for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)), (
+    assert not any(role in p for p in principals for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)), (
         principals
     )
 
@@ -881,7 +960,7 @@ def test_conditions_and_resources_moto_does_not_evaluate_have_the_documented_for
     assert re.fullmatch(rf"arn:aws:ecr:{REGION}:\d{{12}}:repository/sagemaker-xgboost", repository), (
         repository
     )
-    for role in (GLUE_ROLE, QUALITY_ROLE):
+    for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE):
         glue = {s["Sid"]: s for s in policies[role.rsplit("/", 1)[1]]["Statement"]}
         assert "logs:AssociateKmsKey" in as_list(glue["WriteJobLogs"]["Action"]), role
         assert glue["PublishJobMetrics"]["Condition"] == {

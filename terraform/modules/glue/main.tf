@@ -221,7 +221,7 @@ locals {
   jobs = {
     batch = {
       name        = "${var.name_prefix}-batch-scoring"
-      role_arn    = var.role_arn
+      role_arn    = var.batch_role_arn
       description = "Scores a CSV drop of customer records; writes scores, rejects and failed rows."
       command     = "glueetl"
       settings    = var.batch_job
@@ -248,7 +248,7 @@ locals {
     }
     stream = {
       name        = "${var.name_prefix}-stream-scoring"
-      role_arn    = var.role_arn
+      role_arn    = var.stream_role_arn
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
       command     = "gluestreaming"
       settings    = var.stream_job
@@ -294,6 +294,15 @@ resource "aws_glue_job" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # One role for both scoring jobs would let each write the other's outputs (the batch job the stream's tables).
+    # A precondition, not a validation: a validation naming another variable needs Terraform 1.9 (modules: 1.7).
+    precondition {
+      condition     = var.stream_role_arn != var.batch_role_arn
+      error_message = "stream_role_arn must not be batch_role_arn: each scoring job runs as a role of its own."
+    }
+  }
 }
 
 resource "aws_glue_trigger" "batch_schedule" {

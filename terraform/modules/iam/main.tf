@@ -39,7 +39,7 @@ locals {
   }
 }
 
-# ---------------------------------------------------------------- Glue job role
+# ---------------------------------------------------------------- Glue scoring jobs' roles
 # Each role may be assumed only by its service, on behalf of this account.
 data "aws_iam_policy_document" "trust" {
   for_each = { glue = "glue.amazonaws.com", sagemaker = "sagemaker.amazonaws.com" }
@@ -58,17 +58,10 @@ data "aws_iam_policy_document" "trust" {
   }
 }
 
-resource "aws_iam_role" "glue" {
-  name               = "${var.name_prefix}-glue-jobs"
-  description        = "Batch and streaming scoring jobs: read inputs, stream and artifacts, invoke the endpoint, write results."
-  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
-  tags               = var.tags
-}
-
 # What every Glue job needs whichever job it is: Glue fetches its script and wheels and the job its model, Spark
 # lists the buckets and uses --TempDir, S3 and the security configuration use the key, the job logs under
-# /aws-glue/ and publishes metrics (Glue's own with --enable-metrics, the pipeline's). Both job roles' policies
-# start from it.
+# /aws-glue/ and publishes metrics (Glue's own with --enable-metrics, the pipeline's). Every job role's policy
+# starts from it.
 data "aws_iam_policy_document" "glue_runtime" {
   statement {
     sid     = "ReadCodeWheelsAndModels"
@@ -123,25 +116,76 @@ data "aws_iam_policy_document" "glue_runtime" {
   }
 }
 
-data "aws_iam_policy_document" "glue" {
-  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+# The scoring jobs invoke the endpoint in endpoint mode (both read the same --scoring_mode and --endpoint_name).
+data "aws_iam_policy_document" "invoke_endpoint" {
+  statement {
+    sid       = "InvokeEndpoint"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+}
+
+# ---------------------------------------------------------------- the batch scoring job's role
+# Its input drops, its outputs under results/batch/, the endpoint. Nothing of the streaming job's: no stream, no
+# checkpoint, no Iceberg table (catalog or files).
+locals {
+  batch_input   = "${local.data}/input/*"
+  batch_outputs = "${local.results}/batch/*"
+}
+
+resource "aws_iam_role" "glue_batch" {
+  name               = "${var.name_prefix}-glue-batch"
+  description        = "Batch scoring job: read input drops and artifacts, invoke the endpoint, write results/batch/."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_batch" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
 
   statement {
     sid       = "ReadBatchInput"
     actions   = ["s3:GetObject"]
-    resources = ["${local.data}/input/*"]
-  }
-
-  statement {
-    sid       = "ReadWriteCheckpoints"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.data}/checkpoints/*"]
+    resources = [local.batch_input]
   }
 
   statement {
     sid       = "WriteBatchScoresRejectsAndFailed"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.results}/batch/*"]
+    resources = [local.batch_outputs]
+  }
+}
+
+resource "aws_iam_role_policy" "glue_batch" {
+  name   = "least-privilege"
+  role   = aws_iam_role.glue_batch.id
+  policy = data.aws_iam_policy_document.glue_batch.json
+}
+
+# ---------------------------------------------------------------- the streaming scoring job's role
+# Derived from its arguments (modules/glue, stream_job_arguments): --stream_arn (Kinesis), --checkpoint_path
+# (contract location stream_checkpoint), --table_warehouse and --table_database (its Iceberg tables), the
+# scoring arguments (the model, the endpoint). Nothing of the batch job's: no input drop, no results/batch/.
+locals {
+  stream_checkpoint         = local.contract.locations.stream_checkpoint
+  stream_checkpoint_objects = "${var.bucket_arns[local.stream_checkpoint.bucket]}/${local.stream_checkpoint.prefix}*"
+}
+
+resource "aws_iam_role" "glue_stream" {
+  name               = "${var.name_prefix}-glue-stream"
+  description        = "Streaming scoring job: read its stream, keep its checkpoint, invoke the endpoint, commit its Iceberg tables."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_stream" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
+
+  # Spark's checkpoint of the job's query (offsets, commits, metadata), under its --checkpoint_path only.
+  statement {
+    sid       = "ReadWriteCheckpoint"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [local.stream_checkpoint_objects]
   }
 
   # The streaming job's Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0): Spark tasks put data files under
@@ -181,18 +225,12 @@ data "aws_iam_policy_document" "glue" {
     ]
     resources = [var.stream_arn]
   }
-
-  statement {
-    sid       = "InvokeEndpoint"
-    actions   = ["sagemaker:InvokeEndpoint"]
-    resources = [local.endpoint_arn]
-  }
 }
 
-resource "aws_iam_role_policy" "glue" {
+resource "aws_iam_role_policy" "glue_stream" {
   name   = "least-privilege"
-  role   = aws_iam_role.glue.id
-  policy = data.aws_iam_policy_document.glue.json
+  role   = aws_iam_role.glue_stream.id
+  policy = data.aws_iam_policy_document.glue_stream.json
 }
 
 # ---------------------------------------------------------------- Glue model-quality job role

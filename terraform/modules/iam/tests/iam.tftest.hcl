@@ -34,7 +34,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = alltrue(flatten([
-      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
         for s in doc.statement : [for a in s.actions : a != "*" && !endswith(a, ":*")]
       ]
     ]))
@@ -43,7 +43,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = alltrue(flatten([
-      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.sagemaker] : [
         for s in doc.statement : contains(s.resources, "*") ? contains(["PublishJobMetrics", "PublishEndpointMetrics", "AuthenticateToEcr"], s.sid) : true
       ]
     ]))
@@ -52,16 +52,16 @@ run "least_privilege_statements" {
 
   assert {
     condition = one([
-      for s in data.aws_iam_policy_document.glue.statement : s.resources if s.sid == "InvokeEndpoint"
+      for s in data.aws_iam_policy_document.invoke_endpoint.statement : s.resources if s.sid == "InvokeEndpoint"
     ]) == toset(["arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-test-churn"])
-    error_message = "the Glue role may invoke only the pipeline's endpoint"
+    error_message = "the scoring jobs' roles may invoke only the pipeline's endpoint"
   }
 
   assert {
     condition = one([
-      for s in data.aws_iam_policy_document.glue.statement : s.resources if s.sid == "ReadStream"
+      for s in data.aws_iam_policy_document.glue_stream.statement : s.resources if s.sid == "ReadStream"
     ]) == toset([var.stream_arn])
-    error_message = "the Glue role may read only the pipeline's stream"
+    error_message = "the streaming job's role may read only the pipeline's stream"
   }
 
   assert {
@@ -163,8 +163,8 @@ run "the_quality_role_reads_scores_and_outcomes_and_writes_only_its_own_datasets
   }
 
   assert {
-    condition     = data.aws_iam_policy_document.glue_quality.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json]) && data.aws_iam_policy_document.glue.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json])
-    error_message = "both job roles start from the Glue runtime's statements (script, wheels, model, temp dir, key, logs, metrics)"
+    condition     = data.aws_iam_policy_document.glue_quality.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json]) && alltrue([for doc in [data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream] : doc.source_policy_documents == tolist([data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json])])
+    error_message = "every job role starts from the Glue runtime's statements (script, wheels, model, temp dir, key, logs, metrics); the scoring jobs' also invoke the endpoint"
   }
 }
 
@@ -172,31 +172,65 @@ run "the_streaming_job_commits_to_its_iceberg_tables_and_deletes_nothing_there" 
   command = plan
 
   assert {
-    condition = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).actions == toset(["glue:GetTable", "glue:UpdateTable"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "CommitStreamTables"]).resources == toset(concat([
+    condition = one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "CommitStreamTables"]).actions == toset(["glue:GetTable", "glue:UpdateTable"]) && one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "CommitStreamTables"]).resources == toset(concat([
       "arn:aws:glue:us-east-1:123456789012:catalog",
       "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn",
     ], [for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:glue:us-east-1:123456789012:table/churn_test_churn/${t}"]))
-    error_message = "the job role loads and commits the stream's three tables by name, no other table, and creates none"
+    error_message = "the streaming job's role loads and commits the stream's three tables by name, no other table, and creates none"
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "ReadStreamTablesDatabase"]).actions == toset(["glue:GetDatabase"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "ReadStreamTablesDatabase"]).resources == toset(["arn:aws:glue:us-east-1:123456789012:catalog", "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn"])
-    error_message = "the job role reads its tables' database (pyiceberg's commit does), and no other"
+    condition     = one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "ReadStreamTablesDatabase"]).actions == toset(["glue:GetDatabase"]) && one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "ReadStreamTablesDatabase"]).resources == toset(["arn:aws:glue:us-east-1:123456789012:catalog", "arn:aws:glue:us-east-1:123456789012:database/churn_test_churn"])
+    error_message = "the streaming job's role reads its tables' database (pyiceberg's commit does), and no other"
   }
 
   assert {
-    condition     = one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject"]) && one([for s in data.aws_iam_policy_document.glue.statement : s if s.sid == "WriteStreamTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
-    error_message = "the job role reads and writes under each stream table's location, and deletes nothing there (orphan files are the optimizer's)"
+    condition     = one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "WriteStreamTableFiles"]).actions == toset(["s3:GetObject", "s3:PutObject"]) && one([for s in data.aws_iam_policy_document.glue_stream.statement : s if s.sid == "WriteStreamTableFiles"]).resources == toset([for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : "arn:aws:s3:::churn-test-results-123456789012/tables/churn_test_churn/${t}/*"])
+    error_message = "the streaming job's role reads and writes under each stream table's location, and deletes nothing there (orphan files are the optimizer's)"
   }
 
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.glue.statement : s if anytrue([for r in s.resources : strcontains(r, "/stream/")])]) == 0
+    condition     = length([for s in data.aws_iam_policy_document.glue_stream.statement : s if anytrue([for r in s.resources : strcontains(r, "/stream/")])]) == 0
     error_message = "nothing of the old stream/ prefixes is granted any more"
   }
 
   assert {
     condition     = length(aws_iam_role.table_optimizer) == 0 && output.table_optimizer_role_arn == null
     error_message = "no optimizer role unless asked (envs/local)"
+  }
+}
+
+run "each_scoring_job_s_role_reaches_only_its_own_job_s_data" {
+  command = plan
+
+  assert {
+    condition     = aws_iam_role.glue_batch.name == "churn-test-glue-batch" && aws_iam_role.glue_stream.name == "churn-test-glue-stream" && aws_iam_role.glue_stream.assume_role_policy == data.aws_iam_policy_document.trust["glue"].json
+    error_message = "the batch and streaming jobs run as two roles, Glue's to assume"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.glue_batch.statement : s if anytrue([for a in s.actions : startswith(a, "kinesis:") || startswith(a, "glue:")])]) == 0
+    error_message = "the batch job's role neither reads the stream nor loads or commits any catalog table (the stream's Iceberg tables)"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.glue_batch.statement : s if anytrue([for r in s.resources : strcontains(r, "/tables/") || strcontains(r, "/checkpoints/")])]) == 0
+    error_message = "the batch job's role reaches no file of the stream's tables and not the streaming checkpoint"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.glue_batch.statement : s.resources if s.sid == "ReadBatchInput"]) == toset(["arn:aws:s3:::churn-test-data-123456789012/input/*"]) && one([for s in data.aws_iam_policy_document.glue_batch.statement : s.resources if s.sid == "WriteBatchScoresRejectsAndFailed"]) == toset(["arn:aws:s3:::churn-test-results-123456789012/batch/*"])
+    error_message = "the batch job's role reads its input drops and writes under results/batch/"
+  }
+
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.glue_stream.statement : s if anytrue([for r in s.resources : strcontains(r, "/input/") || strcontains(r, "/batch/")])]) == 0
+    error_message = "the streaming job's role reaches neither the batch input nor the batch outputs"
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.glue_stream.statement : s.resources if s.sid == "ReadWriteCheckpoint"]) == toset(["arn:aws:s3:::churn-test-data-123456789012/checkpoints/stream-scoring/*"])
+    error_message = "the streaming job's role keeps its own checkpoint (the contract's stream_checkpoint), no other"
   }
 }
 
