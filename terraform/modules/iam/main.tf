@@ -34,9 +34,10 @@ locals {
   }
   # Each table's files (data/, metadata/) under <warehouse><database>/<table>/ (tables.CatalogSettings.table_location).
   warehouse_bucket_arn = var.bucket_arns[local.contract.table_warehouse.bucket]
-  iceberg_table_objects = {
-    for name in local.iceberg_tables : name => "${local.warehouse_bucket_arn}/${local.contract.table_warehouse.prefix}${var.database_name}/${name}/*"
+  iceberg_table_keys = {
+    for name in local.iceberg_tables : name => "${local.contract.table_warehouse.prefix}${var.database_name}/${name}"
   }
+  iceberg_table_objects = { for name, key in local.iceberg_table_keys : name => "${local.warehouse_bucket_arn}/${key}/*" }
 }
 
 # ---------------------------------------------------------------- Glue scoring jobs' roles
@@ -303,9 +304,30 @@ data "aws_iam_policy_document" "table_optimizer" {
     resources = values(local.iceberg_table_objects)
   }
 
+  # Listing only under the tables' locations: orphan-file deletion lists the files under a table's location (the
+  # "location" of its configuration, modules/glue, defaults to the table's: "Specifies a directory in which to look
+  # for files", https://docs.aws.amazon.com/glue/latest/webapi/API_IcebergOrphanFileDeletionConfiguration.html),
+  # compaction and retention read the files the metadata names. AWS's prerequisites grant s3:ListBucket on the
+  # bucket of the data's location (optimization-prerequisites.html, above); s3:prefix narrows it to ListObjects
+  # requests whose prefix is in a table's location ("Filters access by key name prefix", the s3:prefix condition
+  # key of s3:ListBucket: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html,
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html). The location itself with no
+  # trailing slash is allowed too: a listing of s3://bucket/<location> sends it as the prefix. GetBucketLocation
+  # (the bucket's region) takes no prefix.
   statement {
-    sid       = "ListWarehouseBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    sid       = "ListTableLocations"
+    actions   = ["s3:ListBucket"]
+    resources = [local.warehouse_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = flatten([for key in values(local.iceberg_table_keys) : [key, "${key}/*"]])
+    }
+  }
+
+  statement {
+    sid       = "LocateWarehouseBucket"
+    actions   = ["s3:GetBucketLocation"]
     resources = [local.warehouse_bucket_arn]
   }
 

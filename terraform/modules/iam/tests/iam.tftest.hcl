@@ -256,3 +256,24 @@ run "the_table_optimizers_role_maintains_the_stream_tables_only" {
     error_message = "the optimizers log into the groups AWS names for them"
   }
 }
+
+run "the_optimizers_list_only_the_stream_tables_locations" {
+  command = plan
+
+  variables {
+    table_optimizers_enabled = true
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.table_optimizer.statement : contains(s.actions, "s3:ListBucket") ? (
+        s.resources == toset(["arn:aws:s3:::churn-test-results-123456789012"]) && length(s.condition) == 1 && alltrue([
+          for c in s.condition : c.test == "StringLike" && c.variable == "s3:prefix" && toset(c.values) == toset(flatten([
+            for t in ["stream_predictions", "stream_dead_letter", "stream_drift"] : ["tables/churn_test_churn/${t}", "tables/churn_test_churn/${t}/*"]
+          ]))
+        ])
+      ) : true
+    ]) && length([for s in data.aws_iam_policy_document.table_optimizer.statement : s if contains(s.actions, "s3:ListBucket")]) == 1
+    error_message = "the optimizers may list the warehouse bucket only under the stream tables' locations (an s3:prefix condition)"
+  }
+}
