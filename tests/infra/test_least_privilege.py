@@ -239,7 +239,9 @@ def run_stream_endpoint_call(stack: dict, env: pytest.MonkeyPatch) -> dict:
     from churn_pipeline.scoring.endpoint_protocol import format_csv
 
     use_session(env, stack, "stream-job")
-    scoring = config.from_glue_args({k.removeprefix("--"): v for k, v in stack["job_arguments"]["stream"].items()})
+    scoring = config.from_glue_args(
+        {k.removeprefix("--"): v for k, v in stack["job_arguments"]["stream"].items()}
+    )
     spec = model.ModelDir(model._fetched.__wrapped__(scoring.model_uri, scoring.region)).spec()
     runtime = endpoint_client.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
     body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
@@ -328,7 +330,9 @@ def run_glue_runtime_calls(stack: dict, job: str) -> dict:
         # The streaming checkpoint's housekeeping under the job's --checkpoint_path (Spark deletes old offset and
         # commit files) and the --TempDir.
         checkpoint = arguments["--checkpoint_path"].removeprefix(f"s3://{BUCKETS['data']}/")
-        s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix=f"{checkpoint}offsets/")  # the latest batch's offsets
+        s3.list_objects_v2(
+            Bucket=BUCKETS["data"], Prefix=f"{checkpoint}offsets/"
+        )  # the latest batch's offsets
         written = ((BUCKETS["data"], f"{checkpoint}offsets/.0.tmp"), (BUCKETS["data"], "tmp/glue/part-00000"))
     for bucket, object_key in written:
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
@@ -337,11 +341,11 @@ def run_glue_runtime_calls(stack: dict, job: str) -> dict:
     if job == "batch":
         s3.list_objects_v2(Bucket=BUCKETS["results"], Prefix="batch/predictions/")
     # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
-    # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
+    # (Decrypt), key lookups. No Encrypt: no job writes a bookmark (the batch job disables them, a streaming job
+    # has none), the only thing the security configuration encrypts with the key itself.
     kms.describe_key(KeyId=key_arn)
     kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
     kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
-    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
     # Job logs into the KMS-encrypted group a security configuration gives, /aws-glue/jobs-<role>-<configuration>/
     # (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html, LogGroupName).
     logs = mirrored("logs", keys, denied)
@@ -420,7 +424,6 @@ def run_quality_runtime_calls(stack: dict) -> dict:
     kms.describe_key(KeyId=key_arn)
     kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
     kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
-    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
     logs = mirrored("logs", keys, denied)
     group = f"/aws-glue/jobs-{PREFIX}-glue-quality-{PREFIX}-jobs/output"
     logs.create_log_group(logGroupName=group)
@@ -549,7 +552,6 @@ ALLOWED = [
             Call(f"{job}-runtime", "kms:DescribeKey", KEY),
             Call(f"{job}-runtime", "kms:GenerateDataKey", KEY),
             Call(f"{job}-runtime", "kms:Decrypt", KEY),
-            Call(f"{job}-runtime", "kms:Encrypt", KEY),
             Call(f"{job}-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-{job}-*"),
             Call(f"{job}-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
             Call(f"{job}-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
@@ -613,7 +615,6 @@ ALLOWED = [
     Call("quality-runtime", "kms:DescribeKey", KEY),
     Call("quality-runtime", "kms:GenerateDataKey", KEY),
     Call("quality-runtime", "kms:Decrypt", KEY),
-    Call("quality-runtime", "kms:Encrypt", KEY),
     Call("quality-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-quality-*"),
     Call("quality-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
     Call("quality-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
@@ -635,7 +636,16 @@ ALLOWED = [
 
 @pytest.mark.parametrize(
     "part",
-    ["stream", "stream-endpoint", "batch", "stream-runtime", "batch-runtime", "quality", "quality-runtime", "endpoint"],
+    [
+        "stream",
+        "stream-endpoint",
+        "batch",
+        "stream-runtime",
+        "batch-runtime",
+        "quality",
+        "quality-runtime",
+        "endpoint",
+    ],
 )
 def test_workload_ran(workload, part):
     """Each part of the workload ran to its end under its role's credentials."""
@@ -829,6 +839,10 @@ PROBES = [
     Probe("stream: read the outcome drops", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
     Probe("stream: iam: widen its own policy", "stream-probe", "iam", "put_role_policy", {"RoleName": STREAM_ROLE.rsplit("/", 1)[1], "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
     Probe("stream: pass its role to a new job", "stream-probe", "glue", "create_job", {"Name": "x", "Role": STREAM_ROLE, "Command": {"Name": "gluestreaming", "ScriptLocation": "s3://x/y.py"}}),
+    # S3 SSE-KMS needs GenerateDataKey and Decrypt, and no job writes a bookmark: no Glue role encrypts with the key.
+    Probe("batch: encrypt with the key", "batch-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
+    Probe("stream: encrypt with the key", "stream-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
+    Probe("quality: encrypt with the key", "quality-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
     Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x", "Body": b"x"}),
     Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
     Probe("quality: write into the stream's scored table", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/metadata/x.metadata.json", "Body": b"x"}),
@@ -928,9 +942,9 @@ def test_key_policy_grants_the_roles_nothing_the_identity_policies_do_not(stack)
     policy = json.loads(kms.get_key_policy(KeyId=stack["key_arn"], PolicyName="default")["Policy"])
     principals = [json.dumps(s.get("Principal")) for s in policy["Statement"]]
     assert any(f"arn:aws:iam::{ACCOUNT}:root" in p for p in principals)
-    assert not any(role in p for p in principals for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)), (
-        principals
-    )
+    assert not any(
+        role in p for p in principals for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)
+    ), principals
 
 
 def test_no_role_may_pass_a_role_or_act_on_iam_or_sts(stack):

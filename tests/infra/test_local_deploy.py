@@ -266,7 +266,12 @@ def test_endpoint_is_in_service_on_the_packaged_model(deployment):
 
 def test_roles_have_inline_least_privilege_only(deployment):
     iam = client("iam")
-    for role in (f"{PREFIX}-glue-batch", f"{PREFIX}-glue-stream", f"{PREFIX}-glue-quality", f"{PREFIX}-sagemaker-endpoint"):
+    for role in (
+        f"{PREFIX}-glue-batch",
+        f"{PREFIX}-glue-stream",
+        f"{PREFIX}-glue-quality",
+        f"{PREFIX}-sagemaker-endpoint",
+    ):
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["least-privilege"]
 

@@ -91,9 +91,16 @@ data "aws_iam_policy_document" "glue_runtime" {
     resources = [local.artifacts, local.data, local.results]
   }
 
+  # SSE-KMS: S3 needs kms:GenerateDataKey from a writer and kms:Decrypt from a reader
+  # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html, "Permissions"; the same for
+  # directory buckets: https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-UsingKMSEncryption.html),
+  # a Kinesis consumer kms:Decrypt. No kms:Encrypt: the only thing the security configuration would encrypt with
+  # the key itself is a job bookmark (CSE-KMS), and no job writes one: the batch and quality jobs run with
+  # job-bookmark-disable, and "streaming jobs use checkpoints rather than job bookmarks"
+  # (https://docs.aws.amazon.com/glue/latest/dg/add-job-streaming.html). First deployment checklist.
   statement {
     sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
   }
 
@@ -296,7 +303,7 @@ resource "aws_iam_role_policy" "glue_quality" {
 # https://docs.aws.amazon.com/glue/latest/dg/optimization-prerequisites.html (S3 get/put/delete on the data and
 # list on the bucket; glue:GetTable and glue:UpdateTable on the table, its database and the catalog; logs in
 # /aws-glue/iceberg-compaction|iceberg-retention|iceberg-orphan-file-deletion/logs). The KMS grant is ours: the
-# files are SSE-KMS with the project key, so reading and rewriting them needs it.
+# files are SSE-KMS with the project key, so reading and rewriting them needs it (Decrypt and GenerateDataKey).
 data "aws_iam_policy_document" "table_optimizer" {
   statement {
     sid       = "MaintainTableFiles"
@@ -337,9 +344,12 @@ data "aws_iam_policy_document" "table_optimizer" {
     resources = concat([local.glue_catalog_arn, local.glue_database_arn], values(local.iceberg_table_arns))
   }
 
+  # The tables' files are SSE-KMS objects: reading them needs kms:Decrypt, writing compacted ones
+  # kms:GenerateDataKey (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html), never
+  # kms:Encrypt.
   statement {
     sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
   }
 

@@ -277,3 +277,31 @@ run "the_optimizers_list_only_the_stream_tables_locations" {
     error_message = "the optimizers may list the warehouse bucket only under the stream tables' locations (an s3:prefix condition)"
   }
 }
+
+run "no_role_encrypts_with_the_key" {
+  command = plan
+
+  variables {
+    table_optimizers_enabled = true
+  }
+
+  # S3 SSE-KMS needs kms:GenerateDataKey to write an object and kms:Decrypt to read one, never kms:Encrypt
+  # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html); no role encrypts with the key
+  # itself (no job writes a bookmark: the security configuration's CSE-KMS bookmark encryption never runs).
+  assert {
+    condition = alltrue(flatten([
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream, data.aws_iam_policy_document.glue_quality, data.aws_iam_policy_document.table_optimizer, data.aws_iam_policy_document.sagemaker] : [
+        for s in doc.statement : !contains(s.actions, "kms:Encrypt")
+      ]
+    ]))
+    error_message = "no role may kms:Encrypt: SSE-KMS writes need kms:GenerateDataKey, reads kms:Decrypt"
+  }
+
+  assert {
+    condition = alltrue([
+      for doc in [data.aws_iam_policy_document.glue_runtime, data.aws_iam_policy_document.table_optimizer] :
+      one([for s in doc.statement : s.actions if s.sid == "UseDataKey"]) == toset(["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"])
+    ])
+    error_message = "the Glue roles and the optimizers' role read (Decrypt) and write (GenerateDataKey) SSE-KMS objects with the pipeline key"
+  }
+}
