@@ -60,6 +60,11 @@ def contract() -> dict:
         "locations": {name: asdict(location) for name, location in outputs.LOCATIONS.items()},
         # The Iceberg tables (not Terraform's resources: the deploy step creates them) and their warehouse.
         "iceberg_tables": [d.table for d in outputs.ICEBERG_DATASETS],
+        # The same tables by the scoring job that commits them (each job's role is granted its own only).
+        "iceberg_tables_by_job": {
+            "batch": [d.table for d in outputs.BATCH_ICEBERG_DATASETS],
+            "stream": [d.table for d in outputs.STREAM_ICEBERG_DATASETS],
+        },
         "table_warehouse": asdict(outputs.TABLE_WAREHOUSE),
         "outcome_known_at_column": outputs.KNOWN_AT,
         "outcome_reject_codes": list(codes.OUTCOME_REJECTS),

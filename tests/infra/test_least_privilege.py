@@ -3,18 +3,22 @@
 One moto server (tests/iam_enforcing_moto.py: moto's IAM check, with the resource of each request named) and
 one `deploy --env local` for the module. Then, under credentials from sts:AssumeRole into the deployed roles,
 and those only:
-- the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code);
-- the batch job's boto3 calls, made by its own functions;
-- the model-quality job's boto3 calls, made by its own functions (model and test AUC download, the stream's
-  scored Iceberg table's data files, planned by pyiceberg through the Glue catalog, the ModelAUC metric) under
+- the streaming entry script scores a micro-batch (fake awsglue, tests/glue_fakes.py; the rest real code) under
+  the streaming job's role, and InvokeEndpoint through its scorer's client;
+- the batch job's boto3 calls, made by its own functions (the model download, the endpoint, its Iceberg commit of
+  its four tables), under the batch job's role;
+- the model-quality job's boto3 calls, made by its own functions (model and test AUC download, both scored
+  Iceberg tables' data files, planned by pyiceberg through the Glue catalog, the ModelAUC metric) under
   its own role;
 - what Glue and SageMaker do under the role outside our code (script, wheel and model downloads, EMRFS's S3
   reads and writes, KMS on behalf of S3 and Kinesis, logs, catalog, Glue metrics): the same boto3 calls,
   each saying what it mirrors.
 Every call the server decided is in its decision log. ALLOWED: each expected call is a case of its own, named
 by role, action and resource, that fails if the call was denied or never made. PROBES: calls the roles must not
-make, each a case that must be denied. Then: no denial during the workload, and each statement of the Glue
-role's policy is needed by at least one call made (remove it and a named ALLOWED case fails).
+make, each a case that must be denied (among them: the batch role touches none of the stream's tables, stream
+or checkpoint, the stream role none of the batch job's input and tables, neither the old batch/ prefix). Then: no denial during the workload,
+and each statement of each Glue role's policy is needed by at least one call made (remove it and a named ALLOWED
+case fails).
 What moto cannot evaluate (trust and resource policies, most condition keys, iam:PassRole) is covered by
 static tests at the end, against the form AWS documents; terraform/README.md lists it.
 """
@@ -34,6 +38,7 @@ import boto3
 import iam_enforcing_moto as moto_iam
 import pytest
 from botocore.exceptions import ClientError
+from churn_pipeline.contract import outputs
 
 from .conftest import REPO_ROOT
 from .local_deployment import ACCOUNT, BUCKETS, ENDPOINT, JOB_NAMES, PREFIX, deploy_cli
@@ -45,13 +50,16 @@ pytestmark = pytest.mark.slow(
 REGION = "us-east-1"
 STREAM = f"{PREFIX}-customer-churn"
 STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{STREAM}"
-GLUE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-jobs"
+# The scoring jobs run as a role each: the batch job's may not touch the stream's tables, stream or checkpoint, the
+# streaming job's may not touch the batch job's input and tables.
+BATCH_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-batch"
+STREAM_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-stream"
 QUALITY_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-glue-quality"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-sagemaker-endpoint"
 DATABASE = "churn_local_churn"
 # The jobs' Iceberg tables (created by the deploy step) and where their files are.
-STREAM_TABLES = ("stream_predictions", "stream_dead_letter", "stream_drift")
-BATCH_TABLES = ("batch_rejects", "batch_failed", "batch_drift", "batch_predictions")
+STREAM_TABLES = tuple(d.table for d in outputs.STREAM_ICEBERG_DATASETS)
+BATCH_TABLES = tuple(d.table for d in outputs.BATCH_ICEBERG_DATASETS)
 TABLE_ARN = f"arn:aws:glue:{REGION}:{ACCOUNT}:table/{DATABASE}/{{}}"
 TABLE_FILES = f"tables/{DATABASE}/{{}}"
 # What the roles must not reach: made by the admin before enforcement starts.
@@ -59,10 +67,10 @@ OTHER_BUCKET = f"{PREFIX}-other-{ACCOUNT}"
 OTHER_STREAM = f"{PREFIX}-other-stream"
 OTHER_ENDPOINT = f"{PREFIX}-other"
 # One assumed-role session per part of the workload: the decision log tells them apart by session name.
-SESSIONS = {"stream-job": GLUE_ROLE, "batch-job": GLUE_ROLE, "glue-runtime": GLUE_ROLE,
-            "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
-            "endpoint": SAGEMAKER_ROLE, "glue-probe": GLUE_ROLE, "quality-probe": QUALITY_ROLE,
-            "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
+SESSIONS = {"stream-job": STREAM_ROLE, "stream-runtime": STREAM_ROLE, "batch-job": BATCH_ROLE,
+            "batch-runtime": BATCH_ROLE, "quality-job": QUALITY_ROLE, "quality-runtime": QUALITY_ROLE,
+            "endpoint": SAGEMAKER_ROLE, "batch-probe": BATCH_ROLE, "stream-probe": STREAM_ROLE,
+            "quality-probe": QUALITY_ROLE, "sagemaker-probe": SAGEMAKER_ROLE}  # fmt: skip
 # Objects the quality job's reads find (put by the admin before enforcement): an outcome drop.
 OUTCOME_OBJECT = "outcomes/2026-01.csv"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -161,8 +169,10 @@ def workload(stack, spark):
     outcome: dict = {}
     saved_spark_env = dict(spark.sparkContext.environment)
     parts = {"stream": lambda env: run_streaming_job(stack, spark, env),
+             "stream-endpoint": lambda env: run_stream_endpoint_call(stack, env),
              "batch": lambda env: run_batch_job_calls(stack, env),
-             "runtime": lambda env: run_glue_runtime_calls(stack),
+             "stream-runtime": lambda env: run_glue_runtime_calls(stack, "stream"),
+             "batch-runtime": lambda env: run_glue_runtime_calls(stack, "batch"),
              "quality": lambda env: run_quality_job_calls(stack, env),
              "quality-runtime": lambda env: run_quality_runtime_calls(stack),
              "endpoint": lambda env: run_endpoint_model_download(stack)}  # fmt: skip
@@ -192,7 +202,7 @@ def use_session(env: pytest.MonkeyPatch, stack: dict, session: str) -> None:
 
 
 def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
-    """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the Glue role."""
+    """jobs/glue_stream_scoring.py with the deployed arguments, on one micro-batch, as the streaming job's role."""
     import glue_fakes
 
     from churn_pipeline import model
@@ -202,7 +212,7 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
     work, arguments = stack["work"], stack["job_arguments"]["stream"]
     port = local_services.free_port()
     # The runtime API is the local model server (moto's answers no scores); InvokeEndpoint's permission is
-    # exercised on moto by the batch job's calls below, under the same role.
+    # exercised on moto by run_stream_endpoint_call, under the same role.
     endpoint_server.start_background(stack["model_dir"], port, work / "endpoint", endpoint_name=ENDPOINT)
     try:
         env.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://{local_services.LOOPBACK}:{port}")
@@ -220,8 +230,28 @@ def run_streaming_job(stack: dict, spark, env: pytest.MonkeyPatch) -> dict:
         endpoint_server.stop_background(work / "endpoint")
 
 
+def run_stream_endpoint_call(stack: dict, env: pytest.MonkeyPatch) -> dict:
+    """InvokeEndpoint as the streaming job's role, through the client its scorer uses
+    (scoring.endpoint_client.runtime_client), with its deployed arguments, against moto, which checks it."""
+    import numpy as np
+
+    from churn_pipeline import model
+    from churn_pipeline.scoring import config, endpoint_client
+    from churn_pipeline.scoring.endpoint_protocol import format_csv
+
+    use_session(env, stack, "stream-job")
+    scoring = config.from_glue_args(
+        {k.removeprefix("--"): v for k, v in stack["job_arguments"]["stream"].items()}
+    )
+    spec = model.ModelDir(model._fetched.__wrapped__(scoring.model_uri, scoring.region)).spec()
+    runtime = endpoint_client.runtime_client.__wrapped__(2, 1, 5.0, 30.0, scoring.region)
+    body = format_csv(np.zeros((1, spec.n_features), dtype=np.float32))
+    answer = runtime.invoke_endpoint(EndpointName=scoring.endpoint_name, ContentType="text/csv", Body=body)
+    return {"invoked": answer["Body"].read()}
+
+
 def run_batch_job_calls(stack: dict, env: pytest.MonkeyPatch) -> dict:
-    """The batch job's boto3 calls, by its own functions, as the Glue role: the model download
+    """The batch job's boto3 calls, by its own functions, as the batch job's role: the model download
     (model.ModelDir.fetch), InvokeEndpoint through the client its scorer uses
     (scoring.endpoint_client.runtime_client), and its tables' commit (a task's data file, batch.files; the
     driver's tables.ensure_tables and batch.table_layout.commit_run), here against moto, which checks the
@@ -302,43 +332,54 @@ def mirrored(service: str, credentials: dict, denied: list[str]) -> Mirrored:
     return Mirrored(client(service, credentials), denied)
 
 
-def run_glue_runtime_calls(stack: dict) -> dict:
-    """What Glue itself does under the job role, outside our code: the same requests, made with boto3."""
-    keys, artifacts, key_arn = stack["credentials"]["glue-runtime"], stack["artifacts"], stack["key_arn"]
+def run_glue_runtime_calls(stack: dict, job: str) -> dict:
+    """What Glue itself does under a scoring job's role (job: "batch" or "stream"), outside our code: the same
+    requests, made with boto3."""
+    session = f"{job}-runtime"
+    keys, artifacts, key_arn = stack["credentials"][session], stack["artifacts"], stack["key_arn"]
+    arguments = stack["job_arguments"][job]
     denied: list[str] = []
     s3, kms = mirrored("s3", keys, denied), mirrored("kms", keys, denied)
     # Glue downloads the entry script (Command.ScriptLocation) and the --additional-python-modules wheels.
-    for object_key in (artifacts["batch_script_key"], artifacts["stream_script_key"],
-                       *artifacts["batch_python_modules"], *artifacts["stream_python_modules"]):  # fmt: skip
+    for object_key in (artifacts[f"{job}_script_key"], *artifacts[f"{job}_python_modules"]):
         s3.get_object(Bucket=BUCKETS["artifacts"], Key=object_key)
-    # EMRFS for Spark's s3:// reads of the batch job (its input, the --TempDir) and the streaming checkpoint's
-    # housekeeping (Spark deletes old offset and commit files). The batch job's outputs are not Spark's: its
-    # tasks write their data files with boto3 (the batch-job part).
     s3.get_bucket_location(Bucket=BUCKETS["data"])
-    s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
-    s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
-    for bucket, object_key in ((BUCKETS["data"], "tmp/glue/part-00000"),
-                               (BUCKETS["data"], "checkpoints/stream-scoring/offsets/.0.tmp")):  # fmt: skip
+    if job == "batch":
+        # EMRFS for Spark's s3:// reads of the batch job: its input and the --TempDir. Its outputs are not Spark's:
+        # its tasks write their tables' data files with boto3 (the batch-job part).
+        s3.list_objects_v2(Bucket=BUCKETS["data"], Prefix="input/")
+        s3.get_object(Bucket=BUCKETS["data"], Key="input/batch.csv")
+        written: tuple[tuple[str, str], ...] = ((BUCKETS["data"], "tmp/glue/part-00000"),)
+    else:
+        # The streaming checkpoint's housekeeping under the job's --checkpoint_path (Spark deletes old offset and
+        # commit files) and the --TempDir.
+        checkpoint = arguments["--checkpoint_path"].removeprefix(f"s3://{BUCKETS['data']}/")
+        s3.list_objects_v2(
+            Bucket=BUCKETS["data"], Prefix=f"{checkpoint}offsets/"
+        )  # the latest batch's offsets
+        written = ((BUCKETS["data"], f"{checkpoint}offsets/.0.tmp"), (BUCKETS["data"], "tmp/glue/part-00000"))
+    for bucket, object_key in written:
         s3.put_object(Bucket=bucket, Key=object_key, Body=b"x")
         s3.get_object(Bucket=bucket, Key=object_key)
         s3.delete_object(Bucket=bucket, Key=object_key)
     # KMS on the role's behalf: S3 SSE-KMS writes (GenerateDataKey) and reads (Decrypt), the stream's SSE
-    # (Decrypt), the security configuration's client-side bookmark encryption (Encrypt), key lookups.
+    # (Decrypt), key lookups. No Encrypt: no job writes a bookmark (the batch job disables them, a streaming job
+    # has none), the only thing the security configuration encrypts with the key itself.
     kms.describe_key(KeyId=key_arn)
     kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
     kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
-    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
     # Job logs into the KMS-encrypted group a security configuration gives, /aws-glue/jobs-<role>-<configuration>/
     # (https://docs.aws.amazon.com/glue/latest/webapi/API_JobRun.html, LogGroupName).
     logs = mirrored("logs", keys, denied)
-    group = f"/aws-glue/jobs-{PREFIX}-glue-jobs-{PREFIX}-jobs/output"
+    group = f"/aws-glue/jobs-{SESSIONS[session].rsplit('/', 1)[1]}-{PREFIX}-jobs/output"
     logs.create_log_group(logGroupName=group)  # with the key (logs:AssociateKmsKey: moto has no such call)
-    logs.create_log_stream(logGroupName=group, logStreamName="jr_0001")
-    logs.put_log_events(logGroupName=group, logStreamName="jr_0001",
+    logs.create_log_stream(logGroupName=group, logStreamName=f"jr_{job}")
+    logs.put_log_events(logGroupName=group, logStreamName=f"jr_{job}",
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "started"}])  # fmt: skip
-    # Glue's own job metrics (--enable-metrics), namespace Glue; the connector describes the stream.
+    # Glue's own job metrics (--enable-metrics), namespace Glue; the streaming job's connector describes its stream.
     mirrored("cloudwatch", keys, denied).put_metric_data(Namespace="Glue", MetricData=[{"MetricName": "glue.driver.aggregate.numCompletedTasks", "Value": 1.0}])  # fmt: skip
-    mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
+    if job == "stream":
+        mirrored("kinesis", keys, denied).describe_stream(StreamName=STREAM)
     return {"denied": denied}
 
 
@@ -411,7 +452,6 @@ def run_quality_runtime_calls(stack: dict) -> dict:
     kms.describe_key(KeyId=key_arn)
     kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256")
     kms.decrypt(CiphertextBlob=stack["key_ciphertext"])
-    kms.encrypt(KeyId=key_arn, Plaintext=b"bookmark")
     logs = mirrored("logs", keys, denied)
     group = f"/aws-glue/jobs-{PREFIX}-glue-quality-{PREFIX}-jobs/output"
     logs.create_log_group(logGroupName=group)
@@ -545,27 +585,39 @@ ALLOWED = [
         for resource in ("catalog", f"database/{DATABASE}")
     ],
     Call("batch-job", "s3:ListBucket", s3_arn("results")),
-    # Glue itself, under the job role
-    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "code/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
-    Call("glue-runtime", "s3:GetBucketLocation", s3_arn("data")),
-    Call("glue-runtime", "s3:ListBucket", s3_arn("data")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "input/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
-    Call("glue-runtime", "s3:PutObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "s3:GetObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "s3:DeleteObject", s3_arn("data", "checkpoints/stream-scoring/*")),
-    Call("glue-runtime", "kms:DescribeKey", KEY),
-    Call("glue-runtime", "kms:GenerateDataKey", KEY),
-    Call("glue-runtime", "kms:Decrypt", KEY),
-    Call("glue-runtime", "kms:Encrypt", KEY),
-    Call("glue-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-*"),
-    Call("glue-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
-    Call("glue-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0001"),
-    Call("glue-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
-    Call("glue-runtime", "kinesis:DescribeStream", STREAM_ARN),
+    # InvokeEndpoint as the streaming job's role (its scorer's client, against moto: run_stream_endpoint_call)
+    Call(
+        "stream-job", "sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{ENDPOINT}"
+    ),
+    # Glue itself, under each scoring job's role: its script and wheels, the --TempDir, KMS, logs, Glue's metrics
+    *[
+        call
+        for job in ("batch", "stream")
+        for call in (
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("artifacts", f"code/*/glue_{job}_scoring.py")),
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("artifacts", "wheels/*")),
+            Call(f"{job}-runtime", "s3:GetBucketLocation", s3_arn("data")),
+            Call(f"{job}-runtime", "s3:ListBucket", s3_arn("data")),
+            Call(f"{job}-runtime", "s3:PutObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "s3:GetObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "s3:DeleteObject", s3_arn("data", "tmp/glue/*")),
+            Call(f"{job}-runtime", "kms:DescribeKey", KEY),
+            Call(f"{job}-runtime", "kms:GenerateDataKey", KEY),
+            Call(f"{job}-runtime", "kms:Decrypt", KEY),
+            Call(f"{job}-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-{job}-*"),
+            Call(f"{job}-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
+            Call(f"{job}-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_{job}"),
+            Call(f"{job}-runtime", "cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "Glue"),)),
+        )
+    ],
+    # EMRFS for the batch job: its input (its outputs are its tables' files, the batch-job part's)
+    Call("batch-runtime", "s3:GetObject", s3_arn("data", "input/*")),
+    # the streaming job's checkpoint housekeeping, and Glue's Kinesis connector describing the stream
+    *[
+        Call("stream-runtime", f"s3:{action}", s3_arn("data", "checkpoints/stream-scoring/*"))
+        for action in ("PutObject", "GetObject", "DeleteObject")
+    ],
+    Call("stream-runtime", "kinesis:DescribeStream", STREAM_ARN),
     # the quality job's boto3 calls (churn_pipeline.model, churn_pipeline.quality.job, churn_pipeline.tables)
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/model.tar.gz")),
     Call("quality-job", "s3:GetObject", s3_arn("artifacts", "models/*/feature_spec.json")),
@@ -609,7 +661,6 @@ ALLOWED = [
     Call("quality-runtime", "kms:DescribeKey", KEY),
     Call("quality-runtime", "kms:GenerateDataKey", KEY),
     Call("quality-runtime", "kms:Decrypt", KEY),
-    Call("quality-runtime", "kms:Encrypt", KEY),
     Call("quality-runtime", "logs:CreateLogGroup", f"{LOGS}/aws-glue/jobs-{PREFIX}-glue-quality-*"),
     Call("quality-runtime", "logs:CreateLogStream", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
     Call("quality-runtime", "logs:PutLogEvents", f"{LOGS}/aws-glue/jobs-*:log-stream:jr_0002"),
@@ -629,7 +680,19 @@ ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize("part", ["stream", "batch", "runtime", "quality", "quality-runtime", "endpoint"])
+@pytest.mark.parametrize(
+    "part",
+    [
+        "stream",
+        "stream-endpoint",
+        "batch",
+        "stream-runtime",
+        "batch-runtime",
+        "quality",
+        "quality-runtime",
+        "endpoint",
+    ],
+)
 def test_workload_ran(workload, part):
     """Each part of the workload ran to its end under its role's credentials."""
     error = workload.get("errors", {}).get(part)
@@ -637,8 +700,8 @@ def test_workload_ran(workload, part):
         raise error
 
 
-def test_streaming_job_scores_under_the_glue_role(stack, workload):
-    """The entry script ran to its end as the Glue role; its commits are in the tables the deployment made, read
+def test_streaming_job_scores_under_its_own_role(stack, workload):
+    """The entry script ran to its end as the streaming job's role; its commits are in the tables the deployment made, read
     as any reader reads them (churn_pipeline.tables.read, here with the admin's credentials)."""
     from churn_pipeline import tables
 
@@ -687,6 +750,7 @@ def test_batch_and_endpoint_calls_returned_what_was_deployed(stack, workload):
     assert workload["batch"]["invoked"]  # moto's runtime answers a canned body
     # Its commits landed: the scored table holds the run's one file, the others none (nothing to add).
     assert workload["batch"]["committed"] == {"rejects": 0, "failed": 0, "drift": 0, "scored": 1}
+    assert workload["stream-endpoint"]["invoked"]
     assert workload["endpoint"]["model_bytes"] == (stack["model_dir"] / "model.tar.gz").read_bytes()
 
 
@@ -723,7 +787,8 @@ def role_policy(stack, role: str) -> dict:
 
 # Each Glue role and the sessions that act under it.
 GLUE_ROLE_SESSIONS = {
-    GLUE_ROLE: ("stream-job", "batch-job", "glue-runtime"),
+    BATCH_ROLE: ("batch-job", "batch-runtime"),
+    STREAM_ROLE: ("stream-job", "stream-runtime"),
     QUALITY_ROLE: ("quality-job", "quality-runtime"),
 }
 
@@ -769,44 +834,83 @@ def model_key(stack) -> str:
 
 
 PROBES = [
-    Probe("read another bucket", "glue-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
-    Probe("list another bucket", "glue-probe", "s3", "list_objects_v2", {"Bucket": OTHER_BUCKET}),
-    Probe("write another bucket", "glue-probe", "s3", "put_object", {"Bucket": OTHER_BUCKET, "Key": "x", "Body": b"x"}),
-    Probe("write the batch input", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "input/x.csv", "Body": b"x"}),
-    Probe("write outside the job prefixes", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
-    Probe("overwrite the model", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
-    Probe("delete the model artifact", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key}),
-    Probe("replace a job script", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": lambda s: s["artifacts"]["stream_script_key"], "Body": b"x"}),
-    Probe("change a bucket policy", "glue-probe", "s3", "put_bucket_policy", {"Bucket": BUCKETS["results"], "Policy": json.dumps(ADMIN_POLICY)}),
-    Probe("delete a bucket", "glue-probe", "s3", "delete_bucket", {"Bucket": BUCKETS["results"]}),
-    Probe("read another stream", "glue-probe", "kinesis", "list_shards", {"StreamName": OTHER_STREAM}),
-    Probe("put to the stream", "glue-probe", "kinesis", "put_record", {"StreamName": STREAM, "Data": b"x", "PartitionKey": "x"}),
-    Probe("delete the stream", "glue-probe", "kinesis", "delete_stream", {"StreamName": STREAM}),
-    Probe("invoke another endpoint", "glue-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
-    Probe("delete the endpoint", "glue-probe", "sagemaker", "delete_endpoint", {"EndpointName": ENDPOINT}),
-    Probe("metrics to another namespace", "glue-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
-    Probe("decrypt with another key", "glue-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
-    Probe("encrypt with another key", "glue-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
-    Probe("schedule the key's deletion", "glue-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
-    Probe("read a catalog table not the jobs'", "glue-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "model_quality"}),
-    Probe("update a catalog table not the jobs'", "glue-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "model_quality"}}),
-    Probe("create a catalog table (the deploy step creates the jobs')", "glue-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
-    Probe("delete a batch table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
-    Probe("delete a batch table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet"}),
-    Probe("write the old batch prefix", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x.parquet", "Body": b"x"}),
-    Probe("delete a stream table", "glue-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
-    Probe("list the database's tables", "glue-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
-    Probe("create a partition", "glue-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "model_quality", "PartitionInput": {"Values": ["x"]}}),
-    Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
-    Probe("delete a stream table's metadata", "glue-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
-    Probe("write the warehouse outside the jobs' tables", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
-    Probe("logs outside /aws-glue/", "glue-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
-    Probe("iam: read roles", "glue-probe", "iam", "list_roles", {}),
-    Probe("iam: widen its own policy", "glue-probe", "iam", "put_role_policy", {"RoleName": f"{PREFIX}-glue-jobs", "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
-    Probe("sts: assume the SageMaker role", "glue-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
-    Probe("pass its role to a new job", "glue-probe", "glue", "create_job", {"Name": "x", "Role": GLUE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
-    Probe("read the outcome drops (the quality job's)", "glue-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
-    Probe("write the quality datasets", "glue-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
+    Probe("read another bucket", "batch-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("list another bucket", "batch-probe", "s3", "list_objects_v2", {"Bucket": OTHER_BUCKET}),
+    Probe("write another bucket", "batch-probe", "s3", "put_object", {"Bucket": OTHER_BUCKET, "Key": "x", "Body": b"x"}),
+    Probe("write the batch input", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "input/x.csv", "Body": b"x"}),
+    Probe("write outside the job prefixes", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "data-capture/x", "Body": b"x"}),
+    Probe("overwrite the model", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("delete the model artifact", "batch-probe", "s3", "delete_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key}),
+    Probe("replace a job script", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": lambda s: s["artifacts"]["stream_script_key"], "Body": b"x"}),
+    Probe("change a bucket policy", "batch-probe", "s3", "put_bucket_policy", {"Bucket": BUCKETS["results"], "Policy": json.dumps(ADMIN_POLICY)}),
+    Probe("delete a bucket", "batch-probe", "s3", "delete_bucket", {"Bucket": BUCKETS["results"]}),
+    Probe("read another stream", "stream-probe", "kinesis", "list_shards", {"StreamName": OTHER_STREAM}),
+    Probe("put to the stream", "stream-probe", "kinesis", "put_record", {"StreamName": STREAM, "Data": b"x", "PartitionKey": "x"}),
+    Probe("delete the stream", "stream-probe", "kinesis", "delete_stream", {"StreamName": STREAM}),
+    Probe("invoke another endpoint", "batch-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("delete the endpoint", "batch-probe", "sagemaker", "delete_endpoint", {"EndpointName": ENDPOINT}),
+    Probe("metrics to another namespace", "batch-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("decrypt with another key", "batch-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("encrypt with another key", "batch-probe", "kms", "generate_data_key", {"KeyId": lambda s: s["other_key"], "KeySpec": "AES_256"}),
+    Probe("schedule the key's deletion", "batch-probe", "kms", "schedule_key_deletion", {"KeyId": lambda s: s["key_arn"], "PendingWindowInDays": 7}),
+    Probe("read a catalog table not the stream's", "stream-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
+    Probe("update a catalog table not the stream's", "stream-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
+    Probe("create a catalog table (the deploy step creates the stream's)", "stream-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("delete a stream table", "stream-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("list the database's tables", "stream-probe", "glue", "get_tables", {"DatabaseName": DATABASE}),
+    Probe("create a partition", "stream-probe", "glue", "create_partition", {"DatabaseName": DATABASE, "TableName": "batch_predictions", "PartitionInput": {"Values": ["x"]}}),
+    Probe("delete a stream table's data file (orphan cleanup is the optimizer's)", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
+    Probe("delete a stream table's metadata", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json"}),
+    Probe("write the warehouse outside the stream's tables", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
+    Probe("logs outside /aws-glue/", "batch-probe", "logs", "create_log_group", {"logGroupName": "/other/group"}),
+    Probe("iam: read roles", "batch-probe", "iam", "list_roles", {}),
+    Probe("iam: widen its own policy", "batch-probe", "iam", "put_role_policy", {"RoleName": BATCH_ROLE.rsplit("/", 1)[1], "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
+    Probe("sts: assume the SageMaker role", "batch-probe", "sts", "assume_role", {"RoleArn": SAGEMAKER_ROLE, "RoleSessionName": "escalate"}),
+    Probe("pass its role to a new job", "batch-probe", "glue", "create_job", {"Name": "x", "Role": BATCH_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://x/y.py"}}),
+    Probe("read the outcome drops (the quality job's)", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("write the quality datasets", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "quality/metrics/x", "Body": b"x"}),
+    # The batch job's role: no catalog table but its four, no table deleted, none created, no file of its tables
+    # deleted (orphan cleanup is the optimizer's), nothing under the old batch/ prefix or outside its tables.
+    Probe("batch: read a catalog table not the jobs'", "batch-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "model_quality"}),
+    Probe("batch: update a catalog table not the jobs'", "batch-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "model_quality"}}),
+    Probe("batch: create a catalog table (the deploy step creates the jobs')", "batch-probe", "glue", "create_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "x"}}),
+    Probe("batch: delete a batch table", "batch-probe", "glue", "delete_table", {"DatabaseName": DATABASE, "Name": "batch_predictions"}),
+    Probe("batch: delete a batch table's data file (orphan cleanup is the optimizer's)", "batch-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet"}),
+    Probe("batch: write the old batch prefix", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x.parquet", "Body": b"x"}),
+    Probe("batch: write the warehouse outside its tables", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/other/data/x", "Body": b"x"}),
+    # The batch job's role reaches nothing of the streaming job's: its tables, their files, its stream, its checkpoint.
+    Probe("batch: load a stream table", "batch-probe", "glue", "get_table", {"DatabaseName": DATABASE, "Name": "stream_predictions"}),
+    Probe("batch: commit to a stream table", "batch-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "stream_dead_letter"}}),
+    Probe("batch: write a stream table's data file", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet", "Body": b"x"}),
+    Probe("batch: write a stream table's metadata", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_drift/metadata/x.metadata.json", "Body": b"x"}),
+    Probe("batch: read a stream table's files", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_dead_letter/metadata/x.metadata.json"}),
+    Probe("batch: read the stream", "batch-probe", "kinesis", "list_shards", {"StreamName": STREAM}),
+    Probe("batch: describe the stream", "batch-probe", "kinesis", "describe_stream", {"StreamName": STREAM}),
+    Probe("batch: read the streaming checkpoint", "batch-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/stream-scoring/metadata"}),
+    Probe("batch: write the streaming checkpoint", "batch-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/stream-scoring/offsets/9", "Body": b"x"}),
+    # The streaming job's role reaches nothing of the batch job's: its input, its tables and their files (and the
+    # old batch/ prefix); nor another checkpoint.
+    Probe("stream: read the batch input", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": "input/batch.csv"}),
+    Probe("stream: read the batch scores", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet"}),
+    Probe("stream: read a batch table's metadata", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_rejects/metadata/x.metadata.json"}),
+    Probe("stream: write the batch scores", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet", "Body": b"x"}),
+    Probe("stream: write a batch table's metadata", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_failed/metadata/x.metadata.json", "Body": b"x"}),
+    Probe("stream: delete a batch table's file", "stream-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_drift/data/x.parquet"}),
+    Probe("stream: commit to a batch table", "stream-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_drift"}}),
+    Probe("stream: write the old batch prefix", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": "batch/predictions/x.parquet", "Body": b"x"}),
+    Probe("stream: write another query's checkpoint", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["data"], "Key": "checkpoints/other-query/metadata", "Body": b"x"}),
+    Probe("stream: read another bucket", "stream-probe", "s3", "get_object", {"Bucket": OTHER_BUCKET, "Key": "input/other.csv"}),
+    Probe("stream: overwrite the model", "stream-probe", "s3", "put_object", {"Bucket": BUCKETS["artifacts"], "Key": model_key, "Body": b"x"}),
+    Probe("stream: invoke another endpoint", "stream-probe", "sagemaker-runtime", "invoke_endpoint", {"EndpointName": OTHER_ENDPOINT, "ContentType": "text/csv", "Body": b"0"}),
+    Probe("stream: metrics to another namespace", "stream-probe", "cloudwatch", "put_metric_data", {"Namespace": "Other", "MetricData": [{"MetricName": "m", "Value": 1.0}]}),
+    Probe("stream: decrypt with another key", "stream-probe", "kms", "decrypt", {"CiphertextBlob": lambda s: s["other_ciphertext"]}),
+    Probe("stream: read the outcome drops", "stream-probe", "s3", "get_object", {"Bucket": BUCKETS["data"], "Key": OUTCOME_OBJECT}),
+    Probe("stream: iam: widen its own policy", "stream-probe", "iam", "put_role_policy", {"RoleName": STREAM_ROLE.rsplit("/", 1)[1], "PolicyName": "more", "PolicyDocument": json.dumps(ADMIN_POLICY)}),
+    Probe("stream: pass its role to a new job", "stream-probe", "glue", "create_job", {"Name": "x", "Role": STREAM_ROLE, "Command": {"Name": "gluestreaming", "ScriptLocation": "s3://x/y.py"}}),
+    # S3 SSE-KMS needs GenerateDataKey and Decrypt, and no job writes a bookmark: no Glue role encrypts with the key.
+    Probe("batch: encrypt with the key", "batch-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
+    Probe("stream: encrypt with the key", "stream-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
+    Probe("quality: encrypt with the key", "quality-probe", "kms", "encrypt", {"KeyId": lambda s: s["key_arn"], "Plaintext": b"x"}),
     Probe("quality: write the batch scores", "quality-probe", "s3", "put_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/batch_predictions/data/x.parquet", "Body": b"x"}),
     Probe("quality: commit to the batch scored table", "quality-probe", "glue", "update_table", {"DatabaseName": DATABASE, "TableInput": {"Name": "batch_predictions"}}),
     Probe("quality: delete a stream score", "quality-probe", "s3", "delete_object", {"Bucket": BUCKETS["results"], "Key": f"tables/{DATABASE}/stream_predictions/data/x.parquet"}),
@@ -866,7 +970,7 @@ def test_denied(stack, workload, probe):
 def deployed_policies(stack) -> dict[str, dict]:
     iam = client("iam", stack["admin"])
     found = {}
-    for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE):
+    for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE):
         name = role.rsplit("/", 1)[1]
         document = iam.get_role_policy(RoleName=name, PolicyName="least-privilege")["PolicyDocument"]
         found[name] = document if isinstance(document, dict) else json.loads(document)
@@ -880,7 +984,8 @@ def as_list(value) -> list:
 @pytest.mark.parametrize(
     ("role", "service"),
     [
-        (GLUE_ROLE, "glue.amazonaws.com"),
+        (BATCH_ROLE, "glue.amazonaws.com"),
+        (STREAM_ROLE, "glue.amazonaws.com"),
         (QUALITY_ROLE, "glue.amazonaws.com"),
         (SAGEMAKER_ROLE, "sagemaker.amazonaws.com"),
     ],
@@ -907,9 +1012,9 @@ def test_key_policy_grants_the_roles_nothing_the_identity_policies_do_not(stack)
     policy = json.loads(kms.get_key_policy(KeyId=stack["key_arn"], PolicyName="default")["Policy"])
     principals = [json.dumps(s.get("Principal")) for s in policy["Statement"]]
     assert any(f"arn:aws:iam::{ACCOUNT}:root" in p for p in principals)
-    assert not any(role in p for p in principals for role in (GLUE_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)), (
-        principals
-    )
+    assert not any(
+        role in p for p in principals for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE, SAGEMAKER_ROLE)
+    ), principals
 
 
 def test_no_role_may_pass_a_role_or_act_on_iam_or_sts(stack):
@@ -939,7 +1044,7 @@ def test_conditions_and_resources_moto_does_not_evaluate_have_the_documented_for
     assert re.fullmatch(rf"arn:aws:ecr:{REGION}:\d{{12}}:repository/sagemaker-xgboost", repository), (
         repository
     )
-    for role in (GLUE_ROLE, QUALITY_ROLE):
+    for role in (BATCH_ROLE, STREAM_ROLE, QUALITY_ROLE):
         glue = {s["Sid"]: s for s in policies[role.rsplit("/", 1)[1]]["Statement"]}
         assert "logs:AssociateKmsKey" in as_list(glue["WriteJobLogs"]["Action"]), role
         assert glue["PublishJobMetrics"]["Condition"] == {

@@ -144,9 +144,12 @@ def test_glue_jobs_have_every_argument_their_script_resolves(deployment):
     assert (stream["Command"]["Name"], stream["GlueVersion"]) == ("gluestreaming", "5.1")
     quality, batch = (glue.get_job(JobName=JOB_NAMES[job])["Job"] for job in ("quality", "batch"))
     assert (quality["Command"]["Name"], quality["GlueVersion"]) == ("glueetl", batch["GlueVersion"])
-    assert quality["Role"].endswith(f":role/{PREFIX}-glue-quality") and batch["Role"].endswith(
-        f":role/{PREFIX}-glue-jobs"
-    )
+    # A role per job: the batch job's cannot write the stream's tables, the streaming job's the batch outputs.
+    assert [found["Role"].rsplit("/", 1)[1] for found in (quality, batch, stream)] == [
+        f"{PREFIX}-glue-quality",
+        f"{PREFIX}-glue-batch",
+        f"{PREFIX}-glue-stream",
+    ]
 
 
 def test_the_quality_job_is_triggered_daily(deployment):
@@ -265,7 +268,12 @@ def test_endpoint_is_in_service_on_the_packaged_model(deployment):
 
 def test_roles_have_inline_least_privilege_only(deployment):
     iam = client("iam")
-    for role in (f"{PREFIX}-glue-jobs", f"{PREFIX}-glue-quality", f"{PREFIX}-sagemaker-endpoint"):
+    for role in (
+        f"{PREFIX}-glue-batch",
+        f"{PREFIX}-glue-stream",
+        f"{PREFIX}-glue-quality",
+        f"{PREFIX}-sagemaker-endpoint",
+    ):
         assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
         assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["least-privilege"]
 

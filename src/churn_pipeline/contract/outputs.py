@@ -256,7 +256,7 @@ DATASETS: tuple[Dataset, ...] = (
 
 @dataclass(frozen=True)
 class Location:
-    """Where files that are not a catalog table live: CSV a team drops or a person trains on."""
+    """Where files that are not a catalog table live: CSV a team drops or a person trains on, a checkpoint."""
 
     bucket: str  # purpose of the bucket, as Dataset.bucket
     prefix: str  # ending in "/"
@@ -279,7 +279,19 @@ NEXT_TRAINING_SET = Location(
     "Joined rows as the deployed model's dataset description's CSV (raw inputs as scored, the outcome as the "
     "label), one batch_id=<run> folder per quality run: the next training set.",
 )
-LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
+# The streaming job's Spark checkpoint (its --checkpoint_path): offsets, commits and the query's metadata file.
+# Only the streaming job's role may read and write it (terraform/modules/iam). A new query gets a new prefix
+# under checkpoints/; the old one is retired under checkpoints-retired/ (terraform/README.md).
+STREAM_CHECKPOINT = Location(
+    "data",
+    "checkpoints/stream-scoring/",
+    "The streaming job's Spark checkpoint (offsets, commits, the query's metadata): its --checkpoint_path.",
+)
+LOCATIONS = {
+    "outcomes": OUTCOMES,
+    "next_training_set": NEXT_TRAINING_SET,
+    "stream_checkpoint": STREAM_CHECKPOINT,
+}
 
 # The datasets that are Apache Iceberg tables in the Glue Data Catalog (issue 30): the batch job's and the stream's.
 # The deploy step
@@ -288,15 +300,10 @@ LOCATIONS = {"outcomes": OUTCOMES, "next_training_set": NEXT_TRAINING_SET}
 # the warehouse being this prefix of the results bucket (their `prefix` above is not where they are). A stream
 # table is partitioned by the hour of one of its time columns (streaming.table_layout.HOUR_COLUMN), an Iceberg
 # partition a reader never names: a range on the column prunes; a batch table by its batch_id.
-ICEBERG_DATASETS: tuple[Dataset, ...] = (
-    BATCH_PREDICTIONS,
-    BATCH_REJECTS,
-    BATCH_FAILED,
-    BATCH_DRIFT,
-    STREAM_PREDICTIONS,
-    STREAM_DEAD_LETTER,
-    STREAM_DRIFT,
-)
+# Each job's own tables, apart: each scoring job's role is granted its own tables only (terraform/modules/iam).
+BATCH_ICEBERG_DATASETS: tuple[Dataset, ...] = (BATCH_PREDICTIONS, BATCH_REJECTS, BATCH_FAILED, BATCH_DRIFT)
+STREAM_ICEBERG_DATASETS: tuple[Dataset, ...] = (STREAM_PREDICTIONS, STREAM_DEAD_LETTER, STREAM_DRIFT)
+ICEBERG_DATASETS: tuple[Dataset, ...] = BATCH_ICEBERG_DATASETS + STREAM_ICEBERG_DATASETS
 TABLE_WAREHOUSE = Location(
     "results",
     "tables/",

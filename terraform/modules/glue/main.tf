@@ -25,7 +25,7 @@ locals {
     auc_margin   = coalesce(var.quality_job.auc_margin, local.contract.settings.auc_margin.default)
   }
   # Where files that are not catalog tables live (contract.outputs.LOCATIONS): the outcome drops, the next
-  # training set.
+  # training set, the streaming job's checkpoint (modules/iam grants it to the streaming job's role alone).
   locations = { for name, location in local.contract.locations : name => "${local.s3[location.bucket]}/${location.prefix}" }
 
   # The scoring jobs' datasets are Apache Iceberg tables (contract iceberg_tables), in this database, their files under
@@ -75,7 +75,7 @@ locals {
   stream_job_arguments = merge(local.scoring_arguments, {
     "--stream_arn"        = var.stream.arn
     "--starting_position" = local.stream_settings.starting_position
-    "--checkpoint_path"   = "${local.s3.data}/checkpoints/stream-scoring/"
+    "--checkpoint_path"   = local.locations.stream_checkpoint
     # The Iceberg tables the job commits to (churn_pipeline.streaming.glue: tables.CatalogSettings).
     "--table_warehouse" = local.table_warehouse
     "--table_database"  = aws_glue_catalog_database.this.name
@@ -215,7 +215,7 @@ locals {
   jobs = {
     batch = {
       name        = "${var.name_prefix}-batch-scoring"
-      role_arn    = var.role_arn
+      role_arn    = var.batch_role_arn
       description = "Scores a CSV drop of customer records; writes scores, rejects and failed rows."
       command     = "glueetl"
       settings    = var.batch_job
@@ -242,7 +242,7 @@ locals {
     }
     stream = {
       name        = "${var.name_prefix}-stream-scoring"
-      role_arn    = var.role_arn
+      role_arn    = var.stream_role_arn
       description = "Scores customer records from Kinesis in micro-batches; writes scores and dead letters."
       command     = "gluestreaming"
       settings    = var.stream_job
@@ -288,6 +288,15 @@ resource "aws_glue_job" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # One role for both scoring jobs would let each write the other's outputs (the batch job the stream's tables).
+    # A precondition, not a validation: a validation naming another variable needs Terraform 1.9 (modules: 1.7).
+    precondition {
+      condition     = var.stream_role_arn != var.batch_role_arn
+      error_message = "stream_role_arn must not be batch_role_arn: each scoring job runs as a role of its own."
+    }
+  }
 }
 
 resource "aws_glue_trigger" "batch_schedule" {

@@ -37,13 +37,23 @@ variable "kms_key_arn" {
   }
 }
 
-variable "role_arn" {
-  description = "ARN of the role the scoring jobs (batch and streaming) run as."
+variable "batch_role_arn" {
+  description = "ARN of the role the batch scoring job runs as (its input, its Iceberg tables, the endpoint; nothing of the stream's)."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.role_arn))
-    error_message = "role_arn must be an IAM role ARN."
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.batch_role_arn))
+    error_message = "batch_role_arn must be an IAM role ARN."
+  }
+}
+
+variable "stream_role_arn" {
+  description = "ARN of the role the streaming scoring job runs as (its stream, checkpoint and Iceberg tables, the endpoint; nothing of the batch job's)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", var.stream_role_arn))
+    error_message = "stream_role_arn must be an IAM role ARN."
   }
 }
 

@@ -34,12 +34,13 @@ locals {
   }
   # Each table's files (data/, metadata/) under <warehouse><database>/<table>/ (tables.CatalogSettings.table_location).
   warehouse_bucket_arn = var.bucket_arns[local.contract.table_warehouse.bucket]
-  iceberg_table_objects = {
-    for name in local.iceberg_tables : name => "${local.warehouse_bucket_arn}/${local.contract.table_warehouse.prefix}${var.database_name}/${name}/*"
+  iceberg_table_keys = {
+    for name in local.iceberg_tables : name => "${local.contract.table_warehouse.prefix}${var.database_name}/${name}"
   }
+  iceberg_table_objects = { for name, key in local.iceberg_table_keys : name => "${local.warehouse_bucket_arn}/${key}/*" }
 }
 
-# ---------------------------------------------------------------- Glue job role
+# ---------------------------------------------------------------- Glue scoring jobs' roles
 # Each role may be assumed only by its service, on behalf of this account.
 data "aws_iam_policy_document" "trust" {
   for_each = { glue = "glue.amazonaws.com", sagemaker = "sagemaker.amazonaws.com" }
@@ -58,17 +59,10 @@ data "aws_iam_policy_document" "trust" {
   }
 }
 
-resource "aws_iam_role" "glue" {
-  name               = "${var.name_prefix}-glue-jobs"
-  description        = "Batch and streaming scoring jobs: read inputs, stream and artifacts, invoke the endpoint, write results."
-  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
-  tags               = var.tags
-}
-
 # What every Glue job needs whichever job it is: Glue fetches its script and wheels and the job its model, Spark
 # lists the buckets and uses --TempDir, S3 and the security configuration use the key, the job logs under
-# /aws-glue/ and publishes metrics (Glue's own with --enable-metrics, the pipeline's). Both job roles' policies
-# start from it.
+# /aws-glue/ and publishes metrics (Glue's own with --enable-metrics, the pipeline's). Every job role's policy
+# starts from it.
 data "aws_iam_policy_document" "glue_runtime" {
   statement {
     sid     = "ReadCodeWheelsAndModels"
@@ -97,9 +91,16 @@ data "aws_iam_policy_document" "glue_runtime" {
     resources = [local.artifacts, local.data, local.results]
   }
 
+  # SSE-KMS: S3 needs kms:GenerateDataKey from a writer and kms:Decrypt from a reader
+  # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html, "Permissions"; the same for
+  # directory buckets: https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-express-UsingKMSEncryption.html),
+  # a Kinesis consumer kms:Decrypt. No kms:Encrypt: the only thing the security configuration would encrypt with
+  # the key itself is a job bookmark (CSE-KMS), and no job writes one: the batch and quality jobs run with
+  # job-bookmark-disable, and "streaming jobs use checkpoints rather than job bookmarks"
+  # (https://docs.aws.amazon.com/glue/latest/dg/add-job-streaming.html). First deployment checklist.
   statement {
     sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
   }
 
@@ -123,38 +124,116 @@ data "aws_iam_policy_document" "glue_runtime" {
   }
 }
 
-data "aws_iam_policy_document" "glue" {
-  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json]
+# The scoring jobs invoke the endpoint in endpoint mode (both read the same --scoring_mode and --endpoint_name).
+data "aws_iam_policy_document" "invoke_endpoint" {
+  statement {
+    sid       = "InvokeEndpoint"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+}
+
+# ---------------------------------------------------------------- the batch scoring job's role
+# Derived from its arguments (modules/glue): --input_path (its input drops), --table_warehouse and
+# --table_database (its four Iceberg tables: contract iceberg_tables_by_job.batch), the scoring arguments (the
+# model, the endpoint). Nothing of the streaming job's: no stream, no checkpoint, no stream table.
+locals {
+  batch_input   = "${local.data}/input/*"
+  batch_tables  = local.contract.iceberg_tables_by_job.batch
+  stream_tables = local.contract.iceberg_tables_by_job.stream
+}
+
+resource "aws_iam_role" "glue_batch" {
+  name               = "${var.name_prefix}-glue-batch"
+  description        = "Batch scoring job: read input drops and artifacts, invoke the endpoint, commit its Iceberg tables."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_batch" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
 
   statement {
     sid       = "ReadBatchInput"
     actions   = ["s3:GetObject"]
-    resources = ["${local.data}/input/*"]
+    resources = [local.batch_input]
   }
 
+  # The batch job's Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0; batch.table_layout.commit_run):
+  # Spark tasks put data files under each of its tables' data/, the driver reads the table's metadata and
+  # manifests and puts new ones under metadata/ (a HEAD first: pyiceberg creates them with overwrite=False), then
+  # moves the catalog's pointer. Nothing is deleted: files no snapshot references are the orphan-file optimizer's.
   statement {
-    sid       = "ReadWriteCheckpoints"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.data}/checkpoints/*"]
+    sid       = "WriteBatchTableFiles"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = [for name in local.batch_tables : local.iceberg_table_objects[name]]
   }
 
-  # The jobs' Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0; the batch tables and the stream's): Spark tasks put data files under
-  # each table's data/, the driver reads the table's metadata and manifests and puts new ones under metadata/
-  # (a HEAD first: pyiceberg creates them with overwrite=False), then moves the catalog's pointer. Nothing is
-  # deleted: files no snapshot references are the orphan-file optimizer's (modules/glue; its own role below).
+  # GetTable to load a table, UpdateTable with the VersionId it read to commit (and to add an input's undescribed
+  # columns to its tables: a schema commit). No CreateTable: `make deploy` creates the tables.
+  statement {
+    sid       = "CommitBatchTables"
+    actions   = ["glue:GetTable", "glue:UpdateTable"]
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], [for name in local.batch_tables : local.iceberg_table_arns[name]])
+  }
+
+  # pyiceberg 0.12.0's commit also reads the database, once per commit, to tell an S3 Tables federated database
+  # from a plain one (pyiceberg/catalog/glue.py, GlueCatalog.commit_table -> _is_s3tables_database).
+  statement {
+    sid       = "ReadBatchTablesDatabase"
+    actions   = ["glue:GetDatabase"]
+    resources = [local.glue_catalog_arn, local.glue_database_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "glue_batch" {
+  name   = "least-privilege"
+  role   = aws_iam_role.glue_batch.id
+  policy = data.aws_iam_policy_document.glue_batch.json
+}
+
+# ---------------------------------------------------------------- the streaming scoring job's role
+# Derived from its arguments (modules/glue, stream_job_arguments): --stream_arn (Kinesis), --checkpoint_path
+# (contract location stream_checkpoint), --table_warehouse and --table_database (its Iceberg tables), the
+# scoring arguments (the model, the endpoint). Nothing of the batch job's: no input drop, no batch table.
+locals {
+  stream_checkpoint         = local.contract.locations.stream_checkpoint
+  stream_checkpoint_objects = "${var.bucket_arns[local.stream_checkpoint.bucket]}/${local.stream_checkpoint.prefix}*"
+}
+
+resource "aws_iam_role" "glue_stream" {
+  name               = "${var.name_prefix}-glue-stream"
+  description        = "Streaming scoring job: read its stream, keep its checkpoint, invoke the endpoint, commit its Iceberg tables."
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_stream" {
+  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
+
+  # Spark's checkpoint of the job's query (offsets, commits, metadata), under its --checkpoint_path only.
+  statement {
+    sid       = "ReadWriteCheckpoint"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [local.stream_checkpoint_objects]
+  }
+
+  # The streaming job's Iceberg commit (churn_pipeline.tables, pyiceberg 0.12.0) on its own tables
+  # (contract iceberg_tables_by_job.stream), as the batch job's above: data files under each table's data/, new
+  # metadata and manifests under metadata/ (a HEAD first), then the catalog's pointer. Nothing is deleted: files no
+  # snapshot references are the orphan-file optimizer's (modules/glue; its own role below).
   statement {
     sid       = "WriteStreamTableFiles"
     actions   = ["s3:GetObject", "s3:PutObject"]
-    resources = values(local.iceberg_table_objects)
+    resources = [for name in local.stream_tables : local.iceberg_table_objects[name]]
   }
 
-  # GetTable to load a table (the current metadata_location), UpdateTable with the VersionId it read to commit
-  # (and, for the batch job, to add an input's undescribed columns to its tables: a schema commit). No
-  # CreateTable: `make deploy` creates the tables, and a job that finds none fails rather than making one.
+  # GetTable to load a table (the current metadata_location), UpdateTable with the VersionId it read to commit.
+  # No CreateTable: `make deploy` creates the tables, and a job that finds none fails rather than making one.
   statement {
     sid       = "CommitStreamTables"
     actions   = ["glue:GetTable", "glue:UpdateTable"]
-    resources = concat([local.glue_catalog_arn, local.glue_database_arn], values(local.iceberg_table_arns))
+    resources = concat([local.glue_catalog_arn, local.glue_database_arn], [for name in local.stream_tables : local.iceberg_table_arns[name]])
   }
 
   # pyiceberg 0.12.0's commit also reads the database, once per commit, to tell an S3 Tables federated database
@@ -176,18 +255,12 @@ data "aws_iam_policy_document" "glue" {
     ]
     resources = [var.stream_arn]
   }
-
-  statement {
-    sid       = "InvokeEndpoint"
-    actions   = ["sagemaker:InvokeEndpoint"]
-    resources = [local.endpoint_arn]
-  }
 }
 
-resource "aws_iam_role_policy" "glue" {
+resource "aws_iam_role_policy" "glue_stream" {
   name   = "least-privilege"
-  role   = aws_iam_role.glue.id
-  policy = data.aws_iam_policy_document.glue.json
+  role   = aws_iam_role.glue_stream.id
+  policy = data.aws_iam_policy_document.glue_stream.json
 }
 
 # ---------------------------------------------------------------- Glue model-quality job role
@@ -249,11 +322,11 @@ resource "aws_iam_role_policy" "glue_quality" {
 
 # ---------------------------------------------------------------- Glue table optimizers' role (dev and prod)
 # The role Glue's table optimizers (compaction, snapshot retention, orphan-file deletion: modules/glue) run as on
-# the stream's Iceberg tables, with the permissions AWS lists for them, narrowed to these tables and their files:
+# the jobs' Iceberg tables, with the permissions AWS lists for them, narrowed to these tables and their files:
 # https://docs.aws.amazon.com/glue/latest/dg/optimization-prerequisites.html (S3 get/put/delete on the data and
 # list on the bucket; glue:GetTable and glue:UpdateTable on the table, its database and the catalog; logs in
 # /aws-glue/iceberg-compaction|iceberg-retention|iceberg-orphan-file-deletion/logs). The KMS grant is ours: the
-# files are SSE-KMS with the project key, so reading and rewriting them needs it.
+# files are SSE-KMS with the project key, so reading and rewriting them needs it (Decrypt and GenerateDataKey).
 data "aws_iam_policy_document" "table_optimizer" {
   statement {
     sid       = "MaintainTableFiles"
@@ -261,9 +334,30 @@ data "aws_iam_policy_document" "table_optimizer" {
     resources = values(local.iceberg_table_objects)
   }
 
+  # Listing only under the tables' locations: orphan-file deletion lists the files under a table's location (the
+  # "location" of its configuration, modules/glue, defaults to the table's: "Specifies a directory in which to look
+  # for files", https://docs.aws.amazon.com/glue/latest/webapi/API_IcebergOrphanFileDeletionConfiguration.html),
+  # compaction and retention read the files the metadata names. AWS's prerequisites grant s3:ListBucket on the
+  # bucket of the data's location (optimization-prerequisites.html, above); s3:prefix narrows it to ListObjects
+  # requests whose prefix is in a table's location ("Filters access by key name prefix", the s3:prefix condition
+  # key of s3:ListBucket: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html,
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html). The location itself with no
+  # trailing slash is allowed too: a listing of s3://bucket/<location> sends it as the prefix. GetBucketLocation
+  # (the bucket's region) takes no prefix.
   statement {
-    sid       = "ListWarehouseBucket"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    sid       = "ListTableLocations"
+    actions   = ["s3:ListBucket"]
+    resources = [local.warehouse_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = flatten([for key in values(local.iceberg_table_keys) : [key, "${key}/*"]])
+    }
+  }
+
+  statement {
+    sid       = "LocateWarehouseBucket"
+    actions   = ["s3:GetBucketLocation"]
     resources = [local.warehouse_bucket_arn]
   }
 
@@ -273,9 +367,12 @@ data "aws_iam_policy_document" "table_optimizer" {
     resources = concat([local.glue_catalog_arn, local.glue_database_arn], values(local.iceberg_table_arns))
   }
 
+  # The tables' files are SSE-KMS objects: reading them needs kms:Decrypt, writing compacted ones
+  # kms:GenerateDataKey (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html), never
+  # kms:Encrypt.
   statement {
     sid       = "UseDataKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
     resources = [var.kms_key_arn]
   }
 
@@ -293,7 +390,7 @@ resource "aws_iam_role" "table_optimizer" {
   count = var.table_optimizers_enabled ? 1 : 0
 
   name               = "${var.name_prefix}-table-optimizer"
-  description        = "Glue table optimizers on the stream's Iceberg tables: compaction, snapshot retention, orphan-file deletion."
+  description        = "Glue table optimizers on the jobs' Iceberg tables: compaction, snapshot retention, orphan-file deletion."
   assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
   tags               = var.tags
 }

@@ -1,13 +1,24 @@
-output "glue_role_arn" {
-  description = "ARN of the role the Glue scoring jobs run as."
-  value       = aws_iam_role.glue.arn
+output "glue_batch_role_arn" {
+  description = "ARN of the role the Glue batch scoring job runs as."
+  value       = aws_iam_role.glue_batch.arn
   # Consumers wait for the permissions, not just the role: Glue and SageMaker check them at creation.
-  depends_on = [aws_iam_role_policy.glue]
+  depends_on = [aws_iam_role_policy.glue_batch]
 }
 
-output "glue_role_name" {
-  description = "Name of the role the Glue scoring jobs run as."
-  value       = aws_iam_role.glue.name
+output "glue_batch_role_name" {
+  description = "Name of the role the Glue batch scoring job runs as."
+  value       = aws_iam_role.glue_batch.name
+}
+
+output "glue_stream_role_arn" {
+  description = "ARN of the role the Glue streaming scoring job runs as."
+  value       = aws_iam_role.glue_stream.arn
+  depends_on  = [aws_iam_role_policy.glue_stream]
+}
+
+output "glue_stream_role_name" {
+  description = "Name of the role the Glue streaming scoring job runs as."
+  value       = aws_iam_role.glue_stream.name
 }
 
 output "glue_quality_role_arn" {
@@ -28,7 +39,7 @@ output "sagemaker_role_arn" {
 }
 
 output "table_optimizer_role_arn" {
-  description = "ARN of the role Glue's table optimizers run as on the stream's Iceberg tables; null unless table_optimizers_enabled."
+  description = "ARN of the role Glue's table optimizers run as on the jobs' Iceberg tables; null unless table_optimizers_enabled."
   value       = one(aws_iam_role.table_optimizer[*].arn)
   depends_on  = [aws_iam_role_policy.table_optimizer]
 }

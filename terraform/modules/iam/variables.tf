@@ -62,7 +62,7 @@ variable "rollback_alarm_names" {
 }
 
 variable "database_name" {
-  description = "The Glue database of the stream's Iceberg tables (modules/glue creates it, `make deploy` the tables in it): the job roles' catalog grants name these tables' ARNs."
+  description = "The Glue database of the jobs' Iceberg tables (modules/glue creates it, `make deploy` the tables in it): the job roles' catalog grants name these tables' ARNs."
   type        = string
 
   validation {

@@ -91,13 +91,14 @@ module "model_endpoint" {
 module "glue" {
   source = "../glue"
 
-  name_prefix   = var.name_prefix
-  database_name = local.database_name
-  buckets       = module.storage.bucket_names
-  kms_key_arn   = module.storage.kms_key_arn
-  role_arn      = module.iam.glue_role_arn
-  region        = data.aws_region.current.name
-  stream        = { name = module.stream.name, arn = module.stream.arn }
+  name_prefix     = var.name_prefix
+  database_name   = local.database_name
+  buckets         = module.storage.bucket_names
+  kms_key_arn     = module.storage.kms_key_arn
+  batch_role_arn  = module.iam.glue_batch_role_arn
+  stream_role_arn = module.iam.glue_stream_role_arn
+  region          = data.aws_region.current.name
+  stream          = { name = module.stream.name, arn = module.stream.arn }
   # The name, not the endpoint's output: the endpoint waits for the monitoring alarms (its rollback), which watch
   # these jobs, so the jobs must not wait for the endpoint. They call it by name at run time.
   endpoint_name    = local.endpoint_name

@@ -155,7 +155,7 @@ def test_destroy_plan_costs_nothing_after(summaries):
 def test_policies_known_only_after_apply_are_noted_for_review(summaries):
     text = summaries("rename")
     notes = text.split("<details>", 1)[1].split("</details>", 1)[0]
-    for role in ("glue", "sagemaker"):
+    for role in ("glue_batch", "glue_stream", "sagemaker"):
         address = f"module.pipeline.module.iam.aws_iam_role_policy.{role}"
         assert f"**iam-unknown** `{address}`: `policy` is known only after apply: review it" in notes
 

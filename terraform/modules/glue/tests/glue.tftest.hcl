@@ -9,7 +9,8 @@ variables {
     results   = "churn-test-results-123456789012"
   }
   kms_key_arn      = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-  role_arn         = "arn:aws:iam::123456789012:role/churn-test-glue-jobs"
+  batch_role_arn   = "arn:aws:iam::123456789012:role/churn-test-glue-batch"
+  stream_role_arn  = "arn:aws:iam::123456789012:role/churn-test-glue-stream"
   quality_role_arn = "arn:aws:iam::123456789012:role/churn-test-glue-quality"
   stream           = { name = "churn-test-customer-churn", arn = "arn:aws:kinesis:us-east-1:123456789012:stream/churn-test-customer-churn" }
   region           = "us-east-1"
@@ -28,6 +29,30 @@ variables {
     { name = "tenure", type = "int" },
     { name = "monthly charges", type = "double" },
   ]
+}
+
+run "each_scoring_job_runs_as_its_own_role" {
+  command = plan
+
+  assert {
+    condition     = aws_glue_job.this["batch"].role_arn == var.batch_role_arn && aws_glue_job.this["stream"].role_arn == var.stream_role_arn && aws_glue_job.this["quality"].role_arn == var.quality_role_arn
+    error_message = "the batch, streaming and quality jobs each run as their own role"
+  }
+
+  assert {
+    condition     = aws_glue_job.this["stream"].default_arguments["--checkpoint_path"] == "s3://churn-test-data-123456789012/checkpoints/stream-scoring/"
+    error_message = "the streaming job checkpoints under the contract's stream_checkpoint location, which only its role may write"
+  }
+}
+
+run "one_role_for_both_scoring_jobs_is_refused" {
+  command = plan
+
+  variables {
+    stream_role_arn = "arn:aws:iam::123456789012:role/churn-test-glue-batch"
+  }
+
+  expect_failures = [aws_glue_job.this["batch"], aws_glue_job.this["stream"], aws_glue_job.this["quality"]]
 }
 
 run "jobs_scripts_arguments_and_encryption" {
@@ -352,7 +377,7 @@ run "the_quality_job_runs_daily_on_the_batch_job_s_runtime_with_its_own_role" {
   }
 
   assert {
-    condition     = aws_glue_job.this["quality"].role_arn == var.quality_role_arn && aws_glue_job.this["batch"].role_arn == var.role_arn && aws_glue_job.this["stream"].role_arn == var.role_arn
+    condition     = aws_glue_job.this["quality"].role_arn == var.quality_role_arn && aws_glue_job.this["batch"].role_arn == var.batch_role_arn && aws_glue_job.this["stream"].role_arn == var.stream_role_arn
     error_message = "the quality job runs as its own role, the scoring jobs as theirs"
   }
 

@@ -28,6 +28,17 @@ mock_provider "aws" {
   }
 }
 
+# Every mocked role would get the one ARN above; the scoring jobs' roles are two (modules/glue refuses one for both).
+override_resource {
+  target = module.iam.aws_iam_role.glue_batch
+  values = { arn = "arn:aws:iam::123456789012:role/churn-test-glue-batch" }
+}
+
+override_resource {
+  target = module.iam.aws_iam_role.glue_stream
+  values = { arn = "arn:aws:iam::123456789012:role/churn-test-glue-stream" }
+}
+
 variables {
   environment = "dev"
   name_prefix = "churn-test"
