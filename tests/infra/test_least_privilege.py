@@ -38,6 +38,7 @@ import boto3
 import iam_enforcing_moto as moto_iam
 import pytest
 from botocore.exceptions import ClientError
+
 from churn_pipeline.contract import outputs
 
 from .conftest import REPO_ROOT
