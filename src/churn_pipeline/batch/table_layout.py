@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import EqualTo
+from pyiceberg.expressions import EqualTo, Reference, literal
 
 from churn_pipeline.contract import outputs
 from churn_pipeline.contract.dataset import DatasetDescription
@@ -79,5 +79,9 @@ def commit_run(
     for role, identifier in identifiers.items():
         say(f"committing {len(written[role])} file(s) to {identifier} as {PARTITION_COLUMN}={batch_id}")
         commit_data_files(
-            catalog, identifier, written[role], marker, replace=EqualTo(PARTITION_COLUMN, batch_id)
+            catalog,
+            identifier,
+            written[role],
+            marker,
+            replace=EqualTo(term=Reference(PARTITION_COLUMN), value=literal(batch_id)),
         )
