@@ -19,9 +19,10 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import pandas as pd
 import pyarrow as pa
@@ -66,32 +67,13 @@ SCORED, DEAD, DRIFT, HOUR_COLUMN = layout.SCORED, layout.DEAD, layout.DRIFT, lay
 
 
 @dataclass(frozen=True)
-class StreamTables:
-    """Where the job commits: the catalog (Glue, or pyiceberg's SQL catalog for a run with no AWS stand-in),
-    the database its tables are in, and whether the drift table is written (drift computed per batch)."""
-
-    catalog: tables.CatalogSettings
-    database: str
-    drift: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.database or "." in self.database:
-            raise ValueError(f"the stream tables' database must be a plain name, got {self.database!r}")
-
-    def identifier(self, dataset: outputs.Dataset) -> str:
-        return f"{self.database}.{dataset.table}"
+class StreamTables(tables.JobTables):
+    """Where the streaming job commits (tables.JobTables: the catalog, the database, whether the drift table is
+    written, drift computed per batch); a local run's database is `stream` unless told otherwise."""
 
     @classmethod
-    def local(cls, warehouse: str | Path, database: str = "stream", drift: bool = False) -> StreamTables:
-        """The tables in pyiceberg's SQL catalog in a local directory (a run with no AWS stand-in)."""
-        return cls(tables.CatalogSettings("sql", str(warehouse)), database, drift)
-
-    def read(self, dataset: outputs.Dataset, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The committed rows of one of the stream's tables as pandas (tests, the latency probe, quick looks):
-        empty before the first commit."""
-        return tables.read_pandas(
-            tables.catalog_from_settings(self.catalog), self.identifier(dataset), columns
-        )
+    def local(cls, warehouse: str | Path, database: str = "stream", drift: bool = False) -> Self:
+        return super().local(warehouse, database, drift)
 
 
 @dataclass(frozen=True)

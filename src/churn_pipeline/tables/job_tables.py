@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from churn_pipeline.contract import outputs
 from churn_pipeline.tables.catalog import CatalogSettings, catalog_from_settings
@@ -26,7 +27,7 @@ class JobTables:
         return f"{self.database}.{dataset.table}"
 
     @classmethod
-    def local(cls, warehouse: str | Path, database: str, drift: bool = False) -> JobTables:
+    def local(cls, warehouse: str | Path, database: str, drift: bool = False) -> Self:
         """The tables in pyiceberg's SQL catalog in a local directory (a run with no AWS stand-in)."""
         return cls(CatalogSettings("sql", str(warehouse)), database, drift)
 
