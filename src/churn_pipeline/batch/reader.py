@@ -17,6 +17,7 @@ header (another header fails its type checks and is rejected, visibly).
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -39,6 +40,8 @@ _SPARK_TYPES = {dataset.INTEGER: "int", dataset.DECIMAL: "double"}
 # A quoted field, with "" as an escaped quote: removed before counting the separators of a line.
 _BOM = "\ufeff"
 _QUOTED_FIELD = '"(?:[^"]|"")*"'
+# from_csv's corrupt-record field: set on a line whose field count is not the header's.
+_MALFORMED = "_malformed"
 
 
 @dataclass(frozen=True)
@@ -66,23 +69,37 @@ def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetD
     described = description.by_canonical
     texts = split_lines(lines, width)
     value = F.col("value")
-    typed: list[Column] = []
-    errors: list[Column] = []
+    casts: list[Column] = []
+    kept: list[tuple[str, Column]] = []  # (name, the typed column in `cast`) for each column read
+    checks: list[tuple[Column, Column]] = []  # (bad, reason) for each typed column
     for j, name in enumerate(header):
         column = described.get(canonical(name))
         text = F.col(f"_t{j}")
         if column is not None and column.role == dataset.IGNORED:
             continue  # read (the header names it) and dropped: not checked either
         if column is None or column.type == dataset.STRING:
-            typed.append(F.when(text != "", text).alias(name))
+            kept.append((name, F.when(text != "", text)))
             continue
-        cast = F.expr(f"try_cast(_t{j} as {_SPARK_TYPES[column.type]})")
-        typed.append(cast.alias(name))
+        casts.append(F.expr(f"try_cast(_t{j} as {_SPARK_TYPES[column.type]})").alias(f"_v{j}"))
+        kept.append((name, F.col(f"_v{j}")))
         expected = "a whole number" if column.type == dataset.INTEGER else "a number"
-        bad = text.isNotNull() & (text != "") & cast.isNull()
-        errors.append(F.when(bad, F.concat(F.lit(f"{name!r} is not {expected}: '"), text, F.lit("'"))))
-    checked = texts.select(
-        value, SOURCE_FILE, "_n_fields", *typed, F.concat_ws("; ", *errors).alias("_type_reason")
+        bad = text.isNotNull() & (text != "") & F.col(f"_v{j}").isNull()
+        checks.append((bad, F.when(bad, F.concat(F.lit(f"{name!r} is not {expected}: '"), text, F.lit("'")))))
+    # Each value cast once (its own projection), then checked. The reasons are built only on a line that has a
+    # bad value, by `filter` (a higher-order function: evaluated, not compiled), so that the checks' projection
+    # stays out of the whole-stage generated method: with the reasons compiled into it, that method grew past
+    # the 8,000 bytes of bytecode HotSpot compiles at all (9,066 for the tutorial's 21 columns, `explain(mode=
+    # "codegen")`) and the whole read ran interpreted, 2-3x slower (see batch.job RUN_CONF).
+    cast = texts.select(value, SOURCE_FILE, "_n_fields", *[F.col(f"_t{j}") for j in range(width)], *casts)
+    any_bad = functools.reduce(lambda a, b: a | b, [bad for bad, _ in checks], F.lit(False))
+    checked = cast.select(
+        value,
+        SOURCE_FILE,
+        "_n_fields",
+        *[typed.alias(name) for name, typed in kept],
+        F.when(
+            any_bad, F.concat_ws("; ", F.filter(F.array(*[r for _, r in checks]), lambda r: r.isNotNull()))
+        ).alias("_type_reason"),
     )
 
     blank = F.trim(value) == ""
@@ -94,13 +111,13 @@ def read_churn_lines(spark: SparkSession, input_path: str, description: DatasetD
         F.when(blank, F.lit(BLANK_LINE))
         .when(is_header, F.lit(HEADER_LINE))
         .when(wrong_count, F.lit(WRONG_FIELD_COUNT))
-        .when(type_reason != "", F.lit(NOT_A_NUMBER))
+        .when(type_reason.isNotNull(), F.lit(NOT_A_NUMBER))
     )
     reason = (
         F.when(blank, F.lit("blank line"))
         .when(is_header, F.lit("header line"))
         .when(wrong_count, F.format_string(f"row has %d field(s), the header has {width}", n_fields))
-        .when(type_reason != "", type_reason)
+        .when(type_reason.isNotNull(), type_reason)
     )
     in_header = {canonical(name): name for name in header}
     outputs = [
@@ -139,26 +156,34 @@ def read_header(spark: SparkSession, input_path: str) -> tuple[DataFrame, str | 
 def split_lines(lines: DataFrame, width: int) -> DataFrame:
     """Text lines (spark.read.text) -> value (the line, without a byte-order mark), SOURCE_FILE, _n_fields
     (the line's field count, quoted commas excluded) and _t0.._t<width-1>, each field trimmed (null beyond the
-    line's fields)."""
-    schema_ddl = ", ".join(f"c{j} STRING" for j in range(width))
-    options = {"mode": "PERMISSIVE", "ignoreLeadingWhiteSpace": "true", "ignoreTrailingWhiteSpace": "true"}
+    line's fields).
+
+    The field count is the number of commas outside quoted fields plus one. On a line without a quote that
+    is also what `from_csv` splits it into, and `from_csv` flags (in its corrupt-record field) a line whose
+    field count is not `width` (apache/spark UnivocityParser.convert: "If the number of tokens doesn't match
+    the schema, we should treat it as a malformed record"): so only a flagged or quoted line is counted with
+    the regular expression; any other line has `width` fields."""
+    schema_ddl = ", ".join(f"c{j} STRING" for j in range(width)) + f", {_MALFORMED} STRING"
+    options = {
+        "mode": "PERMISSIVE",
+        "ignoreLeadingWhiteSpace": "true",
+        "ignoreTrailingWhiteSpace": "true",
+        "columnNameOfCorruptRecord": _MALFORMED,
+    }
+    line = F.col("value")
     stripped = lines.select(
-        F.regexp_replace("value", "^" + _BOM, "").alias(
-            "value"
-        ),  # a byte-order mark opens some exported files
+        # a byte-order mark opens some exported files
+        F.when(line.startswith(_BOM), F.expr("substr(value, 2)")).otherwise(line).alias("value"),
         F.col("_metadata.file_path").alias(SOURCE_FILE),
     )
     value = F.col("value")
-    parsed = stripped.select(
-        value,
-        SOURCE_FILE,
-        F.size(F.split(F.regexp_replace(value, _QUOTED_FIELD, ""), ",", -1)).alias("_n_fields"),
-        F.from_csv(value, schema_ddl, options).alias("_parsed"),
-    )
+    parsed = stripped.select(value, SOURCE_FILE, F.from_csv(value, schema_ddl, options).alias("_parsed"))
+    counted = F.col("_parsed").getField(_MALFORMED).isNotNull() | value.contains('"')
+    n_fields = F.when(counted, F.size(F.split(F.regexp_replace(value, _QUOTED_FIELD, ""), ",", -1)))
     return parsed.select(
         value,
         SOURCE_FILE,
-        "_n_fields",
+        n_fields.otherwise(F.lit(width)).alias("_n_fields"),
         *[F.trim(F.col("_parsed").getField(f"c{j}")).alias(f"_t{j}") for j in range(width)],
     )
 
