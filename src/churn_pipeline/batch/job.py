@@ -130,8 +130,35 @@ class BatchSummary:
             raise RuntimeError(self.describe())
 
 
+# Session settings for the run's duration (set back after it).
+RUN_CONF = {
+    # HotSpot never compiles a method of more than 8,000 bytes of bytecode (-XX:+DontCompileHugeMethods, its
+    # default) and runs it interpreted, while whole-stage codegen only gives up on a method over 65,535 bytes.
+    # The reader's projections fused into a method of 9,066 bytes (the tutorial's 21 columns, before its
+    # checks left the generated method, see batch.reader) ran 2-3x slower than compiled. Spark's own advice for
+    # HotSpot (apache/spark SQLConf.scala, spark.sql.codegen.hugeMethodLimit, 4.1.1: "When running on HotSpot,
+    # it may be preferable to set the value to 8000 to match HotSpot's implementation"): a wider description's
+    # larger method then runs without whole-stage codegen, in expression methods small enough to be compiled.
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+}
+
+
 def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | None = None) -> BatchSummary:
     """Read, score and write one batch; returns the summary (also printed through `log`)."""
+    previous = {key: spark.conf.get(key, None) for key in RUN_CONF}
+    for key, value in RUN_CONF.items():
+        spark.conf.set(key, value)
+    try:
+        return _run(spark, config, log)
+    finally:
+        for key, earlier in previous.items():
+            if earlier is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, earlier)
+
+
+def _run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | None) -> BatchSummary:
     say: Callable[[str], None] = log or (
         lambda message: print(f"[batch] {message}", file=sys.stderr, flush=True)
     )
@@ -417,10 +444,13 @@ def _split(
                 reasons.append(value)
 
     data = [c.name for c in datasets[SCORED].columns[: -len(outputs.SCORE_FIELDS) - 1]]  # (then batch_id)
+    # Only the columns a dataset keeps are filtered (not the raw lines and files of every row), and not at all
+    # when every row of the batch was scored, as most are.
+    rows = batch.select(data)
     is_scored = pc.equal(outcome, spark_scoring.SCORED)
-    scored = batch.filter(is_scored)
-    score = probability.filter(is_scored)
-    n_scored = scored.num_rows
+    n_scored = pc.sum(is_scored.cast(pa.int64())).as_py() or 0
+    scored = rows if n_scored == n else rows.filter(is_scored)
+    score = probability if n_scored == n else probability.filter(is_scored)
     threshold = scorer.config.threshold if scorer is not None else 0.0
     version = scorer.model_version if scorer is not None else None
     scored_columns = {name: _plain(scored.column(name)) for name in data}
@@ -444,7 +474,7 @@ def _split(
         outputs.ERROR_REASON: reason.filter(is_reject),
     }
     rejects[outputs.BATCH_PARTITION] = pa.repeat(run, len(rejects[outputs.ERROR_CODE]))
-    failed_rows = batch.filter(is_failed)
+    failed_rows = batch.select([*data, reader.SOURCE_FILE, reader.RAW_LINE]).filter(is_failed)
     failed = {name: _plain(failed_rows.column(name)) for name in data}
     failed[outputs.SOURCE_FILE] = _plain(failed_rows.column(reader.SOURCE_FILE))
     failed[outputs.RAW_LINE] = _plain(failed_rows.column(reader.RAW_LINE))
