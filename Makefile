@@ -26,10 +26,10 @@ MODEL_DIR ?= $(WORK)/model
 MIN_AUC ?= 0.80
 TRAIN_ON ?= local
 PYTEST_ARGS ?= --durations=40
-# pytest-xdist workers: 4 on 2 cores keep both cores busy while a worker waits (on moto, Terraform, a JVM's start);
-# the measured run times and why the suite is CPU-bound are in docs/troubleshooting.md. Tests that share an
+# pytest-xdist workers: 6 on 2 cores keep both cores busy while workers wait (the AWS provider's fixed waits on
+# every apply, moto, a JVM's start); the measured run times are in docs/troubleshooting.md. Tests that share an
 # expensive fixture stay on one worker (tests/conftest.py); 0 runs in-process.
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 6
 
 .PHONY: help setup test demo data dataset-infer dataset-check train model java-check lint clean contract
 
