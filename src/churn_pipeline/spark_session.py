@@ -7,9 +7,10 @@ progress bars (they would break the jobs' log lines).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,3 +84,20 @@ def run_cli_job(
         Path(summary_file).parent.mkdir(parents=True, exist_ok=True)
         Path(summary_file).write_text(text + "\n")
     return summary
+
+
+@contextlib.contextmanager
+def session_conf(spark: Any, settings: Mapping[str, str]) -> Iterator[None]:
+    """`settings` on the session for the duration of a job's run, then each key set back as it was (unset when it
+    was not set): a job may run in a session that is not its own (the tests', the bench's, Glue's)."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, earlier in previous.items():
+            if earlier is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, earlier)

@@ -34,6 +34,7 @@ from churn_pipeline.contract.dataset import DatasetDescription, tutorial
 from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import ScoringConfig
+from churn_pipeline.spark_session import session_conf
 
 
 @dataclass(frozen=True)
@@ -145,17 +146,8 @@ RUN_CONF = {
 
 def run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | None = None) -> BatchSummary:
     """Read, score and write one batch; returns the summary (also printed through `log`)."""
-    previous = {key: spark.conf.get(key, None) for key in RUN_CONF}
-    for key, value in RUN_CONF.items():
-        spark.conf.set(key, value)
-    try:
+    with session_conf(spark, RUN_CONF):
         return _run(spark, config, log)
-    finally:
-        for key, earlier in previous.items():
-            if earlier is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, earlier)
 
 
 def _run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | None) -> BatchSummary:

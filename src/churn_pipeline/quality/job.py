@@ -32,6 +32,7 @@ from churn_pipeline.model import ModelDir
 from churn_pipeline.quality import evaluate, scores
 from churn_pipeline.quality import outcomes as outcome_lines
 from churn_pipeline.quality.config import QualityConfig
+from churn_pipeline.spark_session import session_conf
 
 log = logging.getLogger(__name__)
 TIME_ZONE = "spark.sql.session.timeZone"
@@ -97,17 +98,8 @@ def run(
     started = time.monotonic()
     now = config.started_at()
     run_id = config.resolved_run_id(now)
-    previous = {key: spark.conf.get(key, None) for key in RUN_CONF}
-    for key, value in RUN_CONF.items():
-        spark.conf.set(key, value)
-    try:
+    with session_conf(spark, RUN_CONF):
         return _run(spark, config, say, started, now, run_id)
-    finally:
-        for key, earlier in previous.items():
-            if earlier is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, earlier)
 
 
 def _run(
