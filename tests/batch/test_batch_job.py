@@ -119,6 +119,38 @@ def test_bad_input_corpus_each_line_has_its_outcome(spark, model_dir, tmp_path):
     assert set(scored.model_version) == {scorer.version}
 
 
+def test_a_run_loads_each_table_to_check_it_and_to_commit_it_only(spark, model_dir, tmp_path, monkeypatch):
+    """Each load is a GetTable and a metadata file read on AWS: the run reads a table's data location from the
+    table its check loaded, and loads it again only to commit (a run takes minutes; the optimizers commit
+    meanwhile). pyiceberg's own loads inside a commit are not the job's and are not counted."""
+    import collections
+    import sys
+
+    from churn_pipeline import tables
+
+    loads: collections.Counter[str] = collections.Counter()
+    real_catalog = tables.catalog_from_settings
+
+    def counting_catalog(settings):
+        catalog = real_catalog(settings)
+        load_table = catalog.load_table
+
+        def counted(identifier):
+            if not sys._getframe(1).f_globals["__name__"].startswith("pyiceberg."):
+                loads[identifier] += 1
+            return load_table(identifier)
+
+        catalog.load_table = counted
+        return catalog
+
+    monkeypatch.setattr(tables, "catalog_from_settings", counting_catalog)
+    source = write_lines(tmp_path / "in" / "corpus.csv", CORPUS)
+    summary = run(spark, config(tmp_path, source, model_dir, batch_id="loads"))
+    assert (summary.scored, summary.rejected) == (5, 7)
+    written = (outputs.BATCH_PREDICTIONS, outputs.BATCH_REJECTS, outputs.BATCH_FAILED)
+    assert dict(loads) == {f"batch.{dataset.table}": 2 for dataset in written}
+
+
 def test_rerun_replaces_its_partition_and_keeps_other_batches(spark, model_dir, tmp_path):
     source = write_lines(tmp_path / "in" / "day.csv", [HEADER, GOOD, PADDED, NEGATIVE])
     first = run(spark, config(tmp_path, source, model_dir, batch_id="day-1"))

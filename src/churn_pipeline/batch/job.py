@@ -35,6 +35,7 @@ from churn_pipeline.model import ModelDir
 from churn_pipeline.scoring import spark as spark_scoring
 from churn_pipeline.scoring.config import ScoringConfig
 from churn_pipeline.spark_session import session_conf
+from churn_pipeline.tables.files import data_location
 
 
 @dataclass(frozen=True)
@@ -164,16 +165,18 @@ def _run(spark: SparkSession, config: BatchConfig, log: Callable[[str], None] | 
     specs = table_layout.table_specs(shapes, config.tables.drift and config.scoring is not None)
     catalog = tables.catalog_from_settings(config.tables.catalog)
     # Created on first use, and given the columns of this run's input it lacks (tables.ensure_table, evolve).
-    identifiers = tables.ensure_tables(
+    ensured = tables.ensure_loaded_tables(
         catalog, config.tables.catalog, config.tables.database, specs, evolve=True
     )
+    identifiers = {role: identifier for role, (identifier, _table) in ensured.items()}
     # Each table's files of this run go under its partition's folder, as the table's own location provider
-    # places data (pyiceberg 0.12.0 pyiceberg/table/locations.py: data_path, honouring write.data.path). They
+    # places data (tables.files.data_location), read from the table as the check above loaded it. The files
     # are part of the table only once committed: a failed run's files are in no snapshot, and the orphan-file
-    # optimizer removes them.
+    # optimizer removes them. The commit loads each table again: a run takes minutes, and the optimizers
+    # commit meanwhile.
     folders = {
-        role: f"{catalog.load_table(identifier).location_provider().data_path}/{table_layout.PARTITION_COLUMN}={batch_id}"
-        for role, identifier in identifiers.items()
+        role: f"{data_location(table)}/{table_layout.PARTITION_COLUMN}={batch_id}"
+        for role, (_identifier, table) in ensured.items()
     }
     scorer = None
     if config.scoring is not None:

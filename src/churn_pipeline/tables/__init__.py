@@ -16,7 +16,13 @@ from churn_pipeline.tables.commit import (
     is_committed,
     last_committed_sequence,
 )
-from churn_pipeline.tables.create import TableMismatchError, TableSpec, ensure_table, ensure_tables
+from churn_pipeline.tables.create import (
+    TableMismatchError,
+    TableSpec,
+    ensure_loaded_tables,
+    ensure_table,
+    ensure_tables,
+)
 from churn_pipeline.tables.job_tables import JobTables
 from churn_pipeline.tables.read import data_file_paths, read_arrow, read_pandas, read_spark
 
@@ -35,6 +41,7 @@ __all__ = [
     "catalog_from_settings",
     "commit_data_files",
     "data_file_paths",
+    "ensure_loaded_tables",
     "ensure_table",
     "ensure_tables",
     "is_committed",

@@ -157,10 +157,23 @@ def ensure_tables(
 ) -> dict[str, str]:
     """{role: identifier} of a job's tables, each created if missing or checked against its spec (`evolve`: a
     table whose columns the spec's schema adds to takes the spec's by name; ensure_table)."""
-    identifiers = {}
+    ensured = ensure_loaded_tables(catalog, settings, database, specs, evolve)
+    return {role: identifier for role, (identifier, _table) in ensured.items()}
+
+
+def ensure_loaded_tables(
+    catalog: Catalog,
+    settings: CatalogSettings,
+    database: str,
+    specs: Mapping[str, TableSpec],
+    evolve: bool = False,
+) -> dict[str, tuple[str, Table]]:
+    """As ensure_tables, with each table as its check loaded (or created) it: {role: (identifier, table)}, for a
+    caller that reads the table's settings (its data location) without loading it again."""
+    ensured = {}
     for role, spec in specs.items():
         identifier = f"{database}.{spec.dataset.table}"
-        ensure_table(
+        table = ensure_table(
             catalog,
             identifier,
             spec.schema,
@@ -168,5 +181,5 @@ def ensure_tables(
             settings.table_location(database, spec.dataset.table),
             evolve=evolve,
         )
-        identifiers[role] = identifier
-    return identifiers
+        ensured[role] = (identifier, table)
+    return ensured
