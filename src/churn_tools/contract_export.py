@@ -33,6 +33,7 @@ def contract() -> dict:
             for s in settings.SETTINGS
         },
         "scoring_modes": list(settings.SCORING_MODES),
+        "endpoint_scoring_mode": settings.ENDPOINT_SCORING_MODE,
         "window_size_pattern": settings.WINDOW_SIZE_PATTERN,
         "starting_positions": list(settings.STARTING_POSITIONS),
         "starting_timestamp_pattern": settings.STARTING_TIMESTAMP_PATTERN,

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 SCORING_MODES = ("embedded", "endpoint")
+# The mode whose jobs call the SageMaker endpoint: only then do their roles get sagemaker:InvokeEndpoint.
+ENDPOINT_SCORING_MODE = "endpoint"
 # What the batch writer can write; the deployed jobs write Parquet only, the format the catalog tables read
 # (a CSV table would need its own SerDe, quoting and timestamp format: not worth a second set of tables).
 # Spark's processingTime trigger takes "<n> seconds" / "<n> minutes"; Glue's forEachBatch passes its

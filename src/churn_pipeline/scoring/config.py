@@ -56,7 +56,7 @@ class ScoringConfig:
     def __post_init__(self) -> None:
         if self.mode not in settings.SCORING_MODES:
             raise ValueError(f"mode must be one of {settings.SCORING_MODES}, got {self.mode!r}")
-        if self.mode == "endpoint" and not self.endpoint_name:
+        if self.mode == settings.ENDPOINT_SCORING_MODE and not self.endpoint_name:
             raise ValueError("mode 'endpoint' needs endpoint_name")
         low, high = settings.THRESHOLD_BOUNDS
         if not low < self.threshold < high:

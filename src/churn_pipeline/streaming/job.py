@@ -117,7 +117,7 @@ def check_dependencies(config: StreamJobConfig) -> None:
         StreamContract.for_description(model_dir.description())
     except (OSError, ContractError, BotoCoreError, ClientError) as exc:
         raise StartupError(f"model {config.model_uri!r} cannot be loaded: {exc}") from exc
-    if config.mode == "endpoint":
+    if config.mode == settings.ENDPOINT_SCORING_MODE:
         assert config.endpoint_name, "the config refuses endpoint mode without an endpoint name"
         try:
             endpoint_client.probe(config.endpoint_name, config.region, n_features)
@@ -294,7 +294,7 @@ def parse_args(argv: list[str] | None) -> StreamJobConfig:
     )
     parser.add_argument("--region", default=None, help="AWS region (the glue catalog's; default: boto3's)")
     args = parser.parse_args(argv)
-    if args.mode == "endpoint" and not args.endpoint_name:
+    if args.mode == settings.ENDPOINT_SCORING_MODE and not args.endpoint_name:
         parser.error("--mode endpoint needs --endpoint-name")
     return StreamJobConfig(
         stream_name=args.stream,

@@ -22,6 +22,14 @@ locals {
   results   = var.bucket_arns["results"]
 
   endpoint_arn = "${local.arn_base}:sagemaker:${local.region}:${local.account}:endpoint/${lower(var.endpoint_name)}"
+  # The scoring jobs' mode, as modules/glue deploys it (--scoring_mode): embedded jobs never call the endpoint,
+  # so their roles may not. A run started with another --scoring_mode than the deployed one is refused by IAM.
+  scoring_mode     = coalesce(var.scoring_mode, local.contract.settings.scoring_mode.default)
+  invokes_endpoint = local.scoring_mode == local.contract.endpoint_scoring_mode
+  scoring_job_documents = concat(
+    [data.aws_iam_policy_document.glue_runtime.json],
+    local.invokes_endpoint ? [data.aws_iam_policy_document.invoke_endpoint.json] : [],
+  )
 
   # The jobs' Iceberg tables (contract iceberg_tables), by name: `make deploy` creates them in this database
   # (churn_tools.deploy.tables), so their ARNs are known before they exist. A Glue action on a table needs the
@@ -124,7 +132,8 @@ data "aws_iam_policy_document" "glue_runtime" {
   }
 }
 
-# The scoring jobs invoke the endpoint in endpoint mode (both read the same --scoring_mode and --endpoint_name).
+# The scoring jobs invoke the endpoint in endpoint mode only (both read the same --scoring_mode and --endpoint_name):
+# local.scoring_job_documents.
 data "aws_iam_policy_document" "invoke_endpoint" {
   statement {
     sid       = "InvokeEndpoint"
@@ -151,7 +160,7 @@ resource "aws_iam_role" "glue_batch" {
 }
 
 data "aws_iam_policy_document" "glue_batch" {
-  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
+  source_policy_documents = local.scoring_job_documents
 
   statement {
     sid       = "ReadBatchInput"
@@ -209,7 +218,7 @@ resource "aws_iam_role" "glue_stream" {
 }
 
 data "aws_iam_policy_document" "glue_stream" {
-  source_policy_documents = [data.aws_iam_policy_document.glue_runtime.json, data.aws_iam_policy_document.invoke_endpoint.json]
+  source_policy_documents = local.scoring_job_documents
 
   # Spark's checkpoint of the job's query (offsets, commits, metadata), under its --checkpoint_path only.
   statement {

@@ -43,3 +43,8 @@ output "table_optimizer_role_arn" {
   value       = one(aws_iam_role.table_optimizer[*].arn)
   depends_on  = [aws_iam_role_policy.table_optimizer]
 }
+
+output "scoring_jobs_invoke_endpoint" {
+  description = "Whether the scoring jobs' roles may invoke the endpoint: only when they score in the endpoint mode (scoring_mode)."
+  value       = local.invokes_endpoint
+}

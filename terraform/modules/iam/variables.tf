@@ -43,6 +43,17 @@ variable "endpoint_name" {
   type        = string
 }
 
+variable "scoring_mode" {
+  description = "The scoring jobs' --scoring_mode (modules/glue); null: the contract's default. Their roles may invoke the endpoint only in the endpoint mode."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.scoring_mode == null || contains(jsondecode(file("${path.module}/../../contract.json")).scoring_modes, coalesce(var.scoring_mode, "-"))
+    error_message = "scoring_mode must be one of the contract's scoring_modes (terraform/contract.json)."
+  }
+}
+
 variable "xgboost_image_tag" {
   description = "Tag of the built-in XGBoost image the SageMaker role may pull."
   type        = string

@@ -47,6 +47,7 @@ module "iam" {
   kms_key_arn          = module.storage.kms_key_arn
   stream_arn           = module.stream.arn
   endpoint_name        = local.endpoint_name
+  scoring_mode         = var.jobs.scoring.mode
   xgboost_image_tag    = var.endpoint.xgboost_image_tag
   data_capture_enabled = var.endpoint.data_capture_enabled
   rollback_alarm_names = local.guarded_rollout ? module.monitoring.endpoint_alarm_names : []

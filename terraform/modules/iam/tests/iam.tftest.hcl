@@ -324,3 +324,53 @@ run "no_role_encrypts_with_the_key" {
     error_message = "the Glue roles and the optimizers' role read (Decrypt) and write (GenerateDataKey) SSE-KMS objects with the pipeline key"
   }
 }
+
+# The scoring jobs' roles get the endpoint's statement from the invoke_endpoint document (its mock made
+# recognisable here): in the endpoint mode, the contract's default, and never in the embedded mode.
+run "scoring_jobs_invoke_the_endpoint_in_the_endpoint_mode" {
+  command = plan
+
+  override_data {
+    target = data.aws_iam_policy_document.invoke_endpoint
+    values = { json = "{\"Statement\":[{\"Sid\":\"InvokeEndpoint\"}]}" }
+  }
+
+  assert {
+    condition = alltrue([
+      for doc in [data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream] :
+      contains(doc.source_policy_documents, data.aws_iam_policy_document.invoke_endpoint.json)
+    ]) && output.scoring_jobs_invoke_endpoint
+    error_message = "in the endpoint mode (the default) both scoring jobs' roles may invoke the endpoint"
+  }
+}
+
+run "embedded_scoring_jobs_may_not_invoke_the_endpoint" {
+  command = plan
+
+  variables {
+    scoring_mode = "embedded"
+  }
+
+  override_data {
+    target = data.aws_iam_policy_document.invoke_endpoint
+    values = { json = "{\"Statement\":[{\"Sid\":\"InvokeEndpoint\"}]}" }
+  }
+
+  assert {
+    condition = !anytrue([
+      for doc in [data.aws_iam_policy_document.glue_batch, data.aws_iam_policy_document.glue_stream] :
+      contains(doc.source_policy_documents, data.aws_iam_policy_document.invoke_endpoint.json)
+    ]) && !output.scoring_jobs_invoke_endpoint
+    error_message = "embedded scoring jobs never call the endpoint: their roles may not invoke it"
+  }
+}
+
+run "rejects_an_unknown_scoring_mode" {
+  command = plan
+
+  variables {
+    scoring_mode = "remote"
+  }
+
+  expect_failures = [var.scoring_mode]
+}

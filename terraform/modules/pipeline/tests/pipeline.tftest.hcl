@@ -190,3 +190,26 @@ run "a_one_day_stream_still_keeps_orphans_icebergs_default_three_days" {
     error_message = "never fewer than 3 days (Iceberg's default orphan-file age)"
   }
 }
+
+# The jobs' scoring mode (jobs.scoring.mode, modules/glue's --scoring_mode) decides their roles' endpoint grant.
+run "embedded_jobs_get_no_endpoint_grant" {
+  command = plan
+
+  variables {
+    jobs = { scoring = { mode = "embedded" } }
+  }
+
+  assert {
+    condition     = !module.iam.scoring_jobs_invoke_endpoint
+    error_message = "jobs.scoring.mode embedded: the jobs score in-process and their roles may not invoke the endpoint"
+  }
+}
+
+run "endpoint_jobs_by_default" {
+  command = plan
+
+  assert {
+    condition     = module.iam.scoring_jobs_invoke_endpoint
+    error_message = "the contract's default mode (endpoint): the scoring jobs' roles may invoke the endpoint"
+  }
+}
