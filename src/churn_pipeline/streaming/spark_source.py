@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
+from churn_pipeline.spark_worker import keep_archive_directories
 from churn_pipeline.streaming import kinesis_source as ks
 
 
@@ -57,6 +58,7 @@ class KinesisStreamReader(DataSourceStreamReader):
 
     def read(self, partition: InputPartition) -> Iterator:
         assert isinstance(partition, ShardPartition), partition
+        keep_archive_directories()  # this worker's next tasks start without re-reading Spark's archives
         name = partition.options.stream_name
         r = partition.shard_range
         if r.records is not None:  # read ahead when the batch was planned: no second trip to the stream
