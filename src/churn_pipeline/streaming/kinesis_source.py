@@ -28,6 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import boto3
@@ -46,6 +47,8 @@ GET_RECORDS_LIMIT = 10_000  # the Kinesis maximum per call
 READ_AHEAD_MAX_BYTES = 8 * 1024 * 1024
 # The fields of a GetRecords record that the source emits (record_batches); the rest is not carried.
 _RECORD_FIELDS = ("Data", "SequenceNumber", "PartitionKey", "ApproximateArrivalTimestamp")
+# Shards a batch's planning reads at once (plan_next_offset).
+_PLANNING_THREADS = 8
 
 
 class KinesisSourceError(RuntimeError):
@@ -175,7 +178,9 @@ def scan_shard(
             else:
                 kept = None  # too much to carry: the task reads the range itself
         iterator = response.get("NextShardIterator")
-        if not records and response.get("MillisBehindLatest", 0) == 0:
+        # At the tip (GetRecords' MillisBehindLatest, "zero indicates that record processing is caught up"):
+        # a page with records at the tip needs no further, empty page to say so (one call less per shard).
+        if response.get("MillisBehindLatest", 0) == 0:
             break
     # Kinesis ends a closed shard with a null iterator; emulators may instead report the closing sequence
     # number, so a closed shard whose last record has been delivered is done as well.
@@ -235,21 +240,35 @@ def plan_next_offset(
 
     progressed = True
     scanned: set[str] = set()
+    keep_bytes = READ_AHEAD_MAX_BYTES if read_ahead is not None else 0
+
+    def scan(sid: str):
+        return scan_shard(
+            client, options.stream_name, shards[sid], states[sid], options.max_records_per_shard, keep_bytes
+        )
+
     # Repeat until no new shard becomes readable: a parent finished in this pass unlocks its children.
     while progressed:
         progressed = False
-        for sid in sorted(shards):
+        readable = [
+            sid
+            for sid in sorted(shards)
+            if not states[sid]["done"]
+            and sid not in scanned
+            and all(states.get(p, {"done": True})["done"] for p in _parents(shards[sid]))
+        ]
+        scanned.update(readable)
+        # The pass's shards are read at once: each scan is a few round trips to Kinesis, and one after the
+        # other they were most of a batch's planning. A boto3 client is thread-safe (boto3 docs, "Clients:
+        # Multithreading or multiprocessing with clients"); each thread reads its own shard and state.
+        if len(readable) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(readable), _PLANNING_THREADS)) as pool:
+                results = list(pool.map(scan, readable))
+        else:
+            results = [scan(sid) for sid in readable]
+        for sid, (last, _seen, drained, kept) in zip(readable, results, strict=True):
             state = states[sid]
-            if state["done"] or sid in scanned:
-                continue
-            if any(not states.get(p, {"done": True})["done"] for p in _parents(shards[sid])):
-                continue
-            scanned.add(sid)
-            keep_bytes = READ_AHEAD_MAX_BYTES if read_ahead is not None else 0
             start = dict(state)
-            last, _seen, drained, kept = scan_shard(
-                client, options.stream_name, shards[sid], state, options.max_records_per_shard, keep_bytes
-            )
             if read_ahead is not None and kept:
                 read_ahead[sid] = ReadAhead(start, tuple(kept))
             if last is not None and last != state.get("seq"):
