@@ -6,7 +6,7 @@ archive on sys.path (CPython Lib/zipimport.py, zipimporter.invalidate_caches; ma
 python/cpython#103208, gh-103200, which names pyspark and py4j as the archives it slowed). A worker has three:
 pyspark.zip (1,328 entries), py4j's and Spark's core jar (5,358 entries), about 22 ms of CPU per task on this
 machine, and a streaming micro-batch runs several Python tasks: in a profile of the stream job's workers it was
-three quarters of their busy time, against a quarter for parsing, scoring and writing the records.
+three quarters of their busy time, against a fifth for parsing, scoring and writing the records.
 
 Those archives are Spark's own installation and do not change while a worker lives, so their directories are read
 once. Only the zip finders already in sys.path_importer_cache are replaced; anything added later (a new
