@@ -370,6 +370,9 @@ def _task_pipeline(
     def write(batches):
         from pyspark import TaskContext
 
+        from churn_pipeline.spark_worker import keep_archive_directories
+
+        keep_archive_directories()  # this worker's next tasks start without re-reading Spark's archives
         context = TaskContext.get()
         if context is None:
             raise RuntimeError("the batch job's write runs in Spark tasks: no TaskContext here")
