@@ -5,7 +5,13 @@ is called).
 The provider marks `deployment_config.auto_rollback_configuration` ForceNew (hashicorp/terraform-provider-aws,
 internal/service/sagemaker/endpoint.go). The plugin SDK applies a list block's ForceNew to its element count only:
 renaming an alarm updates the endpoint in place, but adding or removing the block (turning the guarded rollout on
-or off on a deployed endpoint) destroys and recreates it, under the same name, so it is down meanwhile."""
+or off on a deployed endpoint) destroys and recreates it, under the same name, so it is down meanwhile.
+
+Every scenario is one instance of a `for_each` endpoint, each under its own name: one plan from an empty state gives
+every instance as the provider would create it with its deployed alarms (written as the state, as if applied), and
+one plan over that state with every scenario's planned alarms gives every scenario's change at once. Each Terraform
+command loads the AWS provider's schema (seconds of CPU), so two plans serve all the tests instead of two per test.
+The instances are independent: the provider plans each from its own prior state and configuration."""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ import pytest
 
 from .conftest import run_terraform
 
-pytestmark = pytest.mark.slow(seconds=75)  # expected seconds: make test starts the longest units first
+pytestmark = pytest.mark.slow(seconds=16)  # expected seconds: make test starts the longest units first
 
 ROOT = """
 terraform {
@@ -33,17 +39,20 @@ provider "aws" {
   skip_metadata_api_check     = true
 }
 
+# Scenario -> its endpoint's rollback alarms.
 variable "rollback_alarm_names" {
-  type = list(string)
+  type = map(list(string))
 }
 
 # The shape of modules/model_endpoint's endpoint: deployment_config only with rollback alarms.
 resource "aws_sagemaker_endpoint" "this" {
-  name                 = "churn-test-churn"
+  for_each = var.rollback_alarm_names
+
+  name                 = "churn-test-${each.key}"
   endpoint_config_name = "churn-test-churn-config"
 
   dynamic "deployment_config" {
-    for_each = length(var.rollback_alarm_names) > 0 ? [1] : []
+    for_each = length(each.value) > 0 ? [1] : []
     content {
       blue_green_update_policy {
         traffic_routing_configuration {
@@ -53,7 +62,7 @@ resource "aws_sagemaker_endpoint" "this" {
       }
       auto_rollback_configuration {
         dynamic "alarms" {
-          for_each = toset(var.rollback_alarm_names)
+          for_each = toset(each.value)
           content {
             alarm_name = alarms.value
           }
@@ -64,71 +73,89 @@ resource "aws_sagemaker_endpoint" "this" {
 }
 """
 DEPLOYED = ["churn-test-endpoint-5xx", "churn-test-endpoint-latency"]
+# Scenario -> (the deployed endpoint's alarms, the alarms planned over it).
+SCENARIOS = {
+    "unchanged": (DEPLOYED, DEPLOYED),
+    "one-alarm-fewer": (DEPLOYED, ["churn-test-endpoint-5xx"]),
+    "one-alarm-more": (DEPLOYED, [*DEPLOYED, "churn-test-endpoint-4xx"]),
+    "renamed-alarms": (DEPLOYED, ["renamed-5xx", "renamed-latency"]),
+    "rollback-off": (DEPLOYED, []),
+    "rollback-on": ([], DEPLOYED),
+}
 
 
-@pytest.fixture(scope="module")
-def root(tf_env, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("endpoint-rollback")
-    (directory / "main.tf").write_text(ROOT)
-    run_terraform(tf_env, directory, "init", "-input=false")
-    return directory
-
-
-def planned_change(tf_env, root, alarms: list[str]) -> dict:
+def planned_changes(tf_env, root, alarms: dict[str, list[str]]) -> dict[str, dict]:
+    """Scenario -> the planned change of its endpoint, with these alarms for each scenario."""
     plan = root / "tfplan"
     run_terraform(
         tf_env, root, "plan", "-input=false", "-refresh=false", f"-out={plan}",
         f"-var=rollback_alarm_names={json.dumps(alarms)}",
     )  # fmt: skip
     shown = json.loads(run_terraform(tf_env, root, "show", "-json", str(plan)).stdout)
-    return shown["resource_changes"][0]["change"]
+    return {change["index"]: change["change"] for change in shown["resource_changes"]}
 
 
-def deploy(tf_env, root, alarms: list[str]) -> None:
-    """A state holding the endpoint as the provider plans to create it with these alarms, as if applied."""
+def deploy(tf_env, root, alarms: dict[str, list[str]]) -> None:
+    """A state holding each scenario's endpoint as the provider plans to create it with its alarms, as if applied."""
     (root / "terraform.tfstate").unlink(missing_ok=True)
-    attributes = {
-        **planned_change(tf_env, root, alarms)["after"],
-        "id": "churn-test-churn",
-        "arn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-test-churn",
-        "tags_all": {},
-    }
+    created = planned_changes(tf_env, root, alarms)
+    assert {scenario: change["actions"] for scenario, change in created.items()} == dict.fromkeys(
+        alarms, ["create"]
+    )
+    instances = [
+        {
+            "index_key": scenario, "schema_version": 0,
+            "attributes": {
+                **change["after"],
+                "id": f"churn-test-{scenario}",
+                "arn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-test-{scenario}",
+                "tags_all": {},
+            },
+        }
+        for scenario, change in created.items()
+    ]  # fmt: skip
     state = {
         "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "endpoint-rollback", "outputs": {},
         "resources": [{
-            "mode": "managed", "type": "aws_sagemaker_endpoint", "name": "this",
+            "mode": "managed", "type": "aws_sagemaker_endpoint", "name": "this", "each": "map",
             "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-            "instances": [{"schema_version": 0, "attributes": attributes}],
+            "instances": instances,
         }],
     }  # fmt: skip
     (root / "terraform.tfstate").write_text(json.dumps(state))
 
 
-def test_the_deployed_endpoint_plans_no_change(tf_env, root):
-    deploy(tf_env, root, DEPLOYED)
-    assert planned_change(tf_env, root, DEPLOYED)["actions"] == ["no-op"]
+@pytest.fixture(scope="module")
+def changes(tf_env, tmp_path_factory) -> dict[str, dict]:
+    """Scenario -> the change the provider plans from its deployed alarms to its planned ones."""
+    root = tmp_path_factory.mktemp("endpoint-rollback")
+    (root / "main.tf").write_text(ROOT)
+    run_terraform(tf_env, root, "init", "-input=false")
+    deploy(tf_env, root, {scenario: deployed for scenario, (deployed, _) in SCENARIOS.items()})
+    return planned_changes(tf_env, root, {scenario: planned for scenario, (_, planned) in SCENARIOS.items()})
+
+
+def test_the_deployed_endpoint_plans_no_change(changes):
+    assert changes["unchanged"]["actions"] == ["no-op"]
 
 
 @pytest.mark.parametrize(
-    "alarms",
-    [["churn-test-endpoint-5xx"], [*DEPLOYED, "churn-test-endpoint-4xx"], ["renamed-5xx", "renamed-latency"]],
+    "scenario",
+    ["one-alarm-fewer", "one-alarm-more", "renamed-alarms"],
     ids=["one alarm fewer", "one alarm more", "renamed alarms"],
 )
-def test_other_rollback_alarms_update_the_endpoint_in_place(tf_env, root, alarms):
-    deploy(tf_env, root, DEPLOYED)
-    change = planned_change(tf_env, root, alarms)
+def test_other_rollback_alarms_update_the_endpoint_in_place(changes, scenario):
+    change = changes[scenario]
     assert change["actions"] == ["update"], change.get("replace_paths")
 
 
-def test_turning_the_rollback_off_replaces_the_endpoint(tf_env, root):
-    deploy(tf_env, root, DEPLOYED)
-    change = planned_change(tf_env, root, [])
+def test_turning_the_rollback_off_replaces_the_endpoint(changes):
+    change = changes["rollback-off"]
     assert change["actions"] == ["delete", "create"]
     assert change["replace_paths"] == [["deployment_config", 0, "auto_rollback_configuration"]]
 
 
-def test_turning_the_rollback_on_replaces_the_endpoint(tf_env, root):
-    deploy(tf_env, root, [])
-    change = planned_change(tf_env, root, DEPLOYED)
+def test_turning_the_rollback_on_replaces_the_endpoint(changes):
+    change = changes["rollback-on"]
     assert change["actions"] == ["delete", "create"]
     assert change["replace_paths"] == [["deployment_config", 0, "auto_rollback_configuration"]]
