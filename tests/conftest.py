@@ -31,6 +31,11 @@ os.environ.setdefault("SPARK_CONF_DIR", str(REPO_ROOT / "tests" / "spark_conf"))
 # the provider building its schema, and Go's collector at its default (GOGC=100) cycles many times over that
 # growing heap. At 400 it cycles about a quarter as often (figures: docs/troubleshooting.md).
 os.environ.setdefault("GOGC", "400")
+# scikit-learn, the tests' reference for the quality figures, lives beside the venv (the Makefile's setup says
+# why): on the path of the pytest processes only, never in the environment the jobs and Spark's workers get.
+TEST_ORACLES = Path(sys.prefix) / "test-oracles"
+if str(TEST_ORACLES) not in sys.path:
+    sys.path.append(str(TEST_ORACLES))
 REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "churn.txt"
 # Test packages whose session fixtures are costly to build twice: all their modules run on one worker.
 # plan_review applies the local root to moto once for every module's fixture plans.

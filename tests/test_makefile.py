@@ -89,3 +89,23 @@ def test_the_makefile_calls_console_scripts_not_module_paths(repo_root):
     assert not any(calls_module.values()), calls_module
     called = set().union(*(re.findall(r"\$\(BIN\)/(churn-[\w-]+)", t) for t in texts.values()))
     assert called <= set(scripts), called - set(scripts)
+
+
+def test_the_tests_reference_library_is_on_the_tests_path_only(spark):
+    """scikit-learn (the quality tests' reference) is importable here but not by a job's process or Spark's
+    Python workers, whose xgboost would otherwise import it each time (the Makefile's setup)."""
+    import sys
+
+    import sklearn
+
+    assert Path(sklearn.__file__).is_relative_to(Path(sys.prefix) / "test-oracles")
+    probe = "import sys, xgboost; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    job_process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert job_process.stdout.strip() == "[]"
+
+    def imported_in_a_worker(_rows):
+        import xgboost  # noqa: F401 - what the embedded scorer imports in a worker
+
+        yield sorted(m for m in sys.modules if m.split(".")[0] == "sklearn")
+
+    assert spark.sparkContext.parallelize([0], 1).mapPartitions(imported_in_a_worker).collect() == [[]]
