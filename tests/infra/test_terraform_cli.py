@@ -17,18 +17,22 @@ def test_every_file_is_formatted(tf_env):
     assert result.returncode == 0, f"not in canonical format (run `make tf-fmt`): {result.stdout.split()}"
 
 
-def test_every_module_and_root_validates(tf_env, initialized_dirs):
+def test_every_root_validates(tf_env, initialized_dirs):
+    """`terraform validate` of the roots (each validates the modules it calls, as called). A module is validated
+    on its own by `terraform test` (test_module_tests_pass), which validates the whole configuration before its
+    runs (tried with Terraform 1.11 on a copy of modules/analytics: an argument the provider does not know, in a
+    resource with count = 0, failed its `terraform test` with "Unsupported argument" before any run), so a
+    separate `validate` per module, its own load of the provider's schema, adds nothing."""
     # Each run mostly waits on loading the provider schema: run them side by side.
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = pool.map(
-            lambda d: run_terraform(tf_env, d, "validate", "-json", check=False), initialized_dirs
-        )
-        results = dict(zip(initialized_dirs, outcomes, strict=True))
+    with ThreadPoolExecutor(max_workers=len(ROOT_DIRS)) as pool:
+        outcomes = pool.map(lambda d: run_terraform(tf_env, d, "validate", "-json", check=False), ROOT_DIRS)
+        results = dict(zip(ROOT_DIRS, outcomes, strict=True))
     invalid = {
         str(d.relative_to(TERRAFORM)): r.stdout for d, r in results.items() if '"valid": true' not in r.stdout
     }
     assert not invalid, invalid
-    assert len(results) == len(MODULE_DIRS) + len(ROOT_DIRS) == 11
+    assert [d.name for d in results] == ["dev", "local", "prod"]
+    assert set(initialized_dirs) == {*MODULE_DIRS, *ROOT_DIRS}
 
 
 @pytest.mark.parametrize("module", MODULE_DIRS, ids=lambda p: p.name)
