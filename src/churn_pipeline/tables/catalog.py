@@ -4,6 +4,7 @@ stand-in. Both hand back a pyiceberg Catalog; the table and commit code is the s
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,30 @@ def catalog_from_settings(settings: CatalogSettings, name: str = "churn") -> Cat
     return SqlCatalog(name, uri=f"sqlite:///{warehouse / SQL_CATALOG_FILE}", warehouse=warehouse.as_uri())
 
 
+@functools.cache
+def _shared_loader():
+    """One botocore data loader per process (it caches the service models and endpoints it has parsed)."""
+    import botocore.session
+
+    return botocore.session.Session().get_component("data_loader")
+
+
+def _botocore_session():
+    """A new botocore session (its own credentials, region and config) that reuses the process's data loader.
+
+    Every boto3.Session builds its own loader, and a Glue client from a fresh one parses Glue's service model
+    and the endpoint rules again (about 0.35 CPU-s; 0.02 with the loader shared): a catalog here makes two such
+    sessions, and every job run, table read and deploy step makes a catalog. The loader holds only the models
+    botocore ships (botocore/loaders.py, its `instance_cache`), nothing of a session's credentials or region;
+    `data_loader` is the component botocore.session.Session registers it under and reads it from.
+    """
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", _shared_loader())
+    return session
+
+
 def _glue_catalog(name: str, properties: dict[str, Any]) -> Catalog:
     import boto3
     from botocore.config import Config
@@ -118,11 +143,11 @@ def _glue_catalog(name: str, properties: dict[str, Any]) -> Catalog:
         throttle or a 5xx likewise). Reads (GetTable) keep pyiceberg's retries.
         """
 
-        def __init__(self, name: str, **properties: str) -> None:
+        def __init__(self, name: str, **properties: Any) -> None:
             super().__init__(name, **properties)
-            self.update_client = boto3.Session(region_name=properties["glue.region"]).client(
-                "glue", config=Config(retries={"mode": "standard", "total_max_attempts": 1})
-            )
+            self.update_client = boto3.Session(
+                region_name=properties["glue.region"], botocore_session=_botocore_session()
+            ).client("glue", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
         def _update_glue_table(
             self, database_name: str, table_name: str, table_input: Any, version_id: str
@@ -142,4 +167,6 @@ def _glue_catalog(name: str, properties: dict[str, Any]) -> Catalog:
                     "(a concurrent update)"
                 ) from error
 
-    return GlueCatalogUpdatingOnce(name, **properties)
+    # pyiceberg builds its client's boto3.Session on the `botocore_session` property when given
+    # (pyiceberg/catalog/glue.py, GlueCatalog.__init__, BOTOCORE_SESSION).
+    return GlueCatalogUpdatingOnce(name, **properties, botocore_session=_botocore_session())
