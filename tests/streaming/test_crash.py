@@ -8,6 +8,7 @@ STREAM_CRASH_SEED. `make test` runs the small default; the issue's full size is
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
 import random
@@ -88,15 +89,20 @@ class Job:
             for dataset in (outputs.STREAM_PREDICTIONS, outputs.STREAM_DEAD_LETTER)
         }
 
+    @functools.cached_property
+    def catalog(self):
+        """The job's catalog, opened once for the polls (each load_table reads the catalog afresh)."""
+        return tables.catalog_from_settings(self.where.catalog)
+
     def commits(self) -> int:
         """Snapshots of the scored table (0 before the job created it)."""
-        catalog = tables.catalog_from_settings(self.where.catalog)
+        catalog = self.catalog
         identifier = self.where.identifier(outputs.STREAM_PREDICTIONS)
         return len(catalog.load_table(identifier).snapshots()) if catalog.table_exists(identifier) else 0
 
     def writing(self) -> bool:
         """A batch is between its data files and its commit (in either table): a file no snapshot holds."""
-        catalog = tables.catalog_from_settings(self.where.catalog)
+        catalog = self.catalog
         for location, dataset in self._tables().values():
             on_disk = {str(p) for p in Path(urlparse(location).path).glob("data/*/*.parquet")}
             identifier = self.where.identifier(dataset)
