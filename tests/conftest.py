@@ -225,6 +225,14 @@ def _make_telco(root: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def job_wheel_cache(tmp_path_factory, worker_id) -> Path:
+    """The cache dir of `packaging.build_job_wheel` for the whole run, shared by its workers: it keys the wheel
+    by the sources' digest (sources edited during the run are a new build), and two workers building the same
+    sources at once cannot collide (each stages in its own temporary directory, then renames)."""
+    return computed_once(tmp_path_factory, worker_id, "job-wheel-cache", lambda out: out.mkdir())
+
+
+@pytest.fixture(scope="session")
 def synthetic_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "synthetic.csv"
     return synthetic.write_csv(20_000, path, seed=7)

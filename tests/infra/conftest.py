@@ -189,14 +189,14 @@ def own_moto(tmp_path_factory, rollout_outcome):
 
 
 @pytest.fixture(scope="module")
-def deployment(request, own_moto, model_dir, tmp_path_factory):
+def deployment(request, own_moto, model_dir, tmp_path_factory, job_wheel_cache):
     """`deploy --env local` once, on the module's own moto server; the module's tests run in order on it. Nothing
     to tear down: the server, and with it every resource, goes when the module ends."""
     work = tmp_path_factory.mktemp("deploy-work")
     # One wheel for the whole module: the checkout's sources may change meanwhile, and a new wheel is a new key.
     deployment = {
         "work": work,
-        "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache"),
+        "job_wheel": packaging.build_job_wheel(REPO_ROOT, job_wheel_cache),
         # A module ships the dependency wheels if it says so (SHIP_DEPENDENCY_WHEELS): the Glue runtime matrix
         # installs them; the rollouts only plan and apply.
         "dependency_wheels": getattr(request.module, "SHIP_DEPENDENCY_WHEELS", False),

@@ -96,7 +96,7 @@ def as_keys(credentials: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def stack(model_dir, synthetic_csv, tmp_path_factory):
+def stack(model_dir, synthetic_csv, tmp_path_factory, job_wheel_cache):
     """Enforcing moto, the local deployment, an admin, decoys, records, and assumed-role credentials."""
     from churn_tools.deploy import package as packaging
     from churn_tools.local import producer
@@ -115,7 +115,7 @@ def stack(model_dir, synthetic_csv, tmp_path_factory):
         try:
             deployment = {
                 "work": work,
-                "job_wheel": packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache"),
+                "job_wheel": packaging.build_job_wheel(REPO_ROOT, job_wheel_cache),
                 "dependency_wheels": True,  # the job roles read the uploaded set, as on AWS
             }
             deploy_cli("deploy", deployment, model_dir)

@@ -48,10 +48,10 @@ def test_the_cli_outside_local_wants_an_explicit_model(tmp_path, command):
 
 
 @pytest.fixture(scope="module")
-def planned(moto_server, model_dir, tmp_path_factory):
+def planned(moto_server, model_dir, tmp_path_factory, job_wheel_cache):
     """`churn-deploy plan --env local` of an empty moto account with the session's model: the saved plan."""
     work = tmp_path_factory.mktemp("reviewed-plan")
-    wheel = packaging.build_job_wheel(REPO_ROOT, work / "wheel-cache")
+    wheel = packaging.build_job_wheel(REPO_ROOT, job_wheel_cache)
     common = ["--env", "local", "--work", str(work), "--endpoint-url", moto_server, "--job-wheel", str(wheel)]
     result = deploy_cli("plan", "--model", str(model_dir), *common)
     assert result.returncode == 0, result.stderr[-3000:]
