@@ -159,6 +159,8 @@ class Demo(DemoSteps, DemoReport):
         ]
         exit_code = 0
         try:
+            # Before the first step, so a taken port stops the demo at once, not after the data and training.
+            self.check_ports_free()
             for index, (title, step) in enumerate(steps, 1):
                 self.say(f"[{index}/{len(steps)}] {title} ...")
                 began = time.monotonic()

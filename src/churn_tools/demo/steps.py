@@ -77,8 +77,8 @@ class DemoSteps:
         }
         return f"model {metrics['model_version']}, test AUC {metrics['test']['auc']:.3f}"
 
-    def step_local_up(self) -> str:
-
+    def check_ports_free(self) -> None:
+        """StepFailed naming the port when the moto server's or the local endpoint's port is taken."""
         for port, what in (
             (self.config.moto_port, "moto server"),
             (self.config.endpoint_port, "local endpoint"),
@@ -89,6 +89,10 @@ class DemoSteps:
                     f"holds it (e.g. `make local-down`, or `ss -ltnp 'sport = :{port}'` to find it) or choose "
                     f"another port with {'MOTO_PORT' if what == 'moto server' else 'PORT'}=..."
                 )
+
+    def step_local_up(self) -> str:
+        # Checked again: the ports may have been taken while the data was made and the model trained.
+        self.check_ports_free()
         with open(self.logs / "local-up.log", "a") as log:
             try:
                 self.stack_up = True  # from here on, shutdown() stops whatever did start

@@ -79,7 +79,9 @@ def test_a_taken_endpoint_port_stops_the_demo_naming_it(repo_root, tmp_path, por
         )
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"port {endpoint_port} (for the local endpoint) is already in use" in result.stdout
-    assert "[3/10] Start the local AWS" in result.stdout and "[4/10]" not in result.stdout
+    # Checked before the first step: nothing was generated, trained or started.
+    assert "[1/10]" not in result.stdout
+    assert not (work / "model").exists()
     assert "Traceback" not in result.stdout + result.stderr
     assert_nothing_left(work, (moto_port,))
 
