@@ -28,8 +28,8 @@ class ProcessSample(NamedTuple):  # a tuple: made for every process four times a
 def scan() -> dict[int, ProcessSample]:
     """Every live process on the machine, one /proc read each.
 
-    Raw os calls and bytes: a benchmark samples this four times a second while its parts run, and with a few
-    hundred processes about the pathlib and text version cost 3x the CPU (about 0.35 against 1.0 ms for a scan of 71 processes)."""
+    Raw os calls on bytes, not pathlib and text, nor open() (0.36 against 0.22 ms): a meter scans four times a
+    second while a bench part runs, and pathlib cost about 3x (1.0 against 0.35 ms for 71 processes)."""
     table: dict[int, ProcessSample] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
