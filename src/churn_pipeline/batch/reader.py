@@ -106,8 +106,8 @@ def read_churn_lines(
         checked_columns.append(F.when(fast, parsed).otherwise(F.col("_slow").getField(f"v{j}")).alias(name))
     checked = slow.select(value, SOURCE_FILE, fast, "_slow", *checked_columns)
 
-    blank = F.trim(value) == ""
-    is_header = F.lower(F.trim(value)) == header_line.strip().lower()
+    blank = _blank(value)
+    is_header = _is_header(value, header_line)
     n_fields = F.col("_slow.n_fields")
     wrong_count = n_fields != width
     type_reason = F.col("_slow.type_reason")
@@ -265,11 +265,20 @@ def _fast_line(header_line: str, check_ascii: bool) -> Column:
         fast = fast & ascii_only
     # An ASCII line shorter than the header is not the header: `lower` copies the line, the lengths are read
     # off it (lowercasing keeps an ASCII line's length, not every other).
-    not_header = (ascii_only & (F.octet_length(value) < len(header.encode()))) | (
-        F.lower(F.trim(value)) != header
+    not_header = (ascii_only & (F.octet_length(value) < len(header.encode()))) | ~_is_header(
+        value, header_line
     )
     # An empty line is not flagged by the typed parse (its fields are null): the blank check stays.
-    return fast & (F.trim(value) != "") & not_header
+    return fast & ~_blank(value) & not_header
+
+
+def _blank(value: Column) -> Column:
+    return F.trim(value) == ""
+
+
+def _is_header(value: Column, header_line: str) -> Column:
+    """The line is the header, in any case, with any spaces around it."""
+    return F.lower(F.trim(value)) == header_line.strip().lower()
 
 
 def _quote(name: str) -> str:
